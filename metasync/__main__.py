@@ -1,0 +1,3 @@
+from metasync.cli import main
+
+main()

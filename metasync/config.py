@@ -1,0 +1,193 @@
+"""Settings: the only module that reads the environment.
+
+Every variable is typed and validated once, by :func:`load_settings`. A bad or missing value
+raises :class:`ConfigurationError`, whose message names each variable and what it expects and
+never echoes the value (several of them are secrets).
+
+Decisions recorded here:
+
+- ``META_APP_VERIFY_TOKEN`` is optional: only the webhook app needs it, and it refuses to start
+  without it. Workers, beat and the CLI run without one.
+- ``ENCRYPTION_KEY`` is the current key (new data is encrypted with it); ``ENCRYPTION_OLD_KEYS``
+  is a comma-separated list of retired keys that still decrypt stored tokens until
+  ``metasync keys rotate`` has re-encrypted them.
+- ``REDIS_URL`` accepts ``redis://``, ``rediss://`` and ``unix://`` (a socket file, as the
+  embedded Redis of the demo uses). :attr:`Settings.celery_broker_url` translates it for kombu.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+__all__ = ["ConfigurationError", "Settings", "get_settings", "load_settings"]
+
+_HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
+_API_VERSION = re.compile(r"^v\d+\.\d+$")
+
+
+class ConfigurationError(Exception):
+    """A variable is missing or invalid. ``problems`` maps each variable name to what it expects."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        lines = [f"  {name}: {expected}" for name, expected in sorted(self.problems.items())]
+        super().__init__("invalid configuration:\n" + "\n".join(lines))
+
+
+def _hex_key(value: SecretStr) -> SecretStr:
+    if not _HEX_KEY.match(value.get_secret_value()):
+        raise ValueError("must be 64 hexadecimal characters (a 32-byte AES-256 key)")
+    return value
+
+
+def _url_with_scheme(*schemes: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not value.startswith(schemes) or len(value) <= len(min(schemes, key=len)):
+            raise ValueError(f"must be a URL starting with {' or '.join(schemes)}")
+        return value
+
+    return AfterValidator(check)
+
+
+MongoURI = Annotated[str, _url_with_scheme("mongodb://", "mongodb+srv://")]
+RedisURL = Annotated[str, _url_with_scheme("redis://", "rediss://", "unix://")]
+HttpURL = Annotated[str, _url_with_scheme("http://", "https://")]
+EncryptionKey = Annotated[SecretStr, AfterValidator(_hex_key)]
+
+# What each variable expects, used in error messages (never the value itself).
+_EXPECTS: dict[str, str] = {
+    "META_API_VERSION": "a Graph API version such as v21.0",
+    "META_APP_ID": "the numeric id of your Meta app",
+    "META_APP_SECRET": "your Meta app's secret (a non-empty string)",
+    "META_APP_VERIFY_TOKEN": "the webhook verify token you chose (a non-empty string)",
+    "META_GRAPH_URL": "the Graph API base URL, https://graph.facebook.com or the sandbox's",
+    "META_SYNC_INTERVAL_MINUTES": "a whole number of minutes from 1 to 10080",
+    "PERFORMANCE_SYNC_INTERVAL_MINUTES": "a whole number of minutes from 1 to 10080",
+    "MONGODB_URI": "a MongoDB URI (mongodb://host:port/database)",
+    "REDIS_URL": "a Redis URL (redis://host:port/db, rediss://... or unix:///path/to/socket)",
+    "ENCRYPTION_KEY": "64 hexadecimal characters (a 32-byte AES-256 key)",
+    "ENCRYPTION_OLD_KEYS": "a comma-separated list of retired 64-hex-character keys",
+    "META_RATE_LIMIT_CALLS_PER_HOUR": "whole Graph calls per hour per connection (1-100000)",
+    "META_RATE_LIMIT_WARN_RATIO": "a fraction of the hourly budget between 0 and 1 (e.g. 0.9)",
+    "META_USAGE_SLOWDOWN_PCT": "a usage percentage between 1 and 100 above which calls slow down",
+    "META_HTTP_CONNECT_TIMEOUT": "seconds to wait for a TCP connection (0.1-120)",
+    "META_HTTP_READ_TIMEOUT": "seconds to wait for a response (1-600)",
+    "META_MAX_RETRIES": "how many times a transient error is retried in-process (0-10)",
+    "META_RETRY_BASE_SECONDS": "the first backoff delay in seconds (0-60), doubled each retry",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+}
+
+
+class Settings(BaseModel):
+    """The validated configuration of one metasync process. Field names are the variable names."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    META_API_VERSION: str = "v21.0"
+    META_APP_ID: str
+    META_APP_SECRET: SecretStr
+    META_APP_VERIFY_TOKEN: SecretStr | None = None
+    META_GRAPH_URL: HttpURL = "https://graph.facebook.com"
+    META_SYNC_INTERVAL_MINUTES: int = Field(240, ge=1, le=10080)
+    PERFORMANCE_SYNC_INTERVAL_MINUTES: int = Field(60, ge=1, le=10080)
+    MONGODB_URI: MongoURI = Field(repr=False)  # may carry a password
+    REDIS_URL: RedisURL = Field(repr=False)
+    ENCRYPTION_KEY: EncryptionKey
+    ENCRYPTION_OLD_KEYS: tuple[EncryptionKey, ...] = ()
+    META_RATE_LIMIT_CALLS_PER_HOUR: int = Field(180, ge=1, le=100_000)
+    META_RATE_LIMIT_WARN_RATIO: float = Field(0.9, gt=0, le=1)
+    META_USAGE_SLOWDOWN_PCT: float = Field(85.0, ge=1, le=100)
+    META_HTTP_CONNECT_TIMEOUT: float = Field(5.0, ge=0.1, le=120)
+    META_HTTP_READ_TIMEOUT: float = Field(60.0, ge=1, le=600)
+    META_MAX_RETRIES: int = Field(3, ge=0, le=10)
+    META_RETRY_BASE_SECONDS: float = Field(1.0, ge=0, le=60)
+    LOG_LEVEL: str = "INFO"
+
+    @field_validator("META_API_VERSION")
+    @classmethod
+    def _api_version(cls, value: str) -> str:
+        if not _API_VERSION.match(value):
+            raise ValueError("bad version")
+        return value
+
+    @field_validator("META_APP_ID")
+    @classmethod
+    def _app_id(cls, value: str) -> str:
+        if not value.isdigit():
+            raise ValueError("not numeric")
+        return value
+
+    @field_validator("META_APP_SECRET", "META_APP_VERIFY_TOKEN")
+    @classmethod
+    def _non_empty_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("empty")
+        return value
+
+    @field_validator("ENCRYPTION_OLD_KEYS", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("bad level")
+        return value.upper()
+
+    @property
+    def graph_base_url(self) -> str:
+        """Base URL including the API version, without a trailing slash."""
+        return f"{self.META_GRAPH_URL.rstrip('/')}/{self.META_API_VERSION}"
+
+    @property
+    def celery_broker_url(self) -> str:
+        """``REDIS_URL`` in kombu's spelling (``unix://`` becomes ``redis+socket://``)."""
+        if self.REDIS_URL.startswith("unix://"):
+            return "redis+socket://" + self.REDIS_URL.removeprefix("unix://")
+        return self.REDIS_URL
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Validate ``environ`` (default: the process environment) into :class:`Settings`.
+
+    Empty strings count as unset, so ``FOO=`` in a compose file falls back to the default.
+    """
+    source = os.environ if environ is None else environ
+    values = {name: source[name] for name in Settings.model_fields if source.get(name, "") != ""}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems: dict[str, str] = {}
+        for error in exc.errors(include_input=False, include_url=False, include_context=False):
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            expected = _EXPECTS.get(name, "a valid value")
+            problems[name] = (
+                f"is required: set it to {expected}"
+                if error["type"] == "missing"
+                else f"is invalid: expected {expected}"
+            )
+        raise ConfigurationError(problems) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return load_settings()

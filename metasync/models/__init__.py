@@ -1,0 +1,51 @@
+"""MongoDB documents (mongoengine) and the bulk upsert used to write pages of them."""
+
+from metasync.models.base import MetaObject, utcnow
+from metasync.models.bulk import RowValidationError, UpsertResult, upsert_page
+from metasync.models.connection import (
+    ConnectionStatus,
+    MetaConnection,
+    RotationReport,
+    rotate_connection_tokens,
+)
+from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
+from metasync.models.insights import DailyInsight, InsightLevel, attribution_key, breakdown_key
+from metasync.models.runs import ReportRun, ReportStatus, RunStatus, SyncRun
+
+__all__ = [
+    "ALL_DOCUMENTS",
+    "Ad",
+    "AdAccount",
+    "AdCreative",
+    "AdSet",
+    "Campaign",
+    "ConnectionStatus",
+    "DailyInsight",
+    "InsightLevel",
+    "MetaConnection",
+    "MetaObject",
+    "ReportRun",
+    "ReportStatus",
+    "RotationReport",
+    "RowValidationError",
+    "RunStatus",
+    "SyncRun",
+    "UpsertResult",
+    "attribution_key",
+    "breakdown_key",
+    "rotate_connection_tokens",
+    "upsert_page",
+    "utcnow",
+]
+
+ALL_DOCUMENTS = (
+    MetaConnection,
+    AdAccount,
+    Campaign,
+    AdSet,
+    Ad,
+    AdCreative,
+    DailyInsight,
+    SyncRun,
+    ReportRun,
+)

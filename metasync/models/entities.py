@@ -1,0 +1,102 @@
+"""The Meta objects mirrored per tenant: ad accounts, campaigns, ad sets, ads and creatives.
+
+Money is ``Decimal128`` in the account's currency (Meta sends budgets and ``amount_spent`` in
+minor units; the mapping converts them). Raw nested structures Meta returns (targeting,
+``issues_info``, creative specs) are kept as dictionaries beside the summaries derived from them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from mongoengine import (
+    DateTimeField,
+    DictField,
+    IntField,
+    ListField,
+    StringField,
+)
+
+from metasync.models.base import MetaObject, Money
+
+__all__ = ["Ad", "AdAccount", "AdCreative", "AdSet", "Campaign"]
+
+
+class AdAccount(MetaObject):
+    """An ad account. ``meta_id`` is ``act_<id>``; ``account_id`` is the bare number."""
+
+    connection_id = StringField()
+    currency = StringField()
+    timezone_name = StringField()
+    account_status = IntField()
+    disable_reason = IntField()
+    amount_spent = Money()
+    business_id = StringField()
+    business_name = StringField()
+
+    meta: ClassVar[dict[str, Any]] = {"collection": "ad_accounts"}
+
+
+class Campaign(MetaObject):
+    objective = StringField()
+    buying_type = StringField()
+    configured_status = StringField()
+    daily_budget = Money()
+    lifetime_budget = Money()
+    budget_remaining = Money()
+    bid_strategy = StringField()
+    special_ad_categories = ListField(StringField())
+    start_time = DateTimeField()
+    stop_time = DateTimeField()
+
+    meta: ClassVar[dict[str, Any]] = {"collection": "campaigns"}
+
+
+class AdSet(MetaObject):
+    campaign_id = StringField()
+    configured_status = StringField()
+    daily_budget = Money()
+    lifetime_budget = Money()
+    bid_amount = Money()
+    billing_event = StringField()
+    optimization_goal = StringField()
+    targeting = DictField()
+    targeting_summary = DictField()  # ages, genders, locations, interests, placements
+    start_time = DateTimeField()
+    end_time = DateTimeField()
+
+    meta: ClassVar[dict[str, Any]] = {
+        "collection": "ad_sets",
+        "indexes": [{"fields": ["tenant_id", "campaign_id"]}],
+    }
+
+
+class Ad(MetaObject):
+    """An ad, with its ad set and (denormalized) campaign ids."""
+
+    campaign_id = StringField()
+    adset_id = StringField()
+    creative_id = StringField()
+    configured_status = StringField()
+
+    meta: ClassVar[dict[str, Any]] = {
+        "collection": "ads",
+        "indexes": [
+            {"fields": ["tenant_id", "campaign_id"]},
+            {"fields": ["tenant_id", "adset_id"]},
+        ],
+    }
+
+
+class AdCreative(MetaObject):
+    title = StringField()
+    body = StringField()
+    image_url = StringField()
+    image_hash = StringField()
+    video_id = StringField()
+    thumbnail_url = StringField()
+    call_to_action_type = StringField()
+    link_url = StringField()
+    object_story_spec = DictField()
+
+    meta: ClassVar[dict[str, Any]] = {"collection": "ad_creatives"}

@@ -1,0 +1,113 @@
+"""Run bookkeeping: ``SyncRun`` (statistics of one sync) and ``ReportRun`` (an async insights job).
+
+Counters on a ``SyncRun`` are only ever changed with atomic ``$inc`` updates, guarded by the id
+of the page that produced them (``applied_pages``), so a subtask that runs twice counts once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from mongoengine import (
+    DateTimeField,
+    DictField,
+    Document,
+    FloatField,
+    IntField,
+    ListField,
+    LongField,
+    StringField,
+)
+
+from metasync.models.base import BASE_META, utcnow
+
+__all__ = ["ReportRun", "ReportStatus", "RunStatus", "SyncRun"]
+
+
+class RunStatus:
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"  # finished, but some accounts or subtasks failed
+    FAILED = "failed"
+    SKIPPED = "skipped"  # another run of the same connection held the lock
+    ALL = (RUNNING, SUCCEEDED, PARTIAL, FAILED, SKIPPED)
+    TERMINAL = (SUCCEEDED, PARTIAL, FAILED, SKIPPED)
+
+
+class SyncRun(Document):  # type: ignore[misc]
+    """Statistics of one sync of one connection. ``pending`` counts subtasks not yet finished."""
+
+    connection_id = StringField(required=True)
+    tenant_id = StringField(required=True)
+    kind = StringField(required=True, choices=("entities", "performance", "webhook"))
+    trigger = StringField(default="schedule")  # schedule | cli | webhook | demo
+    full = IntField(default=0)  # 1 when this run reconciles (tombstones) instead of incremental
+    status = StringField(choices=RunStatus.ALL, default=RunStatus.RUNNING)
+    started_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField()
+    duration_ms = LongField()
+    pending = IntField(default=0)
+    entities = DictField()  # type name -> objects written
+    rows = DictField()  # insights level -> rows written
+    pages = IntField(default=0)
+    api_calls = IntField(default=0)
+    retries = IntField(default=0)
+    throttled_seconds = FloatField(default=0.0)
+    report_jobs = DictField()  # started / resumed / split -> count
+    errors = ListField(DictField())
+    applied_pages = ListField(StringField())
+
+    meta: ClassVar[dict[str, Any]] = {
+        **BASE_META,
+        "collection": "sync_runs",
+        "indexes": [
+            {"fields": ["connection_id", "-started_at"]},
+            {"fields": ["status"]},
+        ],
+    }
+
+
+class ReportStatus:
+    PENDING = "pending"  # not yet started on Meta
+    RUNNING = "running"
+    COMPLETED = "completed"  # results fetched and stored
+    FAILED = "failed"
+    SPLIT = "split"  # replaced by smaller jobs (see children)
+    ALL = (PENDING, RUNNING, COMPLETED, FAILED, SPLIT)
+
+
+class ReportRun(Document):  # type: ignore[misc]
+    """State of one async insights report job, so a crashed worker resumes the same job.
+
+    ``job_key`` names the logical job (run, account, level, range, part) and is unique: a task
+    that runs again finds the report run id its predecessor started instead of starting another.
+    """
+
+    job_key = StringField(required=True)
+    sync_run_id = StringField()
+    connection_id = StringField(required=True)
+    tenant_id = StringField(required=True)
+    account_id = StringField(required=True)
+    report_run_id = StringField()
+    params = DictField()
+    status = StringField(choices=ReportStatus.ALL, default=ReportStatus.PENDING)
+    async_status = StringField()
+    percent = IntField(default=0)
+    attempts = IntField(default=0)
+    parent_job_key = StringField()
+    children = ListField(StringField())
+    error_code = IntField()
+    error_message = StringField()
+    running_at_100_since = DateTimeField()
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    meta: ClassVar[dict[str, Any]] = {
+        **BASE_META,
+        "collection": "report_runs",
+        "indexes": [
+            {"fields": ["job_key"], "unique": True},
+            {"fields": ["report_run_id"], "sparse": True},
+            {"fields": ["sync_run_id"]},
+        ],
+    }

@@ -1,0 +1,93 @@
+"""The ``metasync`` command, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from metasync.crypto import TokenCipher
+from metasync.models import MetaConnection
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "metasync", *args],
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def with_database(uri: str, name: str) -> str:
+    parts = urlsplit(uri)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+def test_help_lists_commands() -> None:
+    result = run(["--help"], {})
+    assert result.returncode == 0, result.stderr
+    for command in ("config", "db", "keys", "version"):
+        assert command in result.stdout
+
+
+def test_bad_configuration_exits_2_naming_the_variable(env: dict[str, str]) -> None:
+    secret = "Z" * 64
+    result = run(["config", "check"], {**env, "ENCRYPTION_KEY": secret})
+    assert result.returncode == 2
+    assert "ENCRYPTION_KEY: is invalid: expected 64 hexadecimal characters" in result.stderr
+    assert secret not in result.stderr + result.stdout
+
+
+def test_config_check_never_prints_secrets(env: dict[str, str]) -> None:
+    result = run(["config", "check"], env)
+    assert result.returncode == 0, result.stderr
+    assert "ENCRYPTION_KEY: set (secret)" in result.stdout
+    assert env["ENCRYPTION_KEY"] not in result.stdout
+    assert env["META_APP_SECRET"] not in result.stdout
+
+
+def test_generated_key_is_valid() -> None:
+    key = run(["keys", "generate"], {}).stdout.strip()
+    assert len(key) == 64
+    TokenCipher(key)
+
+
+@pytest.mark.usefixtures("mongo")
+def test_keys_rotate_re_encrypts_stored_tokens(
+    env: dict[str, str], mongo_uri: str, mongo: str
+) -> None:
+    old_key = secrets.token_hex(32)
+    connection = MetaConnection(tenant_id="t1", meta_user_id="u1")
+    connection.set_access_token(TokenCipher(old_key), "sandbox-token-for-rotation")
+    connection.save()
+    rotate_env = {
+        **env,
+        "MONGODB_URI": with_database(mongo_uri, mongo),
+        "ENCRYPTION_OLD_KEYS": old_key,
+    }
+    dry = run(["keys", "rotate", "--dry-run"], rotate_env)
+    assert dry.returncode == 0 and "1 connection(s) would be re-encrypted" in dry.stdout
+    result = run(["keys", "rotate"], rotate_env)
+    assert result.returncode == 0, result.stderr
+    assert "re-encrypted 1" in result.stdout
+    stored = MetaConnection.objects.get(pk=connection.pk)
+    assert stored.access_token(TokenCipher(env["ENCRYPTION_KEY"])) == "sandbox-token-for-rotation"
+
+
+@pytest.mark.usefixtures("mongo")
+def test_db_init_creates_indexes(env: dict[str, str], mongo_uri: str) -> None:
+    name = f"cli_{secrets.token_hex(4)}"
+    result = run(["db", "init"], {**env, "MONGODB_URI": with_database(mongo_uri, name)})
+    assert result.returncode == 0, result.stderr
+    client = MetaConnection._get_collection().database.client
+    try:
+        assert "natural_key" in client[name]["daily_insights"].index_information()
+    finally:
+        client.drop_database(name)

@@ -1,0 +1,140 @@
+"""Settings: every variable validated, errors name the variable and never echo a secret."""
+
+from __future__ import annotations
+
+import pytest
+
+from metasync.config import ConfigurationError, Settings, load_settings
+
+GOOD_KEY = "ab" * 32
+VALID = {
+    "META_APP_ID": "1234567890",
+    "META_APP_SECRET": "app-secret-value-xyz",
+    "MONGODB_URI": "mongodb://127.0.0.1:27017/metasync",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "ENCRYPTION_KEY": GOOD_KEY,
+}
+
+
+def problems_for(**overrides: str) -> dict[str, str]:
+    environ = {**VALID, **overrides}
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(environ)
+    return caught.value.problems
+
+
+def test_valid_environment_gives_documented_defaults() -> None:
+    settings = load_settings(VALID)
+    assert settings.META_API_VERSION == "v21.0"
+    assert settings.META_SYNC_INTERVAL_MINUTES == 240
+    assert settings.PERFORMANCE_SYNC_INTERVAL_MINUTES == 60
+    assert settings.META_RATE_LIMIT_CALLS_PER_HOUR == 180
+    assert pytest.approx(0.9) == settings.META_RATE_LIMIT_WARN_RATIO
+    assert settings.META_MAX_RETRIES == 3
+    assert settings.graph_base_url == "https://graph.facebook.com/v21.0"
+    assert settings.ENCRYPTION_OLD_KEYS == ()
+
+
+@pytest.mark.parametrize(
+    "name", ["META_APP_ID", "META_APP_SECRET", "MONGODB_URI", "REDIS_URL", "ENCRYPTION_KEY"]
+)
+def test_missing_required_variable_is_named(name: str) -> None:
+    environ = {key: value for key, value in VALID.items() if key != name}
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(environ)
+    assert set(caught.value.problems) == {name}
+    assert f"{name}: is required" in str(caught.value)
+
+
+def test_empty_string_counts_as_missing() -> None:
+    assert "META_APP_SECRET" in problems_for(META_APP_SECRET="")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expects"),
+    [
+        ("ENCRYPTION_KEY", "abc123", "64 hexadecimal characters"),
+        ("ENCRYPTION_KEY", "zz" * 32, "64 hexadecimal characters"),
+        ("ENCRYPTION_KEY", "ab" * 33, "64 hexadecimal characters"),
+        ("ENCRYPTION_OLD_KEYS", f"{GOOD_KEY},nothex", "retired 64-hex-character keys"),
+        ("META_API_VERSION", "21.0", "version such as v21.0"),
+        ("META_APP_ID", "my-app", "numeric id"),
+        ("META_APP_SECRET", "   ", "non-empty"),
+        ("META_APP_VERIFY_TOKEN", "  ", "non-empty"),
+        ("META_GRAPH_URL", "graph.facebook.com", "base URL"),
+        ("META_SYNC_INTERVAL_MINUTES", "often", "whole number of minutes"),
+        ("META_SYNC_INTERVAL_MINUTES", "0", "whole number of minutes"),
+        ("PERFORMANCE_SYNC_INTERVAL_MINUTES", "-5", "whole number of minutes"),
+        ("MONGODB_URI", "postgres://localhost/db", "MongoDB URI"),
+        ("REDIS_URL", "http://localhost:6379", "Redis URL"),
+        ("META_RATE_LIMIT_CALLS_PER_HOUR", "0", "calls per hour"),
+        ("META_RATE_LIMIT_WARN_RATIO", "1.5", "fraction"),
+        ("META_USAGE_SLOWDOWN_PCT", "150", "usage percentage"),
+        ("META_HTTP_CONNECT_TIMEOUT", "0", "TCP connection"),
+        ("META_HTTP_READ_TIMEOUT", "never", "response"),
+        ("META_MAX_RETRIES", "11", "retried"),
+        ("META_RETRY_BASE_SECONDS", "-1", "backoff delay"),
+        ("LOG_LEVEL", "LOUD", "DEBUG, INFO"),
+    ],
+)
+def test_invalid_value_names_variable_and_expectation(name: str, value: str, expects: str) -> None:
+    problems = problems_for(**{name: value})
+    assert list(problems) == [name]
+    assert "is invalid" in problems[name]
+    assert expects in problems[name]
+
+
+def test_several_problems_are_reported_together() -> None:
+    problems = problems_for(ENCRYPTION_KEY="short", REDIS_URL="nope", META_APP_ID="x")
+    assert set(problems) == {"ENCRYPTION_KEY", "REDIS_URL", "META_APP_ID"}
+
+
+def test_secret_values_never_appear_in_errors() -> None:
+    secret_key = "Q" * 64  # 64 characters but not hex: invalid
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(
+            {
+                **VALID,
+                "ENCRYPTION_KEY": secret_key,
+                "META_APP_SECRET": "  ",
+                "ENCRYPTION_OLD_KEYS": "deadbeef-old-key",
+                "REDIS_URL": "http://user:pw-xyz@h",
+            }
+        )
+    text = str(caught.value) + repr(caught.value) + repr(caught.value.problems)
+    for secret in (secret_key, "deadbeef-old-key", "pw-xyz"):
+        assert secret not in text
+    assert caught.value.__cause__ is None  # pydantic's error, which holds inputs, is not chained
+
+
+def test_repr_hides_secrets_and_uris() -> None:
+    settings = load_settings({**VALID, "MONGODB_URI": "mongodb://u:mongo-pw@h/db"})
+    text = repr(settings) + str(settings)
+    assert "app-secret-value-xyz" not in text
+    assert GOOD_KEY not in text
+    assert "mongo-pw" not in text
+
+
+def test_old_keys_are_split_on_commas() -> None:
+    other = "cd" * 32
+    settings = load_settings({**VALID, "ENCRYPTION_OLD_KEYS": f" {other} , {GOOD_KEY},"})
+    assert [key.get_secret_value() for key in settings.ENCRYPTION_OLD_KEYS] == [other, GOOD_KEY]
+
+
+def test_unix_socket_redis_url_becomes_kombu_socket_url() -> None:
+    settings = load_settings({**VALID, "REDIS_URL": "unix:///tmp/metasync/redis.sock"})
+    assert settings.celery_broker_url == "redis+socket:///tmp/metasync/redis.sock"
+    assert load_settings(VALID).celery_broker_url == VALID["REDIS_URL"]
+
+
+def test_unknown_variables_are_ignored_and_settings_are_frozen() -> None:
+    settings = load_settings({**VALID, "UNRELATED": "x"})
+    with pytest.raises(Exception, match="frozen"):
+        settings.META_API_VERSION = "v1.0"  # type: ignore[misc]
+    assert not hasattr(settings, "UNRELATED")
+
+
+def test_every_field_has_an_expectation_text() -> None:
+    from metasync import config
+
+    assert set(Settings.model_fields) == set(config._EXPECTS)
