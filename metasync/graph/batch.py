@@ -1,0 +1,140 @@
+"""Batch requests and multi-id reads.
+
+A batch is ``POST /`` with up to 50 inner requests; every inner call counts against Meta's limits
+(and against our governor's budget). Each item gets its own result: a body, or a typed error,
+with its own headers and usage (handed to the governor). An item that comes back ``null`` (it did
+not finish) or as error 960 (aborted) is sent again in the next round, at most ``max_rounds``
+rounds in all; dropping it would lose data silently, so after the last round it is returned as a
+:class:`TransientError`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from metasync.graph.client import GraphClient
+from metasync.graph.errors import MetaAPIError, TransientError, error_from_response
+from metasync.graph.usage import UsageReport, parse_usage_headers
+
+__all__ = ["BATCH_LIMIT", "BatchRequest", "BatchResult", "batch", "get_many"]
+
+BATCH_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    relative_url: str  # e.g. "12345?fields=name,status" (no token: auth is the batch's)
+    method: str = "GET"
+    body: str | None = None
+
+    def as_json(self) -> dict[str, str]:
+        item = {"method": self.method, "relative_url": self.relative_url}
+        if self.body is not None:
+            item["body"] = self.body
+        return item
+
+
+@dataclass
+class BatchResult:
+    request: BatchRequest
+    status: int | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    usage: UsageReport = field(default_factory=UsageReport)
+    error: MetaAPIError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and self.status < 400
+
+
+def _parse_item(client: GraphClient, request: BatchRequest, item: Any) -> BatchResult:
+    headers = {
+        str(h.get("name")): str(h.get("value"))
+        for h in item.get("headers") or []
+        if isinstance(h, dict)
+    }
+    status = int(item.get("code") or 0)
+    raw = item.get("body")
+    try:
+        body = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        body = None
+    usage = parse_usage_headers(headers)
+    result = BatchResult(request, status, body, headers, usage)
+    if status >= 400 or status == 0 or (isinstance(body, dict) and "error" in body):
+        result.error = error_from_response(status or 500, client._scrub(body), headers, usage)
+    return result
+
+
+def batch(
+    client: GraphClient,
+    requests: Sequence[BatchRequest],
+    *,
+    account_id: str | None = None,
+    max_rounds: int = 3,
+) -> list[BatchResult]:
+    """Run ``requests`` in chunks of at most 50; results are in the order of ``requests``."""
+    results: list[BatchResult | None] = [None] * len(requests)
+    pending = list(range(len(requests)))
+    for _ in range(max_rounds):
+        if not pending:
+            break
+        retry: list[int] = []
+        for start in range(0, len(pending), BATCH_LIMIT):
+            chunk = pending[start : start + BATCH_LIMIT]
+            payload = json.dumps([requests[i].as_json() for i in chunk], separators=(",", ":"))
+            answer = client.post(
+                "",
+                {"batch": payload, "include_headers": True},
+                account_id=account_id,
+                cost=len(chunk),
+            ).body
+            items = answer if isinstance(answer, list) else []
+            for position, index in enumerate(chunk):
+                item = items[position] if position < len(items) else None
+                if not isinstance(item, dict):
+                    retry.append(index)
+                    continue
+                parsed = _parse_item(client, requests[index], item)
+                if client.governor is not None and client.connection_id and not parsed.usage.empty:
+                    client.governor.record_usage(
+                        parsed.usage, connection_id=client.connection_id, account_id=account_id
+                    )
+                if parsed.error is not None and parsed.error.code == 960:
+                    retry.append(index)
+                    continue
+                results[index] = parsed
+        pending = retry
+    for index in pending:
+        results[index] = BatchResult(
+            requests[index],
+            error=TransientError(f"batch item did not complete after {max_rounds} rounds"),
+        )
+    return [result for result in results if result is not None]
+
+
+def get_many(
+    client: GraphClient,
+    ids: Sequence[str],
+    fields: Sequence[str],
+    *,
+    account_id: str | None = None,
+    chunk_size: int = BATCH_LIMIT,
+) -> dict[str, dict[str, Any]]:
+    """Read several objects by id (``GET /?ids=a,b,c``), ``chunk_size`` ids a call.
+
+    Ids Meta does not return are absent from the result.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), chunk_size):
+        chunk = ids[start : start + chunk_size]
+        body = client.get(
+            "", {"ids": ",".join(chunk), "fields": ",".join(fields)}, account_id=account_id
+        ).body
+        if isinstance(body, Mapping):
+            found.update({str(k): dict(v) for k, v in body.items() if isinstance(v, Mapping)})
+    return found

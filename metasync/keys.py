@@ -1,0 +1,37 @@
+"""Every Redis key metasync uses, in one place.
+
+All keys share a prefix (``metasync:`` by default) so that several deployments, or test runs,
+can share one Redis server without colliding: tests give each test its own prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_PREFIX", "RedisKeys"]
+
+DEFAULT_PREFIX = "metasync:"
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    prefix: str = DEFAULT_PREFIX
+
+    def calls(self, connection_id: str) -> str:
+        """Sorted set of call timestamps (ms) of one connection in the rolling window."""
+        return f"{self.prefix}rl:calls:{connection_id}"
+
+    def budget_warned(self, connection_id: str) -> str:
+        """Set once per window when the connection passed the warning share of its budget."""
+        return f"{self.prefix}rl:warned:{connection_id}"
+
+    def blocked(self, scope: str, scope_id: str) -> str:
+        """Unix time (ms) until which calls for this scope must wait."""
+        return f"{self.prefix}rl:blocked:{scope}:{scope_id}"
+
+    def pace(self, scope: str, scope_id: str) -> str:
+        """Hash {interval, next} (ms) spacing out calls for a scope that is close to its limit."""
+        return f"{self.prefix}rl:pace:{scope}:{scope_id}"
+
+    def lock(self, name: str) -> str:
+        return f"{self.prefix}lock:{name}"

@@ -1,0 +1,253 @@
+"""The rate governor on a real Redis: shared budgets across processes, blocks, pacing, expiry."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from metasync.graph import GraphClient, GraphConfig, RateGovernorUnavailable, RateLimitError
+from metasync.graph.usage import parse_usage_headers
+from metasync.keys import RedisKeys
+from metasync.ratelimit import RateGovernor
+
+APP_SECRET = "governor-test-secret"
+
+
+def governor(client: redis.Redis, prefix: str, **kwargs: float) -> RateGovernor:
+    return RateGovernor(client, keys=RedisKeys(prefix), **kwargs)  # type: ignore[arg-type]
+
+
+class _CountingHandler(BaseHTTPRequestHandler):
+    hits = 0
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            type(self).hits += 1
+        payload = json.dumps({"data": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *_: object) -> None:
+        return
+
+
+@pytest.fixture
+def counting_server() -> Iterator[tuple[str, type[_CountingHandler]]]:
+    handler = type("Handler", (_CountingHandler,), {"hits": 0, "lock": threading.Lock()})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v21.0", handler
+    server.shutdown()
+    server.server_close()
+
+
+def _worker(
+    redis_url: str, prefix: str, base_url: str, attempts: int, out: multiprocessing.Queue
+) -> None:  # type: ignore[type-arg]
+    gov = governor(redis.Redis.from_url(redis_url), prefix, calls_per_hour=50)
+    client = GraphClient(
+        "proc-token",
+        GraphConfig(base_url, APP_SECRET, max_retries=0),
+        governor=gov,
+        connection_id="conn-1",
+        sleep=lambda _: None,
+    )
+    made = refused = 0
+    for _ in range(attempts):
+        try:
+            client.get("act_1/campaigns", account_id="1")
+            made += 1
+        except RateLimitError:
+            refused += 1
+    out.put((made, refused))
+
+
+def test_processes_sharing_a_connection_never_exceed_its_budget(
+    redis_client: redis.Redis,
+    redis_url: str,
+    redis_prefix: str,
+    counting_server: tuple[str, type[_CountingHandler]],
+) -> None:
+    base_url, handler = counting_server
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(redis_url, redis_prefix, base_url, 30, out))
+        for _ in range(4)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for process in processes:
+            process.start()
+    results = [out.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(10)
+    made = sum(r[0] for r in results)
+    refused = sum(r[1] for r in results)
+    assert made == 50, results
+    assert refused == 4 * 30 - 50
+    assert handler.hits == 50  # the server saw exactly the budget
+    calls_key = RedisKeys(redis_prefix).calls("conn-1")
+    assert redis_client.zcard(calls_key) == 50
+    assert 0 < redis_client.pttl(calls_key) <= 3600 * 1000
+
+
+def test_sliding_window_answers_how_long_to_wait(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    gov = governor(redis_client, redis_prefix, calls_per_hour=3, window_seconds=1.5)
+    assert [gov.acquire("c").allowed for _ in range(3)] == [True, True, True]
+    refused = gov.acquire("c")
+    assert not refused.allowed and 0 < refused.wait_seconds <= 1.5
+    assert refused.reason == "rl:calls:c"
+    time.sleep(refused.wait_seconds + 0.05)
+    assert gov.acquire("c").allowed
+
+
+def test_cost_is_charged_per_inner_call(redis_client: redis.Redis, redis_prefix: str) -> None:
+    gov = governor(redis_client, redis_prefix, calls_per_hour=60)
+    assert gov.acquire("c", cost=50).used == 50
+    assert not gov.acquire("c", cost=11).allowed
+    assert gov.acquire("c", cost=10).allowed
+    assert not gov.acquire("other", cost=61).allowed
+
+
+def test_throttled_account_waits_while_another_proceeds(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    gov = governor(redis_client, redis_prefix)
+    usage = parse_usage_headers(
+        {"X-Ad-Account-Usage": json.dumps({"acc_id_util_pct": 100, "reset_time_duration": 2})}
+    )
+    gov.record_usage(usage, connection_id="c", account_id="111")
+    blocked = gov.acquire("c", account_id="111")
+    assert not blocked.allowed and 1.0 < blocked.wait_seconds <= 2.0
+    assert blocked.reason == "rl:blocked:account:111"
+    assert gov.acquire("c", account_id="222").allowed
+    key = RedisKeys(redis_prefix).blocked("account", "111")
+    assert 0 < redis_client.pttl(key) <= 2000
+    time.sleep(blocked.wait_seconds + 0.05)
+    assert redis_client.exists(key) == 0  # the block expired by itself
+    assert gov.acquire("c", account_id="111").allowed
+
+
+def test_business_regain_time_blocks_that_business(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    gov = governor(redis_client, redis_prefix)
+    usage = parse_usage_headers(
+        {
+            "X-Business-Use-Case-Usage": json.dumps(
+                {
+                    "999": [
+                        {
+                            "type": "ads_management",
+                            "call_count": 100,
+                            "estimated_time_to_regain_access": 2,
+                        }
+                    ]
+                }
+            )
+        }
+    )
+    gov.record_usage(usage, connection_id="c", account_id="111")
+    refused = gov.acquire("c", account_id="111", business_id="999")
+    assert not refused.allowed and 110 < refused.wait_seconds <= 120  # 2 minutes
+    assert gov.acquire("c", account_id="111", business_id="555").allowed
+
+
+def test_a_block_is_never_shortened(redis_client: redis.Redis, redis_prefix: str) -> None:
+    gov = governor(redis_client, redis_prefix)
+    assert gov.block("account", "1", 60) == pytest.approx(60, abs=0.5)
+    assert gov.block("account", "1", 5) == pytest.approx(60, abs=0.5)
+    assert gov.acquire("c", account_id="1").wait_seconds == pytest.approx(60, abs=0.5)
+
+
+def test_high_usage_paces_calls(redis_client: redis.Redis, redis_prefix: str) -> None:
+    gov = governor(redis_client, redis_prefix, slowdown_pct=80)
+    usage = parse_usage_headers({"X-App-Usage": json.dumps({"call_count": 90})})
+    gov.record_usage(usage, connection_id="c")
+    assert gov.acquire("c").allowed
+    paced = gov.acquire("c")
+    assert not paced.allowed and paced.reason == "rl:pace:app:all"
+    assert 14 < paced.wait_seconds <= 15  # halfway from 80 % to 100 %: half of 30 s
+    pace_key = RedisKeys(redis_prefix).pace("app", "all")
+    assert 0 < redis_client.pttl(pace_key) <= 300_000
+
+
+def test_usage_below_the_threshold_does_not_pace(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    gov = governor(redis_client, redis_prefix)
+    gov.record_usage(parse_usage_headers({"X-App-Usage": '{"call_count": 50}'}), connection_id="c")
+    assert all(gov.acquire("c").allowed for _ in range(5))
+
+
+def test_warns_once_per_window_at_90_percent(
+    redis_client: redis.Redis, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="metasync.ratelimit")
+    gov = governor(redis_client, redis_prefix, calls_per_hour=10, warn_ratio=0.9)
+    for _ in range(10):
+        assert gov.acquire("c").allowed
+    warnings_logged = [r for r in caplog.records if "calls this hour" in r.getMessage()]
+    assert len(warnings_logged) == 1
+    assert "used 9 of its 10" in warnings_logged[0].getMessage()
+
+
+def test_throttling_error_blocks_its_scope_through_the_client(
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    counting_server: tuple[str, type[_CountingHandler]],
+) -> None:
+    gov = governor(redis_client, redis_prefix)
+    from metasync.graph import error_from_response
+
+    error = error_from_response(
+        400,
+        {"error": {"code": 17, "error_subcode": 2446079}},
+        {"X-Ad-Account-Usage": json.dumps({"acc_id_util_pct": 100, "reset_time_duration": 600})},
+    )
+    assert isinstance(error, RateLimitError)
+    gov.block_for_error(error, connection_id="c", account_id="111")
+    base_url, handler = counting_server
+    client = GraphClient(
+        "t0ken-x",
+        GraphConfig(base_url, APP_SECRET),
+        governor=gov,
+        connection_id="c",
+        sleep=lambda _: None,
+    )
+    with pytest.raises(RateLimitError) as caught:
+        client.get("act_111/ads", account_id="111")
+    assert caught.value.scope == "governor" and caught.value.retry_after > 590
+    assert handler.hits == 0  # refused before any HTTP call
+    client.get("act_222/ads", account_id="222")
+    assert handler.hits == 1
+
+
+def test_unreachable_redis_fails_closed() -> None:
+    dead = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
+    gov = RateGovernor(dead)
+    with pytest.raises(RateGovernorUnavailable, match="retry later"):
+        gov.acquire("c")
+    with pytest.raises(RateGovernorUnavailable):
+        gov.block("account", "1", 10)
