@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -21,7 +22,9 @@ app = typer.Typer(
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 db_app = typer.Typer(help="MongoDB housekeeping.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token encryption keys.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The local Graph API sandbox.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 
@@ -94,6 +97,81 @@ def keys_rotate(
         typer.echo(f"failed {record_id}: {error}", err=True)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _json_option(name: str, text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        typer.echo(f"{name} must be a JSON object, e.g. '{{\"error_5xx_rate\": 0.1}}'", err=True)
+        raise typer.Exit(2) from None
+    if not isinstance(value, dict):
+        typer.echo(f"{name} must be a JSON object", err=True)
+        raise typer.Exit(2)
+    return value
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+    seed: Annotated[int, typer.Option(help="World seed: the same seed gives the same world.")] = 1,
+    users: Annotated[int, typer.Option(min=1, help="Synthetic users (one token each).")] = 2,
+    accounts_per_user: Annotated[int, typer.Option(min=1, help="Ad accounts per user.")] = 2,
+    campaigns_per_account: Annotated[int, typer.Option(min=0)] = 4,
+    adsets_per_campaign: Annotated[int, typer.Option(min=0)] = 2,
+    ads_per_adset: Annotated[int, typer.Option(min=0)] = 3,
+    days: Annotated[int, typer.Option(min=1, help="Days of insights before today.")] = 30,
+    app_id: Annotated[str, typer.Option(help="App id the sandbox answers for.")] = (
+        "100000000000001"
+    ),
+    app_secret: Annotated[
+        str,
+        typer.Option(
+            help="App secret that appsecret_proof is checked with ('' turns the check off)."
+        ),
+    ] = "sandbox-app-secret",  # noqa: S107 - the sandbox's published fake secret
+    api_version: Annotated[str, typer.Option(help="The one Graph API version served.")] = "v21.0",
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            help='Fault profile as JSON, e.g. \'{"error_5xx_rate": 0.05, "latency_ms": 20}\'. '
+            "Keys: latency_ms, jitter_ms, error_5xx_rate, code2_rate, slow_rate, slow_ms, "
+            "reduce_data_above, empty_page_rate, batch_null_rate, job_seconds, job_fail_rate, "
+            "job_skip_rate, job_stuck_rate, job_visibility_seconds, token_expire_after_calls, "
+            "sync_timeout_days, seed. Change it at run time with PUT /_sandbox/faults."
+        ),
+    ] = None,
+    budgets: Annotated[
+        str | None,
+        typer.Option(
+            help="Call budgets as JSON: app, user, account, business_use_case (calls per window) "
+            "and window_seconds (default 3600). Past a budget, Meta's throttling errors."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option(help="Do not print the connection details.")] = False,
+) -> None:
+    """Serve a deterministic synthetic Graph API (tokens, accounts, insights; all fake)."""
+    from metasync.sandbox.faults import FaultProfile
+    from metasync.sandbox.server import build_state, serve
+    from metasync.sandbox.state import SandboxConfig
+    from metasync.sandbox.usage import Budgets
+    from metasync.sandbox.world import WorldSize
+
+    try:
+        profile = FaultProfile.from_dict(_json_option("--faults", faults))
+        limits = Budgets(**_json_option("--budgets", budgets))
+    except (TypeError, ValueError) as exc:
+        typer.echo(f"invalid --faults or --budgets: {exc}", err=True)
+        raise typer.Exit(2) from None
+    size = WorldSize(
+        users, accounts_per_user, campaigns_per_account, adsets_per_campaign, ads_per_adset, days
+    )
+    config = SandboxConfig(app_id=app_id, app_secret=app_secret or None, api_version=api_version)
+    state = build_state(seed=seed, size=size, config=config, faults=profile, budgets=limits)
+    serve(state, host, port, quiet=quiet)
 
 
 def main() -> None:

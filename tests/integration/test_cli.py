@@ -91,3 +91,28 @@ def test_db_init_creates_indexes(env: dict[str, str], mongo_uri: str) -> None:
         assert "natural_key" in client[name]["daily_insights"].index_information()
     finally:
         client.drop_database(name)
+
+
+def test_sandbox_serve_help_explains_the_options() -> None:
+    result = run(["sandbox", "serve", "--help"], {"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    for option in (
+        "--seed",
+        "--users",
+        "--ads-per-adset",
+        "--days",
+        "--app-secret",
+        "--faults",
+        "--budgets",
+        "error_5xx_rate",
+        "job_stuck_rate",
+    ):
+        assert option in result.stdout
+
+
+def test_sandbox_serve_rejects_bad_fault_json() -> None:
+    result = run(["sandbox", "serve", "--faults", "{nope"], {})
+    assert result.returncode == 2
+    assert "--faults must be a JSON object" in result.stderr
+    unknown = run(["sandbox", "serve", "--faults", '{"no_such": 1}'], {})
+    assert unknown.returncode == 2 and "no_such" in unknown.stderr

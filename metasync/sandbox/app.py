@@ -1,0 +1,230 @@
+"""The sandbox's ASGI app: the Graph API under ``/{version}/`` and the control API under
+``/_sandbox/``.
+
+The app runs in one process (uvicorn): the world, counters and jobs live in its memory, so every
+client process sees one consistent world. Handlers do their (short) work on the event loop;
+injected latency is an ``asyncio.sleep``, so slow answers do not hold up other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from metasync.sandbox.errors import GraphError
+from metasync.sandbox.faults import FaultProfile
+from metasync.sandbox.graph_api import GraphAPI
+from metasync.sandbox.ground_truth import ground_truth
+from metasync.sandbox.mutations import MutationError, add_today, mutate
+from metasync.sandbox.state import SandboxState
+from metasync.sandbox.usage import Budgets, UsageTracker
+from metasync.sandbox.webhooks import deliver, notification
+
+__all__ = ["build_app"]
+
+LEVEL_NAMES = {"campaign": "CAMPAIGN", "adset": "AD_SET", "ad": "AD"}
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method in ("POST", "PUT"):
+        body = await request.body()
+        content_type = request.headers.get("content-type", "")
+        if body and "json" in content_type:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                params.update(parsed)
+        elif body:
+            params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return params
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ValueError("the request body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ValueError("the request body must be a JSON object")
+    return body
+
+
+def _problem(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def build_app(state: SandboxState) -> Starlette:
+    graph = GraphAPI(state)
+
+    async def graph_endpoint(request: Request) -> Response:
+        version = request.path_params["version"]
+        path = request.path_params.get("path", "")
+        params = await _params(request)
+        base_url = f"{str(request.base_url).rstrip('/')}/{version}"
+        if version != state.config.api_version:
+            error = GraphError(
+                400,
+                2635,
+                f"(#2635) You are calling a deprecated version of the "
+                f"Ads API. Please update to the latest version: "
+                f"{state.config.api_version}.",
+            )
+            return JSONResponse(error.body(), status_code=400)
+        reply = graph.handle(
+            request.method, path, params, request.headers.get("authorization"), base_url
+        )
+        if reply.delay > 0:
+            await asyncio.sleep(reply.delay)
+        return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+    async def info(request: Request) -> Response:
+        return JSONResponse(state.info(str(request.base_url).rstrip("/")))
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def truth(request: Request) -> Response:
+        levels = tuple(request.query_params.get("levels", "account,campaign,adset,ad").split(","))
+        return JSONResponse(ground_truth(state.world, levels))
+
+    async def counters(request: Request) -> Response:
+        if request.method == "POST":
+            state.counters = type(state.counters)()
+        return JSONResponse(state.counters.as_dict())
+
+    async def faults(request: Request) -> Response:
+        if request.method in ("PUT", "POST"):
+            try:
+                changes = await _json_body(request)
+                state.faults = (
+                    FaultProfile.from_dict(changes)
+                    if request.method == "PUT"
+                    else state.faults.merged(changes)
+                )
+            except (ValueError, TypeError) as exc:
+                return _problem(str(exc))
+        return JSONResponse(state.faults.as_dict())
+
+    async def budgets(request: Request) -> Response:
+        if request.method in ("PUT", "POST"):
+            try:
+                changes = await _json_body(request)
+                if request.method == "PUT":  # a new set of budgets starts counting afresh
+                    state.usage = UsageTracker(Budgets(**changes))
+                else:
+                    state.usage.budgets = Budgets(**{**state.usage.budgets.__dict__, **changes})
+            except (ValueError, TypeError) as exc:
+                return _problem(str(exc))
+        return JSONResponse(state.usage.budgets.__dict__)
+
+    async def mutate_endpoint(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            obj = mutate(
+                state.world, str(body.get("id")), str(body.get("action")), body.get("fields")
+            )
+        except (ValueError, MutationError) as exc:
+            return _problem(str(exc))
+        result: dict[str, Any] = {"object": obj}
+        if body.get("notify"):
+            kind = state.world.object(obj["id"])[0]  # type: ignore[index]
+            field = "with_issues_ad_objects" if obj.get("issues_info") else "in_process_ad_objects"
+            value: dict[str, Any] = {"id": obj["id"], "level": LEVEL_NAMES.get(kind, kind.upper())}
+            if field == "in_process_ad_objects":
+                value["status"] = "SUCCESS"
+            else:
+                value.update(
+                    {
+                        k: obj["issues_info"][0][k]
+                        for k in ("error_code", "error_summary", "error_message")
+                    }
+                )
+            result["webhook"] = await _send(
+                body.get("callback_url"), obj["account_id"], field, value, int(body.get("times", 1))
+            )
+        return JSONResponse(result)
+
+    async def _send(
+        callback: str | None, account_id: str, field: str, value: dict[str, Any], times: int
+    ) -> dict[str, Any]:
+        url = callback or (state.app_subscriptions.get("ad_account") or {}).get("callback_url")
+        payload = notification(account_id, field, value)
+        if not url:
+            return {
+                "sent": False,
+                "reason": "no callback_url given and no app subscription",
+                "payload": payload,
+            }
+        statuses = await asyncio.to_thread(
+            deliver, url, payload, state.config.app_secret, times=times
+        )
+        state.webhooks_sent.append({"url": url, "payload": payload, "statuses": statuses})
+        return {"sent": True, "statuses": statuses, "payload": payload}
+
+    async def send_webhook(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            account_id, field = str(body["account_id"]), str(body["field"])
+            value = body.get("value") or {}
+        except (ValueError, KeyError) as exc:
+            return _problem(f"send needs account_id, field and value: {exc}")
+        return JSONResponse(
+            await _send(
+                body.get("callback_url"), account_id, field, value, int(body.get("times", 1))
+            )
+        )
+
+    async def today(request: Request) -> Response:
+        try:
+            body = await _json_body(request) if await request.body() else {}
+            changed = add_today(state.world, body.get("account_id"))
+        except (ValueError, MutationError) as exc:
+            return _problem(str(exc))
+        return JSONResponse({"accounts": changed})
+
+    async def expire_token(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+        except ValueError as exc:
+            return _problem(str(exc))
+        user_id, token = body.get("user_id"), body.get("token")
+        if not user_id and not token:
+            return _problem("expire needs user_id or token")
+        expired = set()
+        for record in state.tokens.values():
+            if record.user_id == user_id or record.token == token:
+                record.expires_at = datetime.now(UTC)
+                expired.add(record.user_id)
+        return JSONResponse({"expired_users": sorted(expired)})
+
+    control = [
+        Route("/info", info),
+        Route("/health", health),
+        Route("/ground-truth", truth),
+        Route("/counters", counters, methods=["GET", "POST"]),
+        Route("/faults", faults, methods=["GET", "PUT", "POST"]),
+        Route("/budgets", budgets, methods=["GET", "PUT", "POST"]),
+        Route("/mutate", mutate_endpoint, methods=["POST"]),
+        Route("/webhooks/send", send_webhook, methods=["POST"]),
+        Route("/insights/today", today, methods=["POST"]),
+        Route("/tokens/expire", expire_token, methods=["POST"]),
+    ]
+    methods = ["GET", "POST", "DELETE"]
+    return Starlette(
+        routes=[
+            Mount("/_sandbox", routes=control),
+            Route("/{version}/{path:path}", graph_endpoint, methods=methods),
+            Route("/{version}", graph_endpoint, methods=methods),
+        ]
+    )

@@ -1,0 +1,60 @@
+"""The sandbox's fault profile: what goes wrong, how often. Set at start or at run time.
+
+Rates are probabilities per request (0-1). Faults apply to Graph API paths only, never to the
+control API. ``seed`` makes a profile's coin flips repeatable for a given order of requests.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+__all__ = ["FaultProfile"]
+
+
+@dataclass
+class FaultProfile:
+    latency_ms: float = 0.0  # added to every answer
+    jitter_ms: float = 0.0  # plus uniform(0, jitter)
+    error_5xx_rate: float = 0.0  # HTTP 500 with code 1 "unknown error"
+    code2_rate: float = 0.0  # HTTP 503 with code 2 "service temporarily unavailable"
+    slow_rate: float = 0.0  # answers delayed by slow_ms
+    slow_ms: float = 3000.0
+    reduce_data_above: int | None = None  # limit above which code 1 "reduce the amount of data"
+    empty_page_rate: float = 0.0  # an empty page that still carries paging.next
+    batch_null_rate: float = 0.0  # a batch item answered with null
+    job_seconds: float = 2.0  # how long an async report job takes
+    job_fail_rate: float = 0.0  # "Job Failed"
+    job_skip_rate: float = 0.0  # "Job Skipped"
+    job_stuck_rate: float = 0.0  # "Job Running" at 100 % forever
+    job_visibility_seconds: float = 0.0  # (100, 33) on status right after the job started
+    token_expire_after_calls: int | None = None  # every user token expires after N calls
+    sync_timeout_days: int | None = None  # sync insights over more days: (2, 1504038)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def chance(self, rate: float) -> bool:
+        return rate > 0 and self._rng.random() < rate
+
+    def delay_seconds(self) -> float:
+        delay = self.latency_ms + (self._rng.uniform(0, self.jitter_ms) if self.jitter_ms else 0)
+        if self.chance(self.slow_rate):
+            delay += self.slow_ms
+        return delay / 1000.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaultProfile:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def merged(self, changes: dict[str, Any]) -> FaultProfile:
+        return FaultProfile.from_dict({**self.as_dict(), **changes})

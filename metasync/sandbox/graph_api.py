@@ -1,0 +1,527 @@
+"""The sandbox's Graph API: one dispatcher for direct calls and for each item of a batch.
+
+:meth:`GraphAPI.handle` takes a method, a path (after the version), the parameters and the
+``Authorization`` header, and returns a :class:`Reply`: status, Meta-shaped body, headers (usage
+headers on every answer) and the delay the fault profile adds. Order of checks, as Meta does:
+authentication and ``appsecret_proof``, injected faults, throttling, then the route.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from metasync.sandbox import insights_api
+from metasync.sandbox.errors import GraphError, not_found
+from metasync.sandbox.listing import filter_objects, paginate
+from metasync.sandbox.query import parse_fields, select_fields
+from metasync.sandbox.state import SandboxState, TokenRecord
+
+__all__ = ["GraphAPI", "Reply"]
+
+EDGES = ("campaigns", "adsets", "ads", "adcreatives")
+KIND_OF_EDGE = {
+    "campaigns": "campaign",
+    "adsets": "adset",
+    "ads": "ad",
+    "adcreatives": "adcreative",
+}
+NODE_TYPES = {
+    "campaign": "AdCampaignGroup",
+    "adset": "AdCampaign",
+    "ad": "AdGroup",
+    "adcreative": "AdCreative",
+    "account": "AdAccount",
+    "user": "User",
+}
+ALLOWED = {
+    "campaign": frozenset(
+        {
+            "id",
+            "account_id",
+            "name",
+            "objective",
+            "buying_type",
+            "status",
+            "configured_status",
+            "effective_status",
+            "bid_strategy",
+            "special_ad_categories",
+            "created_time",
+            "start_time",
+            "stop_time",
+            "updated_time",
+            "issues_info",
+            "daily_budget",
+            "lifetime_budget",
+            "budget_remaining",
+        }
+    ),
+    "adset": frozenset(
+        {
+            "id",
+            "account_id",
+            "campaign_id",
+            "name",
+            "status",
+            "configured_status",
+            "effective_status",
+            "billing_event",
+            "optimization_goal",
+            "bid_amount",
+            "targeting",
+            "created_time",
+            "start_time",
+            "end_time",
+            "updated_time",
+            "issues_info",
+            "daily_budget",
+            "lifetime_budget",
+            "budget_remaining",
+        }
+    ),
+    "ad": frozenset(
+        {
+            "id",
+            "account_id",
+            "adset_id",
+            "campaign_id",
+            "name",
+            "status",
+            "configured_status",
+            "effective_status",
+            "creative",
+            "created_time",
+            "updated_time",
+            "issues_info",
+        }
+    ),
+    "adcreative": frozenset(
+        {
+            "id",
+            "account_id",
+            "name",
+            "title",
+            "body",
+            "call_to_action_type",
+            "status",
+            "object_story_spec",
+            "video_id",
+            "thumbnail_url",
+            "image_hash",
+            "image_url",
+        }
+    ),
+    "account": frozenset(
+        {
+            "id",
+            "account_id",
+            "name",
+            "currency",
+            "timezone_name",
+            "account_status",
+            "amount_spent",
+            "business",
+            "created_time",
+            "disable_reason",
+        }
+    ),
+    "user": frozenset({"id", "name"}),
+}
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+def _bearer(authorization: str | None, params: Mapping[str, Any]) -> str | None:
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() in ("bearer", "oauth") and value:
+            return value.strip()
+    token = params.get("access_token")
+    return str(token) if token else None
+
+
+class GraphAPI:
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+
+    # -- entry point -------------------------------------------------------------------------
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any],
+        authorization: str | None,
+        base_url: str,
+        *,
+        in_batch: bool = False,
+    ) -> Reply:
+        state = self.state
+        path = path.strip("/")
+        token = _bearer(authorization, params)
+        user_id: str | None = None
+        account_id: str | None = None
+        insights = path.endswith("insights")
+        charged = not (path == "" and method == "POST")  # a batch envelope costs nothing itself
+        state.counters.total += 1
+        state.counters.by_path[state.counters.normalize(method, path)] += 1
+        delay = 0.0 if in_batch else state.faults.delay_seconds()
+        try:
+            if path == "oauth/access_token":
+                return Reply(200, self._exchange(params), delay=delay)
+            if path == "debug_token":
+                return Reply(200, self._debug_token(token, params), delay=delay)
+            record = self._authenticate(token, params)
+            user_id = record.user_id
+            account_id = self._account_for(path)
+            state.counters.by_user[user_id] += 1
+            if account_id:
+                state.counters.by_account[account_id] += 1
+            self._inject_faults()
+            if charged:
+                state.usage.check(user_id, account_id, insights)
+                state.usage.record(user_id, account_id, insights)
+                state.counters.graph_calls += 1
+            body = self._route(method, path, params, record, base_url, authorization)
+            reply = Reply(200, body, delay=delay)
+        except GraphError as error:
+            state.counters.by_error_code[str(error.code)] += 1
+            reply = Reply(error.status, error.body(), dict(error.headers), delay=delay)
+        if not reply.headers:
+            reply.headers = state.usage.headers(user_id, account_id, insights)
+        state.counters.by_status[str(reply.status)] += 1
+        return reply
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def _authenticate(self, token: str | None, params: Mapping[str, Any]) -> TokenRecord:
+        state = self.state
+        if not token:
+            raise GraphError(400, 104, "An access token is required to request this resource.")
+        record = state.tokens.get(token)
+        if record is None:
+            raise GraphError(
+                400, 190, "Invalid OAuth access token - Cannot parse access token", subcode=467
+            )
+        secret = state.config.app_secret
+        if secret is not None:
+            proof = params.get("appsecret_proof")
+            expected = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+            if not proof:
+                state.counters.proof["missing"] += 1
+                raise GraphError(
+                    400,
+                    100,
+                    "API calls from the server require an appsecret_proof argument",
+                    error_type="GraphMethodException",
+                )
+            if not hmac.compare_digest(str(proof), expected):
+                state.counters.proof["invalid"] += 1
+                raise GraphError(
+                    400,
+                    100,
+                    "Invalid appsecret_proof provided in the API argument",
+                    error_type="GraphMethodException",
+                )
+            state.counters.proof["valid"] += 1
+        record.calls += 1
+        limit = state.faults.token_expire_after_calls
+        if limit is not None and record.calls > limit:
+            record.expires_at = min(record.expires_at, datetime.now(UTC))
+        now = datetime.now(UTC)
+        if record.expires_at <= now:
+            raise GraphError(
+                400,
+                190,
+                "Error validating access token: Session has expired on "
+                f"{record.expires_at:%A, %d-%b-%y %H:%M:%S} UTC. The current time is "
+                f"{now:%A, %d-%b-%y %H:%M:%S} UTC.",
+                subcode=463,
+            )
+        return record
+
+    def _inject_faults(self) -> None:
+        faults = self.state.faults
+        if faults.chance(faults.error_5xx_rate):
+            raise GraphError(500, 1, "An unknown error occurred", is_transient=True)
+        if faults.chance(faults.code2_rate):
+            raise GraphError(503, 2, "Service temporarily unavailable", is_transient=True)
+
+    def _account_for(self, path: str) -> str | None:
+        head = path.split("/", 1)[0]
+        world = self.state.world
+        if head.startswith("act_"):
+            return head[4:]
+        found = world.object(head)
+        if found is not None:
+            return str(found[1]["account_id"])
+        job = self.state.jobs.jobs.get(head)
+        return job.account_id if job is not None else None
+
+    def _account(self, record: TokenRecord, account_id: str) -> dict[str, Any]:
+        world = self.state.world
+        if account_id not in world.accounts:
+            raise not_found(f"act_{account_id}")
+        if account_id not in world.users[record.user_id].account_ids:
+            raise GraphError(
+                400,
+                200,
+                "(#200) The user does not have permission to access this ad account",
+                error_type="OAuthException",
+            )
+        return world.accounts[account_id]
+
+    # -- routes ------------------------------------------------------------------------------
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any],
+        record: TokenRecord,
+        base_url: str,
+        authorization: str | None,
+    ) -> Any:
+        parts = path.split("/") if path else []
+        next_base = f"{base_url}/{path}"
+        world, state = self.state.world, self.state
+        spec = parse_fields(params.get("fields"))
+        if not parts:
+            if method == "POST":
+                return self._batch(params, base_url, authorization)
+            return self._multi(params, record)
+        head, edge = parts[0], parts[1] if len(parts) > 1 else None
+        if len(parts) > 2:
+            raise GraphError(400, 2500, f"Unknown path components: /{'/'.join(parts[1:])}")
+        if head == "me":
+            user = world.users[record.user_id]
+            if edge is None:
+                return select_fields(
+                    {"id": user.id, "name": user.name}, spec, ALLOWED["user"], NODE_TYPES["user"]
+                )
+            if edge == "adaccounts":
+                accounts = [world.accounts[a] for a in user.account_ids]
+                return paginate(
+                    accounts,
+                    lambda a: a["id"],
+                    lambda a: select_fields(a, spec, ALLOWED["account"], NODE_TYPES["account"]),
+                    params,
+                    next_base=next_base,
+                    token=record.token,
+                    faults=state.faults,
+                )
+        elif head.startswith("act_"):
+            account = self._account(record, head[4:])
+            if edge is None:
+                return select_fields(account, spec, ALLOWED["account"], NODE_TYPES["account"])
+            if edge in EDGES:
+                kind = KIND_OF_EDGE[edge]
+                objects = filter_objects(
+                    world.edge(account["account_id"], edge),
+                    params,
+                    hide_by_default=edge != "adcreatives",
+                )
+                return paginate(
+                    objects,
+                    lambda o: o["id"],
+                    lambda o: select_fields(o, spec, ALLOWED[kind], NODE_TYPES[kind]),
+                    params,
+                    next_base=next_base,
+                    token=record.token,
+                    faults=state.faults,
+                )
+            if edge == "insights":
+                if method == "POST":
+                    return insights_api.start_job(state, account["account_id"], params)
+                return insights_api.read(
+                    state, account["account_id"], params, next_base=next_base, token=record.token
+                )
+            if edge == "subscribed_apps":
+                apps = state.subscribed_apps.setdefault(account["account_id"], [])
+                if method == "POST":
+                    if state.config.app_id not in apps:
+                        apps.append(state.config.app_id)
+                    return {"success": True}
+                return {"data": [{"id": app_id, "name": "metasync"} for app_id in apps]}
+        elif head == state.config.app_id and edge == "subscriptions":
+            if method == "POST":
+                state.app_subscriptions[str(params.get("object", "ad_account"))] = {
+                    "object": params.get("object", "ad_account"),
+                    "callback_url": params.get("callback_url"),
+                    "fields": [f for f in str(params.get("fields", "")).split(",") if f],
+                    "verify_token": params.get("verify_token"),
+                    "active": True,
+                }
+                return {"success": True}
+            return {
+                "data": [
+                    {k: v for k, v in sub.items() if k != "verify_token"}
+                    for sub in state.app_subscriptions.values()
+                ]
+            }
+        elif head in state.jobs.jobs:
+            job = state.jobs.jobs[head]
+            self._account(record, job.account_id)
+            if edge is None:
+                if state.jobs.clock() < job.visible_after:
+                    raise not_found(head)
+                return state.jobs.status(job)
+            if edge == "insights":
+                return insights_api.job_results(
+                    state, head, params, next_base=next_base, token=record.token
+                )
+        else:
+            found = world.object(head)
+            if found is None:
+                raise not_found(head)
+            kind, obj = found
+            self._account(record, obj["account_id"])
+            if edge is None:
+                return select_fields(obj, spec, ALLOWED[kind], NODE_TYPES[kind])
+            if edge == "insights" and kind != "adcreative":
+                return insights_api.read(
+                    state,
+                    obj["account_id"],
+                    params,
+                    next_base=next_base,
+                    token=record.token,
+                    scope={**obj, "_kind": kind},
+                )
+        raise GraphError(400, 2500, f"Unknown path components: /{path}")
+
+    def _multi(self, params: Mapping[str, Any], record: TokenRecord) -> dict[str, Any]:
+        ids = [i for i in str(params.get("ids", "")).split(",") if i]
+        if not ids:
+            raise GraphError(
+                400, 100, "(#100) Missing ids parameter", error_type="GraphMethodException"
+            )
+        spec = parse_fields(params.get("fields"))
+        result: dict[str, Any] = {}
+        for object_id in ids:
+            found = self.state.world.object(object_id)
+            if found is None:
+                raise not_found(object_id)
+            kind, obj = found
+            self._account(record, obj["account_id"])
+            result[object_id] = select_fields(obj, spec, ALLOWED[kind], NODE_TYPES[kind])
+        return result
+
+    def _batch(
+        self, params: Mapping[str, Any], base_url: str, authorization: str | None
+    ) -> list[Any]:
+        try:
+            requests = json.loads(str(params.get("batch", "")))
+        except ValueError:
+            raise GraphError(
+                400, 100, "(#100) batch must be a JSON array", error_type="GraphMethodException"
+            ) from None
+        if not isinstance(requests, list) or len(requests) > 50:
+            raise GraphError(
+                400,
+                100,
+                "(#100) batch must be an array of at most 50 requests",
+                error_type="GraphMethodException",
+            )
+        answers: list[Any] = []
+        for inner in requests:
+            if self.state.faults.chance(self.state.faults.batch_null_rate):
+                answers.append(None)
+                continue
+            relative = str(inner.get("relative_url", "")) if isinstance(inner, dict) else ""
+            path, _, query = relative.partition("?")
+            inner_params = dict(parse_qsl(query, keep_blank_values=True))
+            for name in ("access_token", "appsecret_proof"):
+                if params.get(name):
+                    inner_params.setdefault(name, params[name])
+            if isinstance(inner, dict) and inner.get("body"):
+                inner_params.update(parse_qsl(str(inner["body"])))
+            reply = self.handle(
+                str(inner.get("method", "GET")) if isinstance(inner, dict) else "GET",
+                path,
+                inner_params,
+                authorization,
+                base_url,
+                in_batch=True,
+            )
+            answers.append(
+                {
+                    "code": reply.status,
+                    "body": json.dumps(reply.body),
+                    "headers": [{"name": k, "value": v} for k, v in reply.headers.items()],
+                }
+            )
+        return answers
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def _exchange(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        state = self.state
+        if params.get("grant_type") != "fb_exchange_token":
+            raise GraphError(
+                400,
+                100,
+                "(#100) grant_type must be fb_exchange_token",
+                error_type="GraphMethodException",
+            )
+        if params.get("client_id") != state.config.app_id or (
+            state.config.app_secret is not None
+            and params.get("client_secret") != state.config.app_secret
+        ):
+            raise GraphError(400, 1, "Error validating client secret.", error_type="OAuthException")
+        record = state.tokens.get(str(params.get("fb_exchange_token", "")))
+        if record is None:
+            raise GraphError(
+                400, 190, "Invalid OAuth access token - Cannot parse access token", subcode=467
+            )
+        if record.expires_at <= datetime.now(UTC):
+            raise GraphError(
+                400, 190, "Error validating access token: Session has expired", subcode=463
+            )
+        fresh = state.issue_token(record.user_id, "ll")
+        expires_in = int((fresh.expires_at - datetime.now(UTC)).total_seconds())
+        return {"access_token": fresh.token, "token_type": "bearer", "expires_in": expires_in}
+
+    def _debug_token(self, token: str | None, params: Mapping[str, Any]) -> dict[str, Any]:
+        state = self.state
+        app_token = f"{state.config.app_id}|{state.config.app_secret}"
+        if token != app_token:
+            raise GraphError(400, 190, "Invalid OAuth access token signature.", subcode=467)
+        record = state.tokens.get(str(params.get("input_token", "")))
+        if record is None:
+            return {
+                "data": {
+                    "is_valid": False,
+                    "error": {
+                        "code": 190,
+                        "subcode": 467,
+                        "message": "Invalid OAuth access token.",
+                    },
+                }
+            }
+        valid = record.expires_at > datetime.now(UTC)
+        data: dict[str, Any] = {
+            "app_id": state.config.app_id,
+            "type": "USER",
+            "application": "metasync sandbox",
+            "is_valid": valid,
+            "expires_at": int(record.expires_at.timestamp()),
+            "data_access_expires_at": int(record.expires_at.timestamp()) + 30 * 86400,
+            "scopes": ["ads_read", "ads_management", "business_management"],
+            "user_id": record.user_id,
+        }
+        if not valid:
+            data["error"] = {"code": 190, "subcode": 463, "message": "Session has expired"}
+        return {"data": data}

@@ -1,0 +1,111 @@
+"""Async insights report jobs: they progress through Meta's statuses over (real) time.
+
+A job's fate (complete, fail, skip, stuck at 100 % "Job Running") is drawn from the fault profile
+when it starts. Its rows are computed when it completes and kept, so paging its results is stable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from metasync.sandbox.faults import FaultProfile
+
+__all__ = ["ReportJob", "ReportJobs"]
+
+
+@dataclass
+class ReportJob:
+    id: str
+    account_id: str
+    level: str
+    first: date
+    last: date
+    params: dict[str, Any]
+    started: float
+    seconds: float
+    fate: str  # complete | fail | skip | stuck
+    visible_after: float
+    rows: list[dict[str, Any]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def percent(self, now: float) -> int:
+        if self.seconds <= 0:
+            return 100
+        return min(100, int((now - self.started) / self.seconds * 100))
+
+    def state(self, now: float) -> str:
+        percent = self.percent(now)
+        if percent < 100:
+            return (
+                "Job Not Started"
+                if percent == 0
+                else ("Job Started" if percent < 10 else "Job Running")
+            )
+        return {
+            "complete": "Job Completed",
+            "fail": "Job Failed",
+            "skip": "Job Skipped",
+            "stuck": "Job Running",
+        }[self.fate]
+
+
+class ReportJobs:
+    def __init__(self, new_id: Callable[[], str], clock: Callable[[], float] = time.monotonic):
+        self._new_id = new_id
+        self.clock = clock
+        self.jobs: dict[str, ReportJob] = {}
+
+    def start(
+        self,
+        account_id: str,
+        level: str,
+        first: date,
+        last: date,
+        params: dict[str, Any],
+        faults: FaultProfile,
+    ) -> ReportJob:
+        fate = (
+            "fail"
+            if faults.chance(faults.job_fail_rate)
+            else "skip"
+            if faults.chance(faults.job_skip_rate)
+            else "stuck"
+            if faults.chance(faults.job_stuck_rate)
+            else "complete"
+        )
+        now = self.clock()
+        job = ReportJob(
+            self._new_id(),
+            account_id,
+            level,
+            first,
+            last,
+            params,
+            now,
+            faults.job_seconds,
+            fate,
+            now + faults.job_visibility_seconds,
+        )
+        self.jobs[job.id] = job
+        return job
+
+    def status(self, job: ReportJob) -> dict[str, Any]:
+        now = self.clock()
+        state = job.state(now)
+        body: dict[str, Any] = {
+            "id": job.id,
+            "account_id": job.account_id,
+            "async_status": state,
+            "async_percent_completion": job.percent(now),
+            "date_start": job.first.isoformat(),
+            "date_stop": job.last.isoformat(),
+            "time_ref": int(time.time()),
+        }
+        if state == "Job Failed":
+            body["error_code"] = 2601
+            body["error_message"] = "The report could not be produced: too much data"
+        return body

@@ -1,0 +1,122 @@
+"""Changes to the sandbox world made through the control API, as an advertiser would make them.
+
+Pausing a campaign or ad set changes its children's *effective* status without moving their
+``updated_time`` (Meta's quirk that makes periodic full reconciliation necessary); archiving and
+deleting cascade to the children and do move it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from metasync.sandbox.world import ISSUE, World, meta_time
+
+__all__ = ["ACTIONS", "MutationError", "add_today", "mutate"]
+
+ACTIONS = ("pause", "activate", "archive", "delete", "update", "issues", "clear_issues")
+UPDATABLE = frozenset(
+    {
+        "name",
+        "daily_budget",
+        "lifetime_budget",
+        "bid_amount",
+        "title",
+        "body",
+        "targeting",
+        "objective",
+        "optimization_goal",
+    }
+)
+INHERITED_PAUSE = {"adset": "CAMPAIGN_PAUSED", "ad": "ADSET_PAUSED"}
+
+
+class MutationError(ValueError):
+    """The mutation names an unknown object, action or field."""
+
+
+def _children(world: World, kind: str, object_id: str) -> list[tuple[str, dict[str, Any]]]:
+    if kind == "campaign":
+        adsets = [a for a in world.adsets.values() if a["campaign_id"] == object_id]
+        ads = [a for a in world.ads.values() if a["campaign_id"] == object_id]
+        return [("adset", a) for a in adsets] + [("ad", a) for a in ads]
+    if kind == "adset":
+        return [("ad", a) for a in world.ads.values() if a["adset_id"] == object_id]
+    return []
+
+
+def mutate(
+    world: World,
+    object_id: str,
+    action: str,
+    fields: dict[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Apply ``action`` to the object; returns it. ``now`` is the new ``updated_time``."""
+    found = world.object(object_id)
+    if found is None:
+        raise MutationError(f"no object {object_id} in the sandbox world")
+    if action not in ACTIONS:
+        raise MutationError(f"unknown action {action!r}; expected one of {', '.join(ACTIONS)}")
+    kind, obj = found
+    if kind == "adcreative" and action != "update":
+        raise MutationError("creatives can only be updated")
+    stamp = meta_time(now or datetime.now(UTC))
+    children = _children(world, kind, object_id)
+    if action in ("archive", "delete"):
+        status = "ARCHIVED" if action == "archive" else "DELETED"
+        for _, target in [(kind, obj), *children]:
+            target.update(
+                status=status, configured_status=status, effective_status=status, updated_time=stamp
+            )
+    elif action == "pause":
+        obj.update(
+            status="PAUSED",
+            configured_status="PAUSED",
+            effective_status="PAUSED",
+            updated_time=stamp,
+        )
+        for child_kind, child in children:
+            if child["effective_status"] == "ACTIVE":
+                child["effective_status"] = INHERITED_PAUSE[child_kind]  # updated_time unchanged
+    elif action == "activate":
+        obj.update(
+            status="ACTIVE",
+            configured_status="ACTIVE",
+            effective_status="ACTIVE",
+            updated_time=stamp,
+        )
+        for _, child in children:
+            if (
+                child["effective_status"] in INHERITED_PAUSE.values()
+                and child["status"] == "ACTIVE"
+            ):
+                child["effective_status"] = "ACTIVE"
+    elif action == "update":
+        unknown = sorted(set(fields or {}) - UPDATABLE)
+        if unknown:
+            raise MutationError(f"fields {unknown} cannot be updated; allowed: {sorted(UPDATABLE)}")
+        obj.update(fields or {})
+        obj["updated_time"] = stamp
+    elif action == "issues":
+        obj.update(
+            issues_info=[dict(ISSUE, level=kind.upper())],
+            effective_status="WITH_ISSUES",
+            updated_time=stamp,
+        )
+    elif action == "clear_issues":
+        obj.update(issues_info=[], effective_status=obj["status"], updated_time=stamp)
+    return obj
+
+
+def add_today(world: World, account_id: str | None = None) -> list[str]:
+    """Give accounts insights for their (partial) today; returns the accounts changed."""
+    changed = []
+    for candidate in world.accounts:
+        if account_id in (None, candidate):
+            world.extra_days[candidate] = world.account_today(candidate)
+            changed.append(candidate)
+    if account_id is not None and not changed:
+        raise MutationError(f"no ad account {account_id} in the sandbox world")
+    return changed

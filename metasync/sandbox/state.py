@@ -1,0 +1,119 @@
+"""Everything one sandbox server holds: the world, tokens, budgets, faults, jobs and counters."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from metasync.sandbox.faults import FaultProfile
+from metasync.sandbox.jobs import ReportJobs
+from metasync.sandbox.usage import Budgets, UsageTracker
+from metasync.sandbox.world import World
+
+__all__ = ["Counters", "SandboxConfig", "SandboxState", "TokenRecord"]
+
+_ACT = re.compile(r"act_\d+")
+_ID = re.compile(r"(?<![A-Za-z_])\d{5,}")
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    app_id: str = "100000000000001"
+    app_secret: str | None = "sandbox-app-secret"  # noqa: S105 - fake; None: proofs unchecked
+    api_version: str = "v21.0"
+
+
+@dataclass
+class TokenRecord:
+    token: str
+    user_id: str
+    expires_at: datetime
+    calls: int = 0
+
+
+@dataclass
+class Counters:
+    """Request counters the benchmarks and tests read (``GET /_sandbox/counters``)."""
+
+    total: int = 0
+    graph_calls: int = 0  # calls charged (batch items one each, the batch envelope none)
+    by_path: Counter[str] = field(default_factory=Counter)
+    by_user: Counter[str] = field(default_factory=Counter)
+    by_account: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_error_code: Counter[str] = field(default_factory=Counter)
+    proof: Counter[str] = field(default_factory=Counter)  # valid | missing | invalid
+
+    @staticmethod
+    def normalize(method: str, path: str) -> str:
+        return f"{method} /" + _ID.sub("{id}", _ACT.sub("act_{id}", path.strip("/")))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "graph_calls": self.graph_calls,
+            "by_path": dict(self.by_path),
+            "by_user": dict(self.by_user),
+            "by_account": dict(self.by_account),
+            "by_status": dict(self.by_status),
+            "by_error_code": dict(self.by_error_code),
+            "proof": dict(self.proof),
+        }
+
+
+class SandboxState:
+    def __init__(
+        self,
+        world: World,
+        config: SandboxConfig,
+        *,
+        faults: FaultProfile | None = None,
+        budgets: Budgets | None = None,
+    ) -> None:
+        self.world = world
+        self.config = config
+        self.faults = faults or FaultProfile()
+        self.usage = UsageTracker(budgets or Budgets())
+        self.jobs = ReportJobs(world.new_id)
+        self.counters = Counters()
+        self.tokens: dict[str, TokenRecord] = {
+            user.token: TokenRecord(user.token, user.id, user.token_expires_at)
+            for user in world.users.values()
+        }
+        self.app_subscriptions: dict[str, dict[str, Any]] = {}  # object -> subscription
+        self.subscribed_apps: dict[str, list[str]] = {}  # account id -> app ids
+        self.webhooks_sent: list[dict[str, Any]] = []
+        self.rows_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self.started = time.time()
+
+    def issue_token(self, user_id: str, prefix: str, days: int = 60) -> TokenRecord:
+        token = f"sbx-{prefix}-{user_id}-{len(self.tokens):04d}"
+        record = TokenRecord(token, user_id, datetime.now(UTC) + timedelta(days=days))
+        self.tokens[token] = record
+        return record
+
+    def info(self, base_url: str) -> dict[str, Any]:
+        """What a client needs to connect (all values are fake)."""
+        return {
+            "base_url": base_url,
+            "api_version": self.config.api_version,
+            "graph_url": f"{base_url}/{self.config.api_version}",
+            "app_id": self.config.app_id,
+            "app_secret": self.config.app_secret,
+            "seed": self.world.seed,
+            "users": [
+                {
+                    "id": u.id,
+                    "name": u.name,
+                    "token": u.token,
+                    "token_expires_at": self.tokens[u.token].expires_at.isoformat(),
+                    "business_id": u.business_id,
+                    "ad_account_ids": [f"act_{a}" for a in u.account_ids],
+                }
+                for u in self.world.users.values()
+            ],
+        }
