@@ -15,7 +15,10 @@ _settings = get_settings()
 
 broker_url = _settings.celery_broker_url
 broker_connection_retry_on_startup = True
-broker_transport_options = {"visibility_timeout": 7200}  # seconds
+broker_transport_options = {
+    "visibility_timeout": 7200,  # seconds
+    "global_keyprefix": _settings.REDIS_KEY_PREFIX,  # the broker's keys share metasync's prefix
+}
 task_serializer = "json"
 result_serializer = "json"
 accept_content = ["json"]

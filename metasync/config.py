@@ -89,6 +89,9 @@ _EXPECTS: dict[str, str] = {
     "META_MAX_RETRIES": "how many times a transient error is retried in-process (0-10)",
     "META_RETRY_BASE_SECONDS": "the first backoff delay in seconds (0-60), doubled each retry",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "REDIS_KEY_PREFIX": "letters, digits, '_', '-' or '.', ending with ':' (e.g. metasync:)",
+    "META_FULL_SYNC_HOURS": "hours between full reconciliations of a connection (1-720)",
+    "META_SYNC_OVERLAP_MINUTES": "minutes re-read before the last incremental sync (0-1440)",
 }
 
 
@@ -116,6 +119,9 @@ class Settings(BaseModel):
     META_MAX_RETRIES: int = Field(3, ge=0, le=10)
     META_RETRY_BASE_SECONDS: float = Field(1.0, ge=0, le=60)
     LOG_LEVEL: str = "INFO"
+    REDIS_KEY_PREFIX: str = Field("metasync:", pattern=r"^[A-Za-z0-9_.\-]+:$")
+    META_FULL_SYNC_HOURS: int = Field(24, ge=1, le=720)
+    META_SYNC_OVERLAP_MINUTES: int = Field(10, ge=0, le=1440)
 
     @field_validator("META_API_VERSION")
     @classmethod

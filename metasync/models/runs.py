@@ -55,6 +55,13 @@ class SyncRun(Document):  # type: ignore[misc]
     throttled_seconds = FloatField(default=0.0)
     report_jobs = DictField()  # started / resumed / split -> count
     errors = ListField(DictField())
+    tombstoned = DictField()  # type name -> objects marked deleted_at by this (full) run
+    since = DateTimeField()  # incremental runs read objects updated after this
+    request_id = StringField()  # the task (or CLI call) that opened the run; resumes it
+    accounts = ListField(StringField())
+    failed = IntField(default=0)  # subtasks that ended in an error
+    scheduled = ListField(StringField())  # subtask keys counted into ``pending``
+    done = ListField(StringField())  # subtask keys counted out of ``pending``
     applied_pages = ListField(StringField())
 
     meta: ClassVar[dict[str, Any]] = {
@@ -63,6 +70,7 @@ class SyncRun(Document):  # type: ignore[misc]
         "indexes": [
             {"fields": ["connection_id", "-started_at"]},
             {"fields": ["status"]},
+            {"fields": ["request_id"], "sparse": True},
         ],
     }
 

@@ -337,7 +337,7 @@ class GraphAPI:
                 return paginate(
                     objects,
                     lambda o: o["id"],
-                    lambda o: select_fields(o, spec, ALLOWED[kind], NODE_TYPES[kind]),
+                    lambda o: select_fields(self._expand(o), spec, ALLOWED[kind], NODE_TYPES[kind]),
                     params,
                     next_base=next_base,
                     token=record.token,
@@ -390,7 +390,7 @@ class GraphAPI:
             kind, obj = found
             self._account(record, obj["account_id"])
             if edge is None:
-                return select_fields(obj, spec, ALLOWED[kind], NODE_TYPES[kind])
+                return select_fields(self._expand(obj), spec, ALLOWED[kind], NODE_TYPES[kind])
             if edge == "insights" and kind != "adcreative":
                 return insights_api.read(
                     state,
@@ -402,6 +402,13 @@ class GraphAPI:
                 )
         raise GraphError(400, 2500, f"Unknown path components: /{path}")
 
+    def _expand(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """An ad with its creative's fields, so ``creative{title,body}`` can be asked for."""
+        creative = obj.get("creative")
+        if isinstance(creative, dict) and creative.get("id") in self.state.world.creatives:
+            return {**obj, "creative": self.state.world.creatives[creative["id"]]}
+        return obj
+
     def _multi(self, params: Mapping[str, Any], record: TokenRecord) -> dict[str, Any]:
         ids = [i for i in str(params.get("ids", "")).split(",") if i]
         if not ids:
@@ -411,6 +418,12 @@ class GraphAPI:
         spec = parse_fields(params.get("fields"))
         result: dict[str, Any] = {}
         for object_id in ids:
+            if object_id.startswith("act_"):
+                account = self._account(record, object_id[4:])
+                result[object_id] = select_fields(
+                    account, spec, ALLOWED["account"], NODE_TYPES["account"]
+                )
+                continue
             found = self.state.world.object(object_id)
             if found is None:
                 raise not_found(object_id)

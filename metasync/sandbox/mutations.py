@@ -1,8 +1,9 @@
 """Changes to the sandbox world made through the control API, as an advertiser would make them.
 
-Pausing a campaign or ad set changes its children's *effective* status without moving their
-``updated_time`` (Meta's quirk that makes periodic full reconciliation necessary); archiving and
-deleting cascade to the children and do move it.
+``purge`` removes an object and its children outright, as when Meta stops returning an object
+(the case tombstones exist for). Pausing a campaign or ad set changes its children's *effective*
+status without moving their ``updated_time`` (Meta's quirk that makes periodic full
+reconciliation necessary); archiving and deleting cascade to the children and do move it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from metasync.sandbox.world import ISSUE, World, meta_time
 
 __all__ = ["ACTIONS", "MutationError", "add_today", "mutate"]
 
-ACTIONS = ("pause", "activate", "archive", "delete", "update", "issues", "clear_issues")
+ACTIONS = ("pause", "activate", "archive", "delete", "update", "issues", "clear_issues", "purge")
 UPDATABLE = frozenset(
     {
         "name",
@@ -64,6 +65,16 @@ def mutate(
         raise MutationError("creatives can only be updated")
     stamp = meta_time(now or datetime.now(UTC))
     children = _children(world, kind, object_id)
+    if action == "purge":  # Meta stops returning the object (and its children) at all
+        tables = {
+            "campaign": world.campaigns,
+            "adset": world.adsets,
+            "ad": world.ads,
+            "adcreative": world.creatives,
+        }
+        for child_kind, child in [(kind, obj), *children]:
+            tables[child_kind].pop(child["id"], None)
+        return obj
     if action in ("archive", "delete"):
         status = "ARCHIVED" if action == "archive" else "DELETED"
         for _, target in [(kind, obj), *children]:

@@ -1,0 +1,64 @@
+"""What the sync functions need from the process: settings, Redis, the governor, the cipher.
+
+One :class:`SyncContext` per process (a Celery worker process builds it after fork; the CLI
+builds it at start). Nothing here connects at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from metasync.config import Settings
+from metasync.crypto import TokenCipher
+from metasync.graph import GraphClient, GraphConfig
+from metasync.keys import RedisKeys
+from metasync.locks import NamedLock
+from metasync.models import MetaConnection
+from metasync.ratelimit import RateGovernor
+
+__all__ = ["SYNC_LOCK_TTL_SECONDS", "SyncContext"]
+
+SYNC_LOCK_TTL_SECONDS = 3600.0  # above the longest countdown a subtask waits (see tasks)
+
+
+@dataclass
+class SyncContext:
+    settings: Settings
+    redis: redis.Redis
+    keys: RedisKeys
+    governor: RateGovernor
+    cipher: TokenCipher
+    graph: GraphConfig
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SyncContext:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = RedisKeys(settings.REDIS_KEY_PREFIX)
+        governor = RateGovernor(
+            client,
+            keys=keys,
+            calls_per_hour=settings.META_RATE_LIMIT_CALLS_PER_HOUR,
+            warn_ratio=settings.META_RATE_LIMIT_WARN_RATIO,
+            slowdown_pct=settings.META_USAGE_SLOWDOWN_PCT,
+        )
+        cipher = TokenCipher(
+            settings.ENCRYPTION_KEY.get_secret_value(),
+            [key.get_secret_value() for key in settings.ENCRYPTION_OLD_KEYS],
+        )
+        return cls(settings, client, keys, governor, cipher, GraphConfig.from_settings(settings))
+
+    def client_for(self, connection: MetaConnection) -> GraphClient:
+        """A governed Graph client with the connection's (decrypted) token."""
+        return GraphClient(
+            connection.access_token(self.cipher),
+            self.graph,
+            governor=self.governor,
+            connection_id=str(connection.pk),
+        )
+
+    def sync_lock(self, connection_id: str) -> NamedLock:
+        return NamedLock(
+            self.redis, self.keys, f"sync:{connection_id}", ttl_seconds=SYNC_LOCK_TTL_SECONDS
+        )
