@@ -9,7 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from metasync import __version__
-from metasync.config import ConfigurationError, Settings, load_settings
+from metasync.commands.common import settings_or_exit
+from metasync.commands.connections import app as connections_app
+from metasync.commands.sync import register as register_sync_commands
+from metasync.config import Settings
 
 __all__ = ["app", "main"]
 
@@ -23,18 +26,12 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 db_app = typer.Typer(help="MongoDB housekeeping.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token encryption keys.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The local Graph API sandbox.", no_args_is_help=True)
+app.add_typer(connections_app, name="connections")
+register_sync_commands(app)
 app.add_typer(config_app, name="config")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigurationError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -46,7 +43,7 @@ def version() -> None:
 @config_app.command("check")
 def config_check() -> None:
     """Validate the environment; print each variable's state (never a secret's value)."""
-    settings = _settings()
+    settings = settings_or_exit()
     for name in Settings.model_fields:
         value = getattr(settings, name)
         shown = "set (secret)" if "SECRET" in name or "KEY" in name or "TOKEN" in name else value
@@ -60,7 +57,7 @@ def db_init() -> None:
     """Create every collection's indexes (unique natural keys included). Idempotent."""
     from metasync import db
 
-    settings = _settings()
+    settings = settings_or_exit()
     db.connect(settings.MONGODB_URI)
     db.ensure_indexes()
     typer.echo("indexes are in place")
@@ -81,7 +78,7 @@ def keys_rotate(
     from metasync.crypto import TokenCipher
     from metasync.models import MetaConnection, rotate_connection_tokens
 
-    settings = _settings()
+    settings = settings_or_exit()
     db.connect(settings.MONGODB_URI)
     cipher = TokenCipher(
         settings.ENCRYPTION_KEY.get_secret_value(),

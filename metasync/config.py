@@ -33,7 +33,7 @@ from pydantic import (
     field_validator,
 )
 
-__all__ = ["ConfigurationError", "Settings", "get_settings", "load_settings"]
+__all__ = ["ConfigurationError", "Settings", "environment_value", "get_settings", "load_settings"]
 
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 _API_VERSION = re.compile(r"^v\d+\.\d+$")
@@ -89,7 +89,7 @@ _EXPECTS: dict[str, str] = {
     "META_MAX_RETRIES": "how many times a transient error is retried in-process (0-10)",
     "META_RETRY_BASE_SECONDS": "the first backoff delay in seconds (0-60), doubled each retry",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
-    "REDIS_KEY_PREFIX": "letters, digits, '_', '-' or '.', ending with ':' (e.g. metasync:)",
+    "REDIS_KEY_PREFIX": "letters, digits, '_', '-', '.' or ':', ending with ':' (metasync:)",
     "META_FULL_SYNC_HOURS": "hours between full reconciliations of a connection (1-720)",
     "META_SYNC_OVERLAP_MINUTES": "minutes re-read before the last incremental sync (0-1440)",
 }
@@ -119,7 +119,7 @@ class Settings(BaseModel):
     META_MAX_RETRIES: int = Field(3, ge=0, le=10)
     META_RETRY_BASE_SECONDS: float = Field(1.0, ge=0, le=60)
     LOG_LEVEL: str = "INFO"
-    REDIS_KEY_PREFIX: str = Field("metasync:", pattern=r"^[A-Za-z0-9_.\-]+:$")
+    REDIS_KEY_PREFIX: str = Field("metasync:", pattern=r"^[A-Za-z0-9_.:\-]+:$")
     META_FULL_SYNC_HOURS: int = Field(24, ge=1, le=720)
     META_SYNC_OVERLAP_MINUTES: int = Field(10, ge=0, le=1440)
 
@@ -197,3 +197,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read from the environment on first use."""
     return load_settings()
+
+
+def environment_value(name: str) -> str | None:
+    """One named variable that is not a setting (e.g. a token handed to ``connections add``)."""
+    value = os.environ.get(name)
+    return value if value else None

@@ -11,6 +11,7 @@ These are conveniences for development: production uses real servers (see docker
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 __all__ = [
     "EmbeddedService",
     "ServiceStartError",
+    "Workers",
     "free_port",
     "start_mongo",
     "start_redis",
@@ -175,3 +177,74 @@ def start_redis(
     return EmbeddedService(
         "redis", f"redis://127.0.0.1:{port}/0", port, process, log_path, socket_path
     )
+
+
+class Workers:
+    """``count`` separate ``celery worker`` processes (one child process each), started with
+    ``env`` as their whole environment (plus PATH). Used by the end-to-end tests, the benchmarks
+    and the demo; the command is the same one the Procfile runs."""
+
+    def __init__(self, env: dict[str, str], logdir: Path, count: int = 2) -> None:
+        self.env = {"PATH": os.environ.get("PATH", ""), **env}
+        self.logdir = logdir
+        self.count = count
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
+
+    def start(self, timeout: float = 60.0) -> Workers:
+        for n in range(self.count):
+            log = self.logdir / f"worker-{n}.log"
+            self.logs.append(log)
+            with log.open("ab") as out:
+                self.processes.append(
+                    subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                        [
+                            sys.executable,
+                            "-m",
+                            "celery",
+                            "-A",
+                            "workers.app",
+                            "worker",
+                            "--concurrency",
+                            "1",
+                            "--pool",
+                            "prefork",
+                            "-n",
+                            f"w{n}@%h",
+                            "--loglevel",
+                            "INFO",
+                            "--without-gossip",
+                            "--without-mingle",
+                        ],
+                        env=self.env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                    )
+                )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all("ready." in log.read_text(errors="replace") for log in self.logs):
+                return self
+            if any(p.poll() is not None for p in self.processes):
+                break
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(
+            "celery workers did not start: "
+            + " | ".join(log.read_text(errors="replace")[-2000:] for log in self.logs)
+        )
+
+    def stop(self, timeout: float = 20.0) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+
+    def log_text(self) -> str:
+        return "\n".join(log.read_text(errors="replace") for log in self.logs)

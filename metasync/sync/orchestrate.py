@@ -20,6 +20,7 @@ from bson import ObjectId
 
 from metasync.crypto import CryptoError
 from metasync.graph import (
+    GraphClient,
     MetaAPIError,
     PermissionDeniedError,
     RateGovernorUnavailable,
@@ -224,13 +225,16 @@ def _start_locked(
             connection.save()
         run.accounts = list(connection.ad_account_ids)
         run.save()
-        details = get_many(client, [f"act_{a}" for a in connection.ad_account_ids], ACCOUNT_FIELDS)
+        details, failures = _read_accounts(client, connection.ad_account_ids)
         rows = [
-            mapping.map_account(raw, connection.tenant_id, str(connection.pk))
-            for raw in details.values()
+            mapping.map_account(raw, connection.tenant_id, str(connection.pk)) for raw in details
         ]
         upsert_page(AdAccount, rows)
         runs.record_page(str(run_id), "accounts", {"accounts": len(rows)})
+        for account_id, exc in failures:
+            SyncRun.objects(pk=run_id).update(
+                push__errors={**_error(None, exc, account_id), "edge": "account"}, inc__failed=1
+            )
     except TokenError as exc:
         mark_token_error(str(connection.pk), exc)
         return _fail_start(ctx, run, exc)
@@ -242,12 +246,37 @@ def _start_locked(
     finally:
         if client is not None:
             runs.add_call_stats(str(run_id), client.stats.as_dict())
-    subtasks = _fan_out(run, connection, is_full)
+    unreadable = {account_id for account_id, _ in failures}
+    subtasks = _fan_out(run, connection, is_full, skip=unreadable)
     if not subtasks:
         closed = runs.close_if_done(str(run_id))
         if closed is not None:
             after_close(ctx, closed)
     return StartResult(str(run_id), "started", subtasks=subtasks)
+
+
+def _read_accounts(
+    client: GraphClient, account_ids: list[str]
+) -> tuple[list[dict[str, Any]], list[tuple[str, MetaAPIError]]]:
+    """Account details in one multi-id call; when Meta refuses it (one account not readable),
+    one call per account so the readable ones are still read and the others are named."""
+    try:
+        found = get_many(client, [f"act_{a}" for a in account_ids], ACCOUNT_FIELDS)
+        return list(found.values()), []
+    except (TokenError, RateLimitError, TransientError):
+        raise
+    except MetaAPIError:
+        pass
+    rows: list[dict[str, Any]] = []
+    failures: list[tuple[str, MetaAPIError]] = []
+    for account_id in account_ids:
+        try:
+            rows.append(client.get(f"act_{account_id}", {"fields": ",".join(ACCOUNT_FIELDS)}).body)
+        except (TokenError, RateLimitError, TransientError):
+            raise
+        except MetaAPIError as exc:
+            failures.append((account_id, exc))
+    return rows, failures
 
 
 def _fail_start(ctx: SyncContext, run: SyncRun, exc: BaseException) -> StartResult:
@@ -258,11 +287,14 @@ def _fail_start(ctx: SyncContext, run: SyncRun, exc: BaseException) -> StartResu
     return StartResult(str(run.pk), "failed", str(exc))
 
 
-def _fan_out(run: SyncRun, connection: MetaConnection, full: bool) -> list[Subtask]:
+def _fan_out(
+    run: SyncRun, connection: MetaConnection, full: bool, skip: set[str] | None = None
+) -> list[Subtask]:
     edges = ["campaigns", "adsets", "ads"] + (["adcreatives"] if full else [])
     subtasks = [
         Subtask(str(run.pk), str(connection.pk), account, edge)
         for account in run.accounts
+        if account not in (skip or set())
         for edge in edges
     ]
     runs.schedule(str(run.pk), [sub.key for sub in subtasks])

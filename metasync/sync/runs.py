@@ -85,7 +85,8 @@ def close_if_done(run_id: str) -> SyncRun | None:
     now = utcnow()
     errors = raw.get("errors") or []
     total = len(raw.get("scheduled") or [])
-    if any(e.get("type") == "TokenError" for e in errors) or (total and raw["failed"] >= total):
+    failed = raw.get("failed", 0)
+    if any(e.get("type") == "TokenError" for e in errors) or (failed and failed >= total):
         status = RunStatus.FAILED
     elif errors:
         status = RunStatus.PARTIAL

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from metasync.graph import GraphClient, GraphConfig
 from metasync.sandbox.server import start_sandbox
 from metasync.sandbox.world import WorldSize
+from tests.support.sandbox import Sandbox
 
 SMALL = WorldSize(
     users=2,
@@ -21,48 +20,6 @@ SMALL = WorldSize(
     ads_per_adset=2,
     days=20,
 )
-
-
-class Sandbox:
-    """A running sandbox: its URL, its /info, and helpers for the control API."""
-
-    def __init__(self, url: str, info: dict[str, Any]) -> None:
-        self.url = url
-        self.info = info
-        self.graph_url = info["graph_url"]
-        self.http = requests.Session()
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        response = self.http.request(method, f"{self.url}/_sandbox/{path}", json=body, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def truth(self) -> dict[str, Any]:
-        return self.control("GET", "ground-truth")  # type: ignore[no-any-return]
-
-    def user(self, index: int = 0) -> dict[str, Any]:
-        return self.info["users"][index]  # type: ignore[no-any-return]
-
-    def client(self, index: int = 0, **kwargs: Any) -> GraphClient:
-        config = GraphConfig(
-            base_url=self.graph_url, app_secret=self.info["app_secret"], max_retries=0
-        )
-        return GraphClient(self.user(index)["token"], config, sleep=lambda _: None, **kwargs)
-
-    def get(self, path: str, token: str | None = None, **params: Any) -> requests.Response:
-        """A raw Graph GET (token in the query, as the official SDK sends it, with its proof)."""
-        import hashlib
-        import hmac
-
-        token = token or self.user()["token"]
-        proof = hmac.new(
-            self.info["app_secret"].encode(), token.encode(), hashlib.sha256
-        ).hexdigest()
-        return self.http.get(
-            f"{self.graph_url}/{path}",
-            timeout=30,
-            params={"access_token": token, "appsecret_proof": proof, **params},
-        )
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from metasync.graph import (
     iter_pages,
     read_insights,
 )
-from tests.integration.sandbox.conftest import Sandbox
+from tests.support.sandbox import Sandbox
 
 ALL_STATUSES = [
     "ACTIVE",

@@ -22,7 +22,7 @@ from metasync.graph import (
     report_status,
     start_report,
 )
-from tests.integration.sandbox.conftest import Sandbox
+from tests.support.sandbox import Sandbox
 
 
 def wait_for(sandbox: Sandbox, report_run_id: str, account: str, timeout: float = 10.0):  # type: ignore[no-untyped-def]

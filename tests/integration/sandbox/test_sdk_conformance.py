@@ -17,7 +17,7 @@ from facebook_business.adobjects.campaign import Campaign
 from facebook_business.api import FacebookAdsApi
 from facebook_business.session import FacebookSession
 
-from tests.integration.sandbox.conftest import Sandbox
+from tests.support.sandbox import Sandbox
 
 
 @pytest.fixture

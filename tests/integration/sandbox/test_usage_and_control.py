@@ -19,7 +19,7 @@ import pytest
 from metasync.graph import RateLimitError, insights_params, iter_pages, parse_usage_headers
 from metasync.sandbox.ground_truth import ground_truth
 from metasync.sandbox.world import WorldSize, generate_world
-from tests.integration.sandbox.conftest import Sandbox
+from tests.support.sandbox import Sandbox
 
 
 def test_usage_headers_grow_with_real_calls(sandbox: Sandbox) -> None:

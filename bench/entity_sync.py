@@ -1,0 +1,221 @@
+"""Entity sync: Graph API calls against the page-bound minimum, and throughput end to end.
+
+A sandbox world (2 users x 2 accounts x 10 campaigns x 4 ad sets x 5 ads) is synced by real
+Celery worker processes (1, then 2) into a SecantusDB server, through Redis. Reported:
+
+- API calls of a full sync and of a no-change incremental sync, against the minimum the pages
+  allow (sum over edges of ceil(objects / page size), plus one multi-id account read per
+  connection) and against the per-entity approach metasync replaces (one call per campaign for
+  its ad sets, per ad set for its ads, per ad for its creative).
+- Entities per second end to end, against the same MongoDB server's raw bulk upsert speed on
+  the same documents (our overhead as a ratio; compare ratios, not absolute numbers).
+
+    .venv/bin/python -m bench.entity_sync
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+from celery import Celery
+from pymongo import MongoClient, UpdateOne
+
+from bench.common import save, table
+from metasync import db
+from metasync.config import load_settings
+from metasync.embedded import Workers, start_mongo
+from metasync.models import Ad, AdCreative, AdSet, Campaign, RunStatus, SyncRun
+from metasync.sandbox.server import start_sandbox
+from metasync.sandbox.world import WorldSize
+from metasync.sync import SyncContext
+from metasync.sync.connections import add_connection
+from metasync.sync.entities import PAGE_SIZE
+
+SIZE = WorldSize(
+    users=2,
+    accounts_per_user=2,
+    campaigns_per_account=10,
+    adsets_per_campaign=4,
+    ads_per_adset=5,
+    days=7,
+)
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def minimum_calls(truth: dict[str, Any], users: int, incremental: bool) -> int:
+    calls = users  # one multi-id read of the account details per connection
+    for account in truth["accounts"]:
+        account_id = account["account_id"]
+        edges = ["campaigns", "adsets", "ads"] + ([] if incremental else ["adcreatives"])
+        for edge in edges:
+            count = (
+                0 if incremental else sum(1 for o in truth[edge] if o["account_id"] == account_id)
+            )
+            calls += max(1, math.ceil(count / PAGE_SIZE))
+    return calls
+
+
+def per_entity_calls(truth: dict[str, Any]) -> int:
+    """The original scripts: campaigns per account, then ad sets per campaign, ads per ad set,
+    and a creative per ad (each listing one page)."""
+    return (
+        len(truth["accounts"]) + len(truth["campaigns"]) + len(truth["adsets"]) + len(truth["ads"])
+    )
+
+
+def sync_once(env: dict[str, str], folder: Path, workers: int, full: bool) -> dict[str, Any]:
+    settings = load_settings(env)
+    client = Celery("bench", broker=settings.celery_broker_url)
+    client.conf.update(
+        task_serializer="json",
+        broker_transport_options={"global_keyprefix": settings.REDIS_KEY_PREFIX},
+    )
+    running = Workers(env, folder, count=workers).start()
+    try:
+        before = {r.pk for r in SyncRun.objects}
+        from metasync.models import MetaConnection
+
+        started = time.monotonic()
+        for connection in MetaConnection.objects:
+            client.send_task(
+                "metasync.sync_connection",
+                args=[str(connection.pk)],
+                kwargs={"trigger": "bench", "full": full},
+            )
+        count = MetaConnection.objects.count()
+        while True:
+            runs = [r for r in SyncRun.objects if r.pk not in before]
+            if len(runs) == count and all(r.status != RunStatus.RUNNING for r in runs):
+                break
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+    finally:
+        running.stop()
+    entities = sum(sum(int(v) for k, v in r.entities.items() if k != "accounts") for r in runs)
+    return {
+        "seconds": elapsed,
+        "entities": entities,
+        "api_calls": sum(r.api_calls for r in runs),
+        "statuses": sorted({r.status for r in runs}),
+    }
+
+
+def raw_bulk_speed(mongo_url: str, source_db: str) -> dict[str, float]:
+    """Upsert the synced documents again with plain pymongo bulk writes into a scratch database."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_url)
+    source, target = client[source_db], client[f"{source_db}_raw"]
+    batches = []
+    for model in (Campaign, AdSet, Ad, AdCreative):
+        name = model._get_collection_name()
+        docs = [{k: v for k, v in d.items() if k != "_id"} for d in source[name].find()]
+        target[name].create_index([("tenant_id", 1), ("meta_id", 1)], unique=True)
+        batches += [(name, docs[i : i + PAGE_SIZE]) for i in range(0, len(docs), PAGE_SIZE)]
+    started = time.monotonic()
+    total = 0
+    for name, docs in batches:
+        target[name].bulk_write(
+            [
+                UpdateOne(
+                    {"tenant_id": d["tenant_id"], "meta_id": d["meta_id"]}, {"$set": d}, upsert=True
+                )
+                for d in docs
+            ],
+            ordered=False,
+        )
+        total += len(docs)
+    elapsed = time.monotonic() - started
+    client.drop_database(f"{source_db}_raw")
+    return {"entities": total, "seconds": elapsed, "per_second": total / elapsed}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        mongo = start_mongo(folder / "mongo")
+        sandbox, info = start_sandbox(folder / "sandbox", seed=7, size=SIZE)
+        prefix = f"bench-{secrets.token_hex(4)}:"
+        rows: list[list[Any]] = []
+        report: dict[str, Any] = {"world": SIZE.__dict__, "page_size": PAGE_SIZE}
+        try:
+            truth = requests.get(
+                f"{sandbox.url}/_sandbox/ground-truth?levels=ad", timeout=60
+            ).json()
+            for workers in (1, 2):
+                database = f"bench_entities_{workers}"
+                env = {
+                    "META_APP_ID": info["app_id"],
+                    "META_APP_SECRET": info["app_secret"],
+                    "META_GRAPH_URL": sandbox.url,
+                    "MONGODB_URI": f"{mongo.url}{database}",
+                    "REDIS_URL": REDIS_URL,
+                    "ENCRYPTION_KEY": secrets.token_hex(32),
+                    "REDIS_KEY_PREFIX": f"{prefix}{workers}:",
+                    "LOG_LEVEL": "WARNING",
+                }
+                db.connect(env["MONGODB_URI"])
+                db.database().client.drop_database(database)
+                db.ensure_indexes()
+                ctx = SyncContext.from_settings(load_settings(env))
+                for user in info["users"]:
+                    add_connection(ctx, f"tenant-{user['id']}", user["token"])
+                full = sync_once(env, folder, workers, full=True)
+                incremental = sync_once(env, folder, workers, full=False)
+                raw = raw_bulk_speed(mongo.url, database)
+                ours = full["entities"] / full["seconds"]
+                report[f"workers_{workers}"] = {
+                    "full": full,
+                    "incremental": incremental,
+                    "raw_bulk": raw,
+                    "entities_per_second": ours,
+                    "ratio_to_raw": ours / raw["per_second"],
+                }
+                rows.append(
+                    [
+                        workers,
+                        full["entities"],
+                        round(full["seconds"], 2),
+                        round(ours, 1),
+                        round(raw["per_second"], 1),
+                        round(ours / raw["per_second"], 3),
+                    ]
+                )
+                db.database().client.drop_database(database)
+                db.disconnect()
+            calls = {
+                "full": report["workers_1"]["full"]["api_calls"],
+                "full_minimum": minimum_calls(truth, len(info["users"]), incremental=False),
+                "incremental": report["workers_1"]["incremental"]["api_calls"],
+                "incremental_minimum": minimum_calls(truth, len(info["users"]), incremental=True),
+                "per_entity_approach": per_entity_calls(truth),
+            }
+            report["api_calls"] = calls
+        finally:
+            sandbox.stop()
+            mongo.stop()
+            keys = redis.Redis.from_url(REDIS_URL)
+            for key in keys.scan_iter(match=f"{prefix}*"):
+                keys.delete(key)
+    print("API calls per sync")
+    print(
+        table(
+            ["sync", "metasync", "page-bound minimum", "per-entity approach"],
+            [
+                ["full", calls["full"], calls["full_minimum"], calls["per_entity_approach"]],
+                ["no-change incremental", calls["incremental"], calls["incremental_minimum"], "-"],
+            ],
+        )
+    )
+    print("\nThroughput of a full sync (entities = campaigns + ad sets + ads + creatives)")
+    print(table(["workers", "entities", "seconds", "entities/s", "raw bulk/s", "ratio"], rows))
+    print(f"saved {save('entity_sync', report)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""Helpers every command shares: settings, a connected sync context, a console."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from metasync.config import ConfigurationError, Settings, load_settings
+from metasync.sync.context import SyncContext
+
+__all__ = ["connected_context", "console", "settings_or_exit"]
+
+console = Console()
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except ConfigurationError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def connected_context() -> SyncContext:
+    """Settings, MongoDB connected (indexes ensured) and a SyncContext."""
+    from metasync import db
+
+    settings = settings_or_exit()
+    db.connect(settings.MONGODB_URI)
+    db.ensure_indexes()
+    return SyncContext.from_settings(settings)

@@ -1,0 +1,165 @@
+"""``metasync sync`` and ``metasync runs``."""
+
+from __future__ import annotations
+
+import signal
+import time
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from metasync.commands.common import connected_context, console
+
+__all__ = ["register"]
+
+
+def _targets(connection: str | None, tenant: str | None) -> list[str]:
+    from metasync.models import ConnectionStatus, MetaConnection
+
+    if connection:
+        return [connection]
+    query = MetaConnection.objects(status=ConnectionStatus.ACTIVE)
+    if tenant:
+        query = query.filter(tenant_id=tenant)
+    return [str(c.pk) for c in query.only("id")]
+
+
+def _raise_interrupt(signum: int, _: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _summary(run: Any) -> str:
+    return (
+        f"run {run.pk}: {run.status}, entities {dict(run.entities)}, "
+        f"{run.api_calls} API calls, {run.retries} retries, "
+        f"{run.duration_ms or 0} ms, {len(run.errors)} error(s)"
+    )
+
+
+def _follow(request_ids: list[str], timeout: float) -> list[Any]:
+    """Show progress of enqueued runs until they end (their runs are found by request id)."""
+    from metasync.models import RunStatus, SyncRun
+
+    deadline = time.monotonic() + timeout
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} subtasks"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        bars = {rid: progress.add_task(f"waiting for {rid[:8]}", total=None) for rid in request_ids}
+        while time.monotonic() < deadline:
+            found = {r.request_id: r for r in SyncRun.objects(request_id__in=request_ids)}
+            for rid, bar in bars.items():
+                run = found.get(rid)
+                if run is not None:
+                    progress.update(
+                        bar,
+                        description=f"{run.connection_id[:8]} {run.status}",
+                        total=max(1, len(run.scheduled)),
+                        completed=len(run.done),
+                    )
+            if len(found) == len(request_ids) and all(
+                r.status != RunStatus.RUNNING for r in found.values()
+            ):
+                return list(found.values())
+            time.sleep(0.5)
+    raise typer.Exit(1)
+
+
+def sync(
+    connection: Annotated[str | None, typer.Option(help="Only this connection id.")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's connections.")] = None,
+    full: Annotated[bool, typer.Option(help="Force a full reconciliation.")] = False,
+    inline: Annotated[
+        bool, typer.Option(help="Run in this process, without a broker (holding the same lock).")
+    ] = False,
+    loop: Annotated[bool, typer.Option(help="Repeat until interrupted.")] = False,
+    interval: Annotated[int, typer.Option(min=1, help="Minutes between loops.")] = 240,
+    timeout: Annotated[float, typer.Option(help="Seconds to follow enqueued runs.")] = 3600,
+) -> None:
+    """Sync campaigns, ad sets, ads and creatives now (enqueued, or --inline)."""
+    from metasync.models import SyncRun
+    from metasync.sync import run_inline
+
+    ctx = connected_context()
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        while True:
+            targets = _targets(connection, tenant)
+            if not targets:
+                console.print("no ACTIVE connection to sync")
+            if inline:
+                for connection_id in targets:
+                    start = run_inline(ctx, connection_id, full=full or None)
+                    run = SyncRun.objects(pk=start.run_id).first() if start.run_id else None
+                    console.print(
+                        _summary(run) if run else f"{connection_id}: {start.status} {start.reason}"
+                    )
+            else:
+                from workers.tasks import sync_connection
+
+                ids = [
+                    sync_connection.delay(cid, trigger="cli", full=full or None).id
+                    for cid in targets
+                ]
+                for run in _follow(ids, timeout):
+                    console.print(_summary(run))
+            if not loop:
+                return
+            time.sleep(interval * 60)
+    except KeyboardInterrupt:
+        console.print("interrupted: the run in progress was closed and its lock released")
+        raise typer.Exit(130) from None
+
+
+def runs(
+    connection: Annotated[str | None, typer.Option(help="Only this connection id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs.")] = 20,
+) -> None:
+    """Recent runs with their statistics."""
+    from metasync.models import SyncRun
+
+    connected_context()
+    query = SyncRun.objects(connection_id=connection) if connection else SyncRun.objects
+    table = Table(
+        "run",
+        "connection",
+        "kind",
+        "full",
+        "status",
+        "started",
+        "entities",
+        "pages",
+        "calls",
+        "retries",
+        "throttled s",
+        "ms",
+        "errors",
+    )
+    for run in query.order_by("-started_at").limit(limit):
+        table.add_row(
+            str(run.pk),
+            run.connection_id,
+            run.kind,
+            "yes" if run.full else "no",
+            run.status,
+            f"{run.started_at:%Y-%m-%d %H:%M:%S}",
+            str(sum(int(v) for v in run.entities.values())),
+            str(run.pages),
+            str(run.api_calls),
+            str(run.retries),
+            f"{run.throttled_seconds:.0f}",
+            str(run.duration_ms or "-"),
+            str(len(run.errors)),
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sync")(sync)
+    app.command("runs")(runs)

@@ -1,0 +1,93 @@
+"""``metasync connections`` and ``metasync sync --inline`` / ``runs``, as real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from metasync.models import MetaConnection, RunStatus, SyncRun
+from tests.support.sandbox import Sandbox
+
+
+def metasync(
+    args: list[str],
+    env: dict[str, str],
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "metasync", *args],
+        input=stdin,
+        env={"PATH": os.environ.get("PATH", ""), "COLUMNS": "250", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_add_list_show_sync_runs_remove(world: Sandbox, sync_env: dict[str, str]) -> None:
+    user = world.user()
+    token = user["token"]
+    added = metasync(
+        ["connections", "add", "--tenant", "acme", "--token-stdin"], sync_env, stdin=token + "\n"
+    )
+    assert added.returncode == 0, added.stderr
+    assert "2 ad account(s)" in added.stdout and token not in added.stdout + added.stderr
+    connection = MetaConnection.objects.get(tenant_id="acme")
+    assert connection.ad_account_ids == [a.removeprefix("act_") for a in user["ad_account_ids"]]
+    raw = MetaConnection._get_collection().find_one({"_id": connection.pk})
+    assert token not in repr(raw)
+
+    listed = metasync(["connections", "list"], sync_env)
+    assert str(connection.pk) in listed.stdout and "ACTIVE" in listed.stdout
+    shown = metasync(["connections", "show", str(connection.pk)], sync_env)
+    assert "tenant_id: acme" in shown.stdout and token not in shown.stdout
+
+    synced = metasync(["sync", "--connection", str(connection.pk), "--inline"], sync_env)
+    assert synced.returncode == 0, synced.stderr
+    assert "succeeded" in synced.stdout
+    run = SyncRun.objects.get(connection_id=str(connection.pk))
+    assert run.status == RunStatus.SUCCEEDED and run.trigger == "cli"
+    runs = metasync(["runs"], sync_env)
+    assert str(run.pk) in runs.stdout and "succeeded" in runs.stdout
+
+    removed = metasync(["connections", "remove", str(connection.pk), "--yes"], sync_env)
+    assert removed.returncode == 0 and MetaConnection.objects.count() == 0
+
+
+def test_token_from_an_environment_variable_and_explicit_accounts(
+    world: Sandbox, sync_env: dict[str, str]
+) -> None:
+    user = world.user(1)
+    first = user["ad_account_ids"][0]
+    added = metasync(
+        [
+            "connections",
+            "add",
+            "--tenant",
+            "globex",
+            "--token-env",
+            "MY_TOKEN",
+            "--accounts",
+            first,
+        ],
+        {**sync_env, "MY_TOKEN": user["token"]},
+    )
+    assert added.returncode == 0, added.stderr
+    assert MetaConnection.objects.get(tenant_id="globex").ad_account_ids == [
+        first.removeprefix("act_")
+    ]
+    missing = metasync(["connections", "add", "--tenant", "x", "--token-env", "NOPE"], sync_env)
+    assert missing.returncode == 2 and "NOPE is not set" in missing.stderr
+
+
+def test_refused_token_is_reported_not_stored(world: Sandbox, sync_env: dict[str, str]) -> None:
+    result = metasync(
+        ["connections", "add", "--tenant", "t", "--token-stdin"],
+        sync_env,
+        stdin="sbx-forged-token\n",
+    )
+    assert result.returncode == 1 and "Meta refused the token" in result.stderr
+    assert "sbx-forged-token" not in result.stderr
+    assert MetaConnection.objects.count() == 0

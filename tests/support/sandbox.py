@@ -1,0 +1,52 @@
+"""A running sandbox as the tests see it: its URL, its /info, and control API helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import requests
+
+from metasync.graph import GraphClient, GraphConfig
+
+__all__ = ["Sandbox"]
+
+
+class Sandbox:
+    """A running sandbox: its URL, its /info, and helpers for the control API."""
+
+    def __init__(self, url: str, info: dict[str, Any]) -> None:
+        self.url = url
+        self.info = info
+        self.graph_url = info["graph_url"]
+        self.http = requests.Session()
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        response = self.http.request(method, f"{self.url}/_sandbox/{path}", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def truth(self) -> dict[str, Any]:
+        return self.control("GET", "ground-truth")  # type: ignore[no-any-return]
+
+    def user(self, index: int = 0) -> dict[str, Any]:
+        return self.info["users"][index]  # type: ignore[no-any-return]
+
+    def client(self, index: int = 0, **kwargs: Any) -> GraphClient:
+        config = GraphConfig(
+            base_url=self.graph_url, app_secret=self.info["app_secret"], max_retries=0
+        )
+        return GraphClient(self.user(index)["token"], config, sleep=lambda _: None, **kwargs)
+
+    def get(self, path: str, token: str | None = None, **params: Any) -> requests.Response:
+        """A raw Graph GET (token in the query, as the official SDK sends it, with its proof)."""
+        token = token or self.user()["token"]
+        proof = hmac.new(
+            self.info["app_secret"].encode(), token.encode(), hashlib.sha256
+        ).hexdigest()
+        return self.http.get(
+            f"{self.graph_url}/{path}",
+            timeout=30,
+            params={"access_token": token, "appsecret_proof": proof, **params},
+        )

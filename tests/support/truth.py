@@ -1,0 +1,140 @@
+"""Compare what MongoDB holds with the sandbox's ground truth, field by field.
+
+The expectations are computed here from Meta's raw shapes, independently of metasync's mapping,
+so a mapping bug shows up as a mismatch instead of being reproduced.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from metasync.models import Ad, AdAccount, AdCreative, AdSet, Campaign
+
+__all__ = ["entity_mismatches"]
+
+
+def _money(value: Any, currency: str) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    return Decimal(str(value)) / (1 if currency == "JPY" else 100)
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC) if value else None
+
+
+def _check(problems: list[str], what: str, expected: Any, actual: Any) -> None:
+    if expected != actual:
+        problems.append(f"{what}: expected {expected!r}, found {actual!r}")
+
+
+def entity_mismatches(truth: dict[str, Any], tenant_of_account: dict[str, str]) -> list[str]:
+    """Every difference between the ground truth and MongoDB's live (not tombstoned) objects;
+    empty when they are equal."""
+    problems: list[str] = []
+    currency = {a["account_id"]: a["currency"] for a in truth["accounts"]}
+    tenants = sorted(set(tenant_of_account.values()))
+
+    for raw in truth["accounts"]:
+        doc = AdAccount.objects(
+            tenant_id=tenant_of_account[raw["account_id"]], meta_id=raw["id"]
+        ).first()
+        if doc is None:
+            problems.append(f"account {raw['id']} missing")
+            continue
+        for name in ("name", "currency", "timezone_name", "account_status"):
+            _check(problems, f"account {raw['id']} {name}", raw.get(name), getattr(doc, name))
+        _check(
+            problems,
+            f"account {raw['id']} amount_spent",
+            _money(raw["amount_spent"], raw["currency"]),
+            doc.amount_spent,
+        )
+        _check(problems, f"account {raw['id']} business", raw["business"]["id"], doc.business_id)
+
+    def common(kind: str, raw: dict[str, Any], doc: Any) -> None:
+        for name in ("name", "status", "effective_status"):
+            _check(problems, f"{kind} {raw['id']} {name}", raw.get(name), getattr(doc, name))
+        _check(
+            problems,
+            f"{kind} {raw['id']} updated_time",
+            _time(raw["updated_time"]),
+            doc.updated_time,
+        )
+        _check(
+            problems,
+            f"{kind} {raw['id']} issues_info",
+            raw.get("issues_info") or [],
+            list(doc.issues_info),
+        )
+        _check(problems, f"{kind} {raw['id']} deleted_at", None, doc.deleted_at)
+
+    tables: list[tuple[str, Any, str]] = [
+        ("campaign", Campaign, "campaigns"),
+        ("adset", AdSet, "adsets"),
+        ("ad", Ad, "ads"),
+        ("adcreative", AdCreative, "adcreatives"),
+    ]
+    for kind, model, key in tables:
+        expected_ids = {(tenant_of_account[o["account_id"]], o["id"]) for o in truth[key]}
+        live = {"tenant_id": {"$in": tenants}, "deleted_at": None}  # tombstones are not live
+        stored = {
+            (d["tenant_id"], d["meta_id"])
+            for d in model._get_collection().find(live, {"tenant_id": 1, "meta_id": 1})
+        }
+        stored_count = model._get_collection().count_documents(live)
+        _check(problems, f"{key} ids", sorted(expected_ids), sorted(stored))
+        _check(problems, f"{key} documents (duplicates?)", len(expected_ids), stored_count)
+        for raw in truth[key]:
+            doc = model.objects(
+                tenant_id=tenant_of_account[raw["account_id"]], meta_id=raw["id"]
+            ).first()
+            if doc is None:
+                continue
+            money = currency[raw["account_id"]]
+            if kind != "adcreative":
+                common(kind, raw, doc)
+            if kind == "campaign":
+                _check(problems, f"campaign {raw['id']} objective", raw["objective"], doc.objective)
+                _check(
+                    problems,
+                    f"campaign {raw['id']} daily_budget",
+                    _money(raw.get("daily_budget"), money),
+                    doc.daily_budget,
+                )
+            elif kind == "adset":
+                _check(problems, f"adset {raw['id']} campaign", raw["campaign_id"], doc.campaign_id)
+                _check(
+                    problems, f"adset {raw['id']} targeting", raw["targeting"], dict(doc.targeting)
+                )
+                _check(
+                    problems,
+                    f"adset {raw['id']} countries",
+                    raw["targeting"]["geo_locations"]["countries"],
+                    doc.targeting_summary.get("countries"),
+                )
+                _check(
+                    problems,
+                    f"adset {raw['id']} bid_amount",
+                    _money(raw.get("bid_amount"), money),
+                    doc.bid_amount,
+                )
+            elif kind == "ad":
+                _check(
+                    problems,
+                    f"ad {raw['id']} ids",
+                    (raw["campaign_id"], raw["adset_id"], raw["creative"]["id"]),
+                    (doc.campaign_id, doc.adset_id, doc.creative_id),
+                )
+            else:
+                spec = raw["object_story_spec"]
+                data = spec.get("link_data") or spec.get("video_data") or {}
+                link = data.get("link") or data["call_to_action"]["value"]["link"]
+                for name in ("title", "body", "call_to_action_type", "image_hash", "video_id"):
+                    _check(
+                        problems, f"creative {raw['id']} {name}", raw.get(name), getattr(doc, name)
+                    )
+                _check(problems, f"creative {raw['id']} link", link, doc.link_url)
+    return problems
