@@ -13,7 +13,13 @@ import redis
 from metasync import db
 from metasync.config import Settings, load_settings
 from metasync.crypto import TokenCipher
+from metasync.models import MetaConnection
+from metasync.sandbox.server import start_sandbox
+from metasync.sandbox.world import WorldSize
+from metasync.sync import SyncContext
+from metasync.sync.connections import add_connection
 from tests.services import find_or_start_mongo, find_or_start_redis
+from tests.support.sandbox import Sandbox
 
 TEST_APP_ID = "1234567890"
 TEST_APP_SECRET = "sandbox-app-secret-for-tests"
@@ -87,3 +93,61 @@ def settings(env: dict[str, str]) -> Settings:
 @pytest.fixture
 def cipher() -> TokenCipher:
     return TokenCipher(secrets.token_hex(32))
+
+
+# -- a sandbox world and connections to it (tests override world_seed / world_size) ----------
+
+
+@pytest.fixture
+def world_seed() -> int:
+    return 21
+
+
+@pytest.fixture
+def world_size() -> WorldSize:
+    return WorldSize(
+        users=2,
+        accounts_per_user=2,
+        campaigns_per_account=3,
+        adsets_per_campaign=2,
+        ads_per_adset=2,
+        days=10,
+    )
+
+
+@pytest.fixture
+def world(tmp_path: Path, world_seed: int, world_size: WorldSize) -> Iterator[Sandbox]:
+    """A fresh sandbox server of its own (tests may change its world)."""
+    service, info = start_sandbox(tmp_path / "sandbox", seed=world_seed, size=world_size)
+    yield Sandbox(service.url, info)
+    service.stop()
+
+
+@pytest.fixture
+def sync_env(
+    world: Sandbox, env: dict[str, str], mongo_uri: str, mongo: str, redis_prefix: str
+) -> dict[str, str]:
+    """Settings pointing at the world, this test's database and this test's Redis prefix."""
+    base = mongo_uri.rstrip("/").split("?")[0]
+    return {
+        **env,
+        "META_GRAPH_URL": world.url,
+        "META_APP_ID": world.info["app_id"],
+        "META_APP_SECRET": world.info["app_secret"],
+        "MONGODB_URI": f"{base}/{mongo}",
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "META_RETRY_BASE_SECONDS": "0.1",
+    }
+
+
+@pytest.fixture
+def ctx(sync_env: dict[str, str], redis_client: redis.Redis) -> SyncContext:
+    return SyncContext.from_settings(load_settings(sync_env))
+
+
+@pytest.fixture
+def connections(ctx: SyncContext, world: Sandbox) -> list[MetaConnection]:
+    """One connection per sandbox user, each its own tenant."""
+    return [
+        add_connection(ctx, f"tenant-{user['id']}", user["token"]) for user in world.info["users"]
+    ]
