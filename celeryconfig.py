@@ -3,7 +3,7 @@
 Delivery decisions (see DESIGN.md): JSON only; late acknowledgement with redelivery when a worker
 process dies, so every task must be safe to run twice; one message prefetched per process so a
 slow account never holds others' work; a broker visibility timeout (2 h) above every task time
-limit (10 min) and every retry countdown (capped at 1 h by the tasks), so Redis does not hand a
+limit (10 min) and every retry countdown (capped at 50 min by the tasks), so Redis does not hand a
 still-running task to a second worker.
 """
 
@@ -15,8 +15,13 @@ _settings = get_settings()
 
 broker_url = _settings.celery_broker_url
 broker_connection_retry_on_startup = True
+_visibility = _settings.BROKER_VISIBILITY_TIMEOUT_SECONDS
 broker_transport_options = {
-    "visibility_timeout": 7200,  # seconds
+    "visibility_timeout": _visibility,  # seconds; a dead worker's tasks come back after this
+    # how often workers look for such tasks: about every 100 s by default, faster when the
+    # visibility timeout is short (tests that kill workers)
+    "unacked_restore_interval": max(1, min(10, _visibility // 10)),
+    "unacked_restore_throttle": 1 if _visibility < 600 else 10,
     "global_keyprefix": _settings.REDIS_KEY_PREFIX,  # the broker's keys share metasync's prefix
 }
 task_serializer = "json"

@@ -92,6 +92,17 @@ _EXPECTS: dict[str, str] = {
     "REDIS_KEY_PREFIX": "letters, digits, '_', '-', '.' or ':', ending with ':' (metasync:)",
     "META_FULL_SYNC_HOURS": "hours between full reconciliations of a connection (1-720)",
     "META_SYNC_OVERLAP_MINUTES": "minutes re-read before the last incremental sync (0-1440)",
+    "META_INSIGHTS_LEVELS": "a comma-separated subset of account,campaign,adset,ad",
+    "META_INSIGHTS_INITIAL_DAYS": "days read by a connection's first performance sync (1-1100)",
+    "META_INSIGHTS_LOOKBACK_DAYS": "days re-read once a day for late attribution (1-90)",
+    "META_INSIGHTS_RECENT_DAYS": "days re-read by every scheduled performance sync (1-28)",
+    "META_INSIGHTS_SYNC_MAX_DAYS": "longest range read synchronously; longer ones use jobs (1-90)",
+    "META_CONVERSION_ACTION_TYPES": "comma-separated action types counted as conversions, "
+    "first found wins (e.g. purchase,offsite_conversion.fb_pixel_purchase)",
+    "META_REPORT_STUCK_SECONDS": "seconds a report job may sit at 100 % before it is retried",
+    "META_REPORT_POLL_SECONDS": "seconds between polls of a running report job (1-600)",
+    "BROKER_VISIBILITY_TIMEOUT_SECONDS": "seconds before an unacknowledged task is delivered "
+    "again (5-86400); keep it above task time limits (600) and countdowns (3000) in production",
 }
 
 
@@ -122,6 +133,19 @@ class Settings(BaseModel):
     REDIS_KEY_PREFIX: str = Field("metasync:", pattern=r"^[A-Za-z0-9_.:\-]+:$")
     META_FULL_SYNC_HOURS: int = Field(24, ge=1, le=720)
     META_SYNC_OVERLAP_MINUTES: int = Field(10, ge=0, le=1440)
+    META_INSIGHTS_LEVELS: tuple[str, ...] = ("account", "campaign", "adset", "ad")
+    META_INSIGHTS_INITIAL_DAYS: int = Field(30, ge=1, le=1100)
+    META_INSIGHTS_LOOKBACK_DAYS: int = Field(28, ge=1, le=90)
+    META_INSIGHTS_RECENT_DAYS: int = Field(3, ge=1, le=28)
+    META_INSIGHTS_SYNC_MAX_DAYS: int = Field(14, ge=1, le=90)
+    META_CONVERSION_ACTION_TYPES: tuple[str, ...] = (
+        "purchase",
+        "offsite_conversion.fb_pixel_purchase",
+        "omni_purchase",
+    )
+    META_REPORT_STUCK_SECONDS: int = Field(120, ge=1, le=7200)
+    META_REPORT_POLL_SECONDS: int = Field(5, ge=1, le=600)
+    BROKER_VISIBILITY_TIMEOUT_SECONDS: int = Field(7200, ge=5, le=86400)
 
     @field_validator("META_API_VERSION")
     @classmethod
@@ -142,6 +166,20 @@ class Settings(BaseModel):
     def _non_empty_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():
             raise ValueError("empty")
+        return value
+
+    @field_validator("META_INSIGHTS_LEVELS", "META_CONVERSION_ACTION_TYPES", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("META_INSIGHTS_LEVELS")
+    @classmethod
+    def _levels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or any(level not in ("account", "campaign", "adset", "ad") for level in value):
+            raise ValueError("bad level")
         return value
 
     @field_validator("ENCRYPTION_OLD_KEYS", mode="before")

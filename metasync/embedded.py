@@ -11,8 +11,10 @@ These are conveniences for development: production uses real servers (see docker
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -220,6 +222,7 @@ class Workers:
                         stdout=out,
                         stderr=subprocess.STDOUT,
                         stdin=subprocess.DEVNULL,
+                        start_new_session=True,
                     )
                 )
         deadline = time.monotonic() + timeout
@@ -245,6 +248,14 @@ class Workers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL every worker process and its children: no warm shutdown, no acknowledgement."""
+        for process in self.processes:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
 
     def log_text(self) -> str:
         return "\n".join(log.read_text(errors="replace") for log in self.logs)

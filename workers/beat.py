@@ -1,4 +1,5 @@
-"""The beat schedule, from settings: entity syncs every META_SYNC_INTERVAL_MINUTES."""
+"""The beat schedule, from settings: entity syncs every META_SYNC_INTERVAL_MINUTES and
+performance syncs every PERFORMANCE_SYNC_INTERVAL_MINUTES."""
 
 from __future__ import annotations
 
@@ -16,5 +17,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "metasync.schedule_syncs",
             "schedule": timedelta(minutes=settings.META_SYNC_INTERVAL_MINUTES),
             "kwargs": {"kind": "entities"},
+        },
+        "performance-syncs": {
+            "task": "metasync.schedule_syncs",
+            "schedule": timedelta(minutes=settings.PERFORMANCE_SYNC_INTERVAL_MINUTES),
+            "kwargs": {"kind": "performance"},
         },
     }

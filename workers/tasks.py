@@ -1,7 +1,7 @@
 """The tasks. Each takes ids, re-reads its records, and calls plain functions in ``metasync``.
 
-Names are stable (``metasync.<name>``) and arguments are ids and cursors only: readable in
-Flower, and never a token.
+Names are stable (``metasync.<name>``) and arguments are ids, dates and cursors only: readable
+in Flower, and never a token.
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from typing import Any
 
 from metasync.graph import RateLimitError
 from metasync.models import ConnectionStatus, MetaConnection
-from metasync.sync import Subtask, execute_subtask, start_entity_sync
+from metasync.sync import Period, Subtask, execute_subtask, start_sync
 from metasync.sync.orchestrate import MAX_COUNTDOWN_SECONDS
 from metasync.sync.scheduling import claim_schedule_slot
 from workers.app import app
 from workers.base import MetaSyncTask
 from workers.context import context
 
-__all__ = ["fetch_edge", "schedule_syncs", "sync_connection"]
+__all__ = ["fetch_edge", "fetch_insights", "schedule_syncs", "sync_connection"]
 
 RATE_LIMIT_RETRIES = 100  # a throttled subtask waits its turn many times before giving up
+POLL_RETRIES = 5000  # a report job is polled for at most an hour of its age anyway
 
 
 @app.task(
@@ -36,7 +37,11 @@ def schedule_syncs(self: MetaSyncTask, kind: str = "entities") -> int:
     """Enqueue one ``sync_connection`` per ACTIVE connection, once per schedule slot (so two
     beat processes started by mistake do not double the work). Returns how many were queued."""
     ctx = context()
-    interval = ctx.settings.META_SYNC_INTERVAL_MINUTES
+    interval = (
+        ctx.settings.PERFORMANCE_SYNC_INTERVAL_MINUTES
+        if kind == "performance"
+        else ctx.settings.META_SYNC_INTERVAL_MINUTES
+    )
     if not claim_schedule_slot(ctx.redis, ctx.keys, kind, interval):
         return 0
     queued = 0
@@ -44,6 +49,11 @@ def schedule_syncs(self: MetaSyncTask, kind: str = "entities") -> int:
         sync_connection.delay(str(connection.pk), kind=kind, trigger="schedule")
         queued += 1
     return queued
+
+
+def enqueue(sub: Subtask) -> None:
+    """Send a subtask to its task: insights reads and report jobs, or entity edges."""
+    (fetch_insights if sub.is_insights else fetch_edge).delay(**sub.as_kwargs())
 
 
 @app.task(
@@ -62,18 +72,43 @@ def sync_connection(
     kind: str = "entities",
     trigger: str = "schedule",
     full: bool | None = None,
+    period: dict[str, str | None] | None = None,
+    levels: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Lock the connection, open its run and fan out the fetch subtasks."""
+    """Lock the connection, open its run and fan out the subtasks."""
     try:
-        start = start_entity_sync(
-            context(), connection_id, trigger=trigger, full=full, request_id=self.request.id
+        start = start_sync(
+            context(),
+            connection_id,
+            kind=kind,
+            trigger=trigger,
+            full=full,
+            request_id=self.request.id,
+            period=Period.from_dict(period),
+            levels=tuple(levels) if levels else None,
         )
     except RateLimitError as exc:
         countdown = min(exc.retry_after, MAX_COUNTDOWN_SECONDS)
         raise self.retry(countdown=countdown, max_retries=RATE_LIMIT_RETRIES) from None
     for sub in start.subtasks:
-        fetch_edge.delay(**sub.as_kwargs())
+        enqueue(sub)
     return {"run_id": start.run_id, "status": start.status, "subtasks": len(start.subtasks)}
+
+
+def _run_subtask(task: MetaSyncTask, sub: Subtask) -> str:
+    outcome = execute_subtask(
+        context(),
+        sub,
+        final_attempt=task.final_attempt,
+        may_wait=task.request.retries < RATE_LIMIT_RETRIES,
+    )
+    if outcome.status == "retry":
+        raise task.retry(countdown=outcome.countdown, max_retries=RATE_LIMIT_RETRIES)
+    if outcome.status == "poll":
+        raise task.retry(countdown=outcome.countdown, max_retries=POLL_RETRIES)
+    for follow_up in outcome.follow_ups:
+        enqueue(follow_up)
+    return outcome.status
 
 
 @app.task(
@@ -93,17 +128,35 @@ def fetch_edge(
     account_id: str,
     edge: str,
     after: str | None = None,
+    **_: str | None,
 ) -> str:
-    """Read a few pages of one edge of one account; continue long listings as a new task."""
-    sub = Subtask(run_id, connection_id, account_id, edge, after)
-    outcome = execute_subtask(
-        context(),
-        sub,
-        final_attempt=self.final_attempt,
-        may_wait=self.request.retries < RATE_LIMIT_RETRIES,
-    )
-    if outcome.status == "retry":
-        raise self.retry(countdown=outcome.countdown, max_retries=RATE_LIMIT_RETRIES)
-    if outcome.follow_up is not None:
-        fetch_edge.delay(**outcome.follow_up.as_kwargs())
-    return outcome.status
+    """Read a few pages of one entity edge of one account; long listings continue as a new
+    task."""
+    return _run_subtask(self, Subtask(run_id, connection_id, account_id, edge, after))
+
+
+@app.task(
+    base=MetaSyncTask,
+    name="metasync.fetch_insights",
+    bind=True,
+    rate_limit="600/m",
+    autoretry_for=MetaSyncTask.autoretry_for,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=8,
+)
+def fetch_insights(
+    self: MetaSyncTask,
+    run_id: str,
+    connection_id: str,
+    account_id: str,
+    edge: str,
+    after: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    job_key: str | None = None,
+) -> str:
+    """One step of a performance read: a few pages of a synchronous read, or one step of an
+    async report job (start, poll, or a few pages of results)."""
+    sub = Subtask(run_id, connection_id, account_id, edge, after, since, until, job_key)
+    return _run_subtask(self, sub)

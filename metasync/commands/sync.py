@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from metasync.commands.common import connected_context, console
+from metasync.sync.periods import Period
 
 __all__ = ["register"]
 
@@ -32,8 +33,13 @@ def _raise_interrupt(signum: int, _: FrameType | None) -> None:
 
 
 def _summary(run: Any) -> str:
+    written = (
+        f"rows {dict(run.rows)}, report jobs {dict(run.report_jobs)}"
+        if run.kind == "performance"
+        else f"entities {dict(run.entities)}"
+    )
     return (
-        f"run {run.pk}: {run.status}, entities {dict(run.entities)}, "
+        f"{run.kind} run {run.pk}: {run.status}, {written}, "
         f"{run.api_calls} API calls, {run.retries} retries, "
         f"{run.duration_ms or 0} ms, {len(run.errors)} error(s)"
     )
@@ -71,10 +77,79 @@ def _follow(request_ids: list[str], timeout: float) -> list[Any]:
     raise typer.Exit(1)
 
 
+def _run_kind(
+    kind: str,
+    targets: list[str],
+    *,
+    inline: bool,
+    full: bool,
+    period: Period | None,
+    levels: tuple[str, ...] | None,
+    timeout: float,
+) -> None:
+    from metasync.models import SyncRun
+    from metasync.sync import run_inline
+
+    ctx = connected_context()
+    if inline:
+        for connection_id in targets:
+            start = run_inline(
+                ctx, connection_id, kind=kind, full=full or None, period=period, levels=levels
+            )
+            run = SyncRun.objects(pk=start.run_id).first() if start.run_id else None
+            console.print(
+                _summary(run) if run else f"{connection_id}: {start.status} {start.reason}"
+            )
+        return
+    from workers.tasks import sync_connection
+
+    ids = [
+        sync_connection.delay(
+            cid,
+            kind=kind,
+            trigger="cli",
+            full=full or None,
+            period=period.as_dict() if period else None,
+            levels=list(levels) if levels else None,
+        ).id
+        for cid in targets
+    ]
+    for run in _follow(ids, timeout):
+        console.print(_summary(run))
+
+
+def _loop(
+    kinds: list[str],
+    connection: str | None,
+    tenant: str | None,
+    loop: bool,
+    interval: int,
+    **options: Any,
+) -> None:
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    connected_context()
+    try:
+        while True:
+            targets = _targets(connection, tenant)
+            if not targets:
+                console.print("no ACTIVE connection to sync")
+            for kind in kinds:
+                _run_kind(kind, targets, **options)
+            if not loop:
+                return
+            time.sleep(interval * 60)
+    except KeyboardInterrupt:
+        console.print("interrupted: the run in progress was closed and its lock released")
+        raise typer.Exit(130) from None
+
+
 def sync(
     connection: Annotated[str | None, typer.Option(help="Only this connection id.")] = None,
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's connections.")] = None,
     full: Annotated[bool, typer.Option(help="Force a full reconciliation.")] = False,
+    performance: Annotated[
+        bool, typer.Option(help="Then sync performance (daily insights) too.")
+    ] = False,
     inline: Annotated[
         bool, typer.Option(help="Run in this process, without a broker (holding the same lock).")
     ] = False,
@@ -83,38 +158,82 @@ def sync(
     timeout: Annotated[float, typer.Option(help="Seconds to follow enqueued runs.")] = 3600,
 ) -> None:
     """Sync campaigns, ad sets, ads and creatives now (enqueued, or --inline)."""
-    from metasync.models import SyncRun
-    from metasync.sync import run_inline
+    kinds = ["entities", "performance"] if performance else ["entities"]
+    _loop(
+        kinds,
+        connection,
+        tenant,
+        loop,
+        interval,
+        inline=inline,
+        full=full,
+        period=None,
+        levels=None,
+        timeout=timeout,
+    )
 
-    ctx = connected_context()
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+def sync_performance(
+    date_preset: Annotated[
+        str | None,
+        typer.Option(
+            help="A Meta date preset: yesterday, last_7d, last_30d, this_month, maximum, ..."
+        ),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD (account time).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD (account time).")] = None,
+    level: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="account, campaign, adset or ad (repeatable); default: META_INSIGHTS_LEVELS."
+        ),
+    ] = None,
+    connection: Annotated[str | None, typer.Option(help="Only this connection id.")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's connections.")] = None,
+    inline: Annotated[
+        bool, typer.Option(help="Run in this process, without a broker (holding the same lock).")
+    ] = False,
+    loop: Annotated[bool, typer.Option(help="Repeat until interrupted.")] = False,
+    interval: Annotated[int, typer.Option(min=1, help="Minutes between loops.")] = 60,
+    timeout: Annotated[float, typer.Option(help="Seconds to follow enqueued runs.")] = 3600,
+) -> None:
+    """Sync daily performance rows now; by default the scheduled window (recent days, and the
+    28-day lookback once a day)."""
+    from datetime import date
+
+    from metasync.sync.periods import PRESETS
+
+    if date_preset and (since or until):
+        typer.echo("give --date-preset or --since/--until, not both", err=True)
+        raise typer.Exit(2)
+    if date_preset and date_preset not in PRESETS:
+        typer.echo(f"--date-preset must be one of {', '.join(PRESETS)}", err=True)
+        raise typer.Exit(2)
     try:
-        while True:
-            targets = _targets(connection, tenant)
-            if not targets:
-                console.print("no ACTIVE connection to sync")
-            if inline:
-                for connection_id in targets:
-                    start = run_inline(ctx, connection_id, full=full or None)
-                    run = SyncRun.objects(pk=start.run_id).first() if start.run_id else None
-                    console.print(
-                        _summary(run) if run else f"{connection_id}: {start.status} {start.reason}"
-                    )
-            else:
-                from workers.tasks import sync_connection
-
-                ids = [
-                    sync_connection.delay(cid, trigger="cli", full=full or None).id
-                    for cid in targets
-                ]
-                for run in _follow(ids, timeout):
-                    console.print(_summary(run))
-            if not loop:
-                return
-            time.sleep(interval * 60)
-    except KeyboardInterrupt:
-        console.print("interrupted: the run in progress was closed and its lock released")
-        raise typer.Exit(130) from None
+        period = Period(
+            date_preset,
+            date.fromisoformat(since) if since else None,
+            date.fromisoformat(until) if until else None,
+        )
+    except ValueError:
+        typer.echo("--since and --until take dates as YYYY-MM-DD", err=True)
+        raise typer.Exit(2) from None
+    bad = [name for name in level or [] if name not in ("account", "campaign", "adset", "ad")]
+    if bad:
+        typer.echo(f"--level must be account, campaign, adset or ad (got {bad[0]})", err=True)
+        raise typer.Exit(2)
+    _loop(
+        ["performance"],
+        connection,
+        tenant,
+        loop,
+        interval,
+        inline=inline,
+        full=False,
+        period=period if any(period.as_dict().values()) else None,
+        levels=tuple(level) if level else None,
+        timeout=timeout,
+    )
 
 
 def runs(
@@ -162,4 +281,5 @@ def runs(
 
 def register(app: typer.Typer) -> None:
     app.command("sync")(sync)
+    app.command("sync-performance")(sync_performance)
     app.command("runs")(runs)

@@ -45,6 +45,7 @@ class MetaConnection(Document):  # type: ignore[misc]
     last_entity_sync_at = DateTimeField()
     last_full_sync_at = DateTimeField()
     last_performance_sync_at = DateTimeField()
+    last_lookback_at = DateTimeField()  # last performance run that re-read the lookback window
     last_error = StringField()
     last_error_at = DateTimeField()
     created_at = DateTimeField(default=utcnow)

@@ -59,6 +59,7 @@ class SyncRun(Document):  # type: ignore[misc]
     since = DateTimeField()  # incremental runs read objects updated after this
     request_id = StringField()  # the task (or CLI call) that opened the run; resumes it
     accounts = ListField(StringField())
+    period = DictField()  # performance runs: kind (initial|lookback|recent|explicit), levels
     failed = IntField(default=0)  # subtasks that ended in an error
     scheduled = ListField(StringField())  # subtask keys counted into ``pending``
     done = ListField(StringField())  # subtask keys counted out of ``pending``
@@ -107,6 +108,10 @@ class ReportRun(Document):  # type: ignore[misc]
     error_code = IntField()
     error_message = StringField()
     running_at_100_since = DateTimeField()
+    level = StringField()
+    step_open = IntField(default=0)  # 1 while a task works on the job: a crash leaves it at 1
+    results_after = StringField()  # cursor of the results already written
+    polls = IntField(default=0)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 

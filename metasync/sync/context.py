@@ -58,7 +58,11 @@ class SyncContext:
             connection_id=str(connection.pk),
         )
 
-    def sync_lock(self, connection_id: str) -> NamedLock:
+    def sync_lock(self, connection_id: str, kind: str = "entities") -> NamedLock:
+        """The lock that keeps one ``kind`` of sync per connection at a time."""
         return NamedLock(
-            self.redis, self.keys, f"sync:{connection_id}", ttl_seconds=SYNC_LOCK_TTL_SECONDS
+            self.redis,
+            self.keys,
+            f"sync:{kind}:{connection_id}",
+            ttl_seconds=SYNC_LOCK_TTL_SECONDS,
         )

@@ -1,19 +1,20 @@
-"""A connection's entity sync: start (lock, token, run, fan-out) and subtasks, without Celery.
+"""A connection's sync, without Celery: start (lock, token, run, fan-out) and subtasks.
 
-The Celery tasks in ``workers/`` call :func:`start_entity_sync` and :func:`execute_subtask`;
-``metasync sync --inline`` calls them in a loop in-process (:func:`run_inline`). What a subtask
-should happen next (done, continue with a follow-up, retry after a countdown) is returned as an
-:class:`Outcome`, so no function here sleeps or knows about brokers.
+Two kinds share this machinery: ``entities`` (campaigns, ad sets, ads, creatives) and
+``performance`` (daily insights). The Celery tasks in ``workers/`` call :func:`start_sync` and
+:func:`execute_subtask`; ``metasync sync --inline`` calls them in a loop (:func:`run_inline`).
+What should happen after a subtask (done, follow-ups, retry or poll after a countdown) is
+returned as an :class:`Outcome`, so nothing here sleeps or knows about brokers.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -21,6 +22,7 @@ from bson import ObjectId
 from metasync.crypto import CryptoError
 from metasync.graph import (
     GraphClient,
+    InsightsTimeoutError,
     MetaAPIError,
     PermissionDeniedError,
     RateGovernorUnavailable,
@@ -38,24 +40,27 @@ from metasync.models import (
     upsert_page,
     utcnow,
 )
-from metasync.sync import mapping, runs
+from metasync.sync import mapping, performance, runs
 from metasync.sync.connections import discover_accounts, mark_token_error, maybe_refresh_token
 from metasync.sync.context import SyncContext
 from metasync.sync.entities import EDGES, read_edge_chunk, tombstone
+from metasync.sync.periods import Period
+from metasync.sync.subtasks import Outcome, StartResult, Subtask, error_record
 
 __all__ = [
+    "KINDS",
     "MAX_COUNTDOWN_SECONDS",
-    "Outcome",
-    "StartResult",
-    "Subtask",
     "execute_subtask",
+    "interrupt",
     "run_inline",
     "start_entity_sync",
+    "start_sync",
 ]
 
 log = logging.getLogger(__name__)
 
-MAX_COUNTDOWN_SECONDS = 3000.0  # below the lock TTL (3600 s) and the visibility timeout (7200 s)
+KINDS = ("entities", "performance")
+MAX_COUNTDOWN_SECONDS = 3000.0  # below the lock TTL (3600 s) and the visibility timeout
 ACCOUNT_FIELDS = [
     "id",
     "account_id",
@@ -70,86 +75,39 @@ ACCOUNT_FIELDS = [
 ]
 
 
-@dataclass(frozen=True)
-class Subtask:
-    """One unit of fan-out work: ``edge`` of ``account_id`` from cursor ``after``."""
-
-    run_id: str
-    connection_id: str
-    account_id: str
-    edge: str
-    after: str | None = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.account_id}:{self.edge}:{self.after or '-'}"
-
-    def as_kwargs(self) -> dict[str, str | None]:
-        """JSON-safe, secret-free task arguments (readable in Flower)."""
-        return {
-            "run_id": self.run_id,
-            "connection_id": self.connection_id,
-            "account_id": self.account_id,
-            "edge": self.edge,
-            "after": self.after,
-        }
-
-
-@dataclass
-class StartResult:
-    run_id: str | None
-    status: str  # started | resumed | skipped | inactive | missing | failed | finished
-    reason: str = ""
-    subtasks: list[Subtask] = field(default_factory=list)
-
-
-@dataclass
-class Outcome:
-    status: str  # done | failed | retry | gone
-    countdown: float = 0.0
-    follow_up: Subtask | None = None
-    closed: SyncRun | None = None
-
-
-def _error(
-    sub: Subtask | None, exc: BaseException, account_id: str | None = None
-) -> dict[str, Any]:
-    record = (
-        exc.as_record()
-        if isinstance(exc, MetaAPIError)
-        else {"type": type(exc).__name__, "message": str(exc)}
-    )
-    return {
-        **record,
-        "account_id": sub.account_id if sub else account_id,
-        "edge": sub.edge if sub else None,
-        "at": utcnow(),
-    }
-
-
-def _new_run(connection: MetaConnection, run_id: ObjectId, **values: Any) -> SyncRun:
+def _new_run(connection: MetaConnection, run_id: ObjectId, kind: str, **values: Any) -> SyncRun:
     return SyncRun(
         id=run_id,
         connection_id=str(connection.pk),
         tenant_id=connection.tenant_id,
-        kind="entities",
+        kind=kind,
         **values,
     )
 
 
-def start_entity_sync(
+def start_entity_sync(ctx: SyncContext, connection_id: str, **kwargs: Any) -> StartResult:
+    return start_sync(ctx, connection_id, kind="entities", **kwargs)
+
+
+def start_sync(
     ctx: SyncContext,
     connection_id: str,
     *,
+    kind: str = "entities",
     trigger: str = "schedule",
     full: bool | None = None,
     request_id: str | None = None,
+    period: Period | None = None,
+    levels: tuple[str, ...] | None = None,
 ) -> StartResult:
-    """Lock the connection, refresh its token, open a run, read account details, fan out.
+    """Lock the connection for ``kind``, refresh its token, open a run, read account details,
+    and return the subtasks to run.
 
     With ``request_id`` (the Celery task id) a redelivered start resumes its own run instead of
     being refused by its own lock.
     """
+    if kind not in KINDS:
+        raise ValueError(f"unknown sync kind {kind!r}; expected one of {KINDS}")
     connection = MetaConnection.objects(pk=connection_id).first()
     if connection is None:
         return StartResult(None, "missing", f"connection {connection_id} does not exist")
@@ -158,21 +116,24 @@ def start_entity_sync(
         if existing is not None:
             if existing.status != RunStatus.RUNNING:
                 return StartResult(str(existing.pk), "finished", "this request already ran")
-            ctx.sync_lock(connection_id).extend(str(existing.pk))
+            ctx.sync_lock(connection_id, kind).extend(str(existing.pk))
             return StartResult(
                 str(existing.pk),
                 "resumed",
-                subtasks=_fan_out(existing, connection, existing.full == 1),
+                subtasks=_plan(
+                    ctx, existing, connection, existing.full == 1, set(), period, levels
+                ),
             )
     if connection.status != ConnectionStatus.ACTIVE:
         return StartResult(None, "inactive", f"connection is {connection.status}")
     run_id = ObjectId()
-    lock = ctx.sync_lock(connection_id)
+    lock = ctx.sync_lock(connection_id, kind)
     if not lock.acquire(str(run_id)):
         now = utcnow()
         _new_run(
             connection,
             run_id,
+            kind,
             trigger=trigger,
             status=RunStatus.SKIPPED,
             finished_at=now,
@@ -189,7 +150,9 @@ def start_entity_sync(
         ).save()
         return StartResult(str(run_id), "skipped", "another sync of this connection is running")
     try:
-        return _start_locked(ctx, connection, run_id, trigger, full, request_id)
+        return _start_locked(
+            ctx, connection, run_id, kind, trigger, full, request_id, period, levels
+        )
     except BaseException:
         lock.release(str(run_id))
         raise
@@ -199,24 +162,37 @@ def _start_locked(
     ctx: SyncContext,
     connection: MetaConnection,
     run_id: ObjectId,
+    kind: str,
     trigger: str,
     full: bool | None,
     request_id: str | None,
+    period: Period | None,
+    levels: tuple[str, ...] | None,
 ) -> StartResult:
     settings, now = ctx.settings, utcnow()
-    last_full, last_sync = connection.last_full_sync_at, connection.last_entity_sync_at
-    is_full = (
-        bool(full)
-        or last_full is None
-        or last_sync is None
-        or (full is None and now - last_full > timedelta(hours=settings.META_FULL_SYNC_HOURS))
-    )
-    since = None if is_full else last_sync - timedelta(minutes=settings.META_SYNC_OVERLAP_MINUTES)
+    is_full, since = False, None
+    if kind == "entities":
+        last_full, last_sync = connection.last_full_sync_at, connection.last_entity_sync_at
+        is_full = (
+            bool(full)
+            or last_full is None
+            or last_sync is None
+            or (full is None and now - last_full > timedelta(hours=settings.META_FULL_SYNC_HOURS))
+        )
+        if not is_full:
+            since = last_sync - timedelta(minutes=settings.META_SYNC_OVERLAP_MINUTES)
     run = _new_run(
-        connection, run_id, trigger=trigger, full=int(is_full), since=since, request_id=request_id
+        connection,
+        run_id,
+        kind,
+        trigger=trigger,
+        full=int(is_full),
+        since=since,
+        request_id=request_id,
     )
     run.save()
     client = None
+    failures: list[tuple[str, MetaAPIError]] = []
     try:
         maybe_refresh_token(ctx, connection)
         client = ctx.client_for(connection)
@@ -233,7 +209,8 @@ def _start_locked(
         runs.record_page(str(run_id), "accounts", {"accounts": len(rows)})
         for account_id, exc in failures:
             SyncRun.objects(pk=run_id).update(
-                push__errors={**_error(None, exc, account_id), "edge": "account"}, inc__failed=1
+                push__errors={**error_record(None, exc, account_id), "edge": "account"},
+                inc__failed=1,
             )
     except TokenError as exc:
         mark_token_error(str(connection.pk), exc)
@@ -247,7 +224,7 @@ def _start_locked(
         if client is not None:
             runs.add_call_stats(str(run_id), client.stats.as_dict())
     unreadable = {account_id for account_id, _ in failures}
-    subtasks = _fan_out(run, connection, is_full, skip=unreadable)
+    subtasks = _plan(ctx, run, connection, is_full, unreadable, period, levels)
     if not subtasks:
         closed = runs.close_if_done(str(run_id))
         if closed is not None:
@@ -280,42 +257,56 @@ def _read_accounts(
 
 
 def _fail_start(ctx: SyncContext, run: SyncRun, exc: BaseException) -> StartResult:
-    SyncRun.objects(pk=run.pk).update(push__errors=_error(None, exc), inc__failed=1)
+    SyncRun.objects(pk=run.pk).update(push__errors=error_record(None, exc), inc__failed=1)
     closed = runs.close_if_done(str(run.pk))
     if closed is not None:
         after_close(ctx, closed)
     return StartResult(str(run.pk), "failed", str(exc))
 
 
-def _fan_out(
-    run: SyncRun, connection: MetaConnection, full: bool, skip: set[str] | None = None
+def _plan(
+    ctx: SyncContext,
+    run: SyncRun,
+    connection: MetaConnection,
+    full: bool,
+    skip: set[str],
+    period: Period | None,
+    levels: tuple[str, ...] | None,
 ) -> list[Subtask]:
-    edges = ["campaigns", "adsets", "ads"] + (["adcreatives"] if full else [])
-    subtasks = [
-        Subtask(str(run.pk), str(connection.pk), account, edge)
-        for account in run.accounts
-        if account not in (skip or set())
-        for edge in edges
-    ]
+    accounts = [a for a in run.accounts if a not in skip]
+    if run.kind == "performance":
+        subtasks = performance.plan_performance(ctx, run, connection, accounts, period, levels)
+    else:
+        edges = ["campaigns", "adsets", "ads"] + (["adcreatives"] if full else [])
+        subtasks = [
+            Subtask(str(run.pk), str(connection.pk), account, edge)
+            for account in accounts
+            for edge in edges
+        ]
     runs.schedule(str(run.pk), [sub.key for sub in subtasks])
     return subtasks
 
 
 def after_close(ctx: SyncContext, run: SyncRun) -> None:
     """Release the connection's lock and record the outcome on the connection."""
-    ctx.sync_lock(run.connection_id).release(str(run.pk))
+    ctx.sync_lock(run.connection_id, run.kind).release(str(run.pk))
     updates: dict[str, Any] = {"set__updated_at": utcnow()}
     if run.status == RunStatus.SUCCEEDED and run.kind == "entities":
         updates["set__last_entity_sync_at"] = run.started_at
         if run.full:
             updates["set__last_full_sync_at"] = run.started_at
+    if run.status == RunStatus.SUCCEEDED and run.kind == "performance":
+        updates["set__last_performance_sync_at"] = run.started_at
+        if (run.period or {}).get("kind") in ("initial", "lookback"):
+            updates["set__last_lookback_at"] = run.started_at
     if run.errors and run.status != RunStatus.SKIPPED:
         last = run.errors[-1]
         updates["set__last_error"] = f"{last.get('type')}: {last.get('message')}"
         updates["set__last_error_at"] = utcnow()
     MetaConnection.objects(pk=run.connection_id).update(**updates)
     log.info(
-        "run %s of connection %s ended %s",
+        "%s run %s of connection %s ended %s",
+        run.kind,
         run.pk,
         run.connection_id,
         run.status,
@@ -330,50 +321,119 @@ def _finish(ctx: SyncContext, sub: Subtask, error: dict[str, Any] | None = None)
     return closed
 
 
+def _work(
+    ctx: SyncContext, client: GraphClient, run: SyncRun, connection: MetaConnection, sub: Subtask
+) -> Outcome:
+    """Do the subtask's reading and writing; returns what comes next (no finishing here)."""
+    if sub.edge.startswith("report:"):
+        step = performance.report_step(
+            ctx,
+            client,
+            connection,
+            sub,
+            on_page=lambda key, counts: runs.record_page(
+                sub.run_id, f"{sub.job_key}:{key}", counts, "rows"
+            ),
+        )
+        if step.status == "poll":
+            return Outcome("poll", countdown=step.countdown)
+        return Outcome("done", follow_ups=step.follow_ups)
+    if sub.edge.startswith("insights:"):
+        try:
+            chunk = performance.read_insights_chunk(
+                ctx,
+                client,
+                connection,
+                sub,
+                on_page=lambda n, counts: runs.record_page(
+                    sub.run_id, f"{sub.key}:{n}", counts, "rows"
+                ),
+            )
+        except InsightsTimeoutError:
+            level = sub.edge.split(":", 1)[1]
+            job = performance.report_subtask(
+                run,
+                connection,
+                sub.account_id,
+                level,
+                date.fromisoformat(sub.since or ""),
+                date.fromisoformat(sub.until or ""),
+            )
+            return Outcome("done", follow_ups=[job])
+        if chunk.next_after:
+            return Outcome(
+                "done",
+                follow_ups=[
+                    Subtask(
+                        sub.run_id,
+                        sub.connection_id,
+                        sub.account_id,
+                        sub.edge,
+                        chunk.next_after,
+                        sub.since,
+                        sub.until,
+                    )
+                ],
+            )
+        return Outcome("done")
+    account = AdAccount.objects(
+        tenant_id=connection.tenant_id, meta_id=f"act_{sub.account_id}"
+    ).first()
+    result = read_edge_chunk(
+        client,
+        tenant_id=connection.tenant_id,
+        account_id=sub.account_id,
+        currency=account.currency if account else None,
+        edge=sub.edge,
+        since=run.since,
+        after=sub.after,
+        on_page=lambda number, counts: runs.record_page(sub.run_id, f"{sub.key}:{number}", counts),
+    )
+    if result.next_after:
+        return Outcome(
+            "done",
+            follow_ups=[
+                Subtask(sub.run_id, sub.connection_id, sub.account_id, sub.edge, result.next_after)
+            ],
+        )
+    if run.full:
+        marked = tombstone(
+            EDGES[sub.edge].model, connection.tenant_id, sub.account_id, run.started_at
+        )
+        runs.add_tombstones(sub.run_id, sub.edge, marked)
+    return Outcome("done")
+
+
 def execute_subtask(
     ctx: SyncContext, sub: Subtask, *, final_attempt: bool = True, may_wait: bool = True
 ) -> Outcome:
-    """Read one chunk of an edge. Transient errors are re-raised unless ``final_attempt``
-    (Celery's autoretry takes them); a rate limit asks for a retry with a countdown unless
-    ``may_wait`` is False (retries exhausted), when it is recorded as the subtask's failure."""
+    """Run one subtask. Transient errors are re-raised unless ``final_attempt`` (Celery's
+    autoretry takes them); a rate limit asks for a retry with a countdown unless ``may_wait`` is
+    False (retries exhausted), when it is recorded as the subtask's failure."""
     run = SyncRun.objects(pk=sub.run_id).first()
     if run is None or run.status != RunStatus.RUNNING:
         return Outcome("gone")
     connection = MetaConnection.objects(pk=sub.connection_id).first()
     if connection is None or connection.status != ConnectionStatus.ACTIVE:
         return Outcome("gone", closed=_finish(ctx, sub))  # the run already says why
-    ctx.sync_lock(sub.connection_id).extend(sub.run_id)
-    account = AdAccount.objects(
-        tenant_id=connection.tenant_id, meta_id=f"act_{sub.account_id}"
-    ).first()
+    ctx.sync_lock(sub.connection_id, run.kind).extend(sub.run_id)
     client = None
     try:
         client = ctx.client_for(connection)
-        result = read_edge_chunk(
-            client,
-            tenant_id=connection.tenant_id,
-            account_id=sub.account_id,
-            currency=account.currency if account else None,
-            edge=sub.edge,
-            since=run.since,
-            after=sub.after,
-            on_page=lambda number, counts: runs.record_page(
-                sub.run_id, f"{sub.key}:{number}", counts
-            ),
-        )
+        outcome = _work(ctx, client, run, connection, sub)
     except RateLimitError as exc:
         if client is not None and exc.scope != "governor":
             client.stats.throttled_seconds += exc.retry_after
         if may_wait:
             return Outcome("retry", countdown=min(exc.retry_after, MAX_COUNTDOWN_SECONDS))
-        return Outcome("failed", closed=_finish(ctx, sub, _error(sub, exc)))
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
     except TokenError as exc:
         mark_token_error(sub.connection_id, exc)
-        return Outcome("failed", closed=_finish(ctx, sub, _error(sub, exc)))
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
     except (TransientError, RateGovernorUnavailable) as exc:
         if not final_attempt:
             raise
-        return Outcome("failed", closed=_finish(ctx, sub, _error(sub, exc)))
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
     except (MetaAPIError, CryptoError) as exc:
         if isinstance(exc, CryptoError):
             MetaConnection.objects(pk=sub.connection_id).update(
@@ -387,44 +447,53 @@ def execute_subtask(
                 exc.message,
                 extra={"run_id": sub.run_id},
             )
-        return Outcome("failed", closed=_finish(ctx, sub, _error(sub, exc)))
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
     finally:
         if client is not None:
             runs.add_call_stats(sub.run_id, client.stats.as_dict())
-    follow_up = None
-    if result.next_after:
-        follow_up = Subtask(
-            sub.run_id, sub.connection_id, sub.account_id, sub.edge, result.next_after
-        )
-        runs.schedule(sub.run_id, [follow_up.key])
-    elif run.full:
-        spec = EDGES[sub.edge]
-        marked = tombstone(spec.model, connection.tenant_id, sub.account_id, run.started_at)
-        runs.add_tombstones(sub.run_id, sub.edge, marked)
-    return Outcome("done", follow_up=follow_up, closed=_finish(ctx, sub))
+    if outcome.status == "poll":
+        return outcome
+    if outcome.follow_ups:
+        runs.schedule(sub.run_id, [follow.key for follow in outcome.follow_ups])
+    outcome.closed = _finish(ctx, sub)
+    return outcome
 
 
 def run_inline(
     ctx: SyncContext,
     connection_id: str,
     *,
+    kind: str = "entities",
     full: bool | None = None,
     trigger: str = "cli",
+    period: Period | None = None,
+    levels: tuple[str, ...] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     on_progress: Callable[[SyncRun], None] | None = None,
 ) -> StartResult:
-    """Run a whole entity sync in this process (no broker), holding the same lock."""
-    start = start_entity_sync(ctx, connection_id, trigger=trigger, full=full)
-    queue = deque(start.subtasks)
+    """Run a whole sync in this process (no broker), holding the same lock.
+
+    Subtasks that ask to wait (throttled, or a report job still running) are put back with
+    their countdown while the others go on; the runner sleeps only when nothing is ready.
+    """
+    start = start_sync(
+        ctx, connection_id, kind=kind, trigger=trigger, full=full, period=period, levels=levels
+    )
+    queue: list[tuple[float, int, Subtask]] = []
+    order = itertools.count()
+    for sub in start.subtasks:
+        heapq.heappush(queue, (clock(), next(order), sub))
     try:
         while queue:
-            sub = queue.popleft()
+            ready_at, _, sub = heapq.heappop(queue)
+            if ready_at > clock():
+                sleep(ready_at - clock())  # the CLI is not a worker: it may wait
             outcome = execute_subtask(ctx, sub)
-            if outcome.status == "retry":
-                sleep(outcome.countdown)  # the CLI is not a worker: it may wait
-                queue.append(sub)
-            elif outcome.follow_up is not None:
-                queue.appendleft(outcome.follow_up)
+            if outcome.status in ("retry", "poll"):
+                heapq.heappush(queue, (clock() + outcome.countdown, next(order), sub))
+            for follow_up in outcome.follow_ups:
+                heapq.heappush(queue, (clock(), next(order), follow_up))
             if on_progress is not None and start.run_id:
                 progress = SyncRun.objects(pk=start.run_id).first()
                 if progress is not None:
@@ -446,4 +515,4 @@ def interrupt(ctx: SyncContext, run_id: str) -> None:
         push__errors={"type": "Interrupted", "message": "the run was interrupted", "at": now},
     )
     if updated is not None:
-        ctx.sync_lock(updated.connection_id).release(run_id)
+        ctx.sync_lock(updated.connection_id, updated.kind).release(run_id)

@@ -37,10 +37,13 @@ def schedule(run_id: str, keys: Iterable[str]) -> int:
     return added
 
 
-def record_page(run_id: str, page_key: str, counts: Mapping[str, int]) -> bool:
-    """Add one page's entity counts (and one page) unless this page was already counted."""
+def record_page(
+    run_id: str, page_key: str, counts: Mapping[str, int], field: str = "entities"
+) -> bool:
+    """Add one page's counts (under ``field``: ``entities`` or ``rows``) and one page, unless
+    this page was already counted."""
     increments: dict[str, int] = {"pages": 1}
-    increments.update({f"entities.{name}": n for name, n in counts.items()})
+    increments.update({f"{field}.{name}": n for name, n in counts.items()})
     result = _collection().update_one(
         {"_id": ObjectId(run_id), "applied_pages": {"$ne": page_key}},
         {"$addToSet": {"applied_pages": page_key}, "$inc": increments},
@@ -57,6 +60,11 @@ def add_call_stats(run_id: str, stats: Mapping[str, float]) -> None:
     }
     if any(increments.values()):
         _collection().update_one({"_id": ObjectId(run_id)}, {"$inc": increments})
+
+
+def count_report_jobs(run_id: str, what: str, count: int = 1) -> None:
+    """``what``: started | resumed | split | failed."""
+    _collection().update_one({"_id": ObjectId(run_id)}, {"$inc": {f"report_jobs.{what}": count}})
 
 
 def add_tombstones(run_id: str, kind: str, count: int) -> None:

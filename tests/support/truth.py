@@ -12,7 +12,7 @@ from typing import Any
 
 from metasync.models import Ad, AdAccount, AdCreative, AdSet, Campaign
 
-__all__ = ["entity_mismatches"]
+__all__ = ["entity_mismatches", "insight_mismatches"]
 
 
 def _money(value: Any, currency: str) -> Decimal | None:
@@ -137,4 +137,56 @@ def entity_mismatches(truth: dict[str, Any], tenant_of_account: dict[str, str]) 
                         problems, f"creative {raw['id']} {name}", raw.get(name), getattr(doc, name)
                     )
                 _check(problems, f"creative {raw['id']} link", link, doc.link_url)
+    return problems
+
+
+def insight_mismatches(
+    truth: dict[str, Any],
+    tenant_of_account: dict[str, str],
+    levels: tuple[str, ...] = ("account", "campaign", "adset", "ad"),
+) -> list[str]:
+    """Every difference between the ground truth's daily rows and ``DailyInsight`` documents:
+    every metric of every entity and day, and no row more or less."""
+    from metasync.models import DailyInsight
+
+    problems: list[str] = []
+    ids = {"account": "account_id", "campaign": "campaign_id", "adset": "adset_id", "ad": "ad_id"}
+    tenants = sorted(set(tenant_of_account.values()))
+    for level in levels:
+        expected = {
+            (r["account_id"], r[ids[level]], r["date_start"]): r
+            for r in truth["insights"][level]
+            if r["account_id"] in tenant_of_account
+        }
+        stored = {
+            (d.account_id, d.entity_id, d.date): d
+            for d in DailyInsight.objects(level=level, tenant_id__in=tenants)
+        }
+        _check(problems, f"{level} row keys", sorted(expected), sorted(stored))
+        _check(
+            problems,
+            f"{level} documents (duplicates?)",
+            len(expected),
+            DailyInsight.objects(level=level, tenant_id__in=tenants).count(),
+        )
+        for key, raw in expected.items():
+            doc = stored.get(key)
+            if doc is None:
+                continue
+            where = f"{level} {key}"
+            for name in ("impressions", "clicks", "reach"):
+                _check(problems, f"{where} {name}", int(raw[name]), getattr(doc, name))
+            for name in ("spend", "frequency", "ctr", "cpc", "cpm"):
+                wanted = Decimal(raw[name]) if raw.get(name) is not None else None
+                _check(problems, f"{where} {name}", wanted, getattr(doc, name))
+            purchases = {a["action_type"]: a["value"] for a in raw.get("actions", [])}
+            revenue = {a["action_type"]: a["value"] for a in raw.get("action_values", [])}
+            _check(
+                problems,
+                f"{where} conversions",
+                Decimal(purchases.get("purchase", "0")),
+                doc.conversions,
+            )
+            _check(problems, f"{where} revenue", Decimal(revenue.get("purchase", "0")), doc.revenue)
+            _check(problems, f"{where} tenant", tenant_of_account[raw["account_id"]], doc.tenant_id)
     return problems

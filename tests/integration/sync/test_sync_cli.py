@@ -91,3 +91,47 @@ def test_refused_token_is_reported_not_stored(world: Sandbox, sync_env: dict[str
     assert result.returncode == 1 and "Meta refused the token" in result.stderr
     assert "sbx-forged-token" not in result.stderr
     assert MetaConnection.objects.count() == 0
+
+
+def test_sync_performance_inline_and_argument_errors(
+    world: Sandbox, sync_env: dict[str, str]
+) -> None:
+    user = world.user()
+    world.control("POST", "faults", {"job_seconds": 0.2})
+    sync_env = {**sync_env, "META_REPORT_POLL_SECONDS": "1"}
+    assert (
+        metasync(
+            ["connections", "add", "--tenant", "acme", "--token-stdin"],
+            sync_env,
+            stdin=user["token"] + "\n",
+        ).returncode
+        == 0
+    )
+    both = metasync(["sync", "--performance", "--inline"], sync_env)
+    assert both.returncode == 0, both.stderr
+    assert "entities run" in both.stdout and "performance run" in both.stdout
+    week = metasync(
+        [
+            "sync-performance",
+            "--inline",
+            "--date-preset",
+            "last_7d",
+            "--level",
+            "campaign",
+            "--level",
+            "ad",
+        ],
+        sync_env,
+    )
+    assert week.returncode == 0, week.stderr
+    run = SyncRun.objects(kind="performance").order_by("-started_at").first()
+    assert run.status == RunStatus.SUCCEEDED and set(run.rows) == {"campaign", "ad"}
+    assert run.period["kind"] == "explicit"
+    for bad, message in (
+        (["--date-preset", "forever"], "--date-preset must be one of"),
+        (["--since", "2026-13-01"], "YYYY-MM-DD"),
+        (["--level", "creative"], "--level must be"),
+        (["--date-preset", "last_7d", "--since", "2026-01-01"], "not both"),
+    ):
+        result = metasync(["sync-performance", "--inline", *bad], sync_env)
+        assert result.returncode == 2 and message in result.stderr, result.stderr

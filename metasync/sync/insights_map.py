@@ -1,0 +1,92 @@
+"""Meta insights rows to ``DailyInsight`` rows.
+
+Numbers arrive as strings; counts become integers and money and rates exact decimals (never
+floats). Conversions and revenue come from ``actions`` / ``action_values``: the configured
+action types are tried in order and the first one present in a row is used, because Meta reports
+one purchase under several types (``purchase`` and ``offsite_conversion.fb_pixel_purchase``) and
+adding them would double it. The raw lists are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from metasync.models import attribution_key, breakdown_key
+
+__all__ = ["map_insight_row", "pick_action"]
+
+LEVEL_ID = {"account": "account_id", "campaign": "campaign_id", "adset": "adset_id", "ad": "ad_id"}
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _count(value: Any) -> int | None:
+    number = _decimal(value)
+    return int(number) if number is not None else None
+
+
+def pick_action(actions: Sequence[Mapping[str, Any]] | None, types: Sequence[str]) -> Decimal:
+    """The value of the first of ``types`` present in ``actions`` (0 when none is)."""
+    by_type = {
+        str(a.get("action_type")): a.get("value") for a in actions or [] if isinstance(a, Mapping)
+    }
+    for action_type in types:
+        if action_type in by_type:
+            return _decimal(by_type[action_type]) or Decimal(0)
+    return Decimal(0)
+
+
+def map_insight_row(
+    raw: Mapping[str, Any],
+    *,
+    tenant_id: str,
+    account_id: str,
+    level: str,
+    currency: str | None,
+    conversion_types: Sequence[str],
+    fetched_at: datetime,
+    breakdown_names: Sequence[str] = (),
+    attribution_windows: Sequence[str] = (),
+) -> dict[str, Any]:
+    entity = raw.get(LEVEL_ID[level]) or (account_id if level == "account" else None)
+    breakdowns = {name: str(raw.get(name)) for name in breakdown_names}
+    actions = [dict(a) for a in raw.get("actions") or [] if isinstance(a, Mapping)]
+    values = [dict(a) for a in raw.get("action_values") or [] if isinstance(a, Mapping)]
+    return {
+        "tenant_id": tenant_id,
+        "account_id": account_id,
+        "level": level,
+        "entity_id": str(entity) if entity is not None else None,
+        "date": str(raw.get("date_start")),
+        "breakdown_key": breakdown_key(breakdowns),
+        "attribution_key": attribution_key(attribution_windows),
+        "breakdowns": breakdowns,
+        "campaign_id": raw.get("campaign_id"),
+        "adset_id": raw.get("adset_id"),
+        "ad_id": raw.get("ad_id"),
+        "currency": currency,
+        "impressions": _count(raw.get("impressions")),
+        "clicks": _count(raw.get("clicks")),
+        "reach": _count(raw.get("reach")),
+        "frequency": _decimal(raw.get("frequency")),
+        "spend": _decimal(raw.get("spend")),
+        "ctr": _decimal(raw.get("ctr")),
+        "cpc": _decimal(raw.get("cpc")),
+        "cpm": _decimal(raw.get("cpm")),
+        "conversions": pick_action(actions, conversion_types),
+        "revenue": pick_action(values, conversion_types),
+        "actions": actions,
+        "action_values": values,
+        "fetched_at": fetched_at,
+    }

@@ -1,0 +1,89 @@
+"""The units of fan-out work and what happens after each, shared by both kinds of sync."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from metasync.graph import MetaAPIError
+from metasync.models import SyncRun, utcnow
+
+__all__ = ["Outcome", "StartResult", "Subtask", "error_record"]
+
+
+@dataclass(frozen=True)
+class Subtask:
+    """One unit of work of a run.
+
+    ``edge`` is an entity edge (``campaigns``, ``adsets``, ``ads``, ``adcreatives``), a
+    synchronous insights read (``insights:<level>``) or an async report job (``report:<level>``).
+    ``after`` continues a listing; ``since``/``until`` (YYYY-MM-DD, account time) bound insights;
+    ``job_key`` names the report job.
+    """
+
+    run_id: str
+    connection_id: str
+    account_id: str
+    edge: str
+    after: str | None = None
+    since: str | None = None
+    until: str | None = None
+    job_key: str | None = None
+
+    @property
+    def key(self) -> str:
+        parts = [self.account_id, self.edge, self.since, self.until, self.job_key, self.after]
+        return ":".join(part or "-" for part in parts)
+
+    @property
+    def is_insights(self) -> bool:
+        return self.edge.startswith(("insights:", "report:"))
+
+    def as_kwargs(self) -> dict[str, str | None]:
+        """JSON-safe, secret-free task arguments (readable in Flower)."""
+        return {
+            "run_id": self.run_id,
+            "connection_id": self.connection_id,
+            "account_id": self.account_id,
+            "edge": self.edge,
+            "after": self.after,
+            "since": self.since,
+            "until": self.until,
+            "job_key": self.job_key,
+        }
+
+
+@dataclass
+class StartResult:
+    run_id: str | None
+    status: str  # started | resumed | skipped | inactive | missing | failed | finished
+    reason: str = ""
+    subtasks: list[Subtask] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """``done`` / ``failed`` / ``gone``; ``retry`` (throttled) and ``poll`` (a report job is
+    still running) ask to run the same subtask again after ``countdown`` seconds."""
+
+    status: str
+    countdown: float = 0.0
+    follow_ups: list[Subtask] = field(default_factory=list)
+    closed: SyncRun | None = None
+
+
+def error_record(
+    sub: Subtask | None, exc: BaseException, account_id: str | None = None
+) -> dict[str, Any]:
+    """A JSON-safe error for ``SyncRun.errors``: type, message, Meta's codes, where."""
+    record = (
+        exc.as_record()
+        if isinstance(exc, MetaAPIError)
+        else {"type": type(exc).__name__, "message": str(exc)}
+    )
+    return {
+        **record,
+        "account_id": sub.account_id if sub else account_id,
+        "edge": sub.edge if sub else None,
+        "at": utcnow(),
+    }
