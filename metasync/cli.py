@@ -12,6 +12,7 @@ from metasync import __version__
 from metasync.commands.common import settings_or_exit
 from metasync.commands.connections import app as connections_app
 from metasync.commands.sync import register as register_sync_commands
+from metasync.commands.web import register as register_web_commands
 from metasync.config import Settings
 
 __all__ = ["app", "main"]
@@ -28,6 +29,7 @@ keys_app = typer.Typer(help="Token encryption keys.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The local Graph API sandbox.", no_args_is_help=True)
 app.add_typer(connections_app, name="connections")
 register_sync_commands(app)
+register_web_commands(app)
 app.add_typer(config_app, name="config")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(db_app, name="db")

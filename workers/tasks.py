@@ -17,7 +17,7 @@ from workers.app import app
 from workers.base import MetaSyncTask
 from workers.context import context
 
-__all__ = ["fetch_edge", "fetch_insights", "schedule_syncs", "sync_connection"]
+__all__ = ["fetch_edge", "fetch_insights", "schedule_syncs", "sync_connection", "webhook_change"]
 
 RATE_LIMIT_RETRIES = 100  # a throttled subtask waits its turn many times before giving up
 POLL_RETRIES = 5000  # a report job is polled for at most an hour of its age anyway
@@ -160,3 +160,36 @@ def fetch_insights(
     async report job (start, poll, or a few pages of results)."""
     sub = Subtask(run_id, connection_id, account_id, edge, after, since, until, job_key)
     return _run_subtask(self, sub)
+
+
+@app.task(
+    base=MetaSyncTask,
+    name="metasync.webhook_change",
+    bind=True,
+    rate_limit="600/m",
+    autoretry_for=MetaSyncTask.autoretry_for,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=8,
+)
+def webhook_change(
+    self: MetaSyncTask, key: str, account_id: str, time: int, field: str, value: dict[str, Any]
+) -> str:
+    """Refetch the object one webhook change names, and its recent performance."""
+    from metasync.graph import MetaAPIError
+    from metasync.models import WebhookEvent, WebhookStatus
+    from metasync.webhooks import Change
+    from metasync.webhooks.process import process_change
+
+    try:
+        return process_change(context(), Change(account_id, time, field, value), key)
+    except RateLimitError as exc:
+        countdown = min(exc.retry_after, MAX_COUNTDOWN_SECONDS)
+        raise self.retry(countdown=countdown, max_retries=RATE_LIMIT_RETRIES) from None
+    except MetaAPIError as exc:
+        if exc.retryable and not self.final_attempt:
+            raise
+        WebhookEvent.objects(dedupe_key=key).update(
+            set__status=WebhookStatus.FAILED, set__detail=str(exc)
+        )
+        return WebhookStatus.FAILED

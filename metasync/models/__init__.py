@@ -11,6 +11,7 @@ from metasync.models.connection import (
 from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
 from metasync.models.insights import DailyInsight, InsightLevel, attribution_key, breakdown_key
 from metasync.models.runs import ReportRun, ReportStatus, RunStatus, SyncRun
+from metasync.models.webhooks import WebhookEvent, WebhookStatus
 
 __all__ = [
     "ALL_DOCUMENTS",
@@ -31,6 +32,8 @@ __all__ = [
     "RunStatus",
     "SyncRun",
     "UpsertResult",
+    "WebhookEvent",
+    "WebhookStatus",
     "attribution_key",
     "breakdown_key",
     "rotate_connection_tokens",
@@ -48,4 +51,5 @@ ALL_DOCUMENTS = (
     DailyInsight,
     SyncRun,
     ReportRun,
+    WebhookEvent,
 )

@@ -1,0 +1,206 @@
+"""The webhook endpoint (FastAPI): Meta's handshake, signed notifications, health.
+
+A POST is verified over its raw bytes before anything is parsed, answered at once, and each
+change of each entry becomes its own task. A change seen before (Meta re-delivers) is recognised
+by a key in Redis and not queued again. Bad input gets 400/401/403/413 with a reason, never a
+5xx; a 503 only means the broker could not take the work, so Meta's re-delivery brings it back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import redis
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from metasync import db
+from metasync.config import ConfigurationError, Settings
+from metasync.keys import RedisKeys
+from metasync.models import WebhookEvent
+from metasync.webhooks.payload import Change, PayloadError, parse_notification
+from metasync.webhooks.signature import SignatureError, verify_signature
+
+__all__ = ["DEDUPE_TTL_SECONDS", "MAX_BODY_BYTES", "create_app"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_000_000
+DEDUPE_TTL_SECONDS = 7 * 86400  # Meta re-delivers for up to a day or so; a week is plenty
+
+
+class Accepted(BaseModel):
+    received: int
+    queued: int
+    duplicates: int
+
+
+class Problem(BaseModel):
+    error: str
+
+
+class Health(BaseModel):
+    redis: bool
+    mongodb: bool
+
+
+def create_app(
+    settings: Settings,
+    enqueue: Callable[[Change, str], None],
+    redis_client: redis.Redis | None = None,
+    *,
+    connect_db: bool = True,
+) -> FastAPI:
+    """The ASGI app. ``enqueue(change, dedupe_key)`` hands a change to the workers."""
+    if settings.META_APP_VERIFY_TOKEN is None:
+        raise ConfigurationError(
+            {
+                "META_APP_VERIFY_TOKEN": "is required by the webhook app: "
+                "set it to the verify token you gave Meta"
+            }
+        )
+    verify_token = settings.META_APP_VERIFY_TOKEN.get_secret_value()
+    app_secret = settings.META_APP_SECRET.get_secret_value()
+    keys = RedisKeys(settings.REDIS_KEY_PREFIX)
+    client = redis_client or redis.Redis.from_url(settings.REDIS_URL)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if connect_db:
+            db.connect(settings.MONGODB_URI)
+            db.ensure_indexes()
+        yield
+
+    app = FastAPI(
+        title="metasync webhooks",
+        version="1",
+        lifespan=lifespan,
+        description="Receives Meta's ad-account webhooks and queues one re-sync per change.",
+    )
+
+    def problem(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.get(
+        "/webhooks/meta",
+        response_class=PlainTextResponse,
+        responses={
+            403: {
+                "description": "not a subscribe request, or a wrong verify token",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+        summary="Meta's subscription handshake",
+    )
+    def handshake(
+        mode: Annotated[str | None, Query(alias="hub.mode")] = None,
+        challenge: Annotated[str | None, Query(alias="hub.challenge")] = None,
+        token: Annotated[str | None, Query(alias="hub.verify_token")] = None,
+    ) -> Any:
+        if (
+            mode == "subscribe"
+            and challenge is not None
+            and token is not None
+            and (hmac.compare_digest(token.encode(), verify_token.encode()))
+        ):
+            return PlainTextResponse(challenge)
+        return PlainTextResponse(
+            "the verify token does not match, or this is not a subscribe request", 403
+        )
+
+    @app.post(
+        "/webhooks/meta",
+        response_model=Accepted,
+        summary="Meta's notifications",
+        responses={
+            400: {"model": Problem},
+            401: {"model": Problem},
+            403: {"model": Problem},
+            413: {"model": Problem},
+            503: {"model": Problem},
+        },
+    )
+    async def notify(request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return problem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return problem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        try:
+            verify_signature(body, request.headers, app_secret)
+        except SignatureError as exc:
+            return problem(401 if exc.missing else 403, str(exc))
+        try:
+            changes = parse_notification(body)
+        except PayloadError as exc:
+            return problem(400, str(exc))
+        queued = duplicates = 0
+        for change in changes:
+            key = change.dedupe_key
+            dedupe = f"{keys.prefix}webhook:{key}"
+            try:
+                fresh = client.set(dedupe, "1", nx=True, ex=DEDUPE_TTL_SECONDS)
+            except redis.RedisError:
+                return problem(503, "Redis is unavailable; Meta will deliver again")
+            if not fresh:
+                duplicates += 1
+                continue
+            try:
+                WebhookEvent.objects(dedupe_key=key).update_one(
+                    upsert=True,
+                    set_on_insert__account_id=change.account_id,
+                    set_on_insert__field=change.field,
+                    set_on_insert__value=change.value,
+                    set_on_insert__time=change.time,
+                )
+                enqueue(change, key)
+            except Exception:
+                client.delete(dedupe)
+                log.exception("could not queue webhook change for account %s", change.account_id)
+                return problem(503, "the change could not be queued; Meta will deliver again")
+            queued += 1
+        return Accepted(received=len(changes), queued=queued, duplicates=duplicates)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # list every method of the path, not just one route's
+            methods = sorted(
+                {
+                    method
+                    for route in app.routes
+                    if isinstance(route, APIRoute) and route.path == request.url.path
+                    for method in route.methods or ()
+                }
+            )
+            headers["Allow"] = ", ".join(methods)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        responses={503: {"model": Health}},
+        summary="Redis and MongoDB reachability",
+    )
+    def healthz() -> Any:
+        state = {"redis": False, "mongodb": False}
+        with contextlib.suppress(redis.RedisError):
+            state["redis"] = bool(client.ping())
+        try:
+            state["mongodb"] = bool(db.database().command("ping").get("ok"))
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            state["mongodb"] = False
+        return JSONResponse(state, status_code=200 if all(state.values()) else 503)
+
+    return app
