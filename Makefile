@@ -1,7 +1,7 @@
 # metasync developer commands. `make help` lists them; each calls a script in scripts/,
 # so a developer, the README and CI run the same thing.
 .DEFAULT_GOAL := help
-.PHONY: help install services lint format test test-fast clean
+.PHONY: help install services lint format test test-fast demo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -17,6 +17,12 @@ lint: install ## ruff (lint + format check) and mypy
 
 format: install ## Apply ruff's formatting and safe fixes
 	@.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+demo: install ## The demo: embedded MongoDB and Redis, the sandbox, workers, beat, Flower, webhooks
+	@.venv/bin/metasync demo $(DEMO_ARGS)
+
+bench: install ## Every benchmark (prints tables, saves bench/results/*.json)
+	@.venv/bin/python -m bench.sandbox_rps && .venv/bin/python -m bench.entity_sync && .venv/bin/python -m bench.performance_sync
 
 test: ## Install, start services, lint, run the whole test suite
 	@scripts/test

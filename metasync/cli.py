@@ -11,6 +11,7 @@ import typer
 from metasync import __version__
 from metasync.commands.common import settings_or_exit
 from metasync.commands.connections import app as connections_app
+from metasync.commands.demo import demo
 from metasync.commands.sync import register as register_sync_commands
 from metasync.commands.web import register as register_web_commands
 from metasync.config import Settings
@@ -30,6 +31,7 @@ sandbox_app = typer.Typer(help="The local Graph API sandbox.", no_args_is_help=T
 app.add_typer(connections_app, name="connections")
 register_sync_commands(app)
 register_web_commands(app)
+app.command("demo")(demo)
 app.add_typer(config_app, name="config")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(db_app, name="db")

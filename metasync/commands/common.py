@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from rich.console import Console
 
@@ -10,7 +12,7 @@ from metasync.sync.context import SyncContext
 
 __all__ = ["connected_context", "console", "settings_or_exit"]
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def settings_or_exit() -> Settings:

@@ -1,0 +1,175 @@
+"""``metasync demo``: the one-command tour (see :mod:`metasync.demo`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from metasync.commands.common import console
+
+__all__ = ["demo"]
+
+
+def _follow(run_kind: str, request_ids: list[str], timeout: float) -> list[Any]:
+    from metasync.models import RunStatus, SyncRun
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        bar = progress.add_task(f"{run_kind} sync", total=None)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = list(SyncRun.objects(request_id__in=request_ids))
+            progress.update(
+                bar,
+                total=max(1, sum(len(r.scheduled) for r in runs)),
+                completed=sum(len(r.done) for r in runs),
+            )
+            if len(runs) == len(request_ids) and all(r.status != RunStatus.RUNNING for r in runs):
+                return runs
+            time.sleep(0.5)
+    raise typer.Exit(1)
+
+
+def _summary(connections: list[Any], runs: dict[str, list[Any]]) -> Table:
+    from metasync.models import Ad, AdCreative, AdSet, Campaign, DailyInsight
+
+    table = Table(
+        "tenant",
+        "account",
+        "cur",
+        "campaigns",
+        "ad sets",
+        "ads",
+        "creatives",
+        "daily rows",
+        "API calls*",
+        "ms*",
+        title="* per connection: entities + performance runs",
+    )
+    for connection in connections:
+        mine = runs.get(str(connection.pk), [])
+        calls = sum(r.api_calls for r in mine)
+        duration = sum(r.duration_ms or 0 for r in mine)
+        for account_id in connection.ad_account_ids:
+            scope = {"tenant_id": connection.tenant_id, "account_id": account_id}
+            from metasync.models import AdAccount
+
+            account = AdAccount.objects(
+                tenant_id=connection.tenant_id, meta_id=f"act_{account_id}"
+            ).first()
+            table.add_row(
+                connection.tenant_id,
+                f"act_{account_id}",
+                account.currency if account else "?",
+                str(Campaign.objects(**scope).count()),
+                str(AdSet.objects(**scope).count()),
+                str(Ad.objects(**scope).count()),
+                str(AdCreative.objects(**scope).count()),
+                str(DailyInsight.objects(**scope).count()),
+                str(calls),
+                str(duration),
+            )
+    return table
+
+
+def _raise_interrupt(signum: int, _: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def demo(
+    once: Annotated[bool, typer.Option(help="Stop everything after the first sync.")] = False,
+    small: Annotated[bool, typer.Option(help="A small world (faster; what CI runs).")] = False,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(help="Where embedded services keep their files (default .metasync/demo)."),
+    ] = None,
+    fresh: Annotated[bool, typer.Option(help="Delete the work folder first.")] = True,
+) -> None:
+    """Run metasync end to end on this machine: embedded MongoDB and Redis (unless MONGODB_URI /
+    REDIS_URL are set), the sandbox, workers, beat, Flower and the webhook app."""
+    from metasync.config import environment_value
+    from metasync.demo import default_workdir, start_services
+
+    folder = workdir or default_workdir()
+    if fresh and folder.exists():
+        shutil.rmtree(folder)
+    base = {
+        name: value
+        for name in ("PATH", "HOME", "MONGODB_URI", "REDIS_URL")
+        if (value := environment_value(name))
+    }
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with start_services(
+            folder,
+            small=small,
+            base_env=base,
+            say=lambda text: console.print(f"[green]✓[/green] {text}"),
+        ) as services:
+            _tour(services, once)
+    except KeyboardInterrupt:
+        console.print("stopped: every demo process has been shut down")
+        return
+
+
+def _tour(services: Any, once: bool) -> None:
+    os.environ.update(services.env)  # the demo configures the process it runs in
+    from metasync.config import get_settings
+
+    get_settings.cache_clear()
+    from metasync import db
+    from metasync.models import MetaConnection
+    from metasync.sync import SyncContext
+    from metasync.sync.connections import add_connection
+    from workers.tasks import sync_connection
+
+    settings = get_settings()
+    db.connect(settings.MONGODB_URI)
+    db.ensure_indexes()
+    ctx = SyncContext.from_settings(settings)
+    connections: list[MetaConnection] = []
+    for number, user in enumerate(services.sandbox_info["users"], start=1):
+        connections.append(add_connection(ctx, f"demo-tenant-{number}", user["token"]))
+    console.print(f"[green]✓[/green] added {len(connections)} connections (one per tenant)")
+    runs: dict[str, list[Any]] = {}
+    for kind in ("entities", "performance"):
+        ids = [sync_connection.delay(str(c.pk), kind=kind, trigger="demo").id for c in connections]
+        for run in _follow(kind, ids, timeout=900):
+            runs.setdefault(run.connection_id, []).append(run)
+            if run.status != "succeeded":
+                console.print(f"[red]{kind} run {run.pk} ended {run.status}: {run.errors[:1]}")
+    console.print(_summary(connections, runs))
+    console.print(
+        f"\nWhere to look next:\n"
+        f"  Flower (tasks, retries): {services.flower_url}  user demo, password "
+        f"{services.flower_password}\n"
+        f"  MongoDB: {services.mongodb_uri}\n"
+        f'  sample query: python -c "import pymongo; c = pymongo.MongoClient('
+        f"'{services.mongodb_uri}'); print(c.get_database().daily_insights.find_one("
+        f"{{'level': 'campaign'}}))\"\n"
+        f"  webhooks: {services.web_url}/webhooks/meta   health: {services.web_url}/healthz\n"
+        f"  sandbox control API: {services.sandbox_url}/_sandbox/info\n"
+        f"  runs: MONGODB_URI=... metasync runs"
+    )
+    if once:
+        console.print("--once: stopping everything")
+        return
+    console.print(
+        "syncing on schedule (entities every 30 min, performance every 15 min); Ctrl-C to stop"
+    )
+    while True:
+        time.sleep(3600)

@@ -1,0 +1,214 @@
+"""``metasync demo``: the whole service on one machine, on embedded defaults.
+
+Without ``MONGODB_URI`` / ``REDIS_URL`` it starts a SecantusDB server and a Redis server (on a
+unix socket, so Celery runs over ``redis+socket://``) in ``.metasync/demo``; then the sandbox,
+two worker processes, beat, Flower (basic auth) and the webhook app; adds one connection per
+sandbox user (each its own tenant); runs a full entity sync then a performance sync, shows
+progress, and prints a summary and where to look next. ``--once`` stops everything after the
+first sync; otherwise the schedule keeps syncing until Ctrl-C, then everything shuts down.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from metasync.embedded import (
+    EmbeddedService,
+    Workers,
+    free_port,
+    start_mongo,
+    start_redis,
+    wait_for_port,
+)
+from metasync.sandbox.server import start_sandbox
+from metasync.sandbox.world import WorldSize
+
+__all__ = ["DemoServices", "demo_environment", "start_services"]
+
+SMALL = WorldSize(
+    users=2,
+    accounts_per_user=2,
+    campaigns_per_account=3,
+    adsets_per_campaign=2,
+    ads_per_adset=2,
+    days=30,
+)
+FULL = WorldSize(
+    users=3,
+    accounts_per_user=2,
+    campaigns_per_account=8,
+    adsets_per_campaign=3,
+    ads_per_adset=4,
+    days=30,
+)
+FLOWER_USER = "demo"
+
+
+@dataclass
+class DemoServices:
+    env: dict[str, str]
+    sandbox_url: str
+    sandbox_info: dict[str, Any]
+    flower_url: str
+    flower_password: str
+    web_url: str
+    mongodb_uri: str
+
+
+def _process(
+    command: list[str], env: dict[str, str], log: Path, port: int | None, name: str
+) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            command,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    if port is not None and not wait_for_port(port, 60, process):
+        process.kill()
+        raise RuntimeError(f"{name} did not start; see {log}")
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def demo_environment(
+    base: dict[str, str], *, mongodb_uri: str, redis_url: str, sandbox_info: dict[str, Any]
+) -> dict[str, str]:
+    """The settings every demo process gets (the sandbox's fake app id and secret)."""
+    return {
+        "PATH": base.get("PATH", ""),
+        "HOME": base.get("HOME", "/tmp"),  # noqa: S108
+        "META_APP_ID": sandbox_info["app_id"],
+        "META_APP_SECRET": sandbox_info["app_secret"],
+        "META_APP_VERIFY_TOKEN": "demo-verify-token",
+        "META_GRAPH_URL": sandbox_info["base_url"],
+        "META_API_VERSION": sandbox_info["api_version"],
+        "MONGODB_URI": mongodb_uri,
+        "REDIS_URL": redis_url,
+        "ENCRYPTION_KEY": secrets.token_hex(32),
+        "REDIS_KEY_PREFIX": "demo:",
+        "META_REPORT_POLL_SECONDS": "2",
+        "META_SYNC_INTERVAL_MINUTES": "30",
+        "PERFORMANCE_SYNC_INTERVAL_MINUTES": "15",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+@contextmanager
+def start_services(
+    workdir: Path, *, small: bool, base_env: dict[str, str], say: Callable[[str], None]
+) -> Iterator[DemoServices]:
+    """Start everything; stop it all (in reverse order) when the block ends."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        mongodb_uri = base_env.get("MONGODB_URI") or ""
+        redis_url = base_env.get("REDIS_URL") or ""
+        if not mongodb_uri:
+            mongo: EmbeddedService = start_mongo(workdir / "mongodb")
+            stack.callback(mongo.stop)
+            mongodb_uri = f"{mongo.url}metasync_demo"
+            say(f"started an embedded MongoDB-wire server (SecantusDB) at {mongo.url}")
+        if not redis_url:
+            redis_server = start_redis(workdir / "redis", unix_socket=True, appendonly=True)
+            stack.callback(redis_server.stop)
+            redis_url = f"unix://{redis_server.socket_path}"
+            say(f"started an embedded Redis at {redis_url}")
+        sandbox, info = start_sandbox(workdir / "sandbox", seed=1, size=SMALL if small else FULL)
+        stack.callback(sandbox.stop)
+        say(f"started the Graph API sandbox at {info['graph_url']}")
+        env = demo_environment(
+            base_env, mongodb_uri=mongodb_uri, redis_url=redis_url, sandbox_info=info
+        )
+        workers = Workers(env, workdir, count=2).start()
+        stack.callback(workers.stop)
+        say("started 2 worker processes")
+        beat = _process(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(workdir / "beat-schedule"),
+            ],
+            env,
+            workdir / "beat.log",
+            None,
+            "beat",
+        )
+        stack.callback(_stop, beat)
+        flower_port, password = free_port(), secrets.token_urlsafe(9)
+        flower = _process(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "flower",
+                f"--port={flower_port}",
+                "--address=127.0.0.1",
+                f"--basic-auth={FLOWER_USER}:{password}",
+            ],
+            env,
+            workdir / "flower.log",
+            flower_port,
+            "Flower",
+        )
+        stack.callback(_stop, flower)
+        web_port = free_port()
+        web = _process(
+            [sys.executable, "-m", "metasync", "web", "--port", str(web_port)],
+            env,
+            workdir / "web.log",
+            web_port,
+            "the webhook app",
+        )
+        stack.callback(_stop, web)
+        say("started beat, Flower and the webhook app")
+        yield DemoServices(
+            env,
+            sandbox.url,
+            info,
+            f"http://127.0.0.1:{flower_port}",
+            password,
+            f"http://127.0.0.1:{web_port}",
+            mongodb_uri,
+        )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+def default_workdir() -> Path:
+    return Path(os.getcwd()) / ".metasync" / "demo"

@@ -1,0 +1,119 @@
+"""The README's main job (``metasync demo --once``) and Flower's view of real tasks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+from celery import Celery
+
+from metasync.embedded import Workers, free_port, wait_for_port
+from metasync.models import MetaConnection, SyncRun
+from tests.support.sandbox import Sandbox
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def test_demo_once_on_a_small_world(tmp_path: Path) -> None:
+    environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "metasync",
+            "demo",
+            "--once",
+            "--small",
+            "--workdir",
+            str(tmp_path / "demo"),
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    for expected in (
+        "embedded MongoDB-wire server",
+        "embedded Redis at unix://",
+        "started 2 worker processes",
+        "added 2 connections",
+        "act_",
+        "Flower (tasks, retries): http://127.0.0.1:",
+        "--once: stopping everything",
+    ):
+        assert expected in out
+    assert "ended failed" not in out and "ended partial" not in out
+    assert "sbx-" not in out  # no token is printed
+    leftover = subprocess.run(
+        ["pgrep", "-f", str(tmp_path / "demo")], capture_output=True, text=True, check=False
+    )
+    assert leftover.stdout.strip() == "", "every demo process was stopped"
+
+
+def test_flower_shows_named_tasks_with_readable_secret_free_arguments_and_retries(
+    world: Sandbox,
+    connections: list[MetaConnection],
+    sync_env: dict[str, str],
+    workers: Workers,
+    celery_client: Celery,
+    wait_for_runs: Callable[..., list[SyncRun]],
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = {"PATH": os.environ.get("PATH", ""), **sync_env}
+    with (tmp_path / "flower.log").open("wb") as log:
+        flower = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "flower",
+                f"--port={port}",
+                "--address=127.0.0.1",
+                "--basic-auth=ops:flower-pass",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        assert wait_for_port(port, 60, flower)
+        time.sleep(2)  # Flower subscribes to the workers' events
+        world.control("POST", "faults", {"error_5xx_rate": 1.0})
+        connection = connections[0]
+        celery_client.send_task("metasync.sync_connection", args=[str(connection.pk)])
+        time.sleep(3)  # the first attempts fail and are retried with backoff
+        world.control("PUT", "faults", {})
+        wait_for_runs(1, timeout=120)
+        url = f"http://127.0.0.1:{port}/api/tasks"
+        assert requests.get(url, timeout=10).status_code == 401
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            tasks = requests.get(url, auth=("ops", "flower-pass"), timeout=10).json()
+            names = {task.get("name") for task in tasks.values()}
+            if {"metasync.sync_connection", "metasync.fetch_edge"} <= names:
+                break
+            time.sleep(1)
+        assert {"metasync.sync_connection", "metasync.fetch_edge"} <= names
+        text = str(tasks)
+        assert str(connection.pk) in text  # arguments are readable ids
+        for user in world.info["users"]:
+            assert user["token"] not in text
+        assert world.info["app_secret"] not in text
+        assert any((task.get("retries") or 0) >= 1 for task in tasks.values()), (
+            "Flower shows the retries"
+        )
+    finally:
+        flower.terminate()
+        flower.wait(15)

@@ -1,0 +1,90 @@
+"""A change in the sandbox sends a signed webhook; the app queues it; a worker refetches it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+from metasync.embedded import Workers, free_port, wait_for_port
+from metasync.models import Ad, MetaConnection, SyncRun, WebhookEvent, WebhookStatus
+from tests.support.sandbox import Sandbox
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture
+def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
+    return {**sync_env, "META_APP_VERIFY_TOKEN": "e2e-verify"}
+
+
+@pytest.fixture
+def web_url(sync_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "metasync", "web", "--port", str(port)],
+            env={"PATH": os.environ.get("PATH", ""), **sync_env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    assert wait_for_port(port, 30, server), log.read_text()
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(10)
+
+
+def test_a_change_reaches_mongodb_within_seconds_once(
+    world: Sandbox,
+    connections: list[MetaConnection],
+    workers: Workers,
+    web_url: str,
+    celery_client: Celery,
+    wait_for_runs: Callable[..., list[SyncRun]],
+) -> None:
+    connection = connections[0]
+    celery_client.send_task("metasync.sync_connection", args=[str(connection.pk)])
+    wait_for_runs(1)
+    ad = next(
+        a
+        for a in world.truth()["ads"]
+        if a["account_id"] in connection.ad_account_ids
+        and a["effective_status"] == "ACTIVE"
+        and not a["issues_info"]
+    )
+    started = time.monotonic()
+    sent = world.control(
+        "POST",
+        "mutate",
+        {
+            "id": ad["id"],
+            "action": "issues",
+            "notify": True,
+            "callback_url": f"{web_url}/webhooks/meta",
+            "times": 3,
+        },
+    )
+    assert sent["webhook"]["statuses"] == [200, 200, 200]  # Meta re-delivers; all acknowledged
+    while time.monotonic() - started < 30:
+        stored = Ad.objects.get(meta_id=ad["id"])
+        if stored.effective_status == "WITH_ISSUES":
+            break
+        time.sleep(0.1)
+    assert stored.effective_status == "WITH_ISSUES" and stored.issues_info
+    assert time.monotonic() - started < 15
+    events = list(WebhookEvent.objects)
+    assert len(events) == 1  # three deliveries, one change
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and WebhookEvent.objects.get().status == (
+        WebhookStatus.QUEUED
+    ):
+        time.sleep(0.1)
+    assert WebhookEvent.objects.get().status == WebhookStatus.PROCESSED
+    assert workers.log_text().count("metasync.webhook_change[") >= 1
