@@ -7,12 +7,21 @@ import sys
 import typer
 from rich.console import Console
 
-from metasync.config import ConfigurationError, Settings, load_settings
+from metasync.config import ConfigurationError, Settings, environment_value, load_settings
 from metasync.sync.context import SyncContext
 
 __all__ = ["connected_context", "console", "settings_or_exit"]
 
-console = Console(width=None if sys.stdout.isatty() else 140)
+
+def _width() -> int | None:
+    """A terminal sizes itself; piped output gets COLUMNS, else room for ids and statistics."""
+    if sys.stdout.isatty():
+        return None
+    columns = environment_value("COLUMNS")
+    return int(columns) if columns and columns.isdigit() else 200
+
+
+console = Console(width=_width())
 
 
 def settings_or_exit() -> Settings:
