@@ -200,6 +200,30 @@ class JobStep:
     follow_ups: list[Subtask] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class JobScope:
+    """Everything one step of a report job works with."""
+
+    ctx: SyncContext
+    client: GraphClient
+    connection: MetaConnection
+    sub: Subtask
+    job: ReportRun
+    on_page: Callable[[str, dict[str, int]], object]
+
+    def unpack(
+        self,
+    ) -> tuple[
+        SyncContext,
+        GraphClient,
+        MetaConnection,
+        Subtask,
+        ReportRun,
+        Callable[[str, dict[str, int]], object],
+    ]:
+        return self.ctx, self.client, self.connection, self.sub, self.job, self.on_page
+
+
 def _job(sub: Subtask, connection: MetaConnection) -> ReportRun:
     existing: ReportRun | None = ReportRun.objects(job_key=sub.job_key).first()
     if existing is not None:
@@ -234,19 +258,13 @@ def report_step(
         runs.count_report_jobs(sub.run_id, "resumed")
     ReportRun.objects(pk=job.pk).update(set__step_open=1, set__updated_at=utcnow())
     try:
-        return _advance(ctx, client, connection, sub, job, on_page)
+        return _advance(JobScope(ctx, client, connection, sub, job, on_page))
     finally:
         ReportRun.objects(pk=job.pk).update(set__step_open=0)
 
 
-def _advance(
-    ctx: SyncContext,
-    client: GraphClient,
-    connection: MetaConnection,
-    sub: Subtask,
-    job: ReportRun,
-    on_page: Callable[[str, dict[str, int]], object],
-) -> JobStep:
+def _advance(step: JobScope) -> JobStep:
+    ctx, client, sub, job = step.ctx, step.client, step.sub, step.job
     settings, now = ctx.settings, utcnow()
     # polls cost calls from the connection's hourly budget: back off 5 s, 10 s, 20 s ... 2 min
     poll = JobStep(
@@ -271,7 +289,7 @@ def _advance(
     if status.not_visible_yet:
         return poll
     if status.completed:
-        return _page_results(ctx, client, connection, sub, job, on_page)
+        return _page_results(step)
     stuck_since = job.running_at_100_since
     if status.stuck_candidate and stuck_since is None:
         ReportRun.objects(pk=job.pk).update(set__running_at_100_since=now)
@@ -293,17 +311,11 @@ def _advance(
             set__status=ReportStatus.PENDING, set__report_run_id=None
         )
         return JobStep("poll", 1.0)
-    return _split(ctx, client, connection, sub, job, on_page)
+    return _split(step)
 
 
-def _page_results(
-    ctx: SyncContext,
-    client: GraphClient,
-    connection: MetaConnection,
-    sub: Subtask,
-    job: ReportRun,
-    on_page: Callable[[str, dict[str, int]], object],
-) -> JobStep:
+def _page_results(step: JobScope) -> JobStep:
+    ctx, client, connection, sub, job, on_page = step.unpack()
     account = AdAccount.objects(
         tenant_id=connection.tenant_id, meta_id=f"act_{sub.account_id}"
     ).first()
@@ -326,16 +338,10 @@ def _page_results(
     return JobStep("done")
 
 
-def _split(
-    ctx: SyncContext,
-    client: GraphClient,
-    connection: MetaConnection,
-    sub: Subtask,
-    job: ReportRun,
-    on_page: Callable[[str, dict[str, int]], object],
-) -> JobStep:
+def _split(step: JobScope) -> JobStep:
     """Replace a job that keeps failing by two smaller ones (campaign halves, else range
     halves); a range short enough to read synchronously is read so, in this step."""
+    ctx, sub, job = step.ctx, step.sub, step.job
     params: dict[str, Any] = dict(job.params)
     since = date.fromisoformat(params["time_range"]["since"])
     until = date.fromisoformat(params["time_range"]["until"])
@@ -360,7 +366,7 @@ def _split(
                     }
                 )
     if not parts and short:
-        return _read_synchronously(ctx, client, connection, sub, job, on_page)
+        return _read_synchronously(step)
     if not parts and since < until:
         middle_day = since + timedelta(days=(until - since).days // 2)
         for first, last in ((since, middle_day), (middle_day + timedelta(days=1), until)):
@@ -368,7 +374,7 @@ def _split(
                 {**params, "time_range": {"since": first.isoformat(), "until": last.isoformat()}}
             )
     if not parts:
-        return _read_synchronously(ctx, client, connection, sub, job, on_page)
+        return _read_synchronously(step)
     follow_ups = []
     for number, part in enumerate(parts):
         key = f"{job.job_key}/{number}"
@@ -402,18 +408,12 @@ def _split(
     return JobStep("done", follow_ups=follow_ups)
 
 
-def _read_synchronously(
-    ctx: SyncContext,
-    client: GraphClient,
-    connection: MetaConnection,
-    sub: Subtask,
-    job: ReportRun,
-    on_page: Callable[[str, dict[str, int]], object],
-) -> JobStep:
+def _read_synchronously(step: JobScope) -> JobStep:
     """The last resort for a small job Meta keeps failing: read its rows synchronously.
 
     A synchronous read Meta times out here ends the subtask with that (typed) error.
     """
+    ctx, client, connection, sub, job, on_page = step.unpack()
     account = AdAccount.objects(
         tenant_id=connection.tenant_id, meta_id=f"act_{sub.account_id}"
     ).first()
