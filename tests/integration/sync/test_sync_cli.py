@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from metasync.models import MetaConnection, RunStatus, SyncRun
+from metasync.sync import SyncContext
 from tests.support.sandbox import Sandbox
 
 
@@ -135,3 +136,44 @@ def test_sync_performance_inline_and_argument_errors(
     ):
         result = metasync(["sync-performance", "--inline", *bad], sync_env)
         assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_loop_stops_cleanly_on_sigterm_and_releases_its_lock(
+    world: Sandbox, sync_env: dict[str, str], ctx: SyncContext
+) -> None:
+    import signal
+    import time
+
+    user = world.user()
+    assert (
+        metasync(
+            ["connections", "add", "--tenant", "acme", "--token-stdin"],
+            sync_env,
+            stdin=user["token"] + "\n",
+        ).returncode
+        == 0
+    )
+    connection = MetaConnection.objects.get(tenant_id="acme")
+    world.control("POST", "faults", {"latency_ms": 300})  # a run long enough to interrupt
+    process = subprocess.Popen(
+        [sys.executable, "-m", "metasync", "sync", "--inline", "--loop", "--interval", "1"],
+        env={"PATH": os.environ.get("PATH", ""), **sync_env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while (
+        time.monotonic() < deadline
+        and not SyncRun.objects(connection_id=str(connection.pk)).count()
+    ):
+        time.sleep(0.05)
+    time.sleep(0.5)  # now inside the run
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in out
+    run = SyncRun.objects.get(connection_id=str(connection.pk))
+    assert run.status == RunStatus.FAILED and run.finished_at is not None
+    assert run.errors[-1]["type"] == "Interrupted"
+    assert ctx.sync_lock(str(connection.pk)).holder() is None
