@@ -2,7 +2,8 @@
 
 - ``acks_late`` + ``reject_on_worker_lost``: a task whose worker dies is delivered again, so every
   task is written to be safe to run twice.
-- ``autoretry_for`` lists only transient failures (5xx, timeouts, resets, Redis briefly away);
+- ``autoretry_for`` lists only transient failures (5xx, timeouts, resets, MongoDB or Redis
+  briefly away);
   token, permission and invalid-request errors are never retried.
 - Exponential ``retry_backoff`` with jitter, capped at 10 minutes, at most 8 times.
 - Time limits well below the broker's visibility timeout (celeryconfig).
@@ -10,13 +11,23 @@
 
 from __future__ import annotations
 
+import redis
 from celery import Task
+from pymongo.errors import ConnectionFailure
 
 from metasync.graph import RateGovernorUnavailable, TransientError
 
 __all__ = ["TRANSIENT", "MetaSyncTask"]
 
-TRANSIENT = (TransientError, RateGovernorUnavailable)
+# Meta's transient errors, and brief outages of our own stores: a MongoDB or Redis restart must
+# delay a task, not fail it (a failed subtask would leave its run open).
+TRANSIENT = (
+    TransientError,
+    RateGovernorUnavailable,
+    ConnectionFailure,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 class MetaSyncTask(Task):  # type: ignore[misc]

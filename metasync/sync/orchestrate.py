@@ -17,7 +17,9 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import redis
 from bson import ObjectId
+from pymongo.errors import ConnectionFailure
 
 from metasync.crypto import CryptoError
 from metasync.graph import (
@@ -447,6 +449,16 @@ def execute_subtask(
                 exc.message,
                 extra={"run_id": sub.run_id},
             )
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
+    except (ConnectionFailure, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        raise  # our own stores briefly away: the task retries
+    except Exception as exc:
+        log.exception(
+            "subtask %s of run %s failed unexpectedly",
+            sub.key,
+            sub.run_id,
+            extra={"run_id": sub.run_id},
+        )
         return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
     finally:
         if client is not None:

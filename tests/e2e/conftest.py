@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +13,7 @@ import pytest
 from celery import Celery
 
 from metasync.config import load_settings
+from metasync.embedded import free_port, wait_for_port
 from metasync.models import RunStatus, SyncRun
 from metasync.sandbox.world import WorldSize
 from tests.support.workers import Workers, client_app
@@ -32,6 +36,60 @@ def world_seed() -> int:
 @pytest.fixture
 def world_size() -> WorldSize:
     return WORLD
+
+
+@pytest.fixture
+def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
+    return {**sync_env, "META_APP_VERIFY_TOKEN": "e2e-verify"}
+
+
+@pytest.fixture
+def web_url(sync_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """``metasync web`` as a real server."""
+    port = free_port()
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "metasync", "web", "--port", str(port)],
+            env={"PATH": os.environ.get("PATH", ""), **sync_env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    assert wait_for_port(port, 30, server), log.read_text()
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(10)
+
+
+FLOWER_AUTH = ("ops", "flower-pass")
+
+
+@pytest.fixture
+def flower_url(sync_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """Flower against the test broker, behind basic auth (FLOWER_AUTH)."""
+    port = free_port()
+    with (tmp_path / "flower.log").open("wb") as log:
+        flower = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.app",
+                "flower",
+                f"--port={port}",
+                "--address=127.0.0.1",
+                f"--basic-auth={FLOWER_AUTH[0]}:{FLOWER_AUTH[1]}",
+            ],
+            env={"PATH": os.environ.get("PATH", ""), **sync_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    assert wait_for_port(port, 60, flower)
+    time.sleep(2)  # Flower subscribes to the workers' events
+    yield f"http://127.0.0.1:{port}"
+    flower.terminate()
+    flower.wait(15)
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ import pytest
 import requests
 from celery import Celery
 
-from metasync.embedded import Workers, free_port, wait_for_port
+from metasync.embedded import Workers
 from metasync.models import MetaConnection, SyncRun
+from tests.e2e.conftest import FLOWER_AUTH
 from tests.support.sandbox import Sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -62,58 +63,32 @@ def test_demo_once_on_a_small_world(tmp_path: Path) -> None:
 def test_flower_shows_named_tasks_with_readable_secret_free_arguments_and_retries(
     world: Sandbox,
     connections: list[MetaConnection],
-    sync_env: dict[str, str],
     workers: Workers,
+    flower_url: str,
     celery_client: Celery,
     wait_for_runs: Callable[..., list[SyncRun]],
-    tmp_path: Path,
 ) -> None:
-    port = free_port()
-    env = {"PATH": os.environ.get("PATH", ""), **sync_env}
-    with (tmp_path / "flower.log").open("wb") as log:
-        flower = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "flower",
-                f"--port={port}",
-                "--address=127.0.0.1",
-                "--basic-auth=ops:flower-pass",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        assert wait_for_port(port, 60, flower)
-        time.sleep(2)  # Flower subscribes to the workers' events
-        world.control("POST", "faults", {"error_5xx_rate": 1.0})
-        connection = connections[0]
-        celery_client.send_task("metasync.sync_connection", args=[str(connection.pk)])
-        time.sleep(3)  # the first attempts fail and are retried with backoff
-        world.control("PUT", "faults", {})
-        wait_for_runs(1, timeout=120)
-        url = f"http://127.0.0.1:{port}/api/tasks"
-        assert requests.get(url, timeout=10).status_code == 401
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            tasks = requests.get(url, auth=("ops", "flower-pass"), timeout=10).json()
-            names = {task.get("name") for task in tasks.values()}
-            if {"metasync.sync_connection", "metasync.fetch_edge"} <= names:
-                break
-            time.sleep(1)
-        assert {"metasync.sync_connection", "metasync.fetch_edge"} <= names
-        text = str(tasks)
-        assert str(connection.pk) in text  # arguments are readable ids
-        for user in world.info["users"]:
-            assert user["token"] not in text
-        assert world.info["app_secret"] not in text
-        assert any((task.get("retries") or 0) >= 1 for task in tasks.values()), (
-            "Flower shows the retries"
-        )
-    finally:
-        flower.terminate()
-        flower.wait(15)
+    world.control("POST", "faults", {"error_5xx_rate": 1.0})
+    connection = connections[0]
+    celery_client.send_task("metasync.sync_connection", args=[str(connection.pk)])
+    time.sleep(3)  # the first attempts fail and are retried with backoff
+    world.control("PUT", "faults", {})
+    wait_for_runs(1, timeout=120)
+    url = f"{flower_url}/api/tasks"
+    assert requests.get(url, timeout=10).status_code == 401
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        tasks = requests.get(url, auth=FLOWER_AUTH, timeout=10).json()
+        names = {task.get("name") for task in tasks.values()}
+        if {"metasync.sync_connection", "metasync.fetch_edge"} <= names:
+            break
+        time.sleep(1)
+    assert {"metasync.sync_connection", "metasync.fetch_edge"} <= names
+    text = str(tasks)
+    assert str(connection.pk) in text  # arguments are readable ids
+    for user in world.info["users"]:
+        assert user["token"] not in text
+    assert world.info["app_secret"] not in text
+    assert any((task.get("retries") or 0) >= 1 for task in tasks.values()), (
+        "Flower shows the retries"
+    )

@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from celery import Celery
 
-from metasync.embedded import Workers, free_port, wait_for_port
+from metasync.embedded import Workers
 from metasync.models import Ad, MetaConnection, SyncRun, WebhookEvent, WebhookStatus
 from tests.support.sandbox import Sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
-    return {**sync_env, "META_APP_VERIFY_TOKEN": "e2e-verify"}
-
-
-@pytest.fixture
-def web_url(sync_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path / "web.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "metasync", "web", "--port", str(port)],
-            env={"PATH": os.environ.get("PATH", ""), **sync_env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    assert wait_for_port(port, 30, server), log.read_text()
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(10)
 
 
 def test_a_change_reaches_mongodb_within_seconds_once(
