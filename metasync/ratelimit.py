@@ -15,7 +15,8 @@ What is kept (all keys expire on their own; see :mod:`metasync.keys`):
   ``reset_time_duration`` / ``estimated_time_to_regain_access`` or a throttling error's wait;
   a later block never shortens an earlier one.
 - **Pacing**, per scope: above the slow-down threshold (default 85 %) calls are spaced by an
-  interval growing linearly to :data:`MAX_PACE_SECONDS` at 100 %.
+  interval growing linearly to :data:`MAX_PACE_SECONDS` at 100 %; a header below the threshold
+  ends the pacing at once (it follows the latest usage, not the worst one).
 
 Every check and the recording of the call happen in one Lua script, so concurrent workers cannot
 both take the last slot. Times come from Redis's clock (``TIME``), so worker clocks do not matter.
@@ -222,7 +223,10 @@ class RateGovernor:
             self.block("app", "all", error.retry_after)
 
     def _pace_for(self, scope: str, scope_id: str, pct: float) -> None:
+        """Pace a scope by its latest usage: above the threshold the interval grows linearly;
+        below it any pacing stops at once (the _PACE script deletes the key)."""
         if pct < self.slowdown_pct:
+            self._pace(keys=[self.keys.pace(scope, scope_id)], args=[0, 0])
             return
         share = min(1.0, (pct - self.slowdown_pct) / max(1e-9, 100.0 - self.slowdown_pct))
         interval_ms = int(MAX_PACE_SECONDS * 1000 * share)

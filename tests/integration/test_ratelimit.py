@@ -251,3 +251,13 @@ def test_unreachable_redis_fails_closed() -> None:
         gov.acquire("c")
     with pytest.raises(RateGovernorUnavailable):
         gov.block("account", "1", 10)
+
+
+def test_pacing_follows_the_latest_usage(redis_client: redis.Redis, redis_prefix: str) -> None:
+    gov = governor(redis_client, redis_prefix, slowdown_pct=80)
+    gov.record_usage(parse_usage_headers({"X-App-Usage": '{"call_count": 95}'}), connection_id="c")
+    assert gov.acquire("c").allowed
+    assert not gov.acquire("c").allowed  # paced
+    gov.record_usage(parse_usage_headers({"X-App-Usage": '{"call_count": 40}'}), connection_id="c")
+    assert gov.acquire("c").allowed  # usage fell: no more pacing
+    assert redis_client.exists(RedisKeys(redis_prefix).pace("app", "all")) == 0

@@ -1,0 +1,224 @@
+"""Faults under real services and real worker processes. Each scenario is bounded in time and
+ends with MongoDB equal to the sandbox's ground truth (entities and daily rows, no duplicate
+documents) and every SyncRun in a terminal state."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from celery import Celery
+
+from metasync.embedded import EmbeddedService, Workers, start_mongo, start_redis
+from metasync.models import MetaConnection, RunStatus, SyncRun
+from metasync.sandbox.world import WorldSize
+from tests.support.sandbox import Sandbox
+from tests.support.truth import entity_mismatches, insight_mismatches
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+
+@pytest.fixture
+def world_size() -> WorldSize:
+    return WorldSize(
+        users=2,
+        accounts_per_user=2,
+        campaigns_per_account=3,
+        adsets_per_campaign=2,
+        ads_per_adset=2,
+        days=10,
+    )
+
+
+@pytest.fixture
+def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
+    return {
+        **sync_env,
+        "META_REPORT_POLL_SECONDS": "1",
+        "META_REPORT_STUCK_SECONDS": "2",
+        "BROKER_VISIBILITY_TIMEOUT_SECONDS": "6",
+        "META_RATE_LIMIT_CALLS_PER_HOUR": "5000",
+        "META_INSIGHTS_INITIAL_DAYS": "10",
+        "META_INSIGHTS_SYNC_MAX_DAYS": "7",
+    }
+
+
+def run_everything(client: Celery, connections: list[MetaConnection]) -> None:
+    for kind in ("entities", "performance"):
+        for connection in connections:
+            client.send_task(
+                "metasync.sync_connection",
+                args=[str(connection.pk)],
+                kwargs={"kind": kind, "trigger": "fault-test"},
+            )
+
+
+def settled(
+    world: Sandbox,
+    connections: list[MetaConnection],
+    wait_for_runs: Callable[..., list[SyncRun]],
+    timeout: float = 300,
+) -> None:
+    """Every run ended; the mirror equals the world. Runs that did not succeed (a kill can end
+    one as failed) are repeated once, as the schedule would."""
+    runs = wait_for_runs(2 * len(connections), timeout=timeout)
+    assert all(r.status in RunStatus.TERMINAL for r in runs)
+    tenants = {a: c.tenant_id for c in connections for a in c.ad_account_ids}
+    assert entity_mismatches(world.truth(), tenants) == []
+    assert insight_mismatches(world.truth(), tenants) == []
+
+
+def test_worker_children_and_whole_workers_killed_repeatedly(
+    world: Sandbox,
+    connections: list[MetaConnection],
+    sync_env: dict[str, str],
+    tmp_path: Path,
+    celery_client: Celery,
+    wait_for_runs: Callable[..., list[SyncRun]],
+) -> None:
+    world.control("POST", "faults", {"latency_ms": 40, "job_seconds": 1})
+    pool = [Workers(sync_env, tmp_path / f"w{n}", count=1) for n in range(3)]
+    for workers in pool:
+        (tmp_path / workers.logdir.name).mkdir(exist_ok=True)
+    pool[0].start()
+    pool[1].start()
+    killed = {"children": 0, "workers": 0}
+    stop = threading.Event()
+
+    def chaos() -> None:
+        rng = random.Random(7)
+        for round_number in range(8):
+            if stop.wait(1.2):
+                return
+            victims = [
+                child
+                for workers in pool[:2]
+                for process in workers.processes
+                if process.poll() is None
+                for child in psutil.Process(process.pid).children()
+            ]
+            if victims:
+                rng.choice(victims).kill()  # SIGKILL a pool child in the middle of a task
+                killed["children"] += 1
+            if round_number == 4:
+                pool[0].kill()  # a whole worker dies; another one takes its place
+                killed["workers"] += 1
+                pool[2].start()
+
+    thread = threading.Thread(target=chaos)
+    thread.start()
+    try:
+        run_everything(celery_client, connections)
+        thread.join()
+        settled(world, connections, wait_for_runs)
+    finally:
+        stop.set()
+        thread.join()
+        for workers in pool:
+            workers.stop()
+    assert killed["children"] >= 5 and killed["workers"] == 1
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedService]:
+    service = start_redis(tmp_path / "redis", appendonly=True)
+    yield service
+    service.stop()
+
+
+def test_redis_restarted_mid_run(
+    world: Sandbox,
+    connections: list[MetaConnection],
+    sync_env: dict[str, str],
+    tmp_path: Path,
+    own_redis: EmbeddedService,
+    wait_for_runs: Callable[..., list[SyncRun]],
+) -> None:
+    from tests.support.workers import client_app
+
+    env = {**sync_env, "REDIS_URL": own_redis.url}
+    world.control("POST", "faults", {"latency_ms": 60, "job_seconds": 2})
+    workers = Workers(env, tmp_path, count=2).start()
+    client = client_app(own_redis.url, env["REDIS_KEY_PREFIX"])
+    try:
+        run_everything(client, connections)
+        time.sleep(1.5)
+        own_redis.stop()  # SIGTERM: with AOF (fsync every second) the queue is on disk
+        time.sleep(2)
+        restarted = start_redis(tmp_path / "redis", port=own_redis.port, appendonly=True)
+        own_redis.process = restarted.process
+        settled(world, connections, wait_for_runs)
+    finally:
+        workers.stop()
+
+
+@pytest.fixture
+def own_mongo(tmp_path: Path) -> Iterator[EmbeddedService]:
+    service = start_mongo(tmp_path / "mongo")
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def mongo_uri(own_mongo: EmbeddedService) -> str:  # this module's tests that ask for it
+    return own_mongo.url
+
+
+def test_mongodb_restarted_mid_run(
+    world: Sandbox,
+    connections: list[MetaConnection],
+    sync_env: dict[str, str],
+    tmp_path: Path,
+    own_mongo: EmbeddedService,
+    workers: Workers,
+    celery_client: Celery,
+    wait_for_runs: Callable[..., list[SyncRun]],
+) -> None:
+    world.control("POST", "faults", {"latency_ms": 60, "job_seconds": 2})
+    run_everything(celery_client, connections)
+    time.sleep(1.5)
+    own_mongo.stop()
+    time.sleep(2)
+    restarted = start_mongo(tmp_path / "mongo", port=own_mongo.port)
+    own_mongo.process = restarted.process
+    settled(world, connections, wait_for_runs)
+
+
+def test_a_turned_up_fault_profile(
+    world: Sandbox,
+    connections: list[MetaConnection],
+    workers: Workers,
+    celery_client: Celery,
+    wait_for_runs: Callable[..., list[SyncRun]],
+) -> None:
+    world.control(
+        "POST",
+        "faults",
+        {
+            "error_5xx_rate": 0.08,
+            "code2_rate": 0.04,
+            "slow_rate": 0.03,
+            "slow_ms": 800,
+            "reduce_data_above": 150,
+            "empty_page_rate": 0.2,
+            "batch_null_rate": 0.3,
+            "job_seconds": 0.5,
+            "job_fail_rate": 0.2,
+            "job_skip_rate": 0.1,
+            "job_stuck_rate": 0.1,
+            "seed": 13,
+        },
+    )
+    world.control("POST", "budgets", {"account": 25, "window_seconds": 8})  # a throttling storm
+    run_everything(celery_client, connections)
+    settled(world, connections, wait_for_runs, timeout=360)
+    counters = world.control("GET", "counters")
+    assert counters["by_error_code"].get("1", 0) > 0 and counters["by_error_code"].get("2", 0) > 0
+    # the usage headers let the governor pace the calls: the storm was waited out, not hit
+    assert sum(r.throttled_seconds for r in SyncRun.objects) > 0
+    assert counters["by_error_code"].get("17", 0) <= 2
