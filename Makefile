@@ -22,7 +22,7 @@ demo: install ## The demo: embedded MongoDB and Redis, the sandbox, workers, bea
 	@.venv/bin/metasync demo $(DEMO_ARGS)
 
 bench: install ## Every benchmark (prints tables, saves bench/results/*.json)
-	@.venv/bin/python -m bench.sandbox_rps && .venv/bin/python -m bench.entity_sync && .venv/bin/python -m bench.performance_sync
+	@for b in sandbox_rps entity_sync performance_sync governor webhooks; do .venv/bin/python -m bench.$$b || exit 1; done
 
 test: ## Install, start services, lint, run the whole test suite
 	@scripts/test

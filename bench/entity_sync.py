@@ -31,7 +31,7 @@ from bench.common import save, table
 from metasync import db
 from metasync.config import load_settings
 from metasync.embedded import Workers, start_mongo
-from metasync.models import Ad, AdCreative, AdSet, Campaign, RunStatus, SyncRun
+from metasync.models import Ad, AdCreative, AdSet, Campaign, DailyInsight, RunStatus, SyncRun
 from metasync.sandbox.server import start_sandbox
 from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext
@@ -70,7 +70,9 @@ def per_entity_calls(truth: dict[str, Any]) -> int:
     )
 
 
-def sync_once(env: dict[str, str], folder: Path, workers: int, full: bool) -> dict[str, Any]:
+def sync_once(
+    env: dict[str, str], folder: Path, workers: int, full: bool, kind: str = "entities"
+) -> dict[str, Any]:
     settings = load_settings(env)
     client = Celery("bench", broker=settings.celery_broker_url)
     client.conf.update(
@@ -98,7 +100,12 @@ def sync_once(env: dict[str, str], folder: Path, workers: int, full: bool) -> di
         elapsed = time.monotonic() - started
     finally:
         running.stop()
-    entities = sum(sum(int(v) for k, v in r.entities.items() if k != "accounts") for r in runs)
+    counted = (
+        (lambda r: sum(int(v) for v in r.rows.values()))
+        if kind == "performance"
+        else (lambda r: sum(int(v) for k, v in r.entities.items() if k != "accounts"))
+    )
+    entities = sum(counted(r) for r in runs)
     return {
         "seconds": elapsed,
         "entities": entities,
@@ -107,26 +114,25 @@ def sync_once(env: dict[str, str], folder: Path, workers: int, full: bool) -> di
     }
 
 
-def raw_bulk_speed(mongo_url: str, source_db: str) -> dict[str, float]:
-    """Upsert the synced documents again with plain pymongo bulk writes into a scratch database."""
+def raw_bulk_speed(mongo_url: str, source_db: str, insights: bool = False) -> dict[str, float]:
+    """Upsert the synced documents again with plain pymongo bulk writes into a scratch database,
+    keyed like ours (entities by tenant and id, daily rows by their natural key)."""
     client: MongoClient[dict[str, Any]] = MongoClient(mongo_url)
     source, target = client[source_db], client[f"{source_db}_raw"]
     batches = []
-    for model in (Campaign, AdSet, Ad, AdCreative):
+    models = (DailyInsight,) if insights else (Campaign, AdSet, Ad, AdCreative)
+    for model in models:
         name = model._get_collection_name()
+        key = list(model.natural_key)
         docs = [{k: v for k, v in d.items() if k != "_id"} for d in source[name].find()]
-        target[name].create_index([("tenant_id", 1), ("meta_id", 1)], unique=True)
-        batches += [(name, docs[i : i + PAGE_SIZE]) for i in range(0, len(docs), PAGE_SIZE)]
+        target[name].create_index([(field, 1) for field in key], unique=True)
+        size = 500 if insights else PAGE_SIZE
+        batches += [(name, key, docs[i : i + size]) for i in range(0, len(docs), size)]
     started = time.monotonic()
     total = 0
-    for name, docs in batches:
+    for name, key, docs in batches:
         target[name].bulk_write(
-            [
-                UpdateOne(
-                    {"tenant_id": d["tenant_id"], "meta_id": d["meta_id"]}, {"$set": d}, upsert=True
-                )
-                for d in docs
-            ],
+            [UpdateOne({field: d[field] for field in key}, {"$set": d}, upsert=True) for d in docs],
             ordered=False,
         )
         total += len(docs)
@@ -147,7 +153,7 @@ def main() -> None:
             truth = requests.get(
                 f"{sandbox.url}/_sandbox/ground-truth?levels=ad", timeout=60
             ).json()
-            for workers in (1, 2):
+            for workers in (1, 2, 4):
                 database = f"bench_entities_{workers}"
                 env = {
                     "META_APP_ID": info["app_id"],
@@ -167,23 +173,42 @@ def main() -> None:
                     add_connection(ctx, f"tenant-{user['id']}", user["token"])
                 full = sync_once(env, folder, workers, full=True)
                 incremental = sync_once(env, folder, workers, full=False)
+                performance = sync_once(env, folder, workers, full=False, kind="performance")
                 raw = raw_bulk_speed(mongo.url, database)
+                raw_rows = raw_bulk_speed(mongo.url, database, insights=True)
                 ours = full["entities"] / full["seconds"]
+                ours_rows = performance["entities"] / performance["seconds"]
                 report[f"workers_{workers}"] = {
                     "full": full,
                     "incremental": incremental,
+                    "performance": performance,
                     "raw_bulk": raw,
+                    "raw_bulk_rows": raw_rows,
                     "entities_per_second": ours,
+                    "rows_per_second": ours_rows,
                     "ratio_to_raw": ours / raw["per_second"],
+                    "rows_ratio_to_raw": ours_rows / raw_rows["per_second"],
                 }
                 rows.append(
                     [
                         workers,
+                        "entities",
                         full["entities"],
                         round(full["seconds"], 2),
                         round(ours, 1),
                         round(raw["per_second"], 1),
                         round(ours / raw["per_second"], 3),
+                    ]
+                )
+                rows.append(
+                    [
+                        workers,
+                        "daily rows",
+                        performance["entities"],
+                        round(performance["seconds"], 2),
+                        round(ours_rows, 1),
+                        round(raw_rows["per_second"], 1),
+                        round(ours_rows / raw_rows["per_second"], 3),
                     ]
                 )
                 db.database().client.drop_database(database)
@@ -212,8 +237,13 @@ def main() -> None:
             ],
         )
     )
-    print("\nThroughput of a full sync (entities = campaigns + ad sets + ads + creatives)")
-    print(table(["workers", "entities", "seconds", "entities/s", "raw bulk/s", "ratio"], rows))
+    print(
+        "\nThroughput (entities: campaigns, ad sets, ads, creatives of a full sync; daily rows: "
+        "a first performance sync of the 7-day world)"
+    )
+    print(
+        table(["workers", "what", "written", "seconds", "per second", "raw bulk/s", "ratio"], rows)
+    )
     print(f"saved {save('entity_sync', report)}")
 
 

@@ -1,0 +1,150 @@
+"""The rate governor against a sandbox that enforces budgets, with a backlog of many accounts.
+
+One connection with 8 ad accounts; the sandbox allows each account 12 calls per 30 s window
+(usage headers report it); 2 workers run a full entity sync and a first performance sync of all
+accounts at once. Reported: throttling errors Meta (the sandbox) answered (the goal is zero),
+seconds the governor made tasks wait, and the share of each account's budget used.
+
+    .venv/bin/python -m bench.governor
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+from celery import Celery
+
+from bench.common import save, table
+from metasync import db
+from metasync.config import load_settings
+from metasync.embedded import Workers, start_mongo
+from metasync.models import RunStatus, SyncRun
+from metasync.sandbox.server import start_sandbox
+from metasync.sandbox.world import WorldSize
+from metasync.sync import SyncContext
+from metasync.sync.connections import add_connection
+
+SIZE = WorldSize(
+    users=1,
+    accounts_per_user=8,
+    campaigns_per_account=4,
+    adsets_per_campaign=2,
+    ads_per_adset=3,
+    days=7,
+)
+BUDGET, WINDOW = 12, 30.0
+REDIS_URL = "redis://127.0.0.1:6379/0"
+THROTTLING_CODES = ("4", "17", "32", "613", "80000", "80004")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        mongo = start_mongo(folder / "mongo")
+        sandbox, info = start_sandbox(
+            folder / "sandbox",
+            seed=5,
+            size=SIZE,
+            budgets={"account": BUDGET, "business_use_case": BUDGET, "window_seconds": WINDOW},
+            faults={"job_seconds": 1},
+        )
+        prefix = f"bench-gov-{secrets.token_hex(4)}:"
+        env = {
+            "META_APP_ID": info["app_id"],
+            "META_APP_SECRET": info["app_secret"],
+            "META_GRAPH_URL": sandbox.url,
+            "MONGODB_URI": f"{mongo.url}bench_governor",
+            "REDIS_URL": REDIS_URL,
+            "ENCRYPTION_KEY": secrets.token_hex(32),
+            "REDIS_KEY_PREFIX": prefix,
+            "META_RATE_LIMIT_CALLS_PER_HOUR": "5000",
+            "META_REPORT_POLL_SECONDS": "2",
+            "LOG_LEVEL": "WARNING",
+        }
+        try:
+            db.connect(env["MONGODB_URI"])
+            db.ensure_indexes()
+            ctx = SyncContext.from_settings(load_settings(env))
+            connection = add_connection(ctx, "tenant", info["users"][0]["token"])
+            requests.post(f"{sandbox.url}/_sandbox/counters", timeout=10)
+            client = Celery("bench", broker=REDIS_URL)
+            client.conf.update(
+                task_serializer="json", broker_transport_options={"global_keyprefix": prefix}
+            )
+            workers = Workers(env, folder, count=2).start()
+            started = time.monotonic()
+            try:
+                for kind in ("entities", "performance"):
+                    client.send_task(
+                        "metasync.sync_connection",
+                        args=[str(connection.pk)],
+                        kwargs={"kind": kind, "trigger": "bench"},
+                    )
+                while True:
+                    runs = list(SyncRun.objects)
+                    if len(runs) == 2 and all(r.status != RunStatus.RUNNING for r in runs):
+                        break
+                    time.sleep(0.2)
+                elapsed = time.monotonic() - started
+            finally:
+                workers.stop()
+            counters = requests.get(f"{sandbox.url}/_sandbox/counters", timeout=10).json()
+            windows = math.ceil(elapsed / WINDOW)
+            shares = {
+                account: calls / (BUDGET * windows)
+                for account, calls in counters["by_account"].items()
+            }
+            report: dict[str, Any] = {
+                "world": SIZE.__dict__,
+                "budget_per_account": BUDGET,
+                "window_seconds": WINDOW,
+                "seconds": elapsed,
+                "graph_calls": counters["graph_calls"],
+                "throttling_errors": sum(
+                    counters["by_error_code"].get(c, 0) for c in THROTTLING_CODES
+                ),
+                "errors_by_code": counters["by_error_code"],
+                "governor_wait_seconds": sum(r.throttled_seconds for r in runs),
+                "statuses": sorted({r.status for r in runs}),
+                "budget_share_mean": sum(shares.values()) / len(shares),
+                "budget_share_max": max(shares.values()),
+            }
+            db.database().client.drop_database("bench_governor")
+        finally:
+            sandbox.stop()
+            mongo.stop()
+            keys = redis.Redis.from_url(REDIS_URL)
+            for key in keys.scan_iter(match=f"{prefix}*"):
+                keys.delete(key)
+    print(
+        table(
+            ["measure", "value"],
+            [
+                ["accounts x budget", f"8 x {BUDGET} calls / {WINDOW:.0f} s"],
+                ["wall seconds", round(report["seconds"], 1)],
+                ["Graph calls", report["graph_calls"]],
+                ["throttling errors received", report["throttling_errors"]],
+                [
+                    "seconds tasks waited for the governor",
+                    round(report["governor_wait_seconds"], 1),
+                ],
+                [
+                    "budget share used, mean / max",
+                    f"{report['budget_share_mean']:.2f} / {report['budget_share_max']:.2f}",
+                ],
+                ["run statuses", ", ".join(report["statuses"])],
+            ],
+        )
+    )
+    print(f"saved {save('governor', report)}")
+
+
+if __name__ == "__main__":
+    main()
