@@ -9,6 +9,7 @@ returned as an :class:`Outcome`, so nothing here sleeps or knows about brokers.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import logging
@@ -128,9 +129,13 @@ def start_sync(
             )
     if connection.status != ConnectionStatus.ACTIVE:
         return StartResult(None, "inactive", f"connection is {connection.status}")
-    run_id = ObjectId()
+    # A redelivered start (its worker died after taking the lock, before saving the run) must
+    # find the lock its own: the run id, which is the lock's token, derives from the task id.
+    run_id = (
+        ObjectId(hashlib.sha256(request_id.encode()).digest()[:12]) if request_id else ObjectId()
+    )
     lock = ctx.sync_lock(connection_id, kind)
-    if not lock.acquire(str(run_id)):
+    if not lock.acquire(str(run_id)) and lock.holder() != str(run_id):
         now = utcnow()
         _new_run(
             connection,

@@ -242,3 +242,20 @@ def test_unexpected_data_is_recorded_and_never_leaves_the_run_open(
     assert run.status == RunStatus.FAILED and run.pending == 0
     assert {e["type"] for e in run.errors} == {"KeyError"}
     assert ctx.sync_lock(str(connections[0].pk)).holder() is None
+
+
+def test_a_redelivered_start_owns_the_lock_it_took(
+    ctx: SyncContext, connections: list[MetaConnection]
+) -> None:
+    """A start whose worker died after taking the lock (before saving its run) runs when its
+    message comes back, instead of being refused by its own lock."""
+    import hashlib
+
+    from bson import ObjectId
+
+    connection_id = str(connections[0].pk)
+    token = str(ObjectId(hashlib.sha256(b"task-123").digest()[:12]))
+    assert ctx.sync_lock(connection_id).acquire(token)  # the dead attempt's lock
+    start = start_entity_sync(ctx, connection_id, request_id="task-123")
+    assert start.status == "started" and start.run_id == token
+    assert start_entity_sync(ctx, connection_id, request_id="task-999").status == "skipped"
