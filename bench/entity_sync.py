@@ -89,7 +89,7 @@ def sync_once(
             client.send_task(
                 "metasync.sync_connection",
                 args=[str(connection.pk)],
-                kwargs={"trigger": "bench", "full": full},
+                kwargs={"trigger": "bench", "full": full, "kind": kind},
             )
         count = MetaConnection.objects.count()
         while True:
