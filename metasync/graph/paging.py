@@ -93,7 +93,8 @@ def iter_pages(
             seen.clear()
             continue
         body = body if isinstance(body, dict) else {}
-        items = [item for item in body.get("data") or [] if isinstance(item, dict)]
+        data = body.get("data")
+        items = [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
         paging = _as_dict(body.get("paging"))
         next_url = paging.get("next") if isinstance(paging.get("next"), str) else None
         cursors = _as_dict(paging.get("cursors"))

@@ -119,3 +119,11 @@ def test_resume_after_a_cursor_and_bound_the_pages() -> None:
     pages = list(iter_pages(client, "act_1/ads", after="c5", max_pages=1))
     assert len(pages) == 1 and pages[0].after == "c6"
     assert sent(0)["after"] == ["c5"] and len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_page_whose_data_is_not_a_list_yields_no_items() -> None:
+    responses.get(URL, json={"data": True})
+    client, _ = make_client()
+    pages = list(iter_pages(client, "act_1/ads"))
+    assert [p.items for p in pages] == [[]]
