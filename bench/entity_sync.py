@@ -24,7 +24,6 @@ from typing import Any
 
 import redis
 import requests
-from celery import Celery
 from pymongo import MongoClient, UpdateOne
 
 from bench.common import save, table
@@ -37,6 +36,7 @@ from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext
 from metasync.sync.connections import add_connection
 from metasync.sync.entities import PAGE_SIZE
+from workers.client import sender_app
 
 SIZE = WorldSize(
     users=2,
@@ -74,11 +74,7 @@ def sync_once(
     env: dict[str, str], folder: Path, workers: int, full: bool, kind: str = "entities"
 ) -> dict[str, Any]:
     settings = load_settings(env)
-    client = Celery("bench", broker=settings.celery_broker_url)
-    client.conf.update(
-        task_serializer="json",
-        broker_transport_options={"global_keyprefix": settings.REDIS_KEY_PREFIX},
-    )
+    client = sender_app(settings.celery_broker_url, settings.REDIS_KEY_PREFIX)
     running = Workers(env, folder, count=workers).start()
     try:
         before = {r.pk for r in SyncRun.objects}

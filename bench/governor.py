@@ -19,7 +19,6 @@ from typing import Any
 
 import redis
 import requests
-from celery import Celery
 
 from bench.common import save, table
 from metasync import db
@@ -30,6 +29,7 @@ from metasync.sandbox.server import start_sandbox
 from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext
 from metasync.sync.connections import add_connection
+from workers.client import sender_app
 
 SIZE = WorldSize(
     users=1,
@@ -74,10 +74,7 @@ def main() -> None:
             ctx = SyncContext.from_settings(load_settings(env))
             connection = add_connection(ctx, "tenant", info["users"][0]["token"])
             requests.post(f"{sandbox.url}/_sandbox/counters", timeout=10)
-            client = Celery("bench", broker=REDIS_URL)
-            client.conf.update(
-                task_serializer="json", broker_transport_options={"global_keyprefix": prefix}
-            )
+            client = sender_app(REDIS_URL, prefix)
             workers = Workers(env, folder, count=2).start()
             started = time.monotonic()
             try:

@@ -7,6 +7,7 @@ import secrets
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 
 from metasync import __version__
 from metasync.commands.common import settings_or_exit
@@ -50,7 +51,10 @@ def config_check() -> None:
     settings = settings_or_exit()
     for name in Settings.model_fields:
         value = getattr(settings, name)
-        shown = "set (secret)" if "SECRET" in name or "KEY" in name or "TOKEN" in name else value
+        secret = isinstance(value, SecretStr) or (
+            isinstance(value, tuple) and value and isinstance(value[0], SecretStr)
+        )
+        shown = "set (secret)" if secret else value
         if name in {"MONGODB_URI", "REDIS_URL"}:
             shown = "set"
         typer.echo(f"{name}: {shown}")

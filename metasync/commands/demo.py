@@ -45,7 +45,7 @@ def _follow(run_kind: str, request_ids: list[str], timeout: float) -> list[Any]:
 
 
 def _summary(connections: list[Any], runs: dict[str, list[Any]]) -> Table:
-    from metasync.models import Ad, AdCreative, AdSet, Campaign, DailyInsight
+    from metasync.models import Ad, AdAccount, AdCreative, AdSet, Campaign, DailyInsight
 
     table = Table(
         "tenant",
@@ -66,8 +66,6 @@ def _summary(connections: list[Any], runs: dict[str, list[Any]]) -> Table:
         duration = sum(r.duration_ms or 0 for r in mine)
         for account_id in connection.ad_account_ids:
             scope = {"tenant_id": connection.tenant_id, "account_id": account_id}
-            from metasync.models import AdAccount
-
             account = AdAccount.objects(
                 tenant_id=connection.tenant_id, meta_id=f"act_{account_id}"
             ).first()

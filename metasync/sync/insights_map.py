@@ -68,7 +68,7 @@ def map_insight_row(
         "account_id": account_id,
         "level": level,
         "entity_id": str(entity) if entity is not None else None,
-        "date": str(raw.get("date_start")),
+        "date": str(raw["date_start"]) if raw.get("date_start") else None,
         "breakdown_key": breakdown_key(breakdowns),
         "attribution_key": attribution_key(attribution_windows),
         "breakdowns": breakdowns,

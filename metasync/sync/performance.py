@@ -147,7 +147,7 @@ def _write_rows(
         )
         for raw in items
     ]
-    rows = [row for row in rows if row["entity_id"] and row["date"] != "None"]
+    rows = [row for row in rows if row["entity_id"] and row["date"]]
     upsert_page(DailyInsight, rows, now)
     return len(rows)
 

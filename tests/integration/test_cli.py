@@ -49,6 +49,8 @@ def test_config_check_never_prints_secrets(env: dict[str, str]) -> None:
     result = run(["config", "check"], env)
     assert result.returncode == 0, result.stderr
     assert "ENCRYPTION_KEY: set (secret)" in result.stdout
+    assert "REDIS_KEY_PREFIX: metasync:" in result.stdout  # not a secret: shown
+    assert "META_INSIGHTS_LEVELS: ('account', 'campaign', 'adset', 'ad')" in result.stdout
     assert env["ENCRYPTION_KEY"] not in result.stdout
     assert env["META_APP_SECRET"] not in result.stdout
 
