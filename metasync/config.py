@@ -103,6 +103,9 @@ _EXPECTS: dict[str, str] = {
     "META_REPORT_POLL_SECONDS": "seconds between polls of a running report job (1-600)",
     "BROKER_VISIBILITY_TIMEOUT_SECONDS": "seconds before an unacknowledged task is delivered "
     "again (5-86400); keep it above task time limits (600) and countdowns (3000) in production",
+    "RUN_STALL_SECONDS": "seconds a running sync may make no progress, past any wait it asked "
+    "for, before its unfinished subtasks are queued again (5-86400)",
+    "RUN_RECOVERY_INTERVAL_SECONDS": "seconds between beat's checks for stalled runs (1-86400)",
 }
 
 
@@ -146,6 +149,8 @@ class Settings(BaseModel):
     META_REPORT_STUCK_SECONDS: int = Field(120, ge=1, le=7200)
     META_REPORT_POLL_SECONDS: int = Field(5, ge=1, le=600)
     BROKER_VISIBILITY_TIMEOUT_SECONDS: int = Field(7200, ge=5, le=86400)
+    RUN_STALL_SECONDS: int = Field(900, ge=5, le=86400)
+    RUN_RECOVERY_INTERVAL_SECONDS: int = Field(300, ge=1, le=86400)
 
     @field_validator("META_API_VERSION")
     @classmethod

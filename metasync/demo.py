@@ -24,6 +24,7 @@ from typing import Any
 from metasync.embedded import (
     EmbeddedService,
     Workers,
+    beat_command,
     free_port,
     start_mongo,
     start_redis,
@@ -142,24 +143,8 @@ def start_services(
         workers = Workers(env, workdir, count=2).start()
         stack.callback(workers.stop)
         say("started 2 worker processes")
-        beat = _process(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(workdir / "beat-schedule"),
-            ],
-            env,
-            workdir / "beat.log",
-            None,
-            "beat",
-        )
+        beat_log = workdir / "beat.log"
+        beat = _process(beat_command(workdir / "beat-schedule"), env, beat_log, None, "beat")
         stack.callback(_stop, beat)
         flower_port, password = free_port(), secrets.token_urlsafe(9)
         flower = _process(

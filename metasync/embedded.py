@@ -26,6 +26,7 @@ __all__ = [
     "EmbeddedService",
     "ServiceStartError",
     "Workers",
+    "beat_command",
     "free_port",
     "start_mongo",
     "start_redis",
@@ -181,13 +182,30 @@ def start_redis(
     )
 
 
+def beat_command(schedule_file: Path) -> list[str]:
+    """``celery beat`` as the Procfile runs it, its schedule state kept in ``schedule_file``."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.app",
+        "beat",
+        "--loglevel",
+        "INFO",
+        "--schedule",
+        str(schedule_file),
+    ]
+
+
 class Workers:
     """``count`` separate ``celery worker`` processes (one child process each), started with
     ``env`` as their whole environment (plus PATH). Used by the end-to-end tests, the benchmarks
     and the demo; the command is the same one the Procfile runs."""
 
-    def __init__(self, env: dict[str, str], logdir: Path, count: int = 2) -> None:
+    def __init__(self, env: dict[str, str], logdir: Path, count: int = 2, name: str = "w") -> None:
         self.env = {"PATH": os.environ.get("PATH", ""), **env}
+        self.name = name  # node names are <name><n>@<host>: give each group its own
         self.logdir = logdir
         self.count = count
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -212,7 +230,7 @@ class Workers:
                             "--pool",
                             "prefork",
                             "-n",
-                            f"w{n}@%h",
+                            f"{self.name}{n}@%h",
                             "--loglevel",
                             "INFO",
                             "--without-gossip",

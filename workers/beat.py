@@ -1,26 +1,43 @@
 """The beat schedule, from settings: entity syncs every META_SYNC_INTERVAL_MINUTES and
-performance syncs every PERFORMANCE_SYNC_INTERVAL_MINUTES."""
+performance syncs every PERFORMANCE_SYNC_INTERVAL_MINUTES, and a check for stalled runs every
+RUN_RECOVERY_INTERVAL_SECONDS.
+
+The schedules are ``relative``: they fire on clock boundaries (the whole minute or hour of the
+interval's resolution) rather than an interval after the process started. Two beat processes
+started by mistake therefore send ``schedule_syncs`` at the same moment, inside the same
+schedule slot, and the slot claim in Redis lets only one of them enqueue syncs.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+from celery.schedules import schedule
+
 from metasync.config import Settings
 
 __all__ = ["beat_schedule"]
+
+
+def _every(minutes: float) -> schedule:
+    return schedule(run_every=timedelta(minutes=minutes), relative=True)
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         "entity-syncs": {
             "task": "metasync.schedule_syncs",
-            "schedule": timedelta(minutes=settings.META_SYNC_INTERVAL_MINUTES),
+            "schedule": _every(settings.META_SYNC_INTERVAL_MINUTES),
             "kwargs": {"kind": "entities"},
         },
         "performance-syncs": {
             "task": "metasync.schedule_syncs",
-            "schedule": timedelta(minutes=settings.PERFORMANCE_SYNC_INTERVAL_MINUTES),
+            "schedule": _every(settings.PERFORMANCE_SYNC_INTERVAL_MINUTES),
             "kwargs": {"kind": "performance"},
+        },
+        "recover-stalled-runs": {
+            "task": "metasync.recover_runs",
+            "schedule": _every(settings.RUN_RECOVERY_INTERVAL_SECONDS / 60),
         },
     }

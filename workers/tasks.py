@@ -6,18 +6,33 @@ in Flower, and never a token.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+
+from celery.utils.log import get_task_logger
 
 from metasync.graph import RateLimitError
 from metasync.models import ConnectionStatus, MetaConnection
 from metasync.sync import Period, Subtask, execute_subtask, start_sync
 from metasync.sync.orchestrate import MAX_COUNTDOWN_SECONDS
+from metasync.sync.recovery import recover_stalled_runs, recover_stalled_webhooks
 from metasync.sync.scheduling import claim_schedule_slot
+from metasync.webhooks import Change
 from workers.app import app
 from workers.base import MetaSyncTask
 from workers.context import context
 
-__all__ = ["fetch_edge", "fetch_insights", "schedule_syncs", "sync_connection", "webhook_change"]
+__all__ = [
+    "enqueue_webhook_change",
+    "fetch_edge",
+    "fetch_insights",
+    "recover_runs",
+    "schedule_syncs",
+    "sync_connection",
+    "webhook_change",
+]
+
+log = get_task_logger(__name__)  # lines carry the task's name and id
 
 RATE_LIMIT_RETRIES = 100  # a throttled subtask waits its turn many times before giving up
 POLL_RETRIES = 5000  # a report job is polled for at most an hour of its age anyway
@@ -95,12 +110,41 @@ def sync_connection(
     return {"run_id": start.run_id, "status": start.status, "subtasks": len(start.subtasks)}
 
 
+@app.task(
+    base=MetaSyncTask,
+    name="metasync.recover_runs",
+    bind=True,
+    autoretry_for=MetaSyncTask.autoretry_for,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=3,
+)
+def recover_runs(self: MetaSyncTask) -> int:
+    """Queue again the unfinished subtasks of runs that stalled, and webhook changes whose task
+    was lost (see metasync.sync.recovery). Returns how many tasks were queued."""
+    ctx = context()
+    subtasks = sum(r.queued for r in recover_stalled_runs(ctx, enqueue))
+    return subtasks + recover_stalled_webhooks(ctx, enqueue_webhook_change)
+
+
+def enqueue_webhook_change(change: Change, key: str) -> None:
+    webhook_change.delay(key=key, **change.as_kwargs())
+
+
 def _run_subtask(task: MetaSyncTask, sub: Subtask) -> str:
     outcome = execute_subtask(
         context(),
         sub,
         final_attempt=task.final_attempt,
         may_wait=task.request.retries < RATE_LIMIT_RETRIES,
+    )
+    log.info(
+        "subtask %s of run %s: %s, %d follow-ups",
+        sub.key,
+        sub.run_id,
+        outcome.status,
+        len(outcome.follow_ups),
+        extra={"run_id": sub.run_id},
     )
     if outcome.status == "retry":
         raise task.retry(countdown=outcome.countdown, max_retries=RATE_LIMIT_RETRIES)
@@ -177,14 +221,16 @@ def webhook_change(
 ) -> str:
     """Refetch the object one webhook change names, and its recent performance."""
     from metasync.graph import MetaAPIError
-    from metasync.models import WebhookEvent, WebhookStatus
-    from metasync.webhooks import Change
+    from metasync.models import WebhookEvent, WebhookStatus, utcnow
     from metasync.webhooks.process import process_change
 
     try:
         return process_change(context(), Change(account_id, time, field, value), key)
     except RateLimitError as exc:
         countdown = min(exc.retry_after, MAX_COUNTDOWN_SECONDS)
+        WebhookEvent.objects(dedupe_key=key).update(  # waiting, not stalled
+            set__queued_at=utcnow() + timedelta(seconds=countdown)
+        )
         raise self.retry(countdown=countdown, max_retries=RATE_LIMIT_RETRIES) from None
     except MetaAPIError as exc:
         if exc.retryable and not self.final_attempt:

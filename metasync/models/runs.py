@@ -63,7 +63,14 @@ class SyncRun(Document):  # type: ignore[misc]
     failed = IntField(default=0)  # subtasks that ended in an error
     scheduled = ListField(StringField())  # subtask keys counted into ``pending``
     done = ListField(StringField())  # subtask keys counted out of ``pending``
+    # the outbox: {parent: subtask key or "start", subtasks: [task arguments + key]}: every
+    # subtask's arguments, so a redelivered parent queues the same follow-ups again and a
+    # stalled run's lost subtasks can be queued again (metasync.sync.recovery)
+    handoffs = ListField(DictField())
     applied_pages = ListField(StringField())
+    progress_at = DateTimeField(default=utcnow)  # the last time a subtask moved the run on
+    wait_until = DateTimeField()  # the latest end of a countdown a subtask asked for
+    recovered = IntField(default=0)  # subtasks queued again after the run stalled
 
     meta: ClassVar[dict[str, Any]] = {
         **BASE_META,

@@ -29,6 +29,10 @@ class WebhookEvent(Document):  # type: ignore[misc]
     status = StringField(choices=WebhookStatus.ALL, default=WebhookStatus.QUEUED)
     detail = StringField()
     received_at = DateTimeField(default=utcnow)
+    # when its task was (last) queued, or when a throttled task will run; a QUEUED event older
+    # than RUN_STALL_SECONDS past this is queued again (metasync.sync.recovery)
+    queued_at = DateTimeField(default=utcnow)
+    requeued = IntField(default=0)
     processed_at = DateTimeField()
 
     meta: ClassVar[dict[str, Any]] = {
@@ -37,5 +41,6 @@ class WebhookEvent(Document):  # type: ignore[misc]
         "indexes": [
             {"fields": ["dedupe_key"], "unique": True},
             {"fields": ["status", "-received_at"]},
+            {"fields": ["status", "queued_at"]},
         ],
     }

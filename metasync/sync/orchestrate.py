@@ -119,7 +119,11 @@ def start_sync(
         if existing is not None:
             if existing.status != RunStatus.RUNNING:
                 return StartResult(str(existing.pk), "finished", "this request already ran")
-            ctx.sync_lock(connection_id, kind).extend(str(existing.pk))
+            lock = ctx.sync_lock(connection_id, kind)
+            if not (lock.extend(str(existing.pk)) or lock.acquire(str(existing.pk))):
+                reason = f"another sync of this connection is running (run {lock.holder()})"
+                interrupt(ctx, str(existing.pk), "LockBusy", reason)
+                return StartResult(str(existing.pk), "skipped", reason)
             return StartResult(
                 str(existing.pk),
                 "resumed",
@@ -219,6 +223,9 @@ def _start_locked(
                 push__errors={**error_record(None, exc, account_id), "edge": "account"},
                 inc__failed=1,
             )
+    except RateLimitError as exc:  # the start task retries after the wait: not stalled
+        runs.waiting(str(run_id), min(exc.retry_after, MAX_COUNTDOWN_SECONDS))
+        raise
     except TokenError as exc:
         mark_token_error(str(connection.pk), exc)
         return _fail_start(ctx, run, exc)
@@ -290,7 +297,7 @@ def _plan(
             for account in accounts
             for edge in edges
         ]
-    runs.schedule(str(run.pk), [sub.key for sub in subtasks])
+    runs.schedule(str(run.pk), {sub.key: sub.as_record() for sub in subtasks})
     return subtasks
 
 
@@ -321,8 +328,14 @@ def after_close(ctx: SyncContext, run: SyncRun) -> None:
     )
 
 
-def _finish(ctx: SyncContext, sub: Subtask, error: dict[str, Any] | None = None) -> SyncRun | None:
-    closed = runs.finish(sub.run_id, sub.key, error)
+def _finish(
+    ctx: SyncContext,
+    sub: Subtask,
+    error: dict[str, Any] | None = None,
+    follow_ups: list[Subtask] | None = None,
+) -> SyncRun | None:
+    handoff = {follow.key: follow.as_record() for follow in follow_ups or []}
+    closed = runs.finish(sub.run_id, sub.key, error, handoff)
     if closed is not None:
         after_close(ctx, closed)
     return closed
@@ -420,6 +433,9 @@ def execute_subtask(
     run = SyncRun.objects(pk=sub.run_id).first()
     if run is None or run.status != RunStatus.RUNNING:
         return Outcome("gone")
+    if sub.key in run.done:  # redelivered after it finished: queue its follow-ups again
+        again = [Subtask.from_kwargs(arguments) for arguments in runs.handed_off(run, sub.key)]
+        return Outcome("done", follow_ups=again)
     connection = MetaConnection.objects(pk=sub.connection_id).first()
     if connection is None or connection.status != ConnectionStatus.ACTIVE:
         return Outcome("gone", closed=_finish(ctx, sub))  # the run already says why
@@ -432,7 +448,9 @@ def execute_subtask(
         if client is not None and exc.scope != "governor":
             client.stats.throttled_seconds += exc.retry_after
         if may_wait:
-            return Outcome("retry", countdown=min(exc.retry_after, MAX_COUNTDOWN_SECONDS))
+            countdown = min(exc.retry_after, MAX_COUNTDOWN_SECONDS)
+            runs.waiting(sub.run_id, countdown)
+            return Outcome("retry", countdown=countdown)
         return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
     except TokenError as exc:
         mark_token_error(sub.connection_id, exc)
@@ -469,10 +487,9 @@ def execute_subtask(
         if client is not None:
             runs.add_call_stats(sub.run_id, client.stats.as_dict())
     if outcome.status == "poll":
+        runs.waiting(sub.run_id, outcome.countdown)
         return outcome
-    if outcome.follow_ups:
-        runs.schedule(sub.run_id, [follow.key for follow in outcome.follow_ups])
-    outcome.closed = _finish(ctx, sub)
+    outcome.closed = _finish(ctx, sub, follow_ups=outcome.follow_ups)
     return outcome
 
 
@@ -522,14 +539,20 @@ def run_inline(
     return start
 
 
-def interrupt(ctx: SyncContext, run_id: str) -> None:
-    """Close a run that its runner abandoned (Ctrl-C, SIGTERM) and free the connection."""
+def interrupt(
+    ctx: SyncContext,
+    run_id: str,
+    error_type: str = "Interrupted",
+    message: str = "the run was interrupted",
+) -> None:
+    """Close a run that its runner abandoned (Ctrl-C, SIGTERM, a lost start) as failed, and
+    free the connection."""
     now = utcnow()
     updated = SyncRun.objects(pk=run_id, status=RunStatus.RUNNING).modify(
         new=True,
         set__status=RunStatus.FAILED,
         set__finished_at=now,
-        push__errors={"type": "Interrupted", "message": "the run was interrupted", "at": now},
+        push__errors={"type": error_type, "message": message, "at": now},
     )
     if updated is not None:
         ctx.sync_lock(updated.connection_id, updated.kind).release(run_id)

@@ -252,7 +252,10 @@ def report_step(
 ) -> JobStep:
     """Advance one report job by one step. Never sleeps: ``poll`` asks to be run again."""
     job = _job(sub, connection)
-    if job.status in (ReportStatus.COMPLETED, ReportStatus.SPLIT, ReportStatus.FAILED):
+    if job.status == ReportStatus.SPLIT:  # split by an attempt that died before handing off
+        children = ReportRun.objects(job_key__in=job.children).order_by("job_key")
+        return JobStep("done", follow_ups=[_child_subtask(sub, child) for child in children])
+    if job.status in (ReportStatus.COMPLETED, ReportStatus.FAILED):
         return JobStep("done")
     if job.step_open and job.report_run_id:
         runs.count_report_jobs(sub.run_id, "resumed")
@@ -375,10 +378,9 @@ def _split(step: JobScope) -> JobStep:
             )
     if not parts:
         return _read_synchronously(step)
-    follow_ups = []
+    children = []
     for number, part in enumerate(parts):
         key = f"{job.job_key}/{number}"
-        child_range = part["time_range"]
         with contextlib.suppress(NotUniqueError):
             ReportRun(
                 job_key=key,
@@ -390,22 +392,27 @@ def _split(step: JobScope) -> JobStep:
                 params=part,
                 parent_job_key=job.job_key,
             ).save()
-        follow_ups.append(
-            Subtask(
-                sub.run_id,
-                sub.connection_id,
-                sub.account_id,
-                sub.edge,
-                since=child_range["since"],
-                until=child_range["until"],
-                job_key=key,
-            )
-        )
+        children.append(ReportRun.objects.get(job_key=key))
+    follow_ups = [_child_subtask(sub, child) for child in children]
     ReportRun.objects(pk=job.pk).update(
-        set__status=ReportStatus.SPLIT, set__children=[s.job_key for s in follow_ups]
+        set__status=ReportStatus.SPLIT, set__children=[child.job_key for child in children]
     )
     runs.count_report_jobs(sub.run_id, "split")
     return JobStep("done", follow_ups=follow_ups)
+
+
+def _child_subtask(sub: Subtask, child: ReportRun) -> Subtask:
+    """The subtask that runs ``child``, one part of the job ``sub`` split."""
+    child_range = child.params["time_range"]
+    return Subtask(
+        sub.run_id,
+        sub.connection_id,
+        sub.account_id,
+        sub.edge,
+        since=child_range["since"],
+        until=child_range["until"],
+        job_key=child.job_key,
+    )
 
 
 def _read_synchronously(step: JobScope) -> JobStep:

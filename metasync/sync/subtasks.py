@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,20 @@ class Subtask:
     @property
     def is_insights(self) -> bool:
         return self.edge.startswith(("insights:", "report:"))
+
+    @classmethod
+    def from_kwargs(cls, arguments: Mapping[str, Any]) -> Subtask:
+        """The inverse of :meth:`as_kwargs` (extra entries, such as a stored ``key``, ignored)."""
+        names = ("run_id", "connection_id", "account_id", "edge")
+        optional = ("after", "since", "until", "job_key")
+        return cls(
+            *(str(arguments[name]) for name in names),
+            *(arguments.get(name) for name in optional),
+        )
+
+    def as_record(self) -> dict[str, str | None]:
+        """The task arguments and the key, as the run's outbox stores them."""
+        return {**self.as_kwargs(), "key": self.key}
 
     def as_kwargs(self) -> dict[str, str | None]:
         """JSON-safe, secret-free task arguments (readable in Flower)."""

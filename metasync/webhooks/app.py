@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from metasync import db
 from metasync.config import ConfigurationError, Settings
 from metasync.keys import RedisKeys
-from metasync.models import WebhookEvent
+from metasync.models import WebhookEvent, WebhookStatus, utcnow
 from metasync.webhooks.payload import Change, PayloadError, parse_notification
 from metasync.webhooks.signature import SignatureError, verify_signature
 
@@ -157,12 +157,16 @@ def create_app(
                 duplicates += 1
                 continue
             try:
+                now = utcnow()
                 WebhookEvent.objects(dedupe_key=key).update_one(
                     upsert=True,
                     set_on_insert__account_id=change.account_id,
                     set_on_insert__field=change.field,
                     set_on_insert__value=change.value,
                     set_on_insert__time=change.time,
+                    set_on_insert__status=WebhookStatus.QUEUED,
+                    set_on_insert__received_at=now,
+                    set_on_insert__queued_at=now,
                 )
                 enqueue(change, key)
             except Exception:

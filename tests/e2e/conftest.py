@@ -16,7 +16,8 @@ from metasync.config import load_settings
 from metasync.embedded import free_port, wait_for_port
 from metasync.models import RunStatus, SyncRun
 from metasync.sandbox.world import WorldSize
-from tests.support.workers import Workers, client_app
+from tests.support.diagnosis import stuck_runs_report
+from tests.support.workers import Workers, client_app, start_beat
 
 WORLD = WorldSize(
     users=3,
@@ -100,13 +101,26 @@ def workers(sync_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
 
 
 @pytest.fixture
+def recovery_beat(sync_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Beat, for its check for stalled runs (modules that use it set RUN_RECOVERY_INTERVAL_SECONDS
+    and RUN_STALL_SECONDS short, and the sync intervals long)."""
+    beat = start_beat(sync_env, tmp_path)
+    yield beat
+    beat.terminate()
+    beat.wait(15)
+
+
+@pytest.fixture
 def celery_client(sync_env: dict[str, str]) -> Celery:
     settings = load_settings(sync_env)
     return client_app(settings.celery_broker_url, settings.REDIS_KEY_PREFIX)
 
 
 @pytest.fixture
-def wait_for_runs() -> Callable[..., list[SyncRun]]:
+def wait_for_runs(sync_env: dict[str, str], tmp_path: Path) -> Callable[..., list[SyncRun]]:
+    """Wait until ``count`` runs matching ``filters`` exist and none is running; when they do
+    not, fail with what the runs, the workers' logs and the broker say (see diagnosis)."""
+
     def wait(count: int, timeout: float = 90.0, **filters: object) -> list[SyncRun]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -115,6 +129,7 @@ def wait_for_runs() -> Callable[..., list[SyncRun]]:
                 return found
             time.sleep(0.3)
         left = [(r.pk, r.status, r.pending) for r in SyncRun.objects(**filters)]
-        raise AssertionError(f"runs did not finish: {left}")
+        report = stuck_runs_report(sync_env["REDIS_URL"], sync_env["REDIS_KEY_PREFIX"], tmp_path)
+        raise AssertionError(f"runs did not finish: {left}\n{report}")
 
     return wait

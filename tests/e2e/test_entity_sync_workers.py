@@ -132,18 +132,3 @@ def test_two_concurrent_syncs_of_one_connection_never_both_run(
     done = [r for r in runs if r.status == RunStatus.SUCCEEDED]
     assert done, "one of them ran"
     assert ctx.sync_lock(str(connection.pk)).holder() is None
-
-
-def test_two_beats_scheduling_at_once_do_not_double_the_work(
-    connections: list[MetaConnection],
-    workers: Workers,
-    celery_client: Celery,
-    wait_for_runs: Callable[..., list[SyncRun]],
-) -> None:
-    for _ in range(2):  # what two beat processes do in the same slot
-        celery_client.send_task("metasync.schedule_syncs", kwargs={"kind": "entities"})
-    runs = wait_for_runs(len(connections))
-    time.sleep(2)  # a doubled schedule would enqueue a second round by now
-    assert SyncRun.objects.count() == len(connections)
-    assert sorted(r.connection_id for r in runs) == sorted(str(c.pk) for c in connections)
-    assert all(r.trigger == "schedule" for r in runs)

@@ -16,6 +16,7 @@ from metasync.models import MetaConnection, RunStatus, SyncRun
 from metasync.sandbox.world import WorldSize
 from tests.support.sandbox import Sandbox
 from tests.support.truth import entity_mismatches, insight_mismatches
+from tests.support.workers import start_beat
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -42,6 +43,9 @@ def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
         "META_RATE_LIMIT_CALLS_PER_HOUR": "5000",
         "META_INSIGHTS_INITIAL_DAYS": "10",
         "META_INSIGHTS_SYNC_MAX_DAYS": "7",
+        # beat fires entity syncs on every minute boundary; performance syncs not within a test
+        "META_SYNC_INTERVAL_MINUTES": "1",
+        "PERFORMANCE_SYNC_INTERVAL_MINUTES": "600",
     }
 
 
@@ -167,3 +171,30 @@ def test_a_turned_up_fault_profile(
     # the usage headers let the governor pace the calls: the storm was waited out, not hit
     assert sum(r.throttled_seconds for r in SyncRun.objects) > 0
     assert counters["by_error_code"].get("17", 0) <= 2
+
+
+def test_two_beat_processes_started_by_mistake_queue_one_round(
+    connections: list[MetaConnection],
+    sync_env: dict[str, str],
+    tmp_path: Path,
+    workers: Workers,
+    wait_for_runs: Callable[..., list[SyncRun]],
+) -> None:
+    beats = [start_beat(sync_env, tmp_path, f"beat-{n}") for n in range(2)]
+    logs = [tmp_path / f"beat-{n}.log" for n in range(2)]
+    try:
+        deadline = time.monotonic() + 90  # the next minute boundary, and start-up
+        while time.monotonic() < deadline and not all(
+            "Sending due task entity-syncs" in log.read_text() for log in logs
+        ):
+            time.sleep(0.5)
+    finally:
+        for beat in beats:
+            beat.terminate()
+            beat.wait(15)
+    assert all("Sending due task entity-syncs" in log.read_text() for log in logs), "both beats"
+    runs = wait_for_runs(len(connections))
+    time.sleep(2)  # a doubled schedule would have queued a second round by now
+    assert SyncRun.objects.count() == len(connections), "one round, nothing skipped"
+    assert sorted(r.connection_id for r in runs) == sorted(str(c.pk) for c in connections)
+    assert all(r.trigger == "schedule" and r.status == RunStatus.SUCCEEDED for r in runs)

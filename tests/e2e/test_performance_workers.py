@@ -47,6 +47,11 @@ def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
         "META_REPORT_STUCK_SECONDS": "2",
         "BROKER_VISIBILITY_TIMEOUT_SECONDS": "6",
         "META_RATE_LIMIT_CALLS_PER_HOUR": "5000",
+        # where beat runs (the killed-worker test), it checks for stalled runs every 2 s
+        "RUN_RECOVERY_INTERVAL_SECONDS": "2",
+        "RUN_STALL_SECONDS": "15",
+        "META_SYNC_INTERVAL_MINUTES": "600",
+        "PERFORMANCE_SYNC_INTERVAL_MINUTES": "600",
     }
 
 
@@ -122,6 +127,7 @@ def test_failing_skipped_and_stalled_jobs_still_end_complete(
     assert insight_mismatches(world.truth(), tenants(connections)) == []
 
 
+@pytest.mark.usefixtures("recovery_beat")
 def test_a_killed_worker_is_replaced_and_resumes_the_same_report_run(
     world: Sandbox,
     connections: list[MetaConnection],
