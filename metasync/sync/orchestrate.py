@@ -24,6 +24,7 @@ from pymongo.errors import ConnectionFailure
 
 from metasync.crypto import CryptoError
 from metasync.graph import (
+    BatchRequest,
     GraphClient,
     InsightsTimeoutError,
     MetaAPIError,
@@ -32,6 +33,7 @@ from metasync.graph import (
     RateLimitError,
     TokenError,
     TransientError,
+    batch,
     get_many,
 )
 from metasync.models import (
@@ -250,7 +252,8 @@ def _read_accounts(
     client: GraphClient, account_ids: list[str]
 ) -> tuple[list[dict[str, Any]], list[tuple[str, MetaAPIError]]]:
     """Account details in one multi-id call; when Meta refuses it (one account not readable),
-    one call per account so the readable ones are still read and the others are named."""
+    one batch request with an item per account, so the readable ones are still read and the
+    others are named by their own errors (items that come back null are sent again)."""
     try:
         found = get_many(client, [f"act_{a}" for a in account_ids], ACCOUNT_FIELDS)
         return list(found.values()), []
@@ -258,15 +261,17 @@ def _read_accounts(
         raise
     except MetaAPIError:
         pass
+    fields = ",".join(ACCOUNT_FIELDS)
+    results = batch(client, [BatchRequest(f"act_{a}?fields={fields}") for a in account_ids])
     rows: list[dict[str, Any]] = []
     failures: list[tuple[str, MetaAPIError]] = []
-    for account_id in account_ids:
-        try:
-            rows.append(client.get(f"act_{account_id}", {"fields": ",".join(ACCOUNT_FIELDS)}).body)
-        except (TokenError, RateLimitError, TransientError):
-            raise
-        except MetaAPIError as exc:
-            failures.append((account_id, exc))
+    for account_id, result in zip(account_ids, results, strict=True):
+        if isinstance(result.error, TokenError | RateLimitError | TransientError):
+            raise result.error
+        if result.error is not None:
+            failures.append((account_id, result.error))
+        elif isinstance(result.body, dict):
+            rows.append(result.body)
     return rows, failures
 
 

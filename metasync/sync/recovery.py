@@ -49,9 +49,9 @@ def stalled_runs(stall_seconds: float, now: datetime | None = None) -> list[Sync
     """Running runs with no progress for ``stall_seconds`` and no countdown still running."""
     cutoff = (now or utcnow()) - timedelta(seconds=stall_seconds)
     not_waiting = Q(wait_until=None) | Q(wait_until__lt=cutoff)
-    return list(
-        SyncRun.objects(Q(status=RunStatus.RUNNING) & Q(progress_at__lt=cutoff) & not_waiting)
-    )
+    # runs saved before progress was recorded count from their start
+    idle = Q(progress_at__lt=cutoff) | (Q(progress_at=None) & Q(started_at__lt=cutoff))
+    return list(SyncRun.objects(Q(status=RunStatus.RUNNING) & idle & not_waiting))
 
 
 def recover_stalled_runs(

@@ -175,8 +175,24 @@ def test_permission_errors_are_recorded_and_other_accounts_finish(
     assert [e["edge"] for e in denied] == ["account"]  # no edge of it is even tried
     assert Campaign.objects(account_id=first.ad_account_ids[0]).count() > 0
     readable = len(first.ad_account_ids) - 1
-    assert run.api_calls == 1 + len(first.ad_account_ids) + 4 * readable  # ids, one by one, edges
+    # the multi-id read, one batch (Meta counts each item) and the edges
+    assert run.api_calls == 1 + len(first.ad_account_ids) + 4 * readable
+    assert world.control("GET", "counters")["by_path"]["POST /"] == 1, "one batch request"
     assert MetaConnection.objects.get(pk=first.pk).status == ConnectionStatus.ACTIVE
+
+
+def test_batch_items_that_come_back_null_are_sent_again(
+    ctx: SyncContext, world: Sandbox, connections: list[MetaConnection]
+) -> None:
+    first, second = connections
+    first.ad_account_ids = [*first.ad_account_ids, second.ad_account_ids[0]]
+    first.save()
+    world.control("POST", "faults", {"batch_null_rate": 0.5, "seed": 2})
+    run = SyncRun.objects.get(pk=run_inline(ctx, str(first.pk)).run_id)
+    assert world.control("GET", "counters")["by_path"]["POST /"] >= 2, "a second round"
+    assert run.status == RunStatus.PARTIAL and run.entities["accounts"] == 2
+    denied = {e["account_id"] for e in run.errors if e["type"] == "PermissionDeniedError"}
+    assert denied == {second.ad_account_ids[0]}
 
 
 def test_a_subtask_run_twice_counts_once(
