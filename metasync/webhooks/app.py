@@ -26,7 +26,7 @@ from metasync import db
 from metasync.config import ConfigurationError, Settings
 from metasync.keys import RedisKeys
 from metasync.models import WebhookEvent, WebhookStatus, utcnow
-from metasync.webhooks.payload import Change, PayloadError, parse_notification
+from metasync.webhooks.payload import REFETCH_FIELDS, Change, PayloadError, parse_notification
 from metasync.webhooks.signature import SignatureError, verify_signature
 
 __all__ = ["DEDUPE_TTL_SECONDS", "MAX_BODY_BYTES", "create_app"]
@@ -41,6 +41,7 @@ class Accepted(BaseModel):
     received: int
     queued: int
     duplicates: int
+    ignored: int = 0  # changes to fields metasync does not act on: recorded, no task
 
 
 class Problem(BaseModel):
@@ -145,7 +146,7 @@ def create_app(
             changes = parse_notification(body)
         except PayloadError as exc:
             return problem(400, str(exc))
-        queued = duplicates = 0
+        queued = duplicates = ignored = 0
         for change in changes:
             key = change.dedupe_key
             dedupe = f"{keys.prefix}webhook:{key}"
@@ -156,6 +157,7 @@ def create_app(
             if not fresh:
                 duplicates += 1
                 continue
+            acted_on = change.field in REFETCH_FIELDS
             try:
                 now = utcnow()
                 WebhookEvent.objects(dedupe_key=key).update_one(
@@ -164,17 +166,29 @@ def create_app(
                     set_on_insert__field=change.field,
                     set_on_insert__value=change.value,
                     set_on_insert__time=change.time,
-                    set_on_insert__status=WebhookStatus.QUEUED,
+                    set_on_insert__status=(
+                        WebhookStatus.QUEUED if acted_on else WebhookStatus.IGNORED
+                    ),
+                    set_on_insert__detail=(
+                        None if acted_on else f"field {change.field} is not acted on"
+                    ),
                     set_on_insert__received_at=now,
                     set_on_insert__queued_at=now,
+                    set_on_insert__processed_at=None if acted_on else now,
                 )
-                enqueue(change, key)
+                if acted_on:  # a change nobody acts on costs no task
+                    enqueue(change, key)
             except Exception:
                 client.delete(dedupe)
                 log.exception("could not queue webhook change for account %s", change.account_id)
                 return problem(503, "the change could not be queued; Meta will deliver again")
-            queued += 1
-        return Accepted(received=len(changes), queued=queued, duplicates=duplicates)
+            if acted_on:
+                queued += 1
+            else:
+                ignored += 1
+        return Accepted(
+            received=len(changes), queued=queued, duplicates=duplicates, ignored=ignored
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -76,6 +76,23 @@ def notification(*changes: tuple[str, str, dict[str, str]]) -> bytes:
     ).encode()
 
 
+def test_changes_to_fields_not_acted_on_are_recorded_without_a_task(
+    client: TestClient, env: dict[str, str], queued: list[tuple[Change, str]]
+) -> None:
+    body = notification(
+        ("123", "creative_fatigue", {"ad_id": "7"}),
+        ("123", "with_issues_ad_objects", {"id": "9", "level": "AD"}),
+    )
+    answer = client.post(
+        "/webhooks/meta", content=body, headers=signed(body, env["META_APP_SECRET"])
+    )
+    assert answer.json() == {"received": 2, "queued": 1, "duplicates": 0, "ignored": 1}
+    assert [c.field for c, _ in queued] == ["with_issues_ad_objects"]
+    ignored = WebhookEvent.objects.get(field="creative_fatigue")
+    assert ignored.status == WebhookStatus.IGNORED and "not acted on" in ignored.detail
+    assert ignored.processed_at is not None
+
+
 def test_handshake(client: TestClient) -> None:
     ok = client.get(
         "/webhooks/meta",
@@ -100,11 +117,11 @@ def test_signed_changes_are_queued_once_each(
         "/webhooks/meta", content=body, headers=signed(body, env["META_APP_SECRET"])
     )
     assert first.status_code == 200
-    assert first.json() == {"received": 2, "queued": 2, "duplicates": 0}
+    assert first.json() == {"received": 2, "queued": 2, "duplicates": 0, "ignored": 0}
     again = client.post(
         "/webhooks/meta", content=body, headers=signed(body, env["META_APP_SECRET"])
     )
-    assert again.json() == {"received": 2, "queued": 0, "duplicates": 2}
+    assert again.json() == {"received": 2, "queued": 0, "duplicates": 2, "ignored": 0}
     assert [c.account_id for c, _ in queued] == ["123", "456"]
     events = WebhookEvent.objects.order_by("account_id")
     assert [(e.account_id, e.status) for e in events] == [
