@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mongoengine.queryset.visitor import Q
@@ -36,13 +37,13 @@ __all__ = ["Recovery", "recover_stalled_runs", "recover_stalled_webhooks", "stal
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
 class Recovery:
-    """What one check did to one run."""
+    """What one check did to one run: subtasks queued again, and keys it could not queue."""
 
-    def __init__(self, run_id: str, queued: int, unrecoverable: list[str]) -> None:
-        self.run_id = run_id
-        self.queued = queued
-        self.unrecoverable = unrecoverable
+    run_id: str
+    queued: int
+    unrecoverable: list[str]
 
 
 def stalled_runs(stall_seconds: float, now: datetime | None = None) -> list[SyncRun]:
