@@ -38,16 +38,22 @@ RATE_LIMIT_RETRIES = 100  # a throttled subtask waits its turn many times before
 POLL_RETRIES = 5000  # a report job is polled for at most an hour of its age anyway
 
 
-@app.task(
-    base=MetaSyncTask,
-    name="metasync.schedule_syncs",
-    bind=True,
-    rate_limit="12/m",
-    autoretry_for=MetaSyncTask.autoretry_for,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=3,
-)
+def metasync_task(name: str, **options: Any) -> Any:
+    """``app.task`` with the delivery options every metasync task shares (``MetaSyncTask``:
+    late acknowledgement, transient errors retried with jittered exponential backoff), bound,
+    under a stable ``name``; ``options`` add a rate limit or change ``max_retries``."""
+    return app.task(
+        base=MetaSyncTask,
+        name=name,
+        bind=True,
+        autoretry_for=MetaSyncTask.autoretry_for,
+        retry_backoff=True,
+        retry_jitter=True,
+        **options,
+    )
+
+
+@metasync_task("metasync.schedule_syncs", rate_limit="12/m", max_retries=3)
 def schedule_syncs(self: MetaSyncTask, kind: str = "entities") -> int:
     """Enqueue one ``sync_connection`` per ACTIVE connection, once per schedule slot (so two
     beat processes started by mistake do not double the work). Returns how many were queued."""
@@ -71,16 +77,7 @@ def enqueue(sub: Subtask) -> None:
     (fetch_insights if sub.is_insights else fetch_edge).delay(**sub.as_kwargs())
 
 
-@app.task(
-    base=MetaSyncTask,
-    name="metasync.sync_connection",
-    bind=True,
-    rate_limit="60/m",
-    autoretry_for=MetaSyncTask.autoretry_for,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=8,
-)
+@metasync_task("metasync.sync_connection", rate_limit="60/m", max_retries=8)
 def sync_connection(
     self: MetaSyncTask,
     connection_id: str,
@@ -110,15 +107,7 @@ def sync_connection(
     return {"run_id": start.run_id, "status": start.status, "subtasks": len(start.subtasks)}
 
 
-@app.task(
-    base=MetaSyncTask,
-    name="metasync.recover_runs",
-    bind=True,
-    autoretry_for=MetaSyncTask.autoretry_for,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=3,
-)
+@metasync_task("metasync.recover_runs", max_retries=3)
 def recover_runs(self: MetaSyncTask) -> int:
     """Queue again the unfinished subtasks of runs that stalled, and webhook changes whose task
     was lost (see metasync.sync.recovery). Returns how many tasks were queued."""
@@ -155,16 +144,7 @@ def _run_subtask(task: MetaSyncTask, sub: Subtask) -> str:
     return outcome.status
 
 
-@app.task(
-    base=MetaSyncTask,
-    name="metasync.fetch_edge",
-    bind=True,
-    rate_limit="600/m",
-    autoretry_for=MetaSyncTask.autoretry_for,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=8,
-)
+@metasync_task("metasync.fetch_edge", rate_limit="600/m", max_retries=8)
 def fetch_edge(
     self: MetaSyncTask,
     run_id: str,
@@ -179,16 +159,7 @@ def fetch_edge(
     return _run_subtask(self, Subtask(run_id, connection_id, account_id, edge, after))
 
 
-@app.task(
-    base=MetaSyncTask,
-    name="metasync.fetch_insights",
-    bind=True,
-    rate_limit="600/m",
-    autoretry_for=MetaSyncTask.autoretry_for,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=8,
-)
+@metasync_task("metasync.fetch_insights", rate_limit="600/m", max_retries=8)
 def fetch_insights(
     self: MetaSyncTask,
     run_id: str,
@@ -206,16 +177,7 @@ def fetch_insights(
     return _run_subtask(self, sub)
 
 
-@app.task(
-    base=MetaSyncTask,
-    name="metasync.webhook_change",
-    bind=True,
-    rate_limit="600/m",
-    autoretry_for=MetaSyncTask.autoretry_for,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=8,
-)
+@metasync_task("metasync.webhook_change", rate_limit="600/m", max_retries=8)
 def webhook_change(
     self: MetaSyncTask, key: str, account_id: str, time: int, field: str, value: dict[str, Any]
 ) -> str:

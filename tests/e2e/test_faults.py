@@ -13,34 +13,18 @@ from celery import Celery
 
 from metasync.embedded import EmbeddedService, Workers, start_mongo, start_redis
 from metasync.models import MetaConnection, RunStatus, SyncRun
-from metasync.sandbox.world import WorldSize
 from tests.support.sandbox import Sandbox
 from tests.support.truth import entity_mismatches, insight_mismatches
-from tests.support.workers import start_beat
+from tests.support.workers import QUICK_REDELIVERY_ENV, start_beat
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
-
-
-@pytest.fixture
-def world_size() -> WorldSize:
-    return WorldSize(
-        users=2,
-        accounts_per_user=2,
-        campaigns_per_account=3,
-        adsets_per_campaign=2,
-        ads_per_adset=2,
-        days=10,
-    )
 
 
 @pytest.fixture
 def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
     return {
         **sync_env,
-        "META_REPORT_POLL_SECONDS": "1",
-        "META_REPORT_STUCK_SECONDS": "2",
-        "BROKER_VISIBILITY_TIMEOUT_SECONDS": "6",
-        "META_RATE_LIMIT_CALLS_PER_HOUR": "5000",
+        **QUICK_REDELIVERY_ENV,
         "META_INSIGHTS_INITIAL_DAYS": "10",
         "META_INSIGHTS_SYNC_MAX_DAYS": "7",
         # beat fires entity syncs on every minute boundary; performance syncs not within a test

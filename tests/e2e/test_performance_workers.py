@@ -22,6 +22,7 @@ from metasync.models import (
 from metasync.sandbox.world import WorldSize
 from tests.support.sandbox import Sandbox
 from tests.support.truth import insight_mismatches
+from tests.support.workers import QUICK_REDELIVERY_ENV, STALL_CHECK_ENV
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -42,16 +43,9 @@ def world_size() -> WorldSize:
 def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
     return {
         **sync_env,
+        **QUICK_REDELIVERY_ENV,
+        **STALL_CHECK_ENV,  # where beat runs: the killed-worker test
         "META_INSIGHTS_INITIAL_DAYS": "35",
-        "META_REPORT_POLL_SECONDS": "1",
-        "META_REPORT_STUCK_SECONDS": "2",
-        "BROKER_VISIBILITY_TIMEOUT_SECONDS": "6",
-        "META_RATE_LIMIT_CALLS_PER_HOUR": "5000",
-        # where beat runs (the killed-worker test), it checks for stalled runs every 2 s
-        "RUN_RECOVERY_INTERVAL_SECONDS": "2",
-        "RUN_STALL_SECONDS": "15",
-        "META_SYNC_INTERVAL_MINUTES": "600",
-        "PERFORMANCE_SYNC_INTERVAL_MINUTES": "600",
     }
 
 

@@ -18,10 +18,10 @@ from celery import Celery
 
 from metasync.embedded import Workers
 from metasync.models import MetaConnection, RunStatus, SyncRun
-from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext, start_sync
 from tests.support.sandbox import Sandbox
 from tests.support.truth import entity_mismatches, insight_mismatches
+from tests.support.workers import QUICK_REDELIVERY_ENV, STALL_CHECK_ENV
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -30,32 +30,13 @@ WHOLE_WORKER_KILL_ROUND = 3
 
 
 @pytest.fixture
-def world_size() -> WorldSize:
-    return WorldSize(
-        users=2,
-        accounts_per_user=2,
-        campaigns_per_account=3,
-        adsets_per_campaign=2,
-        ads_per_adset=2,
-        days=10,
-    )
-
-
-@pytest.fixture
 def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
     return {
         **sync_env,
-        "META_REPORT_POLL_SECONDS": "1",
-        "META_REPORT_STUCK_SECONDS": "2",
-        "BROKER_VISIBILITY_TIMEOUT_SECONDS": "6",
-        "META_RATE_LIMIT_CALLS_PER_HOUR": "5000",
+        **QUICK_REDELIVERY_ENV,
+        **STALL_CHECK_ENV,
         "META_INSIGHTS_INITIAL_DAYS": "10",
         "META_INSIGHTS_SYNC_MAX_DAYS": "7",
-        # beat checks for stalled runs every 2 s; it schedules no sync within a test
-        "RUN_RECOVERY_INTERVAL_SECONDS": "2",
-        "RUN_STALL_SECONDS": "15",
-        "META_SYNC_INTERVAL_MINUTES": "600",
-        "PERFORMANCE_SYNC_INTERVAL_MINUTES": "600",
     }
 
 

@@ -9,7 +9,24 @@ from pathlib import Path
 from metasync.embedded import Workers, beat_command
 from workers.client import sender_app as client_app
 
-__all__ = ["Workers", "client_app", "start_beat"]
+__all__ = ["QUICK_REDELIVERY_ENV", "STALL_CHECK_ENV", "Workers", "client_app", "start_beat"]
+
+# Settings the scenarios with dying workers share: report jobs polled every second, a short
+# visibility timeout so a dead worker's tasks come back within seconds, a generous budget.
+QUICK_REDELIVERY_ENV = {
+    "META_REPORT_POLL_SECONDS": "1",
+    "META_REPORT_STUCK_SECONDS": "2",
+    "BROKER_VISIBILITY_TIMEOUT_SECONDS": "6",
+    "META_RATE_LIMIT_CALLS_PER_HOUR": "5000",
+}
+# For modules that run beat for its check for stalled runs: every 2 s, and no sync scheduled
+# within a test.
+STALL_CHECK_ENV = {
+    "RUN_RECOVERY_INTERVAL_SECONDS": "2",
+    "RUN_STALL_SECONDS": "15",
+    "META_SYNC_INTERVAL_MINUTES": "600",
+    "PERFORMANCE_SYNC_INTERVAL_MINUTES": "600",
+}
 
 
 def start_beat(env: dict[str, str], folder: Path, name: str = "beat") -> subprocess.Popen[bytes]:
