@@ -65,6 +65,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 KINDS = ("entities", "performance")
+# SyncRun lists a subtask does not need (they grow with the run): left out of its read
+RUN_BOOKKEEPING = ("applied_pages", "handoffs", "scheduled", "errors")
 MAX_COUNTDOWN_SECONDS = 3000.0  # below the lock TTL (3600 s) and the visibility timeout
 ACCOUNT_FIELDS = [
     "id",
@@ -435,11 +437,12 @@ def execute_subtask(
     """Run one subtask. Transient errors are re-raised unless ``final_attempt`` (Celery's
     autoretry takes them); a rate limit asks for a retry with a countdown unless ``may_wait`` is
     False (retries exhausted), when it is recorded as the subtask's failure."""
-    run = SyncRun.objects(pk=sub.run_id).first()
+    # every subtask reads its run: leave out the lists that grow with the run's size
+    run = SyncRun.objects(pk=sub.run_id).exclude(*RUN_BOOKKEEPING).first()
     if run is None or run.status != RunStatus.RUNNING:
         return Outcome("gone")
     if sub.key in run.done:  # redelivered after it finished: queue its follow-ups again
-        again = [Subtask.from_kwargs(arguments) for arguments in runs.handed_off(run, sub.key)]
+        again = [Subtask.from_kwargs(a) for a in runs.handed_off(sub.run_id, sub.key)]
         return Outcome("done", follow_ups=again)
     connection = MetaConnection.objects(pk=sub.connection_id).first()
     if connection is None or connection.status != ConnectionStatus.ACTIVE:

@@ -156,8 +156,11 @@ def finish(
     return close_if_done(run_id)
 
 
-def handed_off(run: SyncRun, key: str) -> list[dict[str, Any]]:
+def handed_off(run_id: str, key: str) -> list[dict[str, Any]]:
     """The task arguments of the follow-ups subtask ``key`` handed off that are not done yet."""
+    run = SyncRun.objects(pk=run_id).only("handoffs", "done").first()
+    if run is None:
+        return []
     done = set(run.done)
     return [
         dict(arguments)
