@@ -16,22 +16,26 @@ Celery worker processes (1, then 2) into a SecantusDB server, through Redis. Rep
 from __future__ import annotations
 
 import math
-import secrets
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import redis
-import requests
 from pymongo import MongoClient, UpdateOne
 
-from bench.common import save, table
+from bench.common import bench_services, save, table
 from metasync import db
 from metasync.config import load_settings
-from metasync.embedded import Workers, start_mongo
-from metasync.models import Ad, AdCreative, AdSet, Campaign, DailyInsight, RunStatus, SyncRun
-from metasync.sandbox.server import start_sandbox
+from metasync.embedded import Workers
+from metasync.models import (
+    Ad,
+    AdCreative,
+    AdSet,
+    Campaign,
+    DailyInsight,
+    MetaConnection,
+    RunStatus,
+    SyncRun,
+)
 from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext
 from metasync.sync.connections import add_connection
@@ -46,7 +50,6 @@ SIZE = WorldSize(
     ads_per_adset=5,
     days=7,
 )
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def minimum_calls(truth: dict[str, Any], users: int, incremental: bool) -> int:
@@ -78,8 +81,6 @@ def sync_once(
     running = Workers(env, folder, count=workers).start()
     try:
         before = {r.pk for r in SyncRun.objects}
-        from metasync.models import MetaConnection
-
         started = time.monotonic()
         for connection in MetaConnection.objects:
             client.send_task(
@@ -138,91 +139,70 @@ def raw_bulk_speed(mongo_url: str, source_db: str, insights: bool = False) -> di
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        mongo = start_mongo(folder / "mongo")
-        sandbox, info = start_sandbox(folder / "sandbox", seed=7, size=SIZE)
-        prefix = f"bench-{secrets.token_hex(4)}:"
-        rows: list[list[Any]] = []
-        report: dict[str, Any] = {"world": SIZE.__dict__, "page_size": PAGE_SIZE}
-        try:
-            truth = requests.get(
-                f"{sandbox.url}/_sandbox/ground-truth?levels=ad", timeout=60
-            ).json()
-            for workers in (1, 2, 4):
-                database = f"bench_entities_{workers}"
-                env = {
-                    "META_APP_ID": info["app_id"],
-                    "META_APP_SECRET": info["app_secret"],
-                    "META_GRAPH_URL": sandbox.url,
-                    "MONGODB_URI": f"{mongo.url}{database}",
-                    "REDIS_URL": REDIS_URL,
-                    "ENCRYPTION_KEY": secrets.token_hex(32),
-                    "REDIS_KEY_PREFIX": f"{prefix}{workers}:",
-                    "LOG_LEVEL": "WARNING",
-                }
-                db.connect(env["MONGODB_URI"])
-                db.database().client.drop_database(database)
-                db.ensure_indexes()
-                ctx = SyncContext.from_settings(load_settings(env))
-                for user in info["users"]:
-                    add_connection(ctx, f"tenant-{user['id']}", user["token"])
-                full = sync_once(env, folder, workers, full=True)
-                incremental = sync_once(env, folder, workers, full=False)
-                performance = sync_once(env, folder, workers, full=False, kind="performance")
-                raw = raw_bulk_speed(mongo.url, database)
-                raw_rows = raw_bulk_speed(mongo.url, database, insights=True)
-                ours = full["entities"] / full["seconds"]
-                ours_rows = performance["entities"] / performance["seconds"]
-                report[f"workers_{workers}"] = {
-                    "full": full,
-                    "incremental": incremental,
-                    "performance": performance,
-                    "raw_bulk": raw,
-                    "raw_bulk_rows": raw_rows,
-                    "entities_per_second": ours,
-                    "rows_per_second": ours_rows,
-                    "ratio_to_raw": ours / raw["per_second"],
-                    "rows_ratio_to_raw": ours_rows / raw_rows["per_second"],
-                }
-                rows.append(
-                    [
-                        workers,
-                        "entities",
-                        full["entities"],
-                        round(full["seconds"], 2),
-                        round(ours, 1),
-                        round(raw["per_second"], 1),
-                        round(ours / raw["per_second"], 3),
-                    ]
-                )
-                rows.append(
-                    [
-                        workers,
-                        "daily rows",
-                        performance["entities"],
-                        round(performance["seconds"], 2),
-                        round(ours_rows, 1),
-                        round(raw_rows["per_second"], 1),
-                        round(ours_rows / raw_rows["per_second"], 3),
-                    ]
-                )
-                db.database().client.drop_database(database)
-                db.disconnect()
-            calls = {
-                "full": report["workers_1"]["full"]["api_calls"],
-                "full_minimum": minimum_calls(truth, len(info["users"]), incremental=False),
-                "incremental": report["workers_1"]["incremental"]["api_calls"],
-                "incremental_minimum": minimum_calls(truth, len(info["users"]), incremental=True),
-                "per_entity_approach": per_entity_calls(truth),
+    rows: list[list[Any]] = []
+    report: dict[str, Any] = {"world": SIZE.__dict__, "page_size": PAGE_SIZE}
+    with bench_services("entities", seed=7, size=SIZE) as services:
+        info, folder, mongo = services.info, services.folder, services.mongo
+        truth = services.sandbox.control("GET", "ground-truth?levels=ad")
+        for workers in (1, 2, 4):
+            database = f"bench_entities_{workers}"
+            env = services.environment(database, REDIS_KEY_PREFIX=f"{services.prefix}{workers}:")
+            db.connect(env["MONGODB_URI"])
+            db.database().client.drop_database(database)
+            db.ensure_indexes()
+            ctx = SyncContext.from_settings(load_settings(env))
+            for user in info["users"]:
+                add_connection(ctx, f"tenant-{user['id']}", user["token"])
+            full = sync_once(env, folder, workers, full=True)
+            incremental = sync_once(env, folder, workers, full=False)
+            performance = sync_once(env, folder, workers, full=False, kind="performance")
+            raw = raw_bulk_speed(mongo.url, database)
+            raw_rows = raw_bulk_speed(mongo.url, database, insights=True)
+            ours = full["entities"] / full["seconds"]
+            ours_rows = performance["entities"] / performance["seconds"]
+            report[f"workers_{workers}"] = {
+                "full": full,
+                "incremental": incremental,
+                "performance": performance,
+                "raw_bulk": raw,
+                "raw_bulk_rows": raw_rows,
+                "entities_per_second": ours,
+                "rows_per_second": ours_rows,
+                "ratio_to_raw": ours / raw["per_second"],
+                "rows_ratio_to_raw": ours_rows / raw_rows["per_second"],
             }
-            report["api_calls"] = calls
-        finally:
-            sandbox.stop()
-            mongo.stop()
-            keys = redis.Redis.from_url(REDIS_URL)
-            for key in keys.scan_iter(match=f"{prefix}*"):
-                keys.delete(key)
+            rows.append(
+                [
+                    workers,
+                    "entities",
+                    full["entities"],
+                    round(full["seconds"], 2),
+                    round(ours, 1),
+                    round(raw["per_second"], 1),
+                    round(ours / raw["per_second"], 3),
+                ]
+            )
+            rows.append(
+                [
+                    workers,
+                    "daily rows",
+                    performance["entities"],
+                    round(performance["seconds"], 2),
+                    round(ours_rows, 1),
+                    round(raw_rows["per_second"], 1),
+                    round(ours_rows / raw_rows["per_second"], 3),
+                ]
+            )
+            db.database().client.drop_database(database)
+            db.disconnect()
+        calls = {
+            "full": report["workers_1"]["full"]["api_calls"],
+            "full_minimum": minimum_calls(truth, len(info["users"]), incremental=False),
+            "incremental": report["workers_1"]["incremental"]["api_calls"],
+            "incremental_minimum": minimum_calls(truth, len(info["users"]), incremental=True),
+            "per_entity_approach": per_entity_calls(truth),
+        }
+        report["api_calls"] = calls
     print("API calls per sync")
     print(
         table(

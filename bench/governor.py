@@ -11,21 +11,14 @@ seconds the governor made tasks wait, and the share of each account's budget use
 from __future__ import annotations
 
 import math
-import secrets
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import redis
-import requests
-
-from bench.common import save, table
+from bench.common import REDIS_URL, bench_services, save, table
 from metasync import db
 from metasync.config import load_settings
-from metasync.embedded import Workers, start_mongo
+from metasync.embedded import Workers
 from metasync.models import RunStatus, SyncRun
-from metasync.sandbox.server import start_sandbox
 from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext
 from metasync.sync.connections import add_connection
@@ -40,86 +33,64 @@ SIZE = WorldSize(
     days=7,
 )
 BUDGET, WINDOW = 12, 30.0
-REDIS_URL = "redis://127.0.0.1:6379/0"
 THROTTLING_CODES = ("4", "17", "32", "613", "80000", "80004")
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        mongo = start_mongo(folder / "mongo")
-        sandbox, info = start_sandbox(
-            folder / "sandbox",
-            seed=5,
-            size=SIZE,
-            budgets={"account": BUDGET, "business_use_case": BUDGET, "window_seconds": WINDOW},
-            faults={"job_seconds": 1},
+    with bench_services(
+        "gov",
+        seed=5,
+        size=SIZE,
+        budgets={"account": BUDGET, "business_use_case": BUDGET, "window_seconds": WINDOW},
+        faults={"job_seconds": 1},
+    ) as services:
+        env = services.environment(
+            "bench_governor",
+            META_RATE_LIMIT_CALLS_PER_HOUR="5000",
+            META_REPORT_POLL_SECONDS="2",
         )
-        prefix = f"bench-gov-{secrets.token_hex(4)}:"
-        env = {
-            "META_APP_ID": info["app_id"],
-            "META_APP_SECRET": info["app_secret"],
-            "META_GRAPH_URL": sandbox.url,
-            "MONGODB_URI": f"{mongo.url}bench_governor",
-            "REDIS_URL": REDIS_URL,
-            "ENCRYPTION_KEY": secrets.token_hex(32),
-            "REDIS_KEY_PREFIX": prefix,
-            "META_RATE_LIMIT_CALLS_PER_HOUR": "5000",
-            "META_REPORT_POLL_SECONDS": "2",
-            "LOG_LEVEL": "WARNING",
-        }
+        db.connect(env["MONGODB_URI"])
+        db.ensure_indexes()
+        ctx = SyncContext.from_settings(load_settings(env))
+        connection = add_connection(ctx, "tenant", services.info["users"][0]["token"])
+        services.sandbox.control("POST", "counters")
+        client = sender_app(REDIS_URL, services.prefix)
+        workers = Workers(env, services.folder, count=2).start()
+        started = time.monotonic()
         try:
-            db.connect(env["MONGODB_URI"])
-            db.ensure_indexes()
-            ctx = SyncContext.from_settings(load_settings(env))
-            connection = add_connection(ctx, "tenant", info["users"][0]["token"])
-            requests.post(f"{sandbox.url}/_sandbox/counters", timeout=10)
-            client = sender_app(REDIS_URL, prefix)
-            workers = Workers(env, folder, count=2).start()
-            started = time.monotonic()
-            try:
-                for kind in ("entities", "performance"):
-                    client.send_task(
-                        "metasync.sync_connection",
-                        args=[str(connection.pk)],
-                        kwargs={"kind": kind, "trigger": "bench"},
-                    )
-                while True:
-                    runs = list(SyncRun.objects)
-                    if len(runs) == 2 and all(r.status != RunStatus.RUNNING for r in runs):
-                        break
-                    time.sleep(0.2)
-                elapsed = time.monotonic() - started
-            finally:
-                workers.stop()
-            counters = requests.get(f"{sandbox.url}/_sandbox/counters", timeout=10).json()
-            windows = math.ceil(elapsed / WINDOW)
-            shares = {
-                account: calls / (BUDGET * windows)
-                for account, calls in counters["by_account"].items()
-            }
-            report: dict[str, Any] = {
-                "world": SIZE.__dict__,
-                "budget_per_account": BUDGET,
-                "window_seconds": WINDOW,
-                "seconds": elapsed,
-                "graph_calls": counters["graph_calls"],
-                "throttling_errors": sum(
-                    counters["by_error_code"].get(c, 0) for c in THROTTLING_CODES
-                ),
-                "errors_by_code": counters["by_error_code"],
-                "governor_wait_seconds": sum(r.throttled_seconds for r in runs),
-                "statuses": sorted({r.status for r in runs}),
-                "budget_share_mean": sum(shares.values()) / len(shares),
-                "budget_share_max": max(shares.values()),
-            }
-            db.database().client.drop_database("bench_governor")
+            for kind in ("entities", "performance"):
+                client.send_task(
+                    "metasync.sync_connection",
+                    args=[str(connection.pk)],
+                    kwargs={"kind": kind, "trigger": "bench"},
+                )
+            while True:
+                runs = list(SyncRun.objects)
+                if len(runs) == 2 and all(r.status != RunStatus.RUNNING for r in runs):
+                    break
+                time.sleep(0.2)
+            elapsed = time.monotonic() - started
         finally:
-            sandbox.stop()
-            mongo.stop()
-            keys = redis.Redis.from_url(REDIS_URL)
-            for key in keys.scan_iter(match=f"{prefix}*"):
-                keys.delete(key)
+            workers.stop()
+        counters = services.sandbox.control("GET", "counters")
+        windows = math.ceil(elapsed / WINDOW)
+        shares = {
+            account: calls / (BUDGET * windows) for account, calls in counters["by_account"].items()
+        }
+        report: dict[str, Any] = {
+            "world": SIZE.__dict__,
+            "budget_per_account": BUDGET,
+            "window_seconds": WINDOW,
+            "seconds": elapsed,
+            "graph_calls": counters["graph_calls"],
+            "throttling_errors": sum(counters["by_error_code"].get(c, 0) for c in THROTTLING_CODES),
+            "errors_by_code": counters["by_error_code"],
+            "governor_wait_seconds": sum(r.throttled_seconds for r in runs),
+            "statuses": sorted({r.status for r in runs}),
+            "budget_share_mean": sum(shares.values()) / len(shares),
+            "budget_share_max": max(shares.values()),
+        }
+        db.database().client.drop_database("bench_governor")
     print(
         table(
             ["measure", "value"],

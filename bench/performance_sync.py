@@ -16,21 +16,14 @@ campaign, ad set and ad. Counted by the sandbox (``graph_calls``):
 from __future__ import annotations
 
 import math
-import secrets
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import redis
-import requests
-
-from bench.common import save, table
+from bench.common import bench_services, save, table
 from metasync import db
 from metasync.config import load_settings
-from metasync.embedded import start_mongo
 from metasync.graph import GraphClient, GraphConfig, insights_params, iter_pages
 from metasync.models import SyncRun
-from metasync.sandbox.server import start_sandbox
+from metasync.sandbox.server import SandboxControl
 from metasync.sandbox.world import WorldSize
 from metasync.sync import Period, SyncContext, run_inline
 from metasync.sync.connections import add_connection
@@ -45,15 +38,6 @@ SIZE = WorldSize(
     days=30,
 )
 LEVELS = ("campaign", "adset", "ad")
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def counted(sandbox_url: str) -> int:
-    return int(requests.get(f"{sandbox_url}/_sandbox/counters", timeout=30).json()["graph_calls"])
-
-
-def reset(sandbox_url: str) -> None:
-    requests.post(f"{sandbox_url}/_sandbox/counters", timeout=30)
 
 
 def minimum(truth: dict[str, Any], users: int, async_jobs: bool) -> int:
@@ -67,8 +51,8 @@ def minimum(truth: dict[str, Any], users: int, async_jobs: bool) -> int:
     return calls
 
 
-def per_entity(sandbox_url: str, info: dict[str, Any], truth: dict[str, Any]) -> int:
-    reset(sandbox_url)
+def per_entity(sandbox: SandboxControl, info: dict[str, Any], truth: dict[str, Any]) -> int:
+    sandbox.control("POST", "counters")
     config = GraphConfig(base_url=info["graph_url"], app_secret=info["app_secret"])
     owner = {a.removeprefix("act_"): u["token"] for u in info["users"] for a in u["ad_account_ids"]}
     rows = 0
@@ -78,85 +62,57 @@ def per_entity(sandbox_url: str, info: dict[str, Any], truth: dict[str, Any]) ->
             params = insights_params(level=level, date_preset="last_30d")
             for page in iter_pages(client, f"{obj['id']}/insights", params, limit=100):
                 rows += len(page.items)
-    return counted(sandbox_url)
+    return sandbox.graph_calls()
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        mongo = start_mongo(folder / "mongo")
-        sandbox, info = start_sandbox(folder / "sandbox", seed=9, size=SIZE)
-        prefix = f"bench-perf-{secrets.token_hex(4)}:"
-        try:
-            requests.put(f"{sandbox.url}/_sandbox/faults", json={"job_seconds": 1}, timeout=10)
-            truth = requests.get(f"{sandbox.url}/_sandbox/ground-truth", timeout=120).json()
-            env = {
-                "META_APP_ID": info["app_id"],
-                "META_APP_SECRET": info["app_secret"],
-                "META_GRAPH_URL": sandbox.url,
-                "MONGODB_URI": f"{mongo.url}bench_perf",
-                "REDIS_URL": REDIS_URL,
-                "ENCRYPTION_KEY": secrets.token_hex(32),
-                "REDIS_KEY_PREFIX": prefix,
-                "META_INSIGHTS_LEVELS": ",".join(LEVELS),
-                "META_RATE_LIMIT_CALLS_PER_HOUR": "100000",
-                "META_REPORT_POLL_SECONDS": "2",
-            }
-            db.connect(env["MONGODB_URI"])
-            db.ensure_indexes()
-            ctx = SyncContext.from_settings(load_settings(env))
-            connections = [add_connection(ctx, f"t{u['id']}", u["token"]) for u in info["users"]]
-            reset(sandbox.url)
-            first = [
-                SyncRun.objects.get(pk=run_inline(ctx, str(c.pk), kind="performance").run_id)
-                for c in connections
-            ]
-            first_calls = counted(sandbox.url)
-            reset(sandbox.url)
-            recent = [
-                SyncRun.objects.get(pk=run_inline(ctx, str(c.pk), kind="performance").run_id)
-                for c in connections
-            ]
-            recent_calls = counted(sandbox.url)
-            reset(sandbox.url)
-            sync_30 = [
+    with bench_services("perf", seed=9, size=SIZE, faults={"job_seconds": 1}) as services:
+        sandbox = services.sandbox
+        truth = sandbox.truth()
+        env = services.environment(
+            "bench_perf",
+            META_INSIGHTS_LEVELS=",".join(LEVELS),
+            META_RATE_LIMIT_CALLS_PER_HOUR="100000",
+            META_REPORT_POLL_SECONDS="2",
+        )
+        db.connect(env["MONGODB_URI"])
+        db.ensure_indexes()
+        ctx = SyncContext.from_settings(load_settings(env))
+        users = services.info["users"]
+        connections = [add_connection(ctx, f"t{u['id']}", u["token"]) for u in users]
+
+        def sync_all(**options: Any) -> tuple[list[SyncRun], int]:
+            """A performance sync of every connection: its runs and the Graph calls it made."""
+            sandbox.control("POST", "counters")
+            runs = [
                 SyncRun.objects.get(
-                    pk=run_inline(
-                        ctx,
-                        str(c.pk),
-                        kind="performance",
-                        period=Period(preset="last_30d"),
-                        levels=LEVELS,
-                    ).run_id
+                    pk=run_inline(ctx, str(c.pk), kind="performance", **options).run_id
                 )
                 for c in connections
             ]
-            del sync_30
-            explicit_calls = counted(sandbox.url)
-            replayed = per_entity(sandbox.url, info, truth)
-            rows = {level: sum(int(r.rows.get(level, 0)) for r in first) for level in LEVELS}
-            report = {
-                "world": SIZE.__dict__,
-                "levels": LEVELS,
-                "rows_first_sync": rows,
-                "calls": {
-                    "metasync_first_30_days_async": first_calls,
-                    "metasync_recent_3_days": recent_calls,
-                    "metasync_explicit_last_30d": explicit_calls,
-                    "minimum_async": minimum(truth, len(connections), True),
-                    "minimum_sync_pages": minimum(truth, len(connections), False),
-                    "per_entity_replayed": replayed,
-                },
-                "report_jobs_first": [dict(r.report_jobs) for r in first],
-                "statuses": sorted({r.status for r in first + recent}),
-            }
-            db.database().client.drop_database("bench_perf")
-        finally:
-            sandbox.stop()
-            mongo.stop()
-            keys = redis.Redis.from_url(REDIS_URL)
-            for key in keys.scan_iter(match=f"{prefix}*"):
-                keys.delete(key)
+            return runs, sandbox.graph_calls()
+
+        first, first_calls = sync_all()
+        recent, recent_calls = sync_all()
+        _, explicit_calls = sync_all(period=Period(preset="last_30d"), levels=LEVELS)
+        replayed = per_entity(sandbox, services.info, truth)
+        rows = {level: sum(int(r.rows.get(level, 0)) for r in first) for level in LEVELS}
+        report = {
+            "world": SIZE.__dict__,
+            "levels": LEVELS,
+            "rows_first_sync": rows,
+            "calls": {
+                "metasync_first_30_days_async": first_calls,
+                "metasync_recent_3_days": recent_calls,
+                "metasync_explicit_last_30d": explicit_calls,
+                "minimum_async": minimum(truth, len(connections), True),
+                "minimum_sync_pages": minimum(truth, len(connections), False),
+                "per_entity_replayed": replayed,
+            },
+            "report_jobs_first": [dict(r.report_jobs) for r in first],
+            "statuses": sorted({r.status for r in first + recent}),
+        }
+        db.database().client.drop_database("bench_perf")
     calls = report["calls"]
     print(f"rows written by the first sync: {rows}")
     print(

@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from bench.common import save, table
-from metasync.sandbox.server import start_sandbox
+from metasync.sandbox.server import SandboxControl, start_sandbox
 from metasync.sandbox.world import WorldSize
 
 
@@ -82,9 +82,7 @@ def run(seconds: float) -> dict[str, Any]:
         service, info = start_sandbox(Path(folder), seed=1, size=size)
         try:
             user = info["users"][0]
-            truth = requests.get(
-                f"{service.url}/_sandbox/ground-truth?levels=ad", timeout=60
-            ).json()
+            truth = SandboxControl(service.url).control("GET", "ground-truth?levels=ad")
             ad_id = next(
                 a["id"]
                 for a in truth["ads"]

@@ -13,26 +13,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import secrets
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-import redis
 import requests
 
-from bench.common import save, table
+from bench.common import bench_services, save, table
 from metasync import db
 from metasync.config import load_settings
-from metasync.embedded import Workers, free_port, start_mongo, wait_for_port
+from metasync.embedded import Workers, start_web
 from metasync.models import Ad
-from metasync.sandbox.server import start_sandbox
 from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext, run_inline
 from metasync.sync.connections import add_connection
@@ -45,7 +37,6 @@ SIZE = WorldSize(
     ads_per_adset=3,
     days=3,
 )
-REDIS_URL = "redis://127.0.0.1:6379/0"
 BURST, SENDERS, CHANGES = 300, 16, 10
 
 
@@ -55,39 +46,19 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        mongo = start_mongo(folder / "mongo")
-        sandbox, info = start_sandbox(folder / "sandbox", seed=4, size=SIZE)
-        prefix = f"bench-web-{secrets.token_hex(4)}:"
-        env = {
-            "META_APP_ID": info["app_id"],
-            "META_APP_SECRET": info["app_secret"],
-            "META_APP_VERIFY_TOKEN": "bench",
-            "META_GRAPH_URL": sandbox.url,
-            "MONGODB_URI": f"{mongo.url}bench_webhooks",
-            "REDIS_URL": REDIS_URL,
-            "ENCRYPTION_KEY": secrets.token_hex(32),
-            "REDIS_KEY_PREFIX": prefix,
-            "LOG_LEVEL": "WARNING",
-        }
-        port = free_port()
-        web = subprocess.Popen(
-            [sys.executable, "-m", "metasync", "web", "--port", str(port)],
-            env={"PATH": os.environ.get("PATH", ""), **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        workers = Workers(env, folder, count=2)
+    with bench_services("web", seed=4, size=SIZE) as services:
+        sandbox, info = services.sandbox, services.info
+        env = services.environment("bench_webhooks", META_APP_VERIFY_TOKEN="bench")  # noqa: S106 - a benchmark value
+        web = start_web(env, services.folder / "web.log")
+        workers = Workers(env, services.folder, count=2)
         try:
-            assert wait_for_port(port, 30, web)
             workers.start()
             db.connect(env["MONGODB_URI"])
             db.ensure_indexes()
             ctx = SyncContext.from_settings(load_settings(env))
             connection = add_connection(ctx, "tenant", info["users"][0]["token"])
             run_inline(ctx, str(connection.pk))
-            url = f"http://127.0.0.1:{port}/webhooks/meta"
+            url = f"{web.url}/webhooks/meta"
             account = connection.ad_account_ids[0]
             secret = info["app_secret"].encode()
             session = requests.Session()
@@ -125,18 +96,16 @@ def main() -> None:
 
             ads = [
                 a
-                for a in requests.get(f"{sandbox.url}/_sandbox/ground-truth", timeout=30).json()[
-                    "ads"
-                ]
+                for a in sandbox.truth()["ads"]
                 if a["effective_status"] == "ACTIVE" and not a["issues_info"]
             ][:CHANGES]
             visible: list[float] = []
             for ad in ads:
                 started = time.perf_counter()
-                requests.post(
-                    f"{sandbox.url}/_sandbox/mutate",
-                    timeout=30,
-                    json={"id": ad["id"], "action": "issues", "notify": True, "callback_url": url},
+                sandbox.control(
+                    "POST",
+                    "mutate",
+                    {"id": ad["id"], "action": "issues", "notify": True, "callback_url": url},
                 )
                 while Ad.objects.get(meta_id=ad["id"]).effective_status != "WITH_ISSUES":
                     time.sleep(0.02)
@@ -144,13 +113,7 @@ def main() -> None:
             db.database().client.drop_database("bench_webhooks")
         finally:
             workers.stop()
-            web.terminate()
-            web.wait(10)
-            sandbox.stop()
-            mongo.stop()
-            keys = redis.Redis.from_url(REDIS_URL)
-            for key in keys.scan_iter(match=f"{prefix}*"):
-                keys.delete(key)
+            web.stop()
     report: dict[str, Any] = {
         "burst": BURST,
         "senders": SENDERS,

@@ -29,6 +29,7 @@ from metasync.embedded import (
     start_mongo,
     start_redis,
     wait_for_port,
+    web_command,
 )
 from metasync.sandbox.server import start_sandbox
 from metasync.sandbox.world import WorldSize
@@ -167,7 +168,7 @@ def start_services(
         stack.callback(_stop, flower)
         web_port = free_port()
         web = _process(
-            [sys.executable, "-m", "metasync", "web", "--port", str(web_port)],
+            web_command(web_port),
             env,
             workdir / "web.log",
             web_port,

@@ -30,7 +30,9 @@ __all__ = [
     "free_port",
     "start_mongo",
     "start_redis",
+    "start_web",
     "wait_for_port",
+    "web_command",
 ]
 
 
@@ -85,12 +87,17 @@ class EmbeddedService:
 
 
 def _spawn(
-    name: str, command: list[str], log_path: Path, port: int, timeout: float
+    name: str,
+    command: list[str],
+    log_path: Path,
+    port: int,
+    timeout: float,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
         )
     if not wait_for_port(port, timeout, process):
         process.kill()
@@ -180,6 +187,26 @@ def start_redis(
     return EmbeddedService(
         "redis", f"redis://127.0.0.1:{port}/0", port, process, log_path, socket_path
     )
+
+
+def web_command(port: int) -> list[str]:
+    """``metasync web`` (the webhook app) as the Procfile runs it, on ``port``."""
+    return [sys.executable, "-m", "metasync", "web", "--port", str(port)]
+
+
+def start_web(env: dict[str, str], log_path: Path, timeout: float = 30.0) -> EmbeddedService:
+    """Start ``metasync web`` with ``env`` as its whole environment (plus PATH); ``url`` is its
+    base URL."""
+    port = free_port()
+    process = _spawn(
+        "the webhook app",
+        web_command(port),
+        log_path,
+        port,
+        timeout,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+    )
+    return EmbeddedService("web", f"http://127.0.0.1:{port}", port, process, log_path)
 
 
 def beat_command(schedule_file: Path) -> list[str]:

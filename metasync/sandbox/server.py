@@ -19,7 +19,34 @@ from metasync.sandbox.state import SandboxConfig, SandboxState
 from metasync.sandbox.usage import Budgets
 from metasync.sandbox.world import WorldSize, generate_world
 
-__all__ = ["build_state", "describe", "serve", "start_sandbox"]
+__all__ = ["SandboxControl", "build_state", "describe", "serve", "start_sandbox"]
+
+
+class SandboxControl:
+    """A client of a running sandbox's control API (``/_sandbox/``): the tests and benchmarks
+    read its ground truth and counters and change its faults, budgets and world with it."""
+
+    def __init__(self, url: str, timeout: float = 120.0) -> None:
+        self.url = url
+        self.timeout = timeout  # seconds; the ground truth of a large world takes a while
+        self.http = requests.Session()
+
+    def control(self, method: str, path: str, body: Any = None) -> Any:
+        """``method`` ``/_sandbox/<path>`` with a JSON ``body``; returns the JSON answer."""
+        response = self.http.request(
+            method, f"{self.url}/_sandbox/{path}", json=body, timeout=self.timeout
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def truth(self) -> dict[str, Any]:
+        """The world as Meta would report it (every object, and insights rows)."""
+        truth: dict[str, Any] = self.control("GET", "ground-truth")
+        return truth
+
+    def graph_calls(self) -> int:
+        """Graph calls counted since the counters were last reset (``POST counters``)."""
+        return int(self.control("GET", "counters")["graph_calls"])
 
 
 def build_state(

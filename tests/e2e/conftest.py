@@ -13,7 +13,7 @@ import pytest
 from celery import Celery
 
 from metasync.config import load_settings
-from metasync.embedded import free_port, wait_for_port
+from metasync.embedded import free_port, start_web, wait_for_port
 from metasync.models import RunStatus, SyncRun
 from metasync.sandbox.world import WorldSize
 from tests.support.diagnosis import stuck_runs_report
@@ -47,19 +47,9 @@ def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
 @pytest.fixture
 def web_url(sync_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """``metasync web`` as a real server."""
-    port = free_port()
-    log = tmp_path / "web.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "metasync", "web", "--port", str(port)],
-            env={"PATH": os.environ.get("PATH", ""), **sync_env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    assert wait_for_port(port, 30, server), log.read_text()
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(10)
+    web = start_web(sync_env, tmp_path / "web.log")
+    yield web.url
+    web.stop()
 
 
 FLOWER_AUTH = ("ops", "flower-pass")

@@ -9,26 +9,18 @@ from typing import Any
 import requests
 
 from metasync.graph import GraphClient, GraphConfig
+from metasync.sandbox.server import SandboxControl
 
 __all__ = ["Sandbox"]
 
 
-class Sandbox:
-    """A running sandbox: its URL, its /info, and helpers for the control API."""
+class Sandbox(SandboxControl):
+    """A running sandbox: its URL, its /info, the control API, and Graph clients of its users."""
 
     def __init__(self, url: str, info: dict[str, Any]) -> None:
-        self.url = url
+        super().__init__(url, timeout=30)
         self.info = info
         self.graph_url = info["graph_url"]
-        self.http = requests.Session()
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        response = self.http.request(method, f"{self.url}/_sandbox/{path}", json=body, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def truth(self) -> dict[str, Any]:
-        return self.control("GET", "ground-truth")  # type: ignore[no-any-return]
 
     def user(self, index: int = 0) -> dict[str, Any]:
         return self.info["users"][index]  # type: ignore[no-any-return]

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metasync.config import ConfigurationError, load_settings
-from metasync.embedded import free_port, wait_for_port
+from metasync.embedded import start_web
 from metasync.models import WebhookEvent, WebhookStatus
 from metasync.webhooks import Change
 from metasync.webhooks.app import MAX_BODY_BYTES, create_app
@@ -209,22 +209,13 @@ def test_hostile_signed_bodies_never_get_a_5xx(
 
 def test_openapi_schema_holds_under_schemathesis(web_env: dict[str, str], tmp_path: Path) -> None:
     """schemathesis against the running ``metasync web``: no 5xx, answers match the schema."""
-    port = free_port()
-    log = tmp_path / "web.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "metasync", "web", "--port", str(port)],
-            env={"PATH": os.environ.get("PATH", ""), **web_env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    web = start_web(web_env, tmp_path / "web.log")
     try:
-        assert wait_for_port(port, 30, server), log.read_text()
         result = subprocess.run(
             [
                 str(Path(sys.executable).parent / "schemathesis"),
                 "run",
-                f"http://127.0.0.1:{port}/openapi.json",
+                f"{web.url}/openapi.json",
                 "--checks",
                 "all",
                 "--max-examples",
@@ -237,7 +228,6 @@ def test_openapi_schema_holds_under_schemathesis(web_env: dict[str, str], tmp_pa
             env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
         )
     finally:
-        server.terminate()
-        server.wait(10)
+        web.stop()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "/webhooks/meta" in result.stdout
