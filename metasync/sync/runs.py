@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 
 from metasync.models import RunStatus, SyncRun, utcnow
 
@@ -45,19 +45,22 @@ def _collection() -> Any:
 def schedule(run_id: str, subtasks: Mapping[str, Mapping[str, Any]]) -> int:
     """Count each new subtask (key -> task arguments) into ``pending`` and record its arguments
     in the outbox; returns how many were new."""
-    added = 0
-    for key, arguments in subtasks.items():
-        result = _collection().update_one(
+    if not subtasks:
+        return 0
+    now = utcnow()
+    updates = [  # one round trip; each guarded by its key, so a second start counts nothing
+        UpdateOne(
             {"_id": ObjectId(run_id), "scheduled": {"$ne": key}},
             {
                 "$addToSet": {"scheduled": key},
                 "$inc": {"pending": 1},
                 "$push": {"handoffs": {"parent": "start", "subtasks": [dict(arguments)]}},
-                "$set": {"progress_at": utcnow()},
+                "$set": {"progress_at": now},
             },
         )
-        added += result.modified_count
-    return added
+        for key, arguments in subtasks.items()
+    ]
+    return int(_collection().bulk_write(updates, ordered=True).modified_count)
 
 
 def waiting(run_id: str, seconds: float) -> None:
