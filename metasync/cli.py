@@ -16,6 +16,7 @@ from metasync.commands.demo import demo
 from metasync.commands.sync import register as register_sync_commands
 from metasync.commands.web import register as register_web_commands
 from metasync.config import Settings
+from metasync.sandbox.state import LIVE_VERSIONS
 
 __all__ = ["app", "main"]
 
@@ -138,14 +139,21 @@ def sandbox_serve(
             help="App secret that appsecret_proof is checked with ('' turns the check off)."
         ),
     ] = "sandbox-app-secret",  # noqa: S107 - the sandbox's published fake secret
-    api_version: Annotated[str, typer.Option(help="The one Graph API version served.")] = "v21.0",
+    api_versions: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated Marketing API versions served (Meta's live ones by default); "
+            "an older one answers (#2635)."
+        ),
+    ] = ",".join(LIVE_VERSIONS),
     faults: Annotated[
         str | None,
         typer.Option(
             help='Fault profile as JSON, e.g. \'{"error_5xx_rate": 0.05, "latency_ms": 20}\'. '
             "Keys: latency_ms, jitter_ms, error_5xx_rate, code2_rate, slow_rate, slow_ms, "
             "reduce_data_above, empty_page_rate, batch_null_rate, job_seconds, job_fail_rate, "
-            "job_skip_rate, job_stuck_rate, job_visibility_seconds, token_expire_after_calls, "
+            "job_skip_rate, job_stuck_rate, job_visibility_seconds, job_never_visible_rate, "
+            "repeat_cursor_rate, short_page_rate, token_expire_after_calls, "
             "sync_timeout_days, seed. Change it at run time with PUT /_sandbox/faults."
         ),
     ] = None,
@@ -156,6 +164,12 @@ def sandbox_serve(
             "and window_seconds (default 3600). Past a budget, Meta's throttling errors."
         ),
     ] = None,
+    require_appsecret_proof: Annotated[
+        bool,
+        typer.Option(
+            help="The app's 'Require App Secret' setting: refuse calls without appsecret_proof."
+        ),
+    ] = True,
     quiet: Annotated[bool, typer.Option(help="Do not print the connection details.")] = False,
 ) -> None:
     """Serve a deterministic synthetic Graph API (tokens, accounts, insights; all fake)."""
@@ -174,7 +188,13 @@ def sandbox_serve(
     size = WorldSize(
         users, accounts_per_user, campaigns_per_account, adsets_per_campaign, ads_per_adset, days
     )
-    config = SandboxConfig(app_id=app_id, app_secret=app_secret or None, api_version=api_version)
+    served = tuple(v.strip() for v in api_versions.split(",") if v.strip())
+    config = SandboxConfig(
+        app_id=app_id,
+        app_secret=app_secret or None,
+        api_versions=served,
+        require_appsecret_proof=require_appsecret_proof,
+    )
     state = build_state(seed=seed, size=size, config=config, faults=profile, budgets=limits)
     serve(state, host, port, quiet=quiet)
 

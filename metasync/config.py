@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -33,10 +34,23 @@ from pydantic import (
     field_validator,
 )
 
-__all__ = ["ConfigurationError", "Settings", "environment_value", "get_settings", "load_settings"]
+from metasync.versions import DEFAULT_VERSION, version_status
+
+__all__ = [
+    "ConfigurationError",
+    "Settings",
+    "api_version_warning",
+    "environment_value",
+    "get_settings",
+    "load_settings",
+]
 
 _HEX_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 _API_VERSION = re.compile(r"^v\d+\.\d+$")
+
+
+# A validator's message that starts with this is shown as it is (it names no secret).
+_EXPLAINED = "explained: "
 
 
 class ConfigurationError(Exception):
@@ -70,7 +84,7 @@ EncryptionKey = Annotated[SecretStr, AfterValidator(_hex_key)]
 
 # What each variable expects, used in error messages (never the value itself).
 _EXPECTS: dict[str, str] = {
-    "META_API_VERSION": "a Graph API version such as v21.0",
+    "META_API_VERSION": f"a live Marketing API version such as {DEFAULT_VERSION}",
     "META_APP_ID": "the numeric id of your Meta app",
     "META_APP_SECRET": "your Meta app's secret (a non-empty string)",
     "META_APP_VERIFY_TOKEN": "the webhook verify token you chose (a non-empty string)",
@@ -92,6 +106,8 @@ _EXPECTS: dict[str, str] = {
     "REDIS_KEY_PREFIX": "letters, digits, '_', '-', '.' or ':', ending with ':' (metasync:)",
     "META_FULL_SYNC_HOURS": "hours between full reconciliations of a connection (1-720)",
     "META_SYNC_OVERLAP_MINUTES": "minutes re-read before the last incremental sync (0-1440)",
+    "META_TOMBSTONE_MAX_SHARE": "the share of an edge's live objects (0-1, e.g. 0.2) one run may "
+    "tombstone without reading each by id first",
     "META_INSIGHTS_LEVELS": "a comma-separated subset of account,campaign,adset,ad",
     "META_INSIGHTS_INITIAL_DAYS": "days read by a connection's first performance sync (1-1100)",
     "META_INSIGHTS_LOOKBACK_DAYS": "days re-read once a day for late attribution (1-90)",
@@ -114,7 +130,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    META_API_VERSION: str = "v21.0"
+    META_API_VERSION: str = DEFAULT_VERSION
     META_APP_ID: str
     META_APP_SECRET: SecretStr
     META_APP_VERIFY_TOKEN: SecretStr | None = None
@@ -136,6 +152,7 @@ class Settings(BaseModel):
     REDIS_KEY_PREFIX: str = Field("metasync:", pattern=r"^[A-Za-z0-9_.:\-]+:$")
     META_FULL_SYNC_HOURS: int = Field(24, ge=1, le=720)
     META_SYNC_OVERLAP_MINUTES: int = Field(10, ge=0, le=1440)
+    META_TOMBSTONE_MAX_SHARE: float = Field(0.2, ge=0, le=1)
     META_INSIGHTS_LEVELS: tuple[str, ...] = ("account", "campaign", "adset", "ad")
     META_INSIGHTS_INITIAL_DAYS: int = Field(30, ge=1, le=1100)
     META_INSIGHTS_LOOKBACK_DAYS: int = Field(28, ge=1, le=90)
@@ -157,6 +174,9 @@ class Settings(BaseModel):
     def _api_version(cls, value: str) -> str:
         if not _API_VERSION.match(value):
             raise ValueError("bad version")
+        status = version_status(value, datetime.now(UTC).date())
+        if not status.usable:
+            raise ValueError(_EXPLAINED + status.message)
         return value
 
     @field_validator("META_APP_ID")
@@ -228,12 +248,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         for error in exc.errors(include_input=False, include_url=False, include_context=False):
             name = str(error["loc"][0]) if error["loc"] else "?"
             expected = _EXPECTS.get(name, "a valid value")
+            _, explained, explanation = str(error.get("msg", "")).partition(_EXPLAINED)
             problems[name] = (
                 f"is required: set it to {expected}"
                 if error["type"] == "missing"
+                else f"is invalid: {explanation}"
+                if explained
                 else f"is invalid: expected {expected}"
             )
         raise ConfigurationError(problems) from None
+
+
+def api_version_warning(settings: Settings, now: datetime | None = None) -> str | None:
+    """A warning when ``META_API_VERSION`` expires within 90 days or is newer than metasync's
+    version table; None when it is plainly live. Start-up logs it, ``config check`` prints it."""
+    status = version_status(settings.META_API_VERSION, (now or datetime.now(UTC)).date())
+    return None if status.state == "live" else status.message
 
 
 @lru_cache(maxsize=1)

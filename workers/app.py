@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from metasync import db
-from metasync.config import get_settings
+from metasync.config import api_version_warning, get_settings
 from workers.beat import beat_schedule
 
 __all__ = ["app"]
@@ -16,6 +17,9 @@ __all__ = ["app"]
 app = Celery("metasync", include=["workers.tasks"])
 app.config_from_object("celeryconfig")
 app.conf.beat_schedule = beat_schedule(get_settings())
+_version_warning = api_version_warning(get_settings())
+if _version_warning:  # every worker and beat process says it at start
+    logging.getLogger("metasync").warning("META_API_VERSION: %s", _version_warning)
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

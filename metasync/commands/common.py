@@ -7,7 +7,13 @@ import sys
 import typer
 from rich.console import Console
 
-from metasync.config import ConfigurationError, Settings, environment_value, load_settings
+from metasync.config import (
+    ConfigurationError,
+    Settings,
+    api_version_warning,
+    environment_value,
+    load_settings,
+)
 from metasync.sync.context import SyncContext
 
 __all__ = ["connected_context", "console", "settings_or_exit"]
@@ -25,11 +31,17 @@ console = Console(width=_width())
 
 
 def settings_or_exit() -> Settings:
+    """The validated settings; a configuration error ends the command with its message, and a
+    Marketing API version near its expiry is warned about on standard error."""
     try:
-        return load_settings()
+        settings = load_settings()
     except ConfigurationError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    warning = api_version_warning(settings)
+    if warning:
+        typer.echo(f"warning: META_API_VERSION: {warning}", err=True)
+    return settings
 
 
 def connected_context() -> SyncContext:

@@ -26,7 +26,7 @@ from metasync.graph.insights import (
     report_status,
     start_report,
 )
-from metasync.graph.paging import Page, iter_pages
+from metasync.graph.paging import Listing, Page, iter_pages
 from metasync.graph.tokens import ExchangedToken, TokenInfo, debug_token, exchange_token
 from metasync.graph.usage import UsageReport, parse_usage_headers
 
@@ -43,6 +43,7 @@ __all__ = [
     "InvalidCursorError",
     "InvalidRequestError",
     "JobState",
+    "Listing",
     "MetaAPIError",
     "ObjectNotFoundError",
     "Page",

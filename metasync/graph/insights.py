@@ -8,14 +8,15 @@ re-scheduling itself with a countdown, never sleeping. A job can sit at 100 % wh
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from metasync.graph.client import GraphClient
 from metasync.graph.errors import InvalidRequestError, ObjectNotFoundError
-from metasync.graph.paging import DEFAULT_LIMIT, Page, iter_pages
+from metasync.graph.paging import DEFAULT_LIMIT, Listing, iter_pages
+from metasync.graph.statuses import all_statuses_rule
 
 __all__ = [
     "DEFAULT_INSIGHT_FIELDS",
@@ -45,6 +46,7 @@ DEFAULT_INSIGHT_FIELDS = (
     "cpm",
     "actions",
     "action_values",
+    "attribution_setting",
 )
 
 
@@ -96,8 +98,14 @@ def insights_params(
     action_attribution_windows: Sequence[str] = (),
     action_breakdowns: Sequence[str] | None = None,
     filtering: Sequence[Mapping[str, Any]] = (),
+    all_statuses: bool = True,
 ) -> dict[str, Any]:
-    """Build the query of an insights read or job. Give ``since``/``until`` or ``date_preset``."""
+    """Build the query of an insights read or job. Give ``since``/``until`` or ``date_preset``.
+
+    ``all_statuses`` (the default) adds ``{level}.effective_status IN [every status]`` at the
+    campaign, ad set and ad levels: without it Meta leaves out the rows of archived and deleted
+    objects. Account rows include every child already and need no filter.
+    """
     if (since is None) != (until is None):
         raise ValueError("since and until go together")
     if (since is None) == (date_preset is None):
@@ -117,8 +125,11 @@ def insights_params(
         params["action_attribution_windows"] = list(action_attribution_windows)
     if action_breakdowns is not None:
         params["action_breakdowns"] = ",".join(action_breakdowns)
-    if filtering:
-        params["filtering"] = [dict(rule) for rule in filtering]
+    rules = [dict(rule) for rule in filtering]
+    if all_statuses and level != "account":
+        rules = [all_statuses_rule(level), *rules]
+    if rules:
+        params["filtering"] = rules
     return params
 
 
@@ -134,7 +145,7 @@ def read_insights(
     account_id: str,
     limit: int = DEFAULT_LIMIT,
     after: str | None = None,
-) -> Iterator[Page]:
+) -> Listing:
     """Synchronous, paginated read of ``/{object_id}/insights``.
 
     Raises :class:`~metasync.graph.errors.InsightsTimeoutError` when Meta times the read out:
@@ -196,7 +207,7 @@ def report_results(
     account_id: str,
     limit: int = DEFAULT_LIMIT,
     after: str | None = None,
-) -> Iterator[Page]:
+) -> Listing:
     """``GET /{report_run_id}/insights``: the rows of a completed job, paginated."""
     return iter_pages(
         client, f"{report_run_id}/insights", {}, account_id=account_id, limit=limit, after=after

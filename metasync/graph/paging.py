@@ -3,6 +3,8 @@
 - Follows ``paging.next`` (its query, minus any token, re-sent with our own auth) until it
   disappears, through empty pages that still carry ``next``.
 - Stops when a cursor repeats (Meta has been seen looping), counting it in the client's stats.
+  Such a listing is incomplete: :attr:`Listing.stopped_early` says why, and nothing may be
+  concluded from what it did not return (no tombstones).
 - On a reduce-data error halves ``limit`` (down to ``min_limit``) and retries the same page;
   after each good page the limit doubles back towards the one asked for.
 - On an invalid cursor (2642) restarts the listing once from the beginning: pages are upserted
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -24,7 +26,7 @@ from metasync.graph.client import GraphClient
 from metasync.graph.errors import InvalidCursorError, ReduceDataError, TransientError
 from metasync.graph.redact import SECRET_PARAMS
 
-__all__ = ["Page", "iter_pages"]
+__all__ = ["Listing", "Page", "iter_pages"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,22 @@ class Page:
     number: int  # 1-based, within this iteration
     after: str | None
     limit: int
+
+
+@dataclass
+class Listing:
+    """The pages of one listing, in order. Once iterated, ``stopped_early`` names why the
+    listing ended before Meta's last page (a repeated cursor), or is None: it reached the last
+    page, or stopped at ``max_pages`` with a cursor to continue from."""
+
+    _pages: Iterator[Page] = field(repr=False)
+    stopped_early: str | None = None
+
+    def __iter__(self) -> Iterator[Page]:
+        return self
+
+    def __next__(self) -> Page:
+        return next(self._pages)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
@@ -63,14 +81,32 @@ def iter_pages(
     min_limit: int = 1,
     after: str | None = None,
     max_pages: int | None = None,
+) -> Listing:
+    """The pages of ``path``. ``after`` starts after a cursor; ``max_pages`` bounds it."""
+    listing = Listing(iter(()))
+    listing._pages = _pages(
+        listing, client, path, dict(params or {}), account_id, limit, min_limit, after, max_pages
+    )
+    return listing
+
+
+def _pages(
+    listing: Listing,
+    client: GraphClient,
+    path: str,
+    base: dict[str, Any],
+    account_id: str | None,
+    limit: int,
+    min_limit: int,
+    after: str | None,
+    max_pages: int | None,
 ) -> Iterator[Page]:
-    """Yield the pages of ``path``. ``after`` starts after a cursor; ``max_pages`` bounds it."""
-    base = dict(params or {})
     request: dict[str, Any] = {**base, "limit": limit}
     if after:
         request["after"] = after
     current = limit
     seen: set[tuple[tuple[str, str], ...]] = set()
+    met: set[str] = {after} if after else set()  # a cursor met again means a loop
     restarted = False
     number = 0
     while max_pages is None or number < max_pages:
@@ -91,6 +127,7 @@ def iter_pages(
             log.warning("invalid cursor on %s: restarting the listing", path)
             request = {**base}
             seen.clear()
+            met.clear()
             continue
         body = body if isinstance(body, dict) else {}
         data = body.get("data")
@@ -105,11 +142,14 @@ def iter_pages(
         if not next_url:
             return
         key = tuple(sorted((k, v) for k, v in next_request.items() if k != "limit"))
-        if key in seen:
+        if key in seen or (cursor is not None and cursor in met):
             client.stats.repeated_cursors += 1
+            listing.stopped_early = f"Meta repeated a paging cursor after page {number} of {path}"
             log.warning("repeated cursor on %s after page %d: stopping", path, number)
             return
         seen.add(key)
+        if cursor is not None:
+            met.add(cursor)
         request = {**base, **next_request}
         if current < limit:
             current = min(limit, current * 2)

@@ -72,6 +72,7 @@ class MetaObject(NaturalKeyed, Document):  # type: ignore[misc]
     issues_info = ListField(DictField())
     first_seen_at = DateTimeField()
     last_seen_at = DateTimeField()
+    last_seen_run = StringField()  # the last full-or-incremental run whose listing returned it
     deleted_at = DateTimeField()
     synced_at = DateTimeField()
 

@@ -97,6 +97,11 @@ class AdCreative(MetaObject):
     thumbnail_url = StringField()
     call_to_action_type = StringField()
     link_url = StringField()
+    url_tags = StringField()
+    object_story_id = StringField()  # "<page id>_<post id>" of the post the creative made
+    effective_object_story_id = StringField()
     object_story_spec = DictField()
+    # Advantage+ and dynamic creatives: lists of titles, bodies, links, images and videos
+    asset_feed_spec = DictField()
 
     meta: ClassVar[dict[str, Any]] = {"collection": "ad_creatives"}

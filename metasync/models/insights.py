@@ -82,6 +82,9 @@ class DailyInsight(NaturalKeyed, Document):  # type: ignore[misc]
     revenue = Money()
     actions = ListField(DictField())
     action_values = ListField(DictField())
+    # The ad set's unified attribution setting Meta applied ("7d_click_1d_view"; "mixed" for a
+    # row over ad sets with different settings). Meta always applies it since 2025-06-10.
+    attribution_setting = StringField()
     fetched_at = DateTimeField()
 
     meta: ClassVar[dict[str, Any]] = {

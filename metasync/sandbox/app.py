@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -64,6 +64,28 @@ def _problem(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _version_number(version: str) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(part) for part in version.removeprefix("v").split("."))
+    except ValueError:
+        return None
+
+
+def _version_error(version: str, latest: str) -> GraphError:
+    """What Meta answers for a version it does not serve: an expired one gets (#2635) naming
+    the latest version (Marketing API changelog, "Versions"); a name that is no version at all,
+    or one newer than any released, is an unknown path (2500)."""
+    number, newest = _version_number(version), _version_number(latest)
+    if number is not None and newest is not None and number < newest:
+        return GraphError(
+            400,
+            2635,
+            "(#2635) You are calling a deprecated version of the Ads API. Please update to the "
+            f"latest version: {latest}.",
+        )
+    return GraphError(400, 2500, f"Unknown path components: /{version}")
+
+
 def build_app(state: SandboxState) -> Starlette:
     graph = GraphAPI(state)
 
@@ -72,17 +94,17 @@ def build_app(state: SandboxState) -> Starlette:
         path = request.path_params.get("path", "")
         params = await _params(request)
         base_url = f"{str(request.base_url).rstrip('/')}/{version}"
-        if version != state.config.api_version:
-            error = GraphError(
-                400,
-                2635,
-                f"(#2635) You are calling a deprecated version of the "
-                f"Ads API. Please update to the latest version: "
-                f"{state.config.api_version}.",
-            )
-            return JSONResponse(error.body(), status_code=400)
+        if version not in state.config.api_versions:
+            error = _version_error(version, state.config.latest_version)
+            state.counters.by_error_code[str(error.code)] += 1
+            return JSONResponse(error.body(), status_code=error.status)
         reply = graph.handle(
-            request.method, path, params, request.headers.get("authorization"), base_url
+            request.method,
+            path,
+            params,
+            request.headers.get("authorization"),
+            base_url,
+            version=version,
         )
         if reply.delay > 0:
             await asyncio.sleep(reply.delay)
@@ -194,19 +216,28 @@ def build_app(state: SandboxState) -> Starlette:
         return JSONResponse({"accounts": changed})
 
     async def expire_token(request: Request) -> Response:
+        """Set when a user's tokens expire (``what``: ``token``, the default, or
+        ``data_access``), ``in_seconds`` from now (default 0: at once)."""
         try:
             body = await _json_body(request)
-        except ValueError as exc:
+            seconds = float(body.get("in_seconds", 0))
+        except (ValueError, TypeError) as exc:
             return _problem(str(exc))
-        user_id, token = body.get("user_id"), body.get("token")
+        user_id, token, what = body.get("user_id"), body.get("token"), body.get("what", "token")
         if not user_id and not token:
             return _problem("expire needs user_id or token")
+        if what not in ("token", "data_access"):
+            return _problem("what must be token or data_access")
+        moment = datetime.now(UTC) + timedelta(seconds=seconds)
         expired = set()
         for record in state.tokens.values():
             if record.user_id == user_id or record.token == token:
-                record.expires_at = datetime.now(UTC)
+                if what == "token":
+                    record.expires_at = moment
+                else:
+                    record.data_access_expires_at = moment
                 expired.add(record.user_id)
-        return JSONResponse({"expired_users": sorted(expired)})
+        return JSONResponse({"expired_users": sorted(expired), "at": moment.isoformat()})
 
     control = [
         Route("/info", info),

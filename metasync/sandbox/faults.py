@@ -29,6 +29,9 @@ class FaultProfile:
     job_skip_rate: float = 0.0  # "Job Skipped"
     job_stuck_rate: float = 0.0  # "Job Running" at 100 % forever
     job_visibility_seconds: float = 0.0  # (100, 33) on status right after the job started
+    job_never_visible_rate: float = 0.0  # a job whose status answers (100, 33) forever
+    repeat_cursor_rate: float = 0.0  # a page whose paging.next repeats the cursor it was read at
+    short_page_rate: float = 0.0  # a page shorter than limit in the middle of a listing
     token_expire_after_calls: int | None = None  # every user token expires after N calls
     sync_timeout_days: int | None = None  # sync insights over more days: (2, 1504038)
     seed: int = 0

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from metasync.sandbox import insights_api
+from metasync.sandbox.catalogue import NODE_TYPES, allowed_fields
 from metasync.sandbox.errors import GraphError, not_found
 from metasync.sandbox.listing import filter_objects, paginate
 from metasync.sandbox.query import parse_fields, select_fields
@@ -32,108 +33,9 @@ KIND_OF_EDGE = {
     "ads": "ad",
     "adcreatives": "adcreative",
 }
-NODE_TYPES = {
-    "campaign": "AdCampaignGroup",
-    "adset": "AdCampaign",
-    "ad": "AdGroup",
-    "adcreative": "AdCreative",
-    "account": "AdAccount",
-    "user": "User",
-}
-ALLOWED = {
-    "campaign": frozenset(
-        {
-            "id",
-            "account_id",
-            "name",
-            "objective",
-            "buying_type",
-            "status",
-            "configured_status",
-            "effective_status",
-            "bid_strategy",
-            "special_ad_categories",
-            "created_time",
-            "start_time",
-            "stop_time",
-            "updated_time",
-            "issues_info",
-            "daily_budget",
-            "lifetime_budget",
-            "budget_remaining",
-        }
-    ),
-    "adset": frozenset(
-        {
-            "id",
-            "account_id",
-            "campaign_id",
-            "name",
-            "status",
-            "configured_status",
-            "effective_status",
-            "billing_event",
-            "optimization_goal",
-            "bid_amount",
-            "targeting",
-            "created_time",
-            "start_time",
-            "end_time",
-            "updated_time",
-            "issues_info",
-            "daily_budget",
-            "lifetime_budget",
-            "budget_remaining",
-        }
-    ),
-    "ad": frozenset(
-        {
-            "id",
-            "account_id",
-            "adset_id",
-            "campaign_id",
-            "name",
-            "status",
-            "configured_status",
-            "effective_status",
-            "creative",
-            "created_time",
-            "updated_time",
-            "issues_info",
-        }
-    ),
-    "adcreative": frozenset(
-        {
-            "id",
-            "account_id",
-            "name",
-            "title",
-            "body",
-            "call_to_action_type",
-            "status",
-            "object_story_spec",
-            "video_id",
-            "thumbnail_url",
-            "image_hash",
-            "image_url",
-        }
-    ),
-    "account": frozenset(
-        {
-            "id",
-            "account_id",
-            "name",
-            "currency",
-            "timezone_name",
-            "account_status",
-            "amount_spent",
-            "business",
-            "created_time",
-            "disable_reason",
-        }
-    ),
-    "user": frozenset({"id", "name"}),
-}
+ALLOWED = {kind: allowed_fields(kind) for kind in NODE_TYPES if kind != "insights"}
+# What Meta returns when no ``fields`` are asked for (Graph API reference of each edge).
+DEFAULT_FIELDS = {"adaccounts": "account_id,id"}
 
 
 @dataclass
@@ -167,6 +69,7 @@ class GraphAPI:
         authorization: str | None,
         base_url: str,
         *,
+        version: str = "",
         in_batch: bool = False,
     ) -> Reply:
         state = self.state
@@ -195,7 +98,7 @@ class GraphAPI:
                 state.usage.check(user_id, account_id, insights)
                 state.usage.record(user_id, account_id, insights)
                 state.counters.graph_calls += 1
-            body = self._route(method, path, params, record, base_url, authorization)
+            body = self._route(method, path, params, record, base_url, authorization, version)
             reply = Reply(200, body, delay=delay)
         except GraphError as error:
             state.counters.by_error_code[str(error.code)] += 1
@@ -217,8 +120,8 @@ class GraphAPI:
                 400, 190, "Invalid OAuth access token - Cannot parse access token", subcode=467
             )
         secret = state.config.app_secret
-        if secret is not None:
-            proof = params.get("appsecret_proof")
+        proof = params.get("appsecret_proof")
+        if secret is not None and (proof or state.config.require_appsecret_proof):
             expected = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
             if not proof:
                 state.counters.proof["missing"] += 1
@@ -250,6 +153,14 @@ class GraphAPI:
                 f"{record.expires_at:%A, %d-%b-%y %H:%M:%S} UTC. The current time is "
                 f"{now:%A, %d-%b-%y %H:%M:%S} UTC.",
                 subcode=463,
+            )
+        if record.data_access_expires_at <= now:
+            # Meta's "Data Access Expiration": the token is valid, its data access is not
+            raise GraphError(
+                400,
+                190,
+                "Error validating access token: Data access for this app has expired. The "
+                "person must grant the app access again.",
             )
         return record
 
@@ -294,6 +205,7 @@ class GraphAPI:
         record: TokenRecord,
         base_url: str,
         authorization: str | None,
+        version: str,
     ) -> Any:
         parts = path.split("/") if path else []
         next_base = f"{base_url}/{path}"
@@ -301,7 +213,7 @@ class GraphAPI:
         spec = parse_fields(params.get("fields"))
         if not parts:
             if method == "POST":
-                return self._batch(params, base_url, authorization)
+                return self._batch(params, base_url, authorization, version)
             return self._multi(params, record)
         head, edge = parts[0], parts[1] if len(parts) > 1 else None
         if len(parts) > 2:
@@ -313,6 +225,7 @@ class GraphAPI:
                     {"id": user.id, "name": user.name}, spec, ALLOWED["user"], NODE_TYPES["user"]
                 )
             if edge == "adaccounts":
+                spec = spec or parse_fields(DEFAULT_FIELDS["adaccounts"])
                 accounts = [world.accounts[a] for a in user.account_ids]
                 return paginate(
                     accounts,
@@ -378,7 +291,7 @@ class GraphAPI:
             if edge is None:
                 if state.jobs.clock() < job.visible_after:
                     raise not_found(head)
-                return state.jobs.status(job)
+                return state.jobs.status(job, version)
             if edge == "insights":
                 return insights_api.job_results(
                     state, head, params, next_base=next_base, token=record.token
@@ -417,6 +330,7 @@ class GraphAPI:
             )
         spec = parse_fields(params.get("fields"))
         result: dict[str, Any] = {}
+        missing: list[str] = []
         for object_id in ids:
             if object_id.startswith("act_"):
                 account = self._account(record, object_id[4:])
@@ -426,14 +340,22 @@ class GraphAPI:
                 continue
             found = self.state.world.object(object_id)
             if found is None:
-                raise not_found(object_id)
+                missing.append(object_id)
+                continue
             kind, obj = found
             self._account(record, obj["account_id"])
             result[object_id] = select_fields(obj, spec, ALLOWED[kind], NODE_TYPES[kind])
+        if missing:  # Meta refuses the whole read and names the ids it does not know
+            raise GraphError(
+                400,
+                803,
+                f"(#803) Some of the aliases you requested do not exist: {','.join(missing)}",
+                error_type="OAuthException",
+            )
         return result
 
     def _batch(
-        self, params: Mapping[str, Any], base_url: str, authorization: str | None
+        self, params: Mapping[str, Any], base_url: str, authorization: str | None, version: str
     ) -> list[Any]:
         try:
             requests = json.loads(str(params.get("batch", "")))
@@ -467,6 +389,7 @@ class GraphAPI:
                 inner_params,
                 authorization,
                 base_url,
+                version=version,
                 in_batch=True,
             )
             answers.append(
@@ -499,11 +422,11 @@ class GraphAPI:
             raise GraphError(
                 400, 190, "Invalid OAuth access token - Cannot parse access token", subcode=467
             )
-        if record.expires_at <= datetime.now(UTC):
+        if record.expires_at <= datetime.now(UTC):  # an expired token cannot be exchanged
             raise GraphError(
                 400, 190, "Error validating access token: Session has expired", subcode=463
             )
-        fresh = state.issue_token(record.user_id, "ll")
+        fresh = state.issue_token(record.user_id, "ll", record.data_access_expires_at)
         expires_in = int((fresh.expires_at - datetime.now(UTC)).total_seconds())
         return {"access_token": fresh.token, "token_type": "bearer", "expires_in": expires_in}
 
@@ -531,7 +454,7 @@ class GraphAPI:
             "application": "metasync sandbox",
             "is_valid": valid,
             "expires_at": int(record.expires_at.timestamp()),
-            "data_access_expires_at": int(record.expires_at.timestamp()) + 30 * 86400,
+            "data_access_expires_at": int(record.data_access_expires_at.timestamp()),
             "scopes": ["ads_read", "ads_management", "business_management"],
             "user_id": record.user_id,
         }

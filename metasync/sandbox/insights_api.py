@@ -1,4 +1,13 @@
-"""The sandbox's insights endpoints: synchronous reads and async report jobs."""
+"""The sandbox's insights endpoints: synchronous reads and async report jobs.
+
+Which rows a read returns follows Meta's "Manage your ad object's status": ``act_{id}/insights``
+at ``level`` campaign, adset or ad leaves out the rows of ARCHIVED and DELETED objects of that
+level unless the request filters on ``{level}.effective_status``; the stats of an object always
+include all its children, whatever their status (so account rows, and a live campaign's rows,
+count deleted ads), and ``/{object id}/insights`` of a deleted object still answers.
+``filtering`` rules name the object they test by prefix (``campaign.id``,
+``adset.effective_status``, ``ad.name``). ``time_ranges`` (a list of ranges) overrides ``time_range`` and ``date_preset``.
+"""
 
 from __future__ import annotations
 
@@ -7,65 +16,66 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
+from metasync.sandbox.catalogue import allowed_fields
 from metasync.sandbox.errors import GraphError
-from metasync.sandbox.listing import filter_objects, paginate
+from metasync.sandbox.listing import matches, paginate
 from metasync.sandbox.metrics import level_rows
-from metasync.sandbox.query import parse_fields, preset_range, select_fields
+from metasync.sandbox.query import parse_fields, parse_filtering, preset_range, select_fields
 from metasync.sandbox.state import SandboxState
 
 __all__ = ["INSIGHT_FIELDS", "insights_rows", "job_results", "read", "start_job"]
 
-INSIGHT_FIELDS = frozenset(
-    {
-        "account_id",
-        "campaign_id",
-        "adset_id",
-        "ad_id",
-        "date_start",
-        "date_stop",
-        "impressions",
-        "clicks",
-        "spend",
-        "reach",
-        "frequency",
-        "ctr",
-        "cpc",
-        "cpm",
-        "actions",
-        "action_values",
-        "account_name",
-        "campaign_name",
-        "adset_name",
-        "ad_name",
-        "account_currency",
-    }
-)
+INSIGHT_FIELDS = allowed_fields("insights")
+HIDDEN = ("ARCHIVED", "DELETED")
 RETENTION_DAYS = 37 * 30  # Meta keeps 37 months
 ROWS_CACHE_SIZE = 64  # computed row sets kept (oldest dropped first)
 
 
-def _period(state: SandboxState, account_id: str, params: Mapping[str, Any]) -> tuple[date, date]:
+def _parse_range(raw: Any) -> tuple[date, date]:
+    try:
+        window = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        first, last = date.fromisoformat(window["since"]), date.fromisoformat(window["until"])
+    except (ValueError, KeyError, TypeError):
+        raise GraphError(
+            400,
+            100,
+            "(#100) time_range must be {'since': 'YYYY-MM-DD', 'until': 'YYYY-MM-DD'}",
+            error_type="GraphMethodException",
+        ) from None
+    if first > last:
+        raise GraphError(
+            400, 100, "(#100) time_range since is after until", error_type="GraphMethodException"
+        )
+    return first, last
+
+
+def _periods(
+    state: SandboxState, account_id: str, params: Mapping[str, Any]
+) -> list[tuple[date, date]]:
+    """The ranges a read covers: ``time_ranges`` (each one), else ``time_range``, else the
+    ``date_preset`` (default ``last_30d``), in the account's time zone."""
     today = state.world.account_today(account_id)
     retention_start = today - timedelta(days=RETENTION_DAYS)
-    raw = params.get("time_range")
-    if raw:
+    ranges = params.get("time_ranges")
+    if ranges:
         try:
-            window = json.loads(raw) if isinstance(raw, str) else dict(raw)
-            first, last = date.fromisoformat(window["since"]), date.fromisoformat(window["until"])
-        except (ValueError, KeyError, TypeError):
+            listed = json.loads(ranges) if isinstance(ranges, str) else list(ranges)
+        except (ValueError, TypeError):
+            listed = None
+        if not isinstance(listed, list) or not listed:
             raise GraphError(
                 400,
                 100,
-                "(#100) time_range must be {'since': 'YYYY-MM-DD', 'until': 'YYYY-MM-DD'}",
-                error_type="GraphMethodException",
-            ) from None
-        if first > last:
-            raise GraphError(
-                400,
-                100,
-                "(#100) time_range since is after until",
+                "(#100) time_ranges must be a list of {'since', 'until'}",
                 error_type="GraphMethodException",
             )
+        periods = [_parse_range(item) for item in listed]
+    elif params.get("time_range"):
+        periods = [_parse_range(params["time_range"])]
+    else:
+        preset = str(params.get("date_preset") or "last_30d")
+        periods = [preset_range(preset, today, retention_start)]
+    for first, _ in periods:
         if first < retention_start:
             raise GraphError(
                 400,
@@ -73,8 +83,57 @@ def _period(state: SandboxState, account_id: str, params: Mapping[str, Any]) -> 
                 "The start date of the time range cannot be beyond 37 months from the current date",
                 error_type="OAuthException",
             )
-        return first, last
-    return preset_range(str(params.get("date_preset") or "last_30d"), today, retention_start)
+    return periods
+
+
+def _period(state: SandboxState, account_id: str, params: Mapping[str, Any]) -> tuple[date, date]:
+    periods = _periods(state, account_id, params)
+    return min(p[0] for p in periods), max(p[1] for p in periods)
+
+
+def _ancestor(state: SandboxState, ad: Mapping[str, Any], prefix: str) -> Mapping[str, Any]:
+    world = state.world
+    if prefix == "campaign":
+        return world.campaigns[ad["campaign_id"]]
+    if prefix == "adset":
+        return world.adsets[ad["adset_id"]]
+    return ad
+
+
+def _contributing_ads(
+    state: SandboxState,
+    account_id: str,
+    level: str,
+    rules: list[dict[str, Any]],
+    scope: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The ads whose stats go into the read's rows, after scope, filtering and Meta's hiding
+    of archived and deleted objects of the read's level."""
+    ads = [ad for ad in state.world.ads.values() if ad["account_id"] == account_id]
+    if scope is not None:
+        field = {"campaign": "campaign_id", "adset": "adset_id", "ad": "id"}[scope["_kind"]]
+        ads = [ad for ad in ads if ad[field] == scope["id"]]
+    for rule in rules:
+        prefix, _, attribute = str(rule.get("field", "")).rpartition(".")
+        if prefix not in ("campaign", "adset", "ad"):
+            raise GraphError(
+                400,
+                100,
+                f"(#100) Filtering field {rule.get('field')} is not supported",
+                error_type="GraphMethodException",
+            )
+        named = {**rule, "field": attribute}
+        ads = [ad for ad in ads if matches(_ancestor(state, ad, prefix), named)]
+    status_filtered = any(str(r.get("field")) == f"{level}.effective_status" for r in rules)
+    if level != "account" and not status_filtered:
+        scope_id = scope["id"] if scope is not None and scope["_kind"] == level else None
+        ads = [
+            ad
+            for ad in ads
+            if _ancestor(state, ad, level)["effective_status"] not in HIDDEN
+            or _ancestor(state, ad, level)["id"] == scope_id
+        ]
+    return ads
 
 
 def insights_rows(
@@ -105,7 +164,8 @@ def insights_rows(
             "(#100) the sandbox supports time_increment 1 or all_days",
             error_type="GraphMethodException",
         )
-    first, last = _period(state, account_id, params)
+    periods = _periods(state, account_id, params)
+    first, last = min(p[0] for p in periods), max(p[1] for p in periods)
     limit_days = state.faults.sync_timeout_days
     if limit_days and (last - first).days + 1 > limit_days and params.get("_sync"):
         raise GraphError(
@@ -115,47 +175,35 @@ def insights_rows(
             subcode=1504038,
             is_transient=True,
         )
-    ads = [dict(ad) for ad in world.ads.values() if ad["account_id"] == account_id]
-    if scope is not None:
-        field = {"campaign": "campaign_id", "adset": "adset_id", "ad": "id"}[scope["_kind"]]
-        ads = [ad for ad in ads if ad[field] == scope["id"]]
-    if params.get("filtering"):
-        ads = filter_objects(
-            ads, {"filtering": _ad_rules(params["filtering"])}, hide_by_default=False
-        )
+    rules = parse_filtering(params.get("filtering"))
+    ads = _contributing_ads(state, account_id, level, rules, scope)
     ad_ids = tuple(ad["id"] for ad in ads)
-    key = (account_id, level, first, last, ad_ids, increment, world.last_data_day(account_id))
-    rows = state.rows_cache.get(key)
-    if rows is None:  # every page of one listing asks for the same rows: compute them once
-        rows = level_rows(world, account_id, level, first, last, ad_ids, daily=increment == "1")
-        if len(state.rows_cache) >= ROWS_CACHE_SIZE:
-            state.rows_cache.pop(next(iter(state.rows_cache)))
-        state.rows_cache[key] = rows
+    rows: list[dict[str, Any]] = []
+    for period_first, period_last in periods:
+        key = (account_id, level, period_first, period_last, ad_ids, increment)
+        cached = state.rows_cache.get((*key, world.last_data_day(account_id)))
+        if cached is None:  # every page of one listing asks for the same rows: compute once
+            cached = level_rows(
+                world, account_id, level, period_first, period_last, ad_ids, daily=increment == "1"
+            )
+            if len(state.rows_cache) >= ROWS_CACHE_SIZE:
+                state.rows_cache.pop(next(iter(state.rows_cache)))
+            state.rows_cache[(*key, world.last_data_day(account_id))] = cached
+        rows += cached
     return rows
 
 
-def _ad_rules(raw: Any) -> list[dict[str, Any]]:
-    """Insights filtering names fields as ``campaign.id``, ``adset.id``, ``ad.effective_status``:
-    map them onto an ad's own fields."""
-    rules = json.loads(raw) if isinstance(raw, str) else list(raw)
-    mapped = []
-    for rule in rules:
-        name = str(rule.get("field", ""))
-        prefix, _, attribute = name.rpartition(".")
-        if attribute == "id" and prefix in ("campaign", "adset"):
-            attribute = f"{prefix}_id"
-        mapped.append({**rule, "field": attribute})
-    return mapped
-
-
 def _render(fields: str | None) -> Any:
-    spec = parse_fields(fields or "date_start,date_stop,impressions,spend")
+    """Rows with the fields asked for; Meta adds ``date_start`` and ``date_stop`` to every
+    row whatever ``fields`` says."""
+    spec = parse_fields(fields or "impressions,spend")
+    spec.update({"date_start": None, "date_stop": None})
     return lambda row: select_fields(row, spec, INSIGHT_FIELDS, "AdsInsights")
 
 
 def _row_key(row: Mapping[str, Any]) -> str:
     entity = row.get("ad_id") or row.get("adset_id") or row.get("campaign_id") or row["account_id"]
-    return f"{row['date_start']}:{entity}"
+    return f"{row['date_start']}:{row['date_stop']}:{entity}"
 
 
 def read(

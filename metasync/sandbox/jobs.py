@@ -53,6 +53,13 @@ class ReportJob:
         }[self.fate]
 
 
+def _major(version: str) -> int:
+    try:
+        return int(version.removeprefix("v").split(".")[0])
+    except ValueError:
+        return 0
+
+
 class ReportJobs:
     def __init__(self, new_id: Callable[[], str], clock: Callable[[], float] = time.monotonic):
         self._new_id = new_id
@@ -88,12 +95,18 @@ class ReportJobs:
             now,
             faults.job_seconds,
             fate,
-            now + faults.job_visibility_seconds,
+            (
+                float("inf")  # (100, 33) forever: the job is never readable
+                if faults.chance(faults.job_never_visible_rate)
+                else now + faults.job_visibility_seconds
+            ),
         )
         self.jobs[job.id] = job
         return job
 
-    def status(self, job: ReportJob) -> dict[str, Any]:
+    def status(self, job: ReportJob, version: str = "") -> dict[str, Any]:
+        """``GET /{report_run_id}``. ``error_code`` / ``error_message`` on failed jobs exist
+        from v25.0 on (Marketing API changelog, v25.0); older versions answer without them."""
         now = self.clock()
         state = job.state(now)
         body: dict[str, Any] = {
@@ -105,7 +118,7 @@ class ReportJobs:
             "date_stop": job.last.isoformat(),
             "time_ref": int(time.time()),
         }
-        if state == "Job Failed":
+        if state == "Job Failed" and _major(version) >= 25:
             body["error_code"] = 2601
             body["error_message"] = "The report could not be produced: too much data"
         return body

@@ -11,7 +11,7 @@ from metasync.sandbox.errors import GraphError
 from metasync.sandbox.faults import FaultProfile
 from metasync.sandbox.query import as_list, decode_cursor, encode_cursor, parse_filtering
 
-__all__ = ["DEFAULT_LIMIT", "filter_objects", "paginate"]
+__all__ = ["DEFAULT_LIMIT", "filter_objects", "matches", "paginate"]
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 5000
@@ -22,7 +22,8 @@ def _unix(meta_timestamp: str) -> int:
     return int(datetime.strptime(meta_timestamp, "%Y-%m-%dT%H:%M:%S%z").timestamp())
 
 
-def _matches(obj: Mapping[str, Any], rule: Mapping[str, Any]) -> bool:
+def matches(obj: Mapping[str, Any], rule: Mapping[str, Any]) -> bool:
+    """Whether ``obj`` passes one ``filtering`` rule (the field's prefix already resolved)."""
     name = str(rule.get("field", "")).split(".")[-1]
     operator, value = rule.get("operator"), rule.get("value")
     if name == "updated_time":
@@ -37,7 +38,7 @@ def _matches(obj: Mapping[str, Any], rule: Mapping[str, Any]) -> bool:
             ) from None
         actual = _unix(obj["updated_time"])
         return actual > threshold if operator == "GREATER_THAN" else actual < threshold
-    if name in ("effective_status", "id", "campaign_id", "adset_id", "status"):
+    if name in ("effective_status", "id", "campaign_id", "adset_id", "status", "name"):
         current = obj.get(name)
         values = [str(v) for v in as_list(value)]
         if operator in ("IN", "EQUAL"):
@@ -65,7 +66,7 @@ def filter_objects(
     return [
         obj
         for obj in objects
-        if all(_matches(obj, rule) for rule in rules)
+        if all(matches(obj, rule) for rule in rules)
         and (
             status_rule
             or not hide_by_default
@@ -117,6 +118,8 @@ def paginate(
         if (start < len(items) and faults.chance(faults.empty_page_rate))
         else list(items[start : start + limit])
     )
+    if len(chunk) > 1 and start + len(chunk) < len(items) and faults.chance(faults.short_page_rate):
+        chunk = chunk[: max(1, len(chunk) // 2)]  # Meta: pages may hold fewer than limit
     position_key = key(chunk[-1]) if chunk else (key(items[start - 1]) if start else "")
     has_more = start + len(chunk) < len(items)
     body: dict[str, Any] = {"data": [render(item) for item in chunk]}
@@ -127,6 +130,8 @@ def paginate(
             "before": encode_cursor(first_key),
             "after": encode_cursor(position_key),
         }
+    if has_more and after and faults.chance(faults.repeat_cursor_rate):
+        paging["cursors"]["after"] = str(after)  # the cursor it was read at: a loop
     if has_more:
         query = {
             k: v for k, v in params.items() if k not in ("after", "appsecret_proof", "access_token")

@@ -99,6 +99,8 @@ def start_sandbox(
     faults: dict[str, Any] | None = None,
     budgets: dict[str, Any] | None = None,
     app_secret: str = "sandbox-app-secret",  # noqa: S107
+    require_appsecret_proof: bool = True,
+    api_versions: tuple[str, ...] | None = None,
     timeout: float = 30.0,
 ) -> tuple[EmbeddedService, dict[str, Any]]:
     """Start ``metasync sandbox serve`` as a child process; returns it and its ``/info``."""
@@ -131,7 +133,10 @@ def start_sandbox(
         "--app-secret",
         app_secret,
         "--quiet",
+        "--require-appsecret-proof" if require_appsecret_proof else "--no-require-appsecret-proof",
     ]
+    if api_versions:
+        command += ["--api-versions", ",".join(api_versions)]
     if faults:
         command += ["--faults", json.dumps(faults)]
     if budgets:

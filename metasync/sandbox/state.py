@@ -20,11 +20,25 @@ _ACT = re.compile(r"act_\d+")
 _ID = re.compile(r"(?<![A-Za-z_])\d{5,}")
 
 
+# Meta's live Marketing API versions on 2026-12-01 (Marketing API changelog, "Versions"):
+# v24.0 expired on 2026-11-10, v25.0 expires on 2027-02-23, v26.0 and v27.0 have no date yet.
+LIVE_VERSIONS = ("v25.0", "v26.0", "v27.0")
+DATA_ACCESS_DAYS = 90  # Meta's "data access expiration": 90 days after the user last granted it
+
+
 @dataclass(frozen=True)
 class SandboxConfig:
     app_id: str = "100000000000001"
     app_secret: str | None = "sandbox-app-secret"  # noqa: S105 - fake; None: proofs unchecked
-    api_version: str = "v21.0"
+    api_versions: tuple[str, ...] = LIVE_VERSIONS  # served; any other answers (#2635)
+    # The app's "Require App Secret" setting: every call must carry appsecret_proof. Clients
+    # that never send one (Airbyte's connector, the Singer tap) can only read apps without it;
+    # a proof that is sent is always checked.
+    require_appsecret_proof: bool = True
+
+    @property
+    def latest_version(self) -> str:
+        return max(self.api_versions, key=lambda v: tuple(int(p) for p in v[1:].split(".")))
 
 
 @dataclass
@@ -32,6 +46,7 @@ class TokenRecord:
     token: str
     user_id: str
     expires_at: datetime
+    data_access_expires_at: datetime  # past it, even a valid token reads nothing (190)
     calls: int = 0
 
 
@@ -81,7 +96,12 @@ class SandboxState:
         self.jobs = ReportJobs(world.new_id)
         self.counters = Counters()
         self.tokens: dict[str, TokenRecord] = {
-            user.token: TokenRecord(user.token, user.id, user.token_expires_at)
+            user.token: TokenRecord(
+                user.token,
+                user.id,
+                user.token_expires_at,
+                world.now + timedelta(days=DATA_ACCESS_DAYS),
+            )
             for user in world.users.values()
         }
         self.app_subscriptions: dict[str, dict[str, Any]] = {}  # object -> subscription
@@ -90,9 +110,15 @@ class SandboxState:
         self.rows_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self.started = time.time()
 
-    def issue_token(self, user_id: str, prefix: str, days: int = 60) -> TokenRecord:
+    def issue_token(
+        self, user_id: str, prefix: str, data_access_expires_at: datetime, days: int = 60
+    ) -> TokenRecord:
+        """A new token of ``user_id``. Exchanging a token does not extend data access: only the
+        person granting the app again does (Meta's "Data Access Expiration")."""
         token = f"sbx-{prefix}-{user_id}-{len(self.tokens):04d}"
-        record = TokenRecord(token, user_id, datetime.now(UTC) + timedelta(days=days))
+        record = TokenRecord(
+            token, user_id, datetime.now(UTC) + timedelta(days=days), data_access_expires_at
+        )
         self.tokens[token] = record
         return record
 
@@ -100,8 +126,9 @@ class SandboxState:
         """What a client needs to connect (all values are fake)."""
         return {
             "base_url": base_url,
-            "api_version": self.config.api_version,
-            "graph_url": f"{base_url}/{self.config.api_version}",
+            "api_version": self.config.latest_version,
+            "api_versions": list(self.config.api_versions),
+            "graph_url": f"{base_url}/{self.config.latest_version}",
             "app_id": self.config.app_id,
             "app_secret": self.config.app_secret,
             "seed": self.world.seed,
@@ -111,6 +138,9 @@ class SandboxState:
                     "name": u.name,
                     "token": u.token,
                     "token_expires_at": self.tokens[u.token].expires_at.isoformat(),
+                    "data_access_expires_at": (
+                        self.tokens[u.token].data_access_expires_at.isoformat()
+                    ),
                     "business_id": u.business_id,
                     "ad_account_ids": [f"act_{a}" for a in u.account_ids],
                 }

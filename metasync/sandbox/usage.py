@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -49,6 +50,7 @@ class UsageTracker:
         self.budgets = budgets
         self.clock = clock
         self._windows: dict[str, _Window] = defaultdict(_Window)
+        self._order = random.Random(0)  # Meta lists an id's use-case entries in no fixed order
 
     def _pct(self, key: str, budget: int, now: float) -> float:
         return round(100.0 * self._windows[key].count(now, self.budgets.window_seconds) / budget, 2)
@@ -154,6 +156,7 @@ class UsageTracker:
                     "ads_api_access_tier": "standard_access",
                 }
             )
+        self._order.shuffle(entries)
         headers["X-Business-Use-Case-Usage"] = json.dumps({account_id: entries})
         if insights:
             headers["X-FB-Ads-Insights-Throttle"] = json.dumps(

@@ -15,45 +15,21 @@ from typing import Any
 from mongoengine import Document
 
 from metasync.graph import GraphClient, iter_pages
+from metasync.graph.statuses import all_statuses_rule
 from metasync.models import Ad, AdCreative, AdSet, Campaign, upsert_page, utcnow
 from metasync.sync import mapping
 
-__all__ = ["EDGES", "PAGES_PER_TASK", "PAGE_SIZE", "EdgeSpec", "read_edge_chunk", "tombstone"]
+__all__ = ["EDGES", "PAGES_PER_TASK", "PAGE_SIZE", "ChunkResult", "EdgeSpec", "read_edge_chunk"]
 
 PAGE_SIZE = 200  # objects per Graph page (Meta's maximum for edges is higher; 200 stays small)
 PAGES_PER_TASK = 5  # pages one task reads before handing the cursor to a follow-up task
 
 CREATIVE_FIELDS = (
     "id,account_id,name,status,title,body,image_url,image_hash,video_id,"
-    "thumbnail_url,call_to_action_type,object_story_spec"
+    "thumbnail_url,call_to_action_type,object_story_spec,object_story_id,"
+    "effective_object_story_id,asset_feed_spec,url_tags"
 )
 COMMON = "id,account_id,name,status,configured_status,effective_status,created_time,updated_time,"
-STATUSES = {
-    "campaign": ["ACTIVE", "PAUSED", "DELETED", "ARCHIVED", "IN_PROCESS", "WITH_ISSUES"],
-    "adset": [
-        "ACTIVE",
-        "PAUSED",
-        "DELETED",
-        "ARCHIVED",
-        "IN_PROCESS",
-        "WITH_ISSUES",
-        "CAMPAIGN_PAUSED",
-    ],
-    "ad": [
-        "ACTIVE",
-        "PAUSED",
-        "DELETED",
-        "ARCHIVED",
-        "IN_PROCESS",
-        "WITH_ISSUES",
-        "CAMPAIGN_PAUSED",
-        "ADSET_PAUSED",
-        "DISAPPROVED",
-        "PENDING_REVIEW",
-        "PREAPPROVED",
-        "PENDING_BILLING_INFO",
-    ],
-}
 
 
 @dataclass(frozen=True)
@@ -104,18 +80,13 @@ class ChunkResult:
     next_after: str | None  # the cursor to continue from, None when the edge is finished
     pages: int
     counts: dict[str, int]
+    stopped_early: str | None = None  # why the listing ended before Meta's last page
 
 
 def edge_params(spec: EdgeSpec, since: datetime | None) -> dict[str, Any]:
     params: dict[str, Any] = {"fields": spec.fields}
     if spec.prefix is not None:
-        rules: list[dict[str, Any]] = [
-            {
-                "field": f"{spec.prefix}.effective_status",
-                "operator": "IN",
-                "value": STATUSES[spec.prefix],
-            }
-        ]
+        rules: list[dict[str, Any]] = [all_statuses_rule(spec.prefix)]
         if since is not None:
             rules.append(
                 {
@@ -138,17 +109,19 @@ def read_edge_chunk(
     since: datetime | None,
     after: str | None,
     on_page: Callable[[int, dict[str, int]], object],
+    run_id: str,
     pages_per_task: int = PAGES_PER_TASK,
 ) -> ChunkResult:
     """Read up to ``pages_per_task`` pages of ``edge`` from ``after``, upserting each page.
 
+    Every object written is marked with ``run_id`` (``last_seen_run``): what tombstones compare.
     ``on_page(page_number, counts)`` is called after each page is written (for run statistics).
     """
     spec = EDGES[edge]
     pages = 0
     counts: dict[str, int] = {}
     last_after: str | None = None
-    for page in iter_pages(
+    listing = iter_pages(
         client,
         f"act_{account_id}/{edge}",
         edge_params(spec, since),
@@ -156,15 +129,22 @@ def read_edge_chunk(
         limit=PAGE_SIZE,
         after=after,
         max_pages=pages_per_task,
-    ):
+    )
+    for page in listing:
         pages += 1
         now = utcnow()
-        rows = [spec.mapper(raw, tenant_id, currency, account_id) for raw in page.items]
+        rows = [
+            {**spec.mapper(raw, tenant_id, currency, account_id), "last_seen_run": run_id}
+            for raw in page.items
+        ]
         upsert_page(spec.model, rows, now)
         page_counts = {edge: len(rows)}
         if edge == "ads":
             creatives = [
-                mapping.map_creative(raw["creative"], tenant_id, account_id)
+                {
+                    **mapping.map_creative(raw["creative"], tenant_id, account_id),
+                    "last_seen_run": run_id,
+                }
                 for raw in page.items
                 if isinstance(raw.get("creative"), dict) and raw["creative"].get("id")
             ]
@@ -174,19 +154,7 @@ def read_edge_chunk(
             counts[name] = counts.get(name, 0) + value
         on_page(pages, page_counts)
         last_after = page.after
+    if listing.stopped_early:
+        return ChunkResult(None, pages, counts, listing.stopped_early)
     finished = last_after is None or pages < pages_per_task
     return ChunkResult(None if finished else last_after, pages, counts)
-
-
-def tombstone(model: type[Document], tenant_id: str, account_id: str, seen_since: datetime) -> int:
-    """Mark objects of one account that the finished full listing did not return as deleted."""
-    result = model._get_collection().update_many(
-        {
-            "tenant_id": tenant_id,
-            "account_id": account_id,
-            "deleted_at": None,
-            "$or": [{"last_seen_at": {"$lt": seen_since}}, {"last_seen_at": None}],
-        },
-        {"$set": {"deleted_at": utcnow()}},
-    )
-    return int(result.modified_count)

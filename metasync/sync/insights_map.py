@@ -88,5 +88,8 @@ def map_insight_row(
         "revenue": pick_action(values, conversion_types),
         "actions": actions,
         "action_values": values,
+        "attribution_setting": (
+            str(raw["attribution_setting"]) if raw.get("attribution_setting") else None
+        ),
         "fetched_at": fetched_at,
     }

@@ -169,32 +169,61 @@ def map_ad(raw: Mapping[str, Any], tenant_id: str) -> dict[str, Any]:
     }
 
 
-def _link(spec: Mapping[str, Any]) -> str | None:
-    link_data = spec.get("link_data") or {}
-    video_data = spec.get("video_data") or {}
-    cta = link_data.get("call_to_action") or video_data.get("call_to_action") or {}
-    return link_data.get("link") or (cta.get("value") or {}).get("link")
+def _first(items: Any, key: str) -> Any:
+    """``items[0][key]`` of an asset-feed list (``[{"text": ...}, ...]``), None when absent."""
+    if isinstance(items, list) and items and isinstance(items[0], Mapping):
+        return items[0].get(key)
+    return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def map_creative(raw: Mapping[str, Any], tenant_id: str, account_id: str) -> dict[str, Any]:
-    """A creative; ``account_id`` is the account it was read under (Meta may omit the field)."""
-    spec = raw.get("object_story_spec") if isinstance(raw.get("object_story_spec"), Mapping) else {}
-    spec = spec or {}
-    link_data, video_data = spec.get("link_data") or {}, spec.get("video_data") or {}
+    """A creative; ``account_id`` is the account it was read under (Meta may omit the field).
+
+    Title, body, link, image and video come from whichever spec carries them: the creative's
+    own fields, its ``object_story_spec`` (``link_data`` or ``video_data``), or, for Advantage+
+    and dynamic creatives, the first entry of each ``asset_feed_spec`` list (all of which are
+    kept in ``asset_feed_spec``).
+    """
+    spec = _mapping(raw.get("object_story_spec"))
+    feed = _mapping(raw.get("asset_feed_spec"))
+    link_data, video_data = _mapping(spec.get("link_data")), _mapping(spec.get("video_data"))
+    cta = _mapping(link_data.get("call_to_action")) or _mapping(video_data.get("call_to_action"))
+    feed_ctas = feed.get("call_to_action_types")
     return {
         "tenant_id": tenant_id,
         "meta_id": str(raw["id"]),
         "account_id": str(raw.get("account_id") or account_id).removeprefix("act_"),
         "name": raw.get("name"),
         "status": raw.get("status"),
-        "title": raw.get("title") or link_data.get("name") or video_data.get("title"),
-        "body": raw.get("body") or link_data.get("message") or video_data.get("message"),
+        "title": raw.get("title")
+        or link_data.get("name")
+        or video_data.get("title")
+        or _first(feed.get("titles"), "text"),
+        "body": raw.get("body")
+        or link_data.get("message")
+        or video_data.get("message")
+        or _first(feed.get("bodies"), "text"),
         "image_url": raw.get("image_url"),
-        "image_hash": raw.get("image_hash") or link_data.get("image_hash"),
-        "video_id": raw.get("video_id") or video_data.get("video_id"),
-        "thumbnail_url": raw.get("thumbnail_url"),
+        "image_hash": raw.get("image_hash")
+        or link_data.get("image_hash")
+        or _first(feed.get("images"), "hash"),
+        "video_id": raw.get("video_id")
+        or video_data.get("video_id")
+        or _first(feed.get("videos"), "video_id"),
+        "thumbnail_url": raw.get("thumbnail_url") or _first(feed.get("videos"), "thumbnail_url"),
         "call_to_action_type": raw.get("call_to_action_type")
-        or (link_data.get("call_to_action") or video_data.get("call_to_action") or {}).get("type"),
-        "link_url": _link(spec),
+        or cta.get("type")
+        or (feed_ctas[0] if isinstance(feed_ctas, list) and feed_ctas else None),
+        "link_url": link_data.get("link")
+        or _mapping(cta.get("value")).get("link")
+        or _first(feed.get("link_urls"), "website_url"),
+        "url_tags": raw.get("url_tags"),
+        "object_story_id": raw.get("object_story_id"),
+        "effective_object_story_id": raw.get("effective_object_story_id"),
         "object_story_spec": dict(spec),
+        "asset_feed_spec": dict(feed),
     }

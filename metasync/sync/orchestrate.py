@@ -48,9 +48,10 @@ from metasync.models import (
 from metasync.sync import mapping, performance, runs
 from metasync.sync.connections import discover_accounts, mark_token_error, maybe_refresh_token
 from metasync.sync.context import SyncContext
-from metasync.sync.entities import EDGES, read_edge_chunk, tombstone
+from metasync.sync.entities import EDGES, read_edge_chunk
 from metasync.sync.periods import Period
-from metasync.sync.subtasks import Outcome, StartResult, Subtask, error_record
+from metasync.sync.subtasks import IncompleteListing, Outcome, StartResult, Subtask, error_record
+from metasync.sync.tombstones import tombstone_edge
 
 __all__ = [
     "KINDS",
@@ -415,7 +416,10 @@ def _work(
         since=run.since,
         after=sub.after,
         on_page=lambda number, counts: runs.record_page(sub.run_id, f"{sub.key}:{number}", counts),
+        run_id=sub.run_id,
     )
+    if result.stopped_early:  # what it read is kept; nothing is concluded from what it did not
+        raise IncompleteListing(f"{result.stopped_early}: no tombstones for this edge")
     if result.next_after:
         return Outcome(
             "done",
@@ -424,11 +428,40 @@ def _work(
             ],
         )
     if run.full:
-        marked = tombstone(
-            EDGES[sub.edge].model, connection.tenant_id, sub.account_id, run.started_at
-        )
-        runs.add_tombstones(sub.run_id, sub.edge, marked)
+        _tombstone(ctx, client, connection, sub, account.currency if account else None)
     return Outcome("done")
+
+
+def _tombstone(
+    ctx: SyncContext,
+    client: GraphClient,
+    connection: MetaConnection,
+    sub: Subtask,
+    currency: str | None,
+) -> None:
+    """After a full run's complete listing of one edge: tombstone what it did not return
+    (confirming by id above the allowed share) and write back the objects that answered."""
+    spec = EDGES[sub.edge]
+    outcome = tombstone_edge(
+        client,
+        spec.model,
+        tenant_id=connection.tenant_id,
+        account_id=sub.account_id,
+        run_id=sub.run_id,
+        fields=spec.fields,
+        max_share=ctx.settings.META_TOMBSTONE_MAX_SHARE,
+    )
+    if outcome.confirmed_alive:
+        rows = [
+            {
+                **spec.mapper(raw, connection.tenant_id, currency, sub.account_id),
+                "last_seen_run": sub.run_id,
+            }
+            for raw in outcome.confirmed_alive
+        ]
+        upsert_page(spec.model, rows)
+        runs.add_tombstones(sub.run_id, f"confirmed_alive_{sub.edge}", len(rows))
+    runs.add_tombstones(sub.run_id, sub.edge, outcome.marked)
 
 
 def execute_subtask(
@@ -480,6 +513,11 @@ def execute_subtask(
                 exc.message,
                 extra={"run_id": sub.run_id},
             )
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
+    except IncompleteListing as exc:
+        log.warning(
+            "subtask %s of run %s: %s", sub.key, sub.run_id, exc, extra={"run_id": sub.run_id}
+        )
         return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
     except (ConnectionFailure, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         raise  # our own stores briefly away: the task retries

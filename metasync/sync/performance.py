@@ -51,7 +51,7 @@ from metasync.sync import runs
 from metasync.sync.context import SyncContext
 from metasync.sync.insights_map import map_insight_row
 from metasync.sync.periods import Period, account_today, resolve
-from metasync.sync.subtasks import Subtask
+from metasync.sync.subtasks import IncompleteListing, Subtask
 
 __all__ = [
     "INSIGHTS_PAGE_SIZE",
@@ -173,20 +173,23 @@ def read_insights_chunk(
     ).first()
     params = insights_params(level=level, since=sub.since, until=sub.until)
     pages, last_after = 0, None
-    for page in read_insights(
+    listing = read_insights(
         client,
         f"act_{sub.account_id}",
         params,
         account_id=sub.account_id,
         limit=INSIGHTS_PAGE_SIZE,
         after=sub.after,
-    ):
+    )
+    for page in listing:
         pages += 1
         written = _write_rows(ctx, connection, account, sub.account_id, level, page.items)
         on_page(pages, {level: written})
         last_after = page.after
         if pages >= PAGES_PER_TASK:
             break
+    if listing.stopped_early:
+        raise IncompleteListing(listing.stopped_early)
     finished = last_after is None or pages < PAGES_PER_TASK
     return ChunkResult(None if finished else last_after, pages)
 
@@ -335,6 +338,8 @@ def _page_results(step: JobScope) -> JobStep:
             break
         if pages >= PAGES_PER_TASK:
             return JobStep("poll", 0.0)  # more pages: continue in a fresh task
+    if results.stopped_early:
+        raise IncompleteListing(results.stopped_early)
     ReportRun.objects(pk=job.pk).update(
         set__status=ReportStatus.COMPLETED, set__updated_at=utcnow()
     )
@@ -362,10 +367,16 @@ def _split(step: JobScope) -> JobStep:
         if len(campaign_ids) >= 2:
             middle = len(campaign_ids) // 2
             for half in (campaign_ids[:middle], campaign_ids[middle:]):
+                rules = [
+                    r for r in params.get("filtering") or [] if r.get("field") != "campaign.id"
+                ]
                 parts.append(
                     {
                         **params,
-                        "filtering": [{"field": "campaign.id", "operator": "IN", "value": half}],
+                        "filtering": [
+                            *rules,
+                            {"field": "campaign.id", "operator": "IN", "value": half},
+                        ],
                     }
                 )
     if not parts and short:

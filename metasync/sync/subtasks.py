@@ -9,7 +9,13 @@ from typing import Any
 from metasync.graph import MetaAPIError
 from metasync.models import SyncRun, utcnow
 
-__all__ = ["Outcome", "StartResult", "Subtask", "error_record"]
+__all__ = ["IncompleteListing", "Outcome", "StartResult", "Subtask", "error_record"]
+
+
+class IncompleteListing(Exception):
+    """A listing (an edge, insights rows) ended before Meta's last page, e.g. on a repeated
+    cursor: what it read is kept, the subtask fails so the run is partial, and nothing is
+    concluded from what it did not return (no tombstones)."""
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,18 @@ class Sandbox(SandboxControl):
         )
         return GraphClient(self.user(index)["token"], config, sleep=lambda _: None, **kwargs)
 
-    def get(self, path: str, token: str | None = None, **params: Any) -> requests.Response:
-        """A raw Graph GET (token in the query, as the official SDK sends it, with its proof)."""
+    def get(
+        self, path: str, token: str | None = None, version: str | None = None, **params: Any
+    ) -> requests.Response:
+        """A raw Graph GET (token in the query, as the official SDK sends it, with its proof);
+        ``version`` picks another served API version than the latest."""
         token = token or self.user()["token"]
+        base = f"{self.url}/{version}" if version else self.graph_url
         proof = hmac.new(
             self.info["app_secret"].encode(), token.encode(), hashlib.sha256
         ).hexdigest()
         return self.http.get(
-            f"{self.graph_url}/{path}",
+            f"{base}/{path}",
             timeout=30,
             params={"access_token": token, "appsecret_proof": proof, **params},
         )

@@ -129,15 +129,50 @@ def entity_mismatches(truth: dict[str, Any], tenant_of_account: dict[str, str]) 
                     (doc.campaign_id, doc.adset_id, doc.creative_id),
                 )
             else:
-                spec = raw["object_story_spec"]
-                data = spec.get("link_data") or spec.get("video_data") or {}
-                link = data.get("link") or data["call_to_action"]["value"]["link"]
-                for name in ("title", "body", "call_to_action_type", "image_hash", "video_id"):
-                    _check(
-                        problems, f"creative {raw['id']} {name}", raw.get(name), getattr(doc, name)
-                    )
-                _check(problems, f"creative {raw['id']} link", link, doc.link_url)
+                creative_mismatches(problems, raw, doc)
     return problems
+
+
+def _expected_creative(raw: dict[str, Any]) -> dict[str, Any]:
+    """What a creative's summary fields should be, read from Meta's raw shape: its own fields,
+    else its story spec, else (dynamic creatives) the first entry of each asset feed list."""
+    feed = raw.get("asset_feed_spec") or {}
+    spec = raw["object_story_spec"]
+    data = spec.get("link_data") or spec.get("video_data") or {}
+
+    def first(name: str, key: str) -> Any:
+        return (feed.get(name) or [{}])[0].get(key)
+
+    if feed:
+        return {
+            "title": first("titles", "text"),
+            "body": first("bodies", "text"),
+            "call_to_action_type": feed["call_to_action_types"][0],
+            "image_hash": first("images", "hash"),
+            "video_id": first("videos", "video_id"),
+            "link_url": first("link_urls", "website_url"),
+        }
+    return {
+        "title": raw.get("title"),
+        "body": raw.get("body"),
+        "call_to_action_type": raw.get("call_to_action_type"),
+        "image_hash": raw.get("image_hash"),
+        "video_id": raw.get("video_id"),
+        "link_url": data.get("link") or data["call_to_action"]["value"]["link"],
+    }
+
+
+def creative_mismatches(problems: list[str], raw: dict[str, Any], doc: Any) -> None:
+    for name, wanted in _expected_creative(raw).items():
+        _check(problems, f"creative {raw['id']} {name}", wanted, getattr(doc, name))
+    for name in ("object_story_id", "effective_object_story_id", "url_tags"):
+        _check(problems, f"creative {raw['id']} {name}", raw.get(name), getattr(doc, name))
+    _check(
+        problems,
+        f"creative {raw['id']} asset_feed_spec",
+        raw.get("asset_feed_spec") or {},
+        dict(doc.asset_feed_spec or {}),
+    )
 
 
 def insight_mismatches(
@@ -189,4 +224,10 @@ def insight_mismatches(
             )
             _check(problems, f"{where} revenue", Decimal(revenue.get("purchase", "0")), doc.revenue)
             _check(problems, f"{where} tenant", tenant_of_account[raw["account_id"]], doc.tenant_id)
+            _check(
+                problems,
+                f"{where} attribution_setting",
+                raw["attribution_setting"],
+                doc.attribution_setting,
+            )
     return problems

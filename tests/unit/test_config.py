@@ -25,13 +25,13 @@ def problems_for(**overrides: str) -> dict[str, str]:
 
 def test_valid_environment_gives_documented_defaults() -> None:
     settings = load_settings(VALID)
-    assert settings.META_API_VERSION == "v21.0"
+    assert settings.META_API_VERSION == "v26.0"
     assert settings.META_SYNC_INTERVAL_MINUTES == 240
     assert settings.PERFORMANCE_SYNC_INTERVAL_MINUTES == 60
     assert settings.META_RATE_LIMIT_CALLS_PER_HOUR == 180
     assert pytest.approx(0.9) == settings.META_RATE_LIMIT_WARN_RATIO
     assert settings.META_MAX_RETRIES == 3
-    assert settings.graph_base_url == "https://graph.facebook.com/v21.0"
+    assert settings.graph_base_url == "https://graph.facebook.com/v26.0"
     assert settings.ENCRYPTION_OLD_KEYS == ()
 
 
@@ -57,7 +57,7 @@ def test_empty_string_counts_as_missing() -> None:
         ("ENCRYPTION_KEY", "zz" * 32, "64 hexadecimal characters"),
         ("ENCRYPTION_KEY", "ab" * 33, "64 hexadecimal characters"),
         ("ENCRYPTION_OLD_KEYS", f"{GOOD_KEY},nothex", "retired 64-hex-character keys"),
-        ("META_API_VERSION", "21.0", "version such as v21.0"),
+        ("META_API_VERSION", "21.0", "version such as v26.0"),
         ("META_APP_ID", "my-app", "numeric id"),
         ("META_APP_SECRET", "   ", "non-empty"),
         ("META_APP_VERIFY_TOKEN", "  ", "non-empty"),
@@ -138,3 +138,36 @@ def test_every_field_has_an_expectation_text() -> None:
     from metasync import config
 
     assert set(Settings.model_fields) == set(config._EXPECTS)
+
+
+@pytest.mark.parametrize("version", ["v21.0", "v24.0", "v19.0"])
+def test_an_expired_api_version_is_refused_naming_the_version_to_use(version: str) -> None:
+    problems = problems_for(META_API_VERSION=version)
+    assert list(problems) == ["META_API_VERSION"]
+    assert "set META_API_VERSION to v26.0" in problems["META_API_VERSION"]
+    assert "v25.0, v26.0, v27.0" in problems["META_API_VERSION"]
+
+
+def test_a_version_near_its_expiry_is_warned_about() -> None:
+    from datetime import UTC, datetime
+
+    from metasync.config import api_version_warning
+
+    settings = load_settings({**VALID, "META_API_VERSION": "v25.0"})
+    warning = api_version_warning(settings, now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert warning is not None and "expires on 2027-02-23 (in 84 days)" in warning
+    assert api_version_warning(settings, now=datetime(2026, 9, 1, tzinfo=UTC)) is None
+    assert api_version_warning(load_settings(VALID)) is None
+
+
+def test_version_table_states() -> None:
+    from datetime import date
+
+    from metasync.versions import version_status
+
+    today = date(2026, 12, 1)
+    assert version_status("v24.0", today).state == "expired"
+    assert version_status("v25.0", today).state == "expiring"
+    assert version_status("v26.0", today).state == "live"
+    assert version_status("v28.0", today).state == "unknown"
+    assert version_status("v25.0", date(2027, 2, 23)).state == "expired"

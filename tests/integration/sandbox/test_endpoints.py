@@ -265,16 +265,29 @@ def test_other_users_accounts_are_forbidden(sandbox: Sandbox) -> None:
         sandbox.client(0).get(other, {"fields": "name"})
 
 
-def test_unknown_version_is_deprecated(sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("version", ["v21.0", "v24.0", "v2.0"])
+def test_an_expired_version_answers_2635_naming_the_latest(sandbox: Sandbox, version: str) -> None:
+    """Marketing API changelog, "Versions": every version up to v24.0 expired by 2026-11-10."""
     from metasync.graph import GraphClient, GraphConfig
 
+    latest = sandbox.info["api_version"]
     config = GraphConfig(
-        base_url=sandbox.graph_url.replace("v21.0", "v2.0"),
+        base_url=sandbox.graph_url.replace(latest, version),
         app_secret=sandbox.info["app_secret"],
         max_retries=0,
     )
-    with pytest.raises(DeprecatedVersionError):
+    with pytest.raises(DeprecatedVersionError) as raised:
         GraphClient(sandbox.user()["token"], config).get("me")
+    assert raised.value.code == 2635
+    assert f"latest version: {latest}" in raised.value.message
+
+
+def test_every_live_version_is_served(sandbox: Sandbox) -> None:
+    assert sandbox.info["api_versions"] == ["v25.0", "v26.0", "v27.0"]
+    assert sandbox.info["api_version"] == "v27.0"
+    for version in sandbox.info["api_versions"]:
+        response = sandbox.get("me", version=version)
+        assert response.status_code == 200, response.text
 
 
 def test_subscriptions_and_subscribed_apps(sandbox: Sandbox) -> None:
