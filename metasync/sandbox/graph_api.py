@@ -34,6 +34,12 @@ KIND_OF_EDGE = {
     "adcreatives": "adcreative",
 }
 ALLOWED = {kind: allowed_fields(kind) for kind in NODE_TYPES if kind != "insights"}
+# Edges under one object (Campaign and Ad Set references): (kind, edge) -> (child kind, link)
+CHILD_EDGES = {
+    ("campaign", "adsets"): ("adset", "campaign_id"),
+    ("campaign", "ads"): ("ad", "campaign_id"),
+    ("adset", "ads"): ("ad", "adset_id"),
+}
 # What Meta returns when no ``fields`` are asked for (Graph API reference of each edge).
 DEFAULT_FIELDS = {"adaccounts": "account_id,id"}
 
@@ -304,6 +310,28 @@ class GraphAPI:
             self._account(record, obj["account_id"])
             if edge is None:
                 return select_fields(self._expand(obj), spec, ALLOWED[kind], NODE_TYPES[kind])
+            children = CHILD_EDGES.get((kind, edge))
+            if children is not None:  # a campaign's ad sets and ads, an ad set's ads
+                child_kind, parent_field = children
+                objects = filter_objects(
+                    [
+                        o
+                        for o in world.edge(obj["account_id"], edge)
+                        if o[parent_field] == obj["id"]
+                    ],
+                    params,
+                )
+                return paginate(
+                    objects,
+                    lambda o: o["id"],
+                    lambda o: select_fields(
+                        self._expand(o), spec, ALLOWED[child_kind], NODE_TYPES[child_kind]
+                    ),
+                    params,
+                    next_base=next_base,
+                    token=record.token,
+                    faults=state.faults,
+                )
             if edge == "insights" and kind != "adcreative":
                 return insights_api.read(
                     state,

@@ -6,7 +6,8 @@ level unless the request filters on ``{level}.effective_status``; the stats of a
 include all its children, whatever their status (so account rows, and a live campaign's rows,
 count deleted ads), and ``/{object id}/insights`` of a deleted object still answers.
 ``filtering`` rules name the object they test by prefix (``campaign.id``,
-``adset.effective_status``, ``ad.name``). ``time_ranges`` (a list of ranges) overrides ``time_range`` and ``date_preset``.
+``adset.effective_status``, ``ad.name``). ``time_ranges`` (a list of ranges) overrides
+``time_range`` and ``date_preset``.
 """
 
 from __future__ import annotations
