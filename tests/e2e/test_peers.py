@@ -46,26 +46,32 @@ def stock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     service.stop()
 
 
-def _range(sandbox: Sandbox) -> tuple[list[str], date, date, dict]:  # type: ignore[type-arg]
-    truth = sandbox.truth()
-    accounts = sandbox.user()["ad_account_ids"]
+def _read(stock: Sandbox, tmp_path: Path, peer: str) -> dict:  # type: ignore[type-arg]
+    """Run ``peer`` over the last 3 days of the world; its score against the ground truth,
+    after checking it read every live object and daily row, with no error."""
+    truth = stock.truth()
+    accounts = stock.user()["ad_account_ids"]
     last = date.fromisoformat(truth["windows"][accounts[0].removeprefix("act_")][1])
-    return accounts, last - timedelta(days=2), last, truth
-
-
-def test_airbyte_reads_every_stream_without_an_error(stock: Sandbox, tmp_path: Path) -> None:
-    accounts, first, last, truth = _range(stock)
-    run = run_airbyte(stock.url, stock.user()["token"], accounts, first, last, tmp_path)
+    first = last - timedelta(days=2)
+    runner, streams = (
+        (run_airbyte, AIRBYTE_STREAMS) if peer == "airbyte" else (run_singer, SINGER_STREAMS)
+    )
+    run = runner(stock.url, stock.user()["token"], accounts, first, last, tmp_path)
     assert run.ok, run.errors
     score = score_against_truth(
-        run, truth, accounts, first, last, streams=AIRBYTE_STREAMS, insights_stream="ads_insights"
+        run, truth, accounts, first, last, streams=streams, insights_stream="ads_insights"
     )
     for key in ("campaigns", "adsets", "ads", "adcreatives", "daily_rows"):
         assert score[key]["read"] == score[key]["expected"] > 0, (key, score[key])
         assert score[key]["unknown"] == 0, (key, score[key])
+    assert score["daily_rows"]["duplicates"] == 0
+    return score
+
+
+def test_airbyte_reads_every_stream_without_an_error(stock: Sandbox, tmp_path: Path) -> None:
+    score = _read(stock, tmp_path, "airbyte")
     # Airbyte asks insights for every effective status, so archived and deleted ads' rows come
     assert score["daily_rows"]["read_hidden"] == score["daily_rows"]["expected_hidden"] > 0
-    assert score["daily_rows"]["duplicates"] == 0
     paths = stock.control("GET", "counters")["by_path"]
     assert paths.get("POST /act_{id}/insights", 0) >= 1  # it ran async report jobs
 
@@ -73,15 +79,7 @@ def test_airbyte_reads_every_stream_without_an_error(stock: Sandbox, tmp_path: P
 def test_singer_reads_every_stream_and_misses_what_meta_hides(
     stock: Sandbox, tmp_path: Path
 ) -> None:
-    accounts, first, last, truth = _range(stock)
-    run = run_singer(stock.url, stock.user()["token"], accounts, first, last, tmp_path)
-    assert run.ok, run.errors
-    score = score_against_truth(
-        run, truth, accounts, first, last, streams=SINGER_STREAMS, insights_stream="ads_insights"
-    )
-    for key in ("campaigns", "adsets", "ads", "adcreatives", "daily_rows"):
-        assert score[key]["read"] == score[key]["expected"] > 0, (key, score[key])
-        assert score[key]["unknown"] == 0, (key, score[key])
+    score = _read(stock, tmp_path, "singer")
     # The tap sends no status filter on insights: Meta leaves archived and deleted ads' rows out
     assert score["daily_rows"]["expected_hidden"] > 0
     assert score["daily_rows"]["read_hidden"] == 0

@@ -55,6 +55,22 @@ def test_config_check_never_prints_secrets(env: dict[str, str]) -> None:
     assert env["META_APP_SECRET"] not in result.stdout
 
 
+def test_config_check_refuses_an_expired_api_version_and_warns_about_an_unknown_one(
+    env: dict[str, str],
+) -> None:
+    expired = run(["config", "check"], {**env, "META_API_VERSION": "v21.0"})
+    assert expired.returncode == 2
+    assert "META_API_VERSION: is invalid: v21.0 expired on 2025-09-09" in expired.stderr
+    assert "set META_API_VERSION to v26.0" in expired.stderr
+    newer = run(["config", "check"], {**env, "META_API_VERSION": "v99.0"})
+    assert newer.returncode == 0, newer.stderr
+    assert "warning: META_API_VERSION: v99.0 is newer than metasync's version table" in (
+        newer.stderr
+    )
+    plain = run(["config", "check"], env)
+    assert "warning" not in plain.stderr
+
+
 def test_generated_key_is_valid() -> None:
     key = run(["keys", "generate"], {}).stdout.strip()
     assert len(key) == 64
