@@ -106,6 +106,8 @@ _EXPECTS: dict[str, str] = {
     "REDIS_KEY_PREFIX": "letters, digits, '_', '-', '.' or ':', ending with ':' (metasync:)",
     "META_FULL_SYNC_HOURS": "hours between full reconciliations of a connection (1-720)",
     "META_SYNC_OVERLAP_MINUTES": "minutes re-read before the last incremental sync (0-1440)",
+    "META_ACCOUNT_DISCOVERY_HOURS": "hours between readings of /me/adaccounts for connections "
+    "added without an explicit account list (1-720)",
     "META_TOMBSTONE_MAX_SHARE": "the share of an edge's live objects (0-1, e.g. 0.2) one run may "
     "tombstone without reading each by id first",
     "META_INSIGHTS_LEVELS": "a comma-separated subset of account,campaign,adset,ad",
@@ -116,6 +118,8 @@ _EXPECTS: dict[str, str] = {
     "META_CONVERSION_ACTION_TYPES": "comma-separated action types counted as conversions, "
     "first found wins (e.g. purchase,offsite_conversion.fb_pixel_purchase)",
     "META_REPORT_STUCK_SECONDS": "seconds a report job may sit at 100 % before it is retried",
+    "META_REPORT_INVISIBLE_SECONDS": "seconds a started report job may keep answering (100, 33) "
+    "before it is started again or split (10-3600)",
     "META_REPORT_POLL_SECONDS": "seconds between polls of a running report job (1-600)",
     "BROKER_VISIBILITY_TIMEOUT_SECONDS": "seconds before an unacknowledged task is delivered "
     "again (5-86400); keep it above task time limits (600) and countdowns (3000) in production",
@@ -153,6 +157,7 @@ class Settings(BaseModel):
     META_FULL_SYNC_HOURS: int = Field(24, ge=1, le=720)
     META_SYNC_OVERLAP_MINUTES: int = Field(10, ge=0, le=1440)
     META_TOMBSTONE_MAX_SHARE: float = Field(0.2, ge=0, le=1)
+    META_ACCOUNT_DISCOVERY_HOURS: int = Field(24, ge=1, le=720)
     META_INSIGHTS_LEVELS: tuple[str, ...] = ("account", "campaign", "adset", "ad")
     META_INSIGHTS_INITIAL_DAYS: int = Field(30, ge=1, le=1100)
     META_INSIGHTS_LOOKBACK_DAYS: int = Field(28, ge=1, le=90)
@@ -165,6 +170,7 @@ class Settings(BaseModel):
     )
     META_REPORT_STUCK_SECONDS: int = Field(120, ge=1, le=7200)
     META_REPORT_POLL_SECONDS: int = Field(5, ge=1, le=600)
+    META_REPORT_INVISIBLE_SECONDS: int = Field(600, ge=10, le=3600)
     BROKER_VISIBILITY_TIMEOUT_SECONDS: int = Field(7200, ge=5, le=86400)
     RUN_STALL_SECONDS: int = Field(900, ge=5, le=86400)
     RUN_RECOVERY_INTERVAL_SECONDS: int = Field(300, ge=1, le=86400)

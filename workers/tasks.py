@@ -35,7 +35,6 @@ __all__ = [
 log = get_task_logger(__name__)  # lines carry the task's name and id
 
 RATE_LIMIT_RETRIES = 100  # a throttled subtask waits its turn many times before giving up
-POLL_RETRIES = 5000  # a report job is polled for at most an hour of its age anyway
 
 
 def metasync_task(name: str, **options: Any) -> Any:
@@ -137,8 +136,9 @@ def _run_subtask(task: MetaSyncTask, sub: Subtask) -> str:
     )
     if outcome.status == "retry":
         raise task.retry(countdown=outcome.countdown, max_retries=RATE_LIMIT_RETRIES)
-    if outcome.status == "poll":
-        raise task.retry(countdown=outcome.countdown, max_retries=POLL_RETRIES)
+    if outcome.status == "poll":  # a fresh message: polls never use up the task's retries
+        fetch_insights.apply_async(kwargs=sub.as_kwargs(), countdown=outcome.countdown)
+        return outcome.status
     for follow_up in outcome.follow_ups:
         enqueue(follow_up)
     return outcome.status

@@ -1,5 +1,6 @@
 """MongoDB documents (mongoengine) and the bulk upsert used to write pages of them."""
 
+from metasync.models.account_state import AccountState, AccountSyncState
 from metasync.models.base import MetaObject, utcnow
 from metasync.models.bulk import RowValidationError, UpsertResult, upsert_page
 from metasync.models.connection import (
@@ -15,6 +16,8 @@ from metasync.models.webhooks import WebhookEvent, WebhookStatus
 
 __all__ = [
     "ALL_DOCUMENTS",
+    "AccountState",
+    "AccountSyncState",
     "Ad",
     "AdAccount",
     "AdCreative",
@@ -43,6 +46,7 @@ __all__ = [
 
 ALL_DOCUMENTS = (
     MetaConnection,
+    AccountSyncState,
     AdAccount,
     Campaign,
     AdSet,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
 from bson import ObjectId
-from mongoengine import DateTimeField, Document, IntField, ListField, StringField
+from mongoengine import BooleanField, DateTimeField, Document, IntField, ListField, StringField
 
 from metasync.crypto import CryptoError, TokenCipher
 from metasync.models.base import BASE_META, utcnow
@@ -41,7 +41,11 @@ class MetaConnection(Document):  # type: ignore[misc]
     status_reason = StringField()
     status_code = IntField()
     status_subcode = IntField()
-    ad_account_ids = ListField(StringField())  # numeric ids, without "act_"
+    ad_account_ids = ListField(StringField())  # numeric ids, without "act_"; the active ones
+    # True when added without an explicit list: /me/adaccounts is read again every
+    # META_ACCOUNT_DISCOVERY_HOURS, new accounts join and lost ones stop being synced
+    discover_accounts = BooleanField(default=False)
+    accounts_discovered_at = DateTimeField()
     last_entity_sync_at = DateTimeField()
     last_full_sync_at = DateTimeField()
     last_performance_sync_at = DateTimeField()

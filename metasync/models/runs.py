@@ -71,6 +71,9 @@ class SyncRun(Document):  # type: ignore[misc]
     progress_at = DateTimeField(default=utcnow)  # the last time a subtask moved the run on
     wait_until = DateTimeField()  # the latest end of a countdown a subtask asked for
     recovered = IntField(default=0)  # subtasks queued again after the run stalled
+    full_accounts = ListField(StringField())  # entity runs: accounts reconciled in full
+    period_kinds = DictField()  # performance runs: account -> initial|lookback|recent|explicit
+    account_outcomes = DictField()  # account -> succeeded | failed, set when the run closes
 
     meta: ClassVar[dict[str, Any]] = {
         **BASE_META,
@@ -118,6 +121,7 @@ class ReportRun(Document):  # type: ignore[misc]
     level = StringField()
     step_open = IntField(default=0)  # 1 while a task works on the job: a crash leaves it at 1
     results_after = StringField()  # cursor of the results already written
+    mode = StringField(default="async")  # async | sync (a small job read synchronously)
     polls = IntField(default=0)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)

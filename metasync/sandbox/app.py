@@ -239,6 +239,25 @@ def build_app(state: SandboxState) -> Starlette:
                 expired.add(record.user_id)
         return JSONResponse({"expired_users": sorted(expired), "at": moment.isoformat()})
 
+    async def user_accounts(request: Request) -> Response:
+        """Grant or take away ad accounts of a user (``{"user_id", "add": [...], "remove":
+        [...]}``, numeric ids): what an agency's Business Manager does to a token's accounts."""
+        try:
+            body = await _json_body(request)
+            user = state.world.users[str(body["user_id"])]
+        except (ValueError, KeyError) as exc:
+            return _problem(f"accounts needs a known user_id: {exc}")
+        unknown = [a for a in body.get("add") or [] if a not in state.world.accounts]
+        if unknown:
+            return _problem(f"unknown ad account(s): {', '.join(unknown)}")
+        for account_id in body.get("add") or []:
+            if account_id not in user.account_ids:
+                user.account_ids.append(account_id)
+        user.account_ids[:] = [
+            a for a in user.account_ids if a not in set(body.get("remove") or [])
+        ]
+        return JSONResponse({"user_id": user.id, "ad_account_ids": list(user.account_ids)})
+
     control = [
         Route("/info", info),
         Route("/health", health),
@@ -250,6 +269,7 @@ def build_app(state: SandboxState) -> Starlette:
         Route("/webhooks/send", send_webhook, methods=["POST"]),
         Route("/insights/today", today, methods=["POST"]),
         Route("/tokens/expire", expire_token, methods=["POST"]),
+        Route("/users/accounts", user_accounts, methods=["POST"]),
     ]
     methods = ["GET", "POST", "DELETE"]
     return Starlette(

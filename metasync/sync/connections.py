@@ -100,6 +100,8 @@ def add_connection(
     connection.token_expires_at = info.expires_at
     connection.token_scopes = list(info.scopes)
     connection.ad_account_ids = accounts
+    connection.discover_accounts = not account_ids
+    connection.accounts_discovered_at = None if account_ids else utcnow()
     connection.status = ConnectionStatus.ACTIVE
     connection.status_reason = None
     connection.updated_at = utcnow()

@@ -15,7 +15,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import redis
@@ -27,6 +27,7 @@ from metasync.graph import (
     BatchRequest,
     GraphClient,
     InsightsTimeoutError,
+    InvalidRequestError,
     MetaAPIError,
     PermissionDeniedError,
     RateGovernorUnavailable,
@@ -37,6 +38,7 @@ from metasync.graph import (
     get_many,
 )
 from metasync.models import (
+    AccountSyncState,
     AdAccount,
     ConnectionStatus,
     MetaConnection,
@@ -45,8 +47,16 @@ from metasync.models import (
     upsert_page,
     utcnow,
 )
-from metasync.sync import mapping, performance, runs
-from metasync.sync.connections import discover_accounts, mark_token_error, maybe_refresh_token
+from metasync.sync import mapping, performance, report_jobs, runs
+from metasync.sync.accounts import (
+    account_states,
+    accounts_to_read,
+    mark_readable,
+    mark_unreadable,
+    record_outcomes,
+    rediscover,
+)
+from metasync.sync.connections import mark_token_error, maybe_refresh_token
 from metasync.sync.context import SyncContext
 from metasync.sync.entities import EDGES, read_edge_chunk
 from metasync.sync.periods import Period
@@ -129,11 +139,12 @@ def start_sync(
                 reason = f"another sync of this connection is running (run {lock.holder()})"
                 interrupt(ctx, str(existing.pk), "LockBusy", reason)
                 return StartResult(str(existing.pk), "skipped", reason)
+            states = account_states(connection)
             return StartResult(
                 str(existing.pk),
                 "resumed",
                 subtasks=_plan(
-                    ctx, existing, connection, existing.full == 1, set(), period, levels
+                    ctx, existing, connection, states, set(existing.full_accounts), period, levels
                 ),
             )
     if connection.status != ConnectionStatus.ACTIVE:
@@ -186,48 +197,36 @@ def _start_locked(
     levels: tuple[str, ...] | None,
 ) -> StartResult:
     settings, now = ctx.settings, utcnow()
-    is_full, since = False, None
-    if kind == "entities":
-        last_full, last_sync = connection.last_full_sync_at, connection.last_entity_sync_at
-        is_full = (
-            bool(full)
-            or last_full is None
-            or last_sync is None
-            or (full is None and now - last_full > timedelta(hours=settings.META_FULL_SYNC_HOURS))
-        )
-        if not is_full:
-            since = last_sync - timedelta(minutes=settings.META_SYNC_OVERLAP_MINUTES)
-    run = _new_run(
-        connection,
-        run_id,
-        kind,
-        trigger=trigger,
-        full=int(is_full),
-        since=since,
-        request_id=request_id,
-    )
+    run = _new_run(connection, run_id, kind, trigger=trigger, request_id=request_id)
     run.save()
     client = None
-    failures: list[tuple[str, MetaAPIError]] = []
     try:
         maybe_refresh_token(ctx, connection)
         client = ctx.client_for(connection)
-        if not connection.ad_account_ids:
-            connection.ad_account_ids = discover_accounts(client)
-            connection.save()
-        run.accounts = list(connection.ad_account_ids)
-        run.save()
-        details, failures = _read_accounts(client, connection.ad_account_ids)
+        _discover(ctx, client, connection, now)
+        states = account_states(connection)
+        every = timedelta(hours=settings.META_ACCOUNT_DISCOVERY_HOURS)
+        usual, probe = accounts_to_read(connection, states, every, now)
+        details, failures = _read_accounts(client, usual, probe)
         rows = [
             mapping.map_account(raw, connection.tenant_id, str(connection.pk)) for raw in details
         ]
         upsert_page(AdAccount, rows)
         runs.record_page(str(run_id), "accounts", {"accounts": len(rows)})
+        answered = {row["account_id"] for row in rows}
+        mark_readable(str(connection.pk), [a for a in probe if a in answered])
         for account_id, exc in failures:
+            if isinstance(exc, PermissionDeniedError | InvalidRequestError):
+                mark_unreadable(str(connection.pk), account_id, exc)
+            if account_id in probe:
+                continue  # known to fail: recorded on its state, not on every run
             SyncRun.objects(pk=run_id).update(
                 push__errors={**error_record(None, exc, account_id), "edge": "account"},
                 inc__failed=1,
             )
+        planned = [a for a in [*usual, *probe] if a in answered]
+        run.accounts = planned
+        SyncRun.objects(pk=run_id).update(set__accounts=planned)
     except RateLimitError as exc:  # the start task retries after the wait: not stalled
         runs.waiting(str(run_id), min(exc.retry_after, MAX_COUNTDOWN_SECONDS))
         raise
@@ -242,8 +241,8 @@ def _start_locked(
     finally:
         if client is not None:
             runs.add_call_stats(str(run_id), client.stats.as_dict())
-    unreadable = {account_id for account_id, _ in failures}
-    subtasks = _plan(ctx, run, connection, is_full, unreadable, period, levels)
+    forced = set(planned) if full else set()
+    subtasks = _plan(ctx, run, connection, states, forced, period, levels, never_full=full is False)
     if not subtasks:
         closed = runs.close_if_done(str(run_id))
         if closed is not None:
@@ -251,24 +250,45 @@ def _start_locked(
     return StartResult(str(run_id), "started", subtasks=subtasks)
 
 
+def _discover(
+    ctx: SyncContext, client: GraphClient, connection: MetaConnection, now: datetime
+) -> None:
+    """Read the token's accounts when the connection has none yet, or when it follows
+    ``/me/adaccounts`` and the last discovery is older than ``META_ACCOUNT_DISCOVERY_HOURS``."""
+    if not connection.ad_account_ids:
+        connection.discover_accounts = True
+        MetaConnection.objects(pk=connection.pk).update(set__discover_accounts=True)
+        rediscover(client, connection, now)
+        return
+    last = connection.accounts_discovered_at
+    every = timedelta(hours=ctx.settings.META_ACCOUNT_DISCOVERY_HOURS)
+    if connection.discover_accounts and (last is None or now - last >= every):
+        rediscover(client, connection, now)
+
+
 def _read_accounts(
-    client: GraphClient, account_ids: list[str]
+    client: GraphClient, account_ids: list[str], probe: list[str]
 ) -> tuple[list[dict[str, Any]], list[tuple[str, MetaAPIError]]]:
-    """Account details in one multi-id call; when Meta refuses it (one account not readable),
-    one batch request with an item per account, so the readable ones are still read and the
-    others are named by their own errors (items that come back null are sent again)."""
-    try:
-        found = get_many(client, [f"act_{a}" for a in account_ids], ACCOUNT_FIELDS)
-        return list(found.values()), []
-    except (TokenError, RateLimitError, TransientError):
-        raise
-    except MetaAPIError:
-        pass
-    fields = ",".join(ACCOUNT_FIELDS)
-    results = batch(client, [BatchRequest(f"act_{a}?fields={fields}") for a in account_ids])
+    """Account details: the usual accounts in one multi-id call; when Meta refuses it (one
+    account not readable), and for unreadable accounts due for a probe, one batch request with
+    an item per account, so the readable ones are still read and the others are named by their
+    own errors (items that come back null are sent again)."""
     rows: list[dict[str, Any]] = []
+    singles = list(probe)
+    if account_ids:
+        try:
+            found = get_many(client, [f"act_{a}" for a in account_ids], ACCOUNT_FIELDS)
+            rows += list(found.values())
+        except (TokenError, RateLimitError, TransientError):
+            raise
+        except MetaAPIError:
+            singles = [*account_ids, *singles]
     failures: list[tuple[str, MetaAPIError]] = []
-    for account_id, result in zip(account_ids, results, strict=True):
+    if not singles:
+        return rows, failures
+    fields = ",".join(ACCOUNT_FIELDS)
+    results = batch(client, [BatchRequest(f"act_{a}?fields={fields}") for a in singles])
+    for account_id, result in zip(singles, results, strict=True):
         if isinstance(result.error, TokenError | RateLimitError | TransientError):
             raise result.error
         if result.error is not None:
@@ -286,32 +306,75 @@ def _fail_start(ctx: SyncContext, run: SyncRun, exc: BaseException) -> StartResu
     return StartResult(str(run.pk), "failed", str(exc))
 
 
+FULL = "full"  # ``until`` of an entity subtask that lists the whole edge (and tombstones)
+
+
 def _plan(
     ctx: SyncContext,
     run: SyncRun,
     connection: MetaConnection,
-    full: bool,
-    skip: set[str],
+    states: dict[str, AccountSyncState],
+    forced_full: set[str],
     period: Period | None,
     levels: tuple[str, ...] | None,
+    never_full: bool = False,
 ) -> list[Subtask]:
-    accounts = [a for a in run.accounts if a not in skip]
+    """The run's subtasks, each account planned from its own watermarks."""
+    accounts = list(run.accounts)
     if run.kind == "performance":
-        subtasks = performance.plan_performance(ctx, run, connection, accounts, period, levels)
+        subtasks = performance.plan_performance(
+            ctx, run, connection, accounts, states, period, levels
+        )
     else:
-        edges = ["campaigns", "adsets", "ads"] + (["adcreatives"] if full else [])
-        subtasks = [
-            Subtask(str(run.pk), str(connection.pk), account, edge)
-            for account in accounts
-            for edge in edges
-        ]
+        subtasks, full_accounts, sinces = [], [], []
+        for account in accounts:
+            since = _entity_since(ctx, states[account], account in forced_full, never_full)
+            if since is None:
+                full_accounts.append(account)
+            else:
+                sinces.append(since)
+            edges = ["campaigns", "adsets", "ads"] + (["adcreatives"] if since is None else [])
+            subtasks += [
+                Subtask(
+                    str(run.pk),
+                    str(connection.pk),
+                    account,
+                    edge,
+                    since=since.isoformat() if since else None,
+                    until=FULL if since is None else None,
+                )
+                for edge in edges
+            ]
+        SyncRun.objects(pk=run.pk).update(
+            set__full_accounts=full_accounts,
+            set__full=int(bool(full_accounts)),
+            set__since=min(sinces) if sinces else None,
+        )
+        run.full_accounts = full_accounts
     runs.schedule(str(run.pk), {sub.key: sub.as_record() for sub in subtasks})
     return subtasks
 
 
+def _entity_since(
+    ctx: SyncContext, state: AccountSyncState, forced: bool, never_full: bool
+) -> datetime | None:
+    """None for a full reconciliation of the account, else the ``updated_time`` to read from:
+    full when forced, when the account has never been synced in full, or every
+    ``META_FULL_SYNC_HOURS`` (unless the caller asked for an incremental sync)."""
+    settings, now = ctx.settings, utcnow()
+    last_full, last_sync = state.last_full_sync_at, state.last_entity_sync_at
+    due = last_full is not None and now - last_full > timedelta(hours=settings.META_FULL_SYNC_HOURS)
+    if forced or last_full is None or last_sync is None or (due and not never_full):
+        return None
+    since: datetime = last_sync - timedelta(minutes=settings.META_SYNC_OVERLAP_MINUTES)
+    return since
+
+
 def after_close(ctx: SyncContext, run: SyncRun) -> None:
-    """Release the connection's lock and record the outcome on the connection."""
+    """Release the connection's lock, advance each account's watermarks by its outcome, and
+    record the run's outcome on the connection."""
     ctx.sync_lock(run.connection_id, run.kind).release(str(run.pk))
+    record_outcomes(run)
     updates: dict[str, Any] = {"set__updated_at": utcnow()}
     if run.status == RunStatus.SUCCEEDED and run.kind == "entities":
         updates["set__last_entity_sync_at"] = run.started_at
@@ -354,7 +417,7 @@ def _work(
 ) -> Outcome:
     """Do the subtask's reading and writing; returns what comes next (no finishing here)."""
     if sub.edge.startswith("report:"):
-        step = performance.report_step(
+        step = report_jobs.report_step(
             ctx,
             client,
             connection,
@@ -379,7 +442,7 @@ def _work(
             )
         except InsightsTimeoutError:
             level = sub.edge.split(":", 1)[1]
-            job = performance.report_subtask(
+            job = report_jobs.report_subtask(
                 run,
                 connection,
                 sub.account_id,
@@ -413,7 +476,7 @@ def _work(
         account_id=sub.account_id,
         currency=account.currency if account else None,
         edge=sub.edge,
-        since=run.since,
+        since=datetime.fromisoformat(sub.since) if sub.since else None,
         after=sub.after,
         on_page=lambda number, counts: runs.record_page(sub.run_id, f"{sub.key}:{number}", counts),
         run_id=sub.run_id,
@@ -424,10 +487,18 @@ def _work(
         return Outcome(
             "done",
             follow_ups=[
-                Subtask(sub.run_id, sub.connection_id, sub.account_id, sub.edge, result.next_after)
+                Subtask(
+                    sub.run_id,
+                    sub.connection_id,
+                    sub.account_id,
+                    sub.edge,
+                    result.next_after,
+                    sub.since,
+                    sub.until,
+                )
             ],
         )
-    if run.full:
+    if sub.until == FULL:
         _tombstone(ctx, client, connection, sub, account.currency if account else None)
     return Outcome("done")
 

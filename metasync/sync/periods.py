@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 
 from metasync.config import Settings
-from metasync.models import MetaConnection
 
 __all__ = ["PRESETS", "Period", "account_today", "resolve", "retention_start"]
 
@@ -99,9 +99,16 @@ def _preset(preset: str, today: date) -> tuple[date, date]:
     raise ValueError(f"unknown date preset {preset!r}; expected one of {', '.join(PRESETS)}")
 
 
+class Watermarks(Protocol):
+    """What a performance plan needs to know of an account's past runs."""
+
+    last_performance_sync_at: datetime | None
+    last_lookback_at: datetime | None
+
+
 def resolve(
     settings: Settings,
-    connection: MetaConnection,
+    connection: Watermarks,
     today: date,
     explicit: Period | None,
     now: datetime,

@@ -1,0 +1,394 @@
+"""Async insights report jobs, one short step per task: start, poll, page results, split.
+
+A job's state lives in ``ReportRun``, so any worker can take the next step:
+
+- a step never sleeps: ``poll`` asks to be run again after a countdown that doubles from
+  ``META_REPORT_POLL_SECONDS`` up to 2 minutes (every poll is a call from the account's budget).
+  The worker sends each poll and each continuation as a fresh task message (never a Celery
+  retry, whose count would make the ninth poll's transient error final); ``polls`` on the
+  ``ReportRun`` counts them;
+- limits come before the poll: a job older than an hour, or one Meta has not shown for
+  ``META_REPORT_INVISIBLE_SECONDS`` (it keeps answering (100, 33)), is not polled again;
+- a worker that dies during a step leaves ``step_open`` set; the next step resumes the same
+  report run id and counts a resume;
+- a failed, skipped, stuck (100 % "Job Running" past ``META_REPORT_STUCK_SECONDS``), too old or
+  invisible job is started once more, then split: by halves of the campaigns Meta says have data
+  in the range (a campaign-level read; the mirror only if that read fails) for campaign, ad set
+  and ad levels, else by halving the range; a job too small to split is read synchronously, a
+  few pages per step, so a run ends complete even when Meta keeps failing jobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from mongoengine.errors import NotUniqueError
+
+from metasync.graph import (
+    GraphClient,
+    MetaAPIError,
+    RateLimitError,
+    TokenError,
+    insights_params,
+    read_insights,
+    report_results,
+    report_status,
+    start_report,
+)
+from metasync.models import (
+    Campaign,
+    MetaConnection,
+    ReportRun,
+    ReportStatus,
+    SyncRun,
+    utcnow,
+)
+from metasync.sync import runs
+from metasync.sync.context import SyncContext
+from metasync.sync.insight_rows import INSIGHTS_PAGE_SIZE, PAGES_PER_TASK, account_of, write_rows
+from metasync.sync.subtasks import IncompleteListing, Subtask
+
+__all__ = ["JobStep", "report_step", "report_subtask"]
+
+JOB_MAX_AGE = timedelta(hours=1)
+JOB_STARTS_BEFORE_SPLIT = 2
+MAX_POLL_SECONDS = 120.0
+
+
+def report_subtask(
+    run: SyncRun, connection: MetaConnection, account_id: str, level: str, since: date, until: date
+) -> Subtask:
+    key = f"{run.pk}:{account_id}:{level}:{since.isoformat()}:{until.isoformat()}"
+    return Subtask(
+        str(run.pk),
+        str(connection.pk),
+        account_id,
+        f"report:{level}",
+        since=since.isoformat(),
+        until=until.isoformat(),
+        job_key=key,
+    )
+
+
+@dataclass
+class JobStep:
+    """``poll`` after ``countdown`` seconds, or ``done`` (with follow-ups when it was split)."""
+
+    status: str
+    countdown: float = 0.0
+    follow_ups: list[Subtask] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class JobScope:
+    """Everything one step of a report job works with."""
+
+    ctx: SyncContext
+    client: GraphClient
+    connection: MetaConnection
+    sub: Subtask
+    job: ReportRun
+    on_page: Callable[[str, dict[str, int]], object]
+
+    def unpack(
+        self,
+    ) -> tuple[
+        SyncContext,
+        GraphClient,
+        MetaConnection,
+        Subtask,
+        ReportRun,
+        Callable[[str, dict[str, int]], object],
+    ]:
+        return self.ctx, self.client, self.connection, self.sub, self.job, self.on_page
+
+
+def _job(sub: Subtask, connection: MetaConnection) -> ReportRun:
+    existing: ReportRun | None = ReportRun.objects(job_key=sub.job_key).first()
+    if existing is not None:
+        return existing
+    level = sub.edge.split(":", 1)[1]
+    with contextlib.suppress(NotUniqueError):  # a twin task created it a moment ago
+        ReportRun(
+            job_key=sub.job_key,
+            sync_run_id=sub.run_id,
+            connection_id=sub.connection_id,
+            tenant_id=connection.tenant_id,
+            account_id=sub.account_id,
+            level=level,
+            params=insights_params(level=level, since=sub.since, until=sub.until),
+        ).save()
+    created: ReportRun = ReportRun.objects.get(job_key=sub.job_key)
+    return created
+
+
+def report_step(
+    ctx: SyncContext,
+    client: GraphClient,
+    connection: MetaConnection,
+    sub: Subtask,
+    on_page: Callable[[str, dict[str, int]], object],
+) -> JobStep:
+    """Advance one report job by one step. Never sleeps: ``poll`` asks to be run again."""
+    job = _job(sub, connection)
+    if job.status == ReportStatus.SPLIT:  # split by an attempt that died before handing off
+        children = ReportRun.objects(job_key__in=job.children).order_by("job_key")
+        return JobStep("done", follow_ups=[_child_subtask(sub, child) for child in children])
+    if job.status in (ReportStatus.COMPLETED, ReportStatus.FAILED):
+        return JobStep("done")
+    if job.step_open and job.report_run_id:
+        runs.count_report_jobs(sub.run_id, "resumed")
+    ReportRun.objects(pk=job.pk).update(set__step_open=1, set__updated_at=utcnow())
+    try:
+        return _advance(JobScope(ctx, client, connection, sub, job, on_page))
+    finally:
+        ReportRun.objects(pk=job.pk).update(set__step_open=0)
+
+
+def _advance(step: JobScope) -> JobStep:
+    ctx, client, sub, job = step.ctx, step.client, step.sub, step.job
+    settings, now = ctx.settings, utcnow()
+    # polls cost calls from the connection's hourly budget: back off 5 s, 10 s, 20 s ... 2 min
+    poll = JobStep(
+        "poll", min(MAX_POLL_SECONDS, settings.META_REPORT_POLL_SECONDS * 2.0 ** min(job.polls, 6))
+    )
+    if job.status == ReportStatus.PENDING or not job.report_run_id:
+        report_run_id = start_report(client, sub.account_id, job.params)
+        ReportRun.objects(pk=job.pk).update(
+            set__report_run_id=report_run_id,
+            set__status=ReportStatus.RUNNING,
+            inc__attempts=1,
+            set__running_at_100_since=None,
+            set__results_after=None,
+            set__created_at=now,
+        )
+        runs.count_report_jobs(sub.run_id, "started")
+        return poll
+    if job.mode == "sync":  # reading a small job's rows synchronously, a few pages a step
+        return _read_synchronously(step)
+    created = job.created_at or now
+    if now - created > JOB_MAX_AGE:  # checked first: an old job is not polled again
+        return _give_up(step, "the job is older than an hour")
+    status = report_status(client, job.report_run_id, account_id=sub.account_id)
+    ReportRun.objects(pk=job.pk).update(
+        set__async_status=status.state.value, set__percent=status.percent, inc__polls=1
+    )
+    if status.not_visible_yet:
+        invisible_for = (now - created).total_seconds()
+        if invisible_for > settings.META_REPORT_INVISIBLE_SECONDS:
+            return _give_up(step, f"Meta has not shown the job for {invisible_for:.0f} s (100, 33)")
+        return poll
+    if status.completed:
+        return _page_results(step)
+    stuck_since = job.running_at_100_since
+    if status.stuck_candidate and stuck_since is None:
+        ReportRun.objects(pk=job.pk).update(set__running_at_100_since=now)
+    stuck = (
+        stuck_since is not None
+        and status.stuck_candidate
+        and (now - stuck_since > timedelta(seconds=settings.META_REPORT_STUCK_SECONDS))
+    )
+    if not (status.failed or stuck):
+        return poll
+    return _give_up(
+        step,
+        status.error_message or f"job ended {status.state.value} at {status.percent} %",
+        status.error_code,
+    )
+
+
+def _give_up(step: JobScope, why: str, code: int | None = None) -> JobStep:
+    """Start the job once more, then split it (see the module's docstring)."""
+    job = step.job
+    ReportRun.objects(pk=job.pk).update(set__error_code=code, set__error_message=why)
+    if job.attempts < JOB_STARTS_BEFORE_SPLIT:
+        ReportRun.objects(pk=job.pk).update(
+            set__status=ReportStatus.PENDING, set__report_run_id=None
+        )
+        return JobStep("poll", 1.0)
+    return _split(step)
+
+
+def _page_results(step: JobScope) -> JobStep:
+    ctx, client, connection, sub, job, on_page = step.unpack()
+    account = account_of(connection, sub.account_id)
+    after = job.results_after
+    results = report_results(
+        client, job.report_run_id, account_id=sub.account_id, limit=INSIGHTS_PAGE_SIZE, after=after
+    )
+    for pages, page in enumerate(results, start=1):
+        written = write_rows(ctx, connection, account, sub.account_id, job.level, page.items)
+        on_page(f"{job.report_run_id}:{after or '-'}", {job.level: written})
+        after = page.after
+        ReportRun.objects(pk=job.pk).update(set__results_after=after)
+        if after is None:
+            break
+        if pages >= PAGES_PER_TASK:
+            return JobStep("poll", 0.0)  # more pages: continue in a fresh task
+    if results.stopped_early:
+        raise IncompleteListing(results.stopped_early)
+    ReportRun.objects(pk=job.pk).update(
+        set__status=ReportStatus.COMPLETED, set__updated_at=utcnow()
+    )
+    return JobStep("done")
+
+
+def _split(step: JobScope) -> JobStep:
+    """Replace a job that keeps failing by two smaller ones (campaign halves, else range
+    halves); a range short enough to read synchronously is read so, in this step."""
+    ctx, sub, job = step.ctx, step.sub, step.job
+    params: dict[str, Any] = dict(job.params)
+    since = date.fromisoformat(params["time_range"]["since"])
+    until = date.fromisoformat(params["time_range"]["until"])
+    short = (until - since).days + 1 <= ctx.settings.META_INSIGHTS_SYNC_MAX_DAYS
+    parts: list[dict[str, Any]] = []
+    campaign_ids = _campaign_filter(params)
+    if job.level != "account":
+        if campaign_ids is None:
+            campaign_ids = _campaigns_with_data(step, params)
+        if len(campaign_ids) >= 2:
+            middle = len(campaign_ids) // 2
+            for half in (campaign_ids[:middle], campaign_ids[middle:]):
+                rules = [
+                    r for r in params.get("filtering") or [] if r.get("field") != "campaign.id"
+                ]
+                parts.append(
+                    {
+                        **params,
+                        "filtering": [
+                            *rules,
+                            {"field": "campaign.id", "operator": "IN", "value": half},
+                        ],
+                    }
+                )
+    if not parts and short:
+        return _read_synchronously(step)
+    if not parts and since < until:
+        middle_day = since + timedelta(days=(until - since).days // 2)
+        for first, last in ((since, middle_day), (middle_day + timedelta(days=1), until)):
+            parts.append(
+                {**params, "time_range": {"since": first.isoformat(), "until": last.isoformat()}}
+            )
+    if not parts:
+        return _read_synchronously(step)
+    children = []
+    for number, part in enumerate(parts):
+        key = f"{job.job_key}/{number}"
+        with contextlib.suppress(NotUniqueError):
+            ReportRun(
+                job_key=key,
+                sync_run_id=job.sync_run_id,
+                connection_id=job.connection_id,
+                tenant_id=job.tenant_id,
+                account_id=job.account_id,
+                level=job.level,
+                params=part,
+                parent_job_key=job.job_key,
+            ).save()
+        children.append(ReportRun.objects.get(job_key=key))
+    follow_ups = [_child_subtask(sub, child) for child in children]
+    ReportRun.objects(pk=job.pk).update(
+        set__status=ReportStatus.SPLIT, set__children=[child.job_key for child in children]
+    )
+    runs.count_report_jobs(sub.run_id, "split")
+    return JobStep("done", follow_ups=follow_ups)
+
+
+def _child_subtask(sub: Subtask, child: ReportRun) -> Subtask:
+    """The subtask that runs ``child``, one part of the job ``sub`` split."""
+    child_range = child.params["time_range"]
+    return Subtask(
+        sub.run_id,
+        sub.connection_id,
+        sub.account_id,
+        sub.edge,
+        since=child_range["since"],
+        until=child_range["until"],
+        job_key=child.job_key,
+    )
+
+
+def _read_synchronously(step: JobScope) -> JobStep:
+    """The last resort for a small job Meta keeps failing: read its rows synchronously, at most
+    ``PAGES_PER_TASK`` pages a step (the cursor is kept on the job; ``poll`` 0 continues).
+
+    A synchronous read Meta times out here ends the subtask with that (typed) error.
+    """
+    ctx, client, connection, sub, job, on_page = step.unpack()
+    if job.mode != "sync":
+        ReportRun.objects(pk=job.pk).update(set__mode="sync", set__results_after=None)
+        runs.count_report_jobs(sub.run_id, "read_synchronously")
+    after = job.results_after if job.mode == "sync" else None
+    account = account_of(connection, sub.account_id)
+    listing = read_insights(
+        client,
+        f"act_{sub.account_id}",
+        job.params,
+        account_id=sub.account_id,
+        limit=INSIGHTS_PAGE_SIZE,
+        after=after,
+    )
+    for number, page in enumerate(listing, start=1):
+        written = write_rows(ctx, connection, account, sub.account_id, job.level, page.items)
+        on_page(f"sync:{after or '-'}", {job.level: written})
+        after = page.after
+        ReportRun.objects(pk=job.pk).update(set__results_after=after)
+        if after is None:
+            break
+        if number >= PAGES_PER_TASK:
+            return JobStep("poll", 0.0)  # more pages: continue in a fresh task
+    if listing.stopped_early:
+        raise IncompleteListing(listing.stopped_early)
+    ReportRun.objects(pk=job.pk).update(
+        set__status=ReportStatus.COMPLETED, set__updated_at=utcnow()
+    )
+    return JobStep("done")
+
+
+def _campaigns_with_data(step: JobScope, params: dict[str, Any]) -> list[str]:
+    """The campaigns Meta says have rows in the job's range (one campaign-level read of ids,
+    every status included); the mirror's campaigns when that read fails for a reason other
+    than the token or a rate limit (which end or re-schedule the step as usual)."""
+    job, client = step.job, step.client
+    query = insights_params(
+        level="campaign",
+        fields=("campaign_id",),
+        since=params["time_range"]["since"],
+        until=params["time_range"]["until"],
+        time_increment="all_days",
+    )
+    try:
+        return sorted(
+            {
+                str(row["campaign_id"])
+                for page in read_insights(
+                    client,
+                    f"act_{job.account_id}",
+                    query,
+                    account_id=job.account_id,
+                    limit=INSIGHTS_PAGE_SIZE,
+                )
+                for row in page.items
+                if row.get("campaign_id")
+            }
+        )
+    except (TokenError, RateLimitError):
+        raise
+    except MetaAPIError:
+        return sorted(
+            c.meta_id
+            for c in Campaign.objects(tenant_id=job.tenant_id, account_id=job.account_id).only(
+                "meta_id"
+            )
+        )
+
+
+def _campaign_filter(params: dict[str, Any]) -> list[str] | None:
+    for rule in params.get("filtering") or []:
+        if rule.get("field") == "campaign.id":
+            return sorted(str(v) for v in rule.get("value") or [])
+    return None
