@@ -108,6 +108,8 @@ _EXPECTS: dict[str, str] = {
     "META_SYNC_OVERLAP_MINUTES": "minutes re-read before the last incremental sync (0-1440)",
     "META_ACCOUNT_DISCOVERY_HOURS": "hours between readings of /me/adaccounts for connections "
     "added without an explicit account list (1-720)",
+    "META_TOKEN_REFRESH_DAYS": "days before a user token's expiry when the daily check "
+    "exchanges it for a fresh one (1-50)",
     "META_TOMBSTONE_MAX_SHARE": "the share of an edge's live objects (0-1, e.g. 0.2) one run may "
     "tombstone without reading each by id first",
     "META_INSIGHTS_LEVELS": "a comma-separated subset of account,campaign,adset,ad",
@@ -158,6 +160,7 @@ class Settings(BaseModel):
     META_SYNC_OVERLAP_MINUTES: int = Field(10, ge=0, le=1440)
     META_TOMBSTONE_MAX_SHARE: float = Field(0.2, ge=0, le=1)
     META_ACCOUNT_DISCOVERY_HOURS: int = Field(24, ge=1, le=720)
+    META_TOKEN_REFRESH_DAYS: int = Field(7, ge=1, le=50)
     META_INSIGHTS_LEVELS: tuple[str, ...] = ("account", "campaign", "adset", "ad")
     META_INSIGHTS_INITIAL_DAYS: int = Field(30, ge=1, le=1100)
     META_INSIGHTS_LOOKBACK_DAYS: int = Field(28, ge=1, le=90)

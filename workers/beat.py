@@ -36,6 +36,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": _every(settings.PERFORMANCE_SYNC_INTERVAL_MINUTES),
             "kwargs": {"kind": "performance"},
         },
+        "check-tokens": {  # token and data-access lifetimes, once a day
+            "task": "metasync.check_tokens",
+            "schedule": _every(24 * 60),
+        },
         "recover-stalled-runs": {
             "task": "metasync.recover_runs",
             "schedule": _every(settings.RUN_RECOVERY_INTERVAL_SECONDS / 60),

@@ -17,12 +17,14 @@ from metasync.sync import Period, Subtask, execute_subtask, start_sync
 from metasync.sync.orchestrate import MAX_COUNTDOWN_SECONDS
 from metasync.sync.recovery import recover_stalled_runs, recover_stalled_webhooks
 from metasync.sync.scheduling import claim_schedule_slot
+from metasync.sync.token_health import check_tokens as check_connection_tokens
 from metasync.webhooks import Change
 from workers.app import app
 from workers.base import MetaSyncTask
 from workers.context import context
 
 __all__ = [
+    "check_tokens",
     "enqueue_webhook_change",
     "fetch_edge",
     "fetch_insights",
@@ -104,6 +106,18 @@ def sync_connection(
     for sub in start.subtasks:
         enqueue(sub)
     return {"run_id": start.run_id, "status": start.status, "subtasks": len(start.subtasks)}
+
+
+@metasync_task("metasync.check_tokens", max_retries=3)
+def check_tokens(self: MetaSyncTask) -> dict[str, int]:
+    """Once a day: refresh user tokens near expiry, flag connections whose token or data
+    access ends within 7 days (see metasync.sync.token_health)."""
+    checks = check_connection_tokens(context())
+    return {
+        "checked": len(checks),
+        "refreshed": sum(c.refreshed for c in checks),
+        "warnings": sum(c.warning is not None for c in checks),
+    }
 
 
 @metasync_task("metasync.recover_runs", max_retries=3)

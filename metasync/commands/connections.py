@@ -73,7 +73,17 @@ def list_connections() -> None:
     from metasync.models import MetaConnection
 
     connected_context()
-    table = Table("id", "tenant", "meta user", "status", "accounts", "last sync", "token expires")
+    table = Table(
+        "id",
+        "tenant",
+        "meta user",
+        "status",
+        "accounts",
+        "last sync",
+        "token expires",
+        "data access ends",
+        "warning",
+    )
     for c in MetaConnection.objects.order_by("tenant_id"):
         table.add_row(
             str(c.pk),
@@ -83,6 +93,8 @@ def list_connections() -> None:
             str(len(c.ad_account_ids)),
             str(c.last_entity_sync_at or "-"),
             str(c.token_expires_at or "never"),
+            str(c.data_access_expires_at or "-"),
+            c.token_warning or "-",
         )
     console.print(table)
 
@@ -104,6 +116,9 @@ def show(connection_id: str) -> None:
         "status_reason",
         "token_type",
         "token_expires_at",
+        "data_access_expires_at",
+        "token_checked_at",
+        "token_warning",
         "token_scopes",
         "token_key_id",
         "ad_account_ids",

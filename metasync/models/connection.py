@@ -37,6 +37,9 @@ class MetaConnection(Document):  # type: ignore[misc]
     token_type = StringField(choices=("USER", "SYSTEM_USER", "PAGE", "APP"), default="USER")
     token_expires_at = DateTimeField()  # None: never expires (system users)
     token_scopes = ListField(StringField())
+    data_access_expires_at = DateTimeField()  # after it, even a valid token reads nothing
+    token_checked_at = DateTimeField()  # last daily check (debug_token)
+    token_warning = StringField()  # what ends this connection within 7 days, in plain words
     status = StringField(choices=ConnectionStatus.ALL, default=ConnectionStatus.ACTIVE)
     status_reason = StringField()
     status_code = IntField()

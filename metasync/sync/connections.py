@@ -98,6 +98,7 @@ def add_connection(
     connection.set_access_token(ctx.cipher, token)
     connection.token_type = info.type if info.type in ("USER", "SYSTEM_USER", "PAGE") else "USER"
     connection.token_expires_at = info.expires_at
+    connection.data_access_expires_at = info.data_access_expires_at
     connection.token_scopes = list(info.scopes)
     connection.ad_account_ids = accounts
     connection.discover_accounts = not account_ids
