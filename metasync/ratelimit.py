@@ -247,10 +247,19 @@ class RateGovernor:
             ) from None
 
     def _record_usage(self, report: UsageReport, account_id: str | None) -> None:
+        """Blocks first, then one pacing decision per scope from the highest value any header
+        or entry gave it: several values for one scope (an id's entry per use case, the app's
+        usage and the insights throttle) combine by their maximum, so a low one never cancels
+        a high one's pacing, whatever order they came in."""
+        highest: dict[tuple[str, str], float] = {}
+
+        def note(scope: str, scope_id: str, pct: float) -> None:
+            highest[(scope, scope_id)] = max(highest.get((scope, scope_id), 0.0), pct)
+
         if report.app is not None:
             if report.app.max_pct >= 100:
                 self.block("app", "all", DEFAULT_BLOCK_SECONDS)
-            self._pace_for("app", "all", report.app.max_pct)
+            note("app", "all", report.app.max_pct)
         if report.account is not None and account_id:
             pct = report.account.acc_id_util_pct
             if pct >= 100:
@@ -259,14 +268,16 @@ class RateGovernor:
                     account_id,
                     report.account.reset_time_duration or DEFAULT_BLOCK_SECONDS,
                 )
-            self._pace_for("account", account_id, pct)
+            note("account", account_id, pct)
         for entry in report.business:
             if entry.regain_seconds > 0:
                 self.block("business", entry.business_id, entry.regain_seconds)
             elif entry.max_pct >= 100:
                 self.block("business", entry.business_id, DEFAULT_BLOCK_SECONDS)
-            self._pace_for("business", entry.business_id, entry.max_pct)
+            note("business", entry.business_id, entry.max_pct)
         if report.insights is not None:
-            self._pace_for("app", "all", report.insights.app_id_util_pct)
+            note("app", "all", report.insights.app_id_util_pct)
             if account_id:
-                self._pace_for("account", account_id, report.insights.acc_id_util_pct)
+                note("account", account_id, report.insights.acc_id_util_pct)
+        for (scope, scope_id), pct in highest.items():
+            self._pace_for(scope, scope_id, pct)

@@ -212,12 +212,12 @@ def _rate_limit(
             scope_id=scope_id,
             **common_without_message(common),
         )
-    if code == 17 and subcode == 2446079:
+    if (code == 17 and subcode == 2446079) or (code == 613 and subcode == 1487742):
         account_wait = usage.account_reset_seconds()
         return RateLimitError(
-            common["message"] + ": this ad account has too many calls (quota block)",
+            common["message"] + ": this ad account has too many calls (an account block)",
             retry_after=max(account_wait or 0.0, usage.longest_regain()[1])
-            or ACCOUNT_QUOTA_BLOCK_WAIT,
+            or (ACCOUNT_QUOTA_BLOCK_WAIT if code == 17 else DEFAULT_RATE_LIMIT_WAIT[613]),
             scope="account",
             **common_without_message(common),
         )

@@ -261,3 +261,48 @@ def test_pacing_follows_the_latest_usage(redis_client: redis.Redis, redis_prefix
     gov.record_usage(parse_usage_headers({"X-App-Usage": '{"call_count": 40}'}), connection_id="c")
     assert gov.acquire("c").allowed  # usage fell: no more pacing
     assert redis_client.exists(RedisKeys(redis_prefix).pace("app", "all")) == 0
+
+
+def test_several_values_for_one_scope_combine_by_their_maximum(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    """Before: usage was applied in header order, so the ads_insights entry at 10 % deleted the
+    pacing the ads_management entry at 97 % had just set (and the insights throttle's low
+    app value cancelled X-App-Usage's high one)."""
+    gov = governor(redis_client, redis_prefix, slowdown_pct=80)
+    entries = [
+        {"type": "ads_management", "call_count": 97, "total_cputime": 10, "total_time": 10},
+        {"type": "ads_insights", "call_count": 10, "total_cputime": 5, "total_time": 5},
+    ]
+    headers = {
+        "X-Business-Use-Case-Usage": json.dumps({"42": entries}),
+        "X-App-Usage": json.dumps({"call_count": 96}),
+        "X-FB-Ads-Insights-Throttle": json.dumps({"app_id_util_pct": 3, "acc_id_util_pct": 2}),
+    }
+    gov.record_usage(parse_usage_headers(headers), connection_id="c", account_id="42")
+    keys = RedisKeys(redis_prefix)
+    assert redis_client.exists(keys.pace("business", "42")) == 1
+    assert redis_client.exists(keys.pace("app", "all")) == 1
+    assert gov.acquire("c", account_id="42").allowed
+    assert not gov.acquire("c", account_id="42").allowed  # paced
+
+
+def test_an_account_throttling_code_blocks_the_account_not_the_app(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    """(613, 1487742) "too many calls from this ad-account": before, it blocked the whole app."""
+    from metasync.graph import error_from_response
+
+    gov = governor(redis_client, redis_prefix)
+    body = {
+        "error": {
+            "code": 613,
+            "error_subcode": 1487742,
+            "message": "(#613) Calls to this api have exceeded the rate limit.",
+        }
+    }
+    error = error_from_response(400, body)
+    assert isinstance(error, RateLimitError) and error.scope == "account"
+    gov.block_for_error(error, connection_id="c", account_id="1")
+    assert not gov.acquire("c", account_id="1").allowed
+    assert gov.acquire("c", account_id="2").allowed  # another account of the app carries on

@@ -139,7 +139,8 @@ def test_token_error_knows_expiry_subcode() -> None:
         (error_body(17, 2446079), {}, "account", 900.0),
         (error_body(4), {}, "app", 300.0),
         (error_body(17), {}, "user", 300.0),
-        (error_body(613, 1487742), {}, "custom", 60.0),
+        (error_body(613, 1487742), {}, "account", 60.0),  # "too many calls from this ad-account"
+        (error_body(613), {}, "custom", 60.0),
         (error_body(4), {"Retry-After": "12"}, "app", 12.0),
     ],
 )
