@@ -6,20 +6,30 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import after_setup_logger, worker_process_init, worker_process_shutdown
 
 from metasync import db
 from metasync.config import api_version_warning, get_settings
+from metasync.logs import install_redaction
 from workers.beat import beat_schedule
 
 __all__ = ["app"]
 
+install_redaction()  # before anything logs; forked pool processes inherit it
 app = Celery("metasync", include=["workers.tasks"])
 app.config_from_object("celeryconfig")
 app.conf.beat_schedule = beat_schedule(get_settings())
 _version_warning = api_version_warning(get_settings())
 if _version_warning:  # every worker and beat process says it at start
     logging.getLogger("metasync").warning("META_API_VERSION: %s", _version_warning)
+
+
+@after_setup_logger.connect  # type: ignore[untyped-decorator]
+def _apply_log_level(logger: logging.Logger, **_: Any) -> None:
+    """LOG_LEVEL decides, not only the worker's --loglevel."""
+    level = get_settings().LOG_LEVEL
+    logger.setLevel(level)
+    logging.getLogger("metasync").setLevel(level)
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

@@ -14,6 +14,7 @@ from metasync.config import (
     environment_value,
     load_settings,
 )
+from metasync.logs import configure_logging
 from metasync.sync.context import SyncContext
 
 __all__ = ["connected_context", "console", "settings_or_exit"]
@@ -38,6 +39,7 @@ def settings_or_exit() -> Settings:
     except ConfigurationError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+    configure_logging(settings.LOG_LEVEL)
     warning = api_version_warning(settings)
     if warning:
         typer.echo(f"warning: META_API_VERSION: {warning}", err=True)

@@ -10,6 +10,8 @@ from rich.table import Table
 
 from metasync.commands.common import connected_context, console
 from metasync.config import environment_value
+from metasync.graph.errors import InvalidRequestError
+from metasync.graph.ids import account_number
 
 __all__ = ["app"]
 
@@ -54,7 +56,13 @@ def add(
 
     token = _read_token(token_stdin, token_env)
     ctx = connected_context()
-    account_ids = [a.strip() for a in accounts.split(",") if a.strip()] if accounts else None
+    try:
+        account_ids = (
+            [account_number(a) for a in accounts.split(",") if a.strip()] if accounts else None
+        )
+    except InvalidRequestError as exc:
+        typer.echo(f"--accounts: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         connection = add_connection(ctx, tenant, token, account_ids)
     except MetaAPIError as exc:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import backoff
 import requests
@@ -30,6 +31,7 @@ from requests.adapters import HTTPAdapter
 
 from metasync.config import Settings
 from metasync.graph.errors import (
+    InvalidRequestError,
     RateLimitError,
     TransientError,
     error_from_response,
@@ -259,7 +261,7 @@ class GraphClient:
     ) -> GraphResponse:
         self._wait_for_governor(account_id, business_id, cost)
         url = (
-            path
+            self._own_url(path)
             if path.startswith(("http://", "https://"))
             else (f"{self.config.base_url}/{path.lstrip('/')}")
         )
@@ -327,6 +329,18 @@ class GraphClient:
                 )
             raise error
         return GraphResponse(response.status_code, body, response.headers, usage)
+
+    def _own_url(self, url: str) -> str:
+        """An absolute URL (from a response) is called only when it names the configured Graph
+        host and version: anything else would receive the token."""
+        wanted, given = urlsplit(self.config.base_url), urlsplit(url)
+        same_place = (given.scheme, given.netloc) == (wanted.scheme, wanted.netloc)
+        if not same_place or not (given.path + "/").startswith(wanted.path.rstrip("/") + "/"):
+            raise InvalidRequestError(
+                f"refusing to send a Graph call to {given.scheme}://{given.netloc}"
+                f"{_path_only(given.path)}: only {self.config.base_url} is called"
+            )
+        return url
 
     def _scrub(self, body: Any) -> Any:
         """Redact secrets from the text fields of an error body before it becomes an error."""

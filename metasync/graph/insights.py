@@ -15,6 +15,7 @@ from typing import Any
 
 from metasync.graph.client import GraphClient
 from metasync.graph.errors import InvalidRequestError, ObjectNotFoundError
+from metasync.graph.ids import meta_id
 from metasync.graph.paging import DEFAULT_LIMIT, Listing, iter_pages
 from metasync.graph.statuses import all_statuses_rule
 
@@ -164,7 +165,7 @@ def start_report(client: GraphClient, account_id: str, params: Mapping[str, Any]
     report_run_id = body.get("report_run_id") if isinstance(body, dict) else None
     if not report_run_id:
         raise InvalidRequestError("Meta started no report job (no report_run_id in the answer)")
-    return str(report_run_id)
+    return meta_id(report_run_id, "report_run_id")
 
 
 def report_status(client: GraphClient, report_run_id: str, *, account_id: str) -> ReportJobStatus:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from metasync.graph import GraphClient, TokenError, debug_token, exchange_token
+from metasync.graph.ids import account_number
 from metasync.graph.paging import iter_pages
 from metasync.models import ConnectionStatus, MetaConnection, utcnow
 from metasync.sync.context import SyncContext
@@ -66,7 +67,7 @@ def maybe_refresh_token(
 def discover_accounts(client: GraphClient) -> list[str]:
     """The ad account ids (numeric, without ``act_``) the token can read."""
     return [
-        str(item["id"]).removeprefix("act_")
+        account_number(item["id"])
         for page in iter_pages(client, "me/adaccounts", {"fields": "id"}, limit=100)
         for item in page.items
     ]
@@ -88,9 +89,7 @@ def add_connection(
         )
     client = GraphClient(token, ctx.graph)
     accounts = (
-        [a.removeprefix("act_") for a in account_ids]
-        if account_ids
-        else (discover_accounts(client))
+        [account_number(a) for a in account_ids] if account_ids else (discover_accounts(client))
     )
     connection = MetaConnection.objects(
         tenant_id=tenant_id, meta_user_id=info.user_id

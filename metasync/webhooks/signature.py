@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 
 __all__ = ["SignatureError", "verify_signature"]
+
+
+_HEX = re.compile(r"[0-9a-f]+")
 
 
 class SignatureError(Exception):
@@ -39,8 +43,15 @@ def verify_signature(body: bytes, headers: Mapping[str, str], app_secret: str) -
         prefix = f"{algorithm}="
         if not value.startswith(prefix):
             raise SignatureError(f"{name} must start with {prefix}", missing=False)
+        given = value[len(prefix) :].strip().lower()
         expected = hmac.new(app_secret.encode(), body, digest).hexdigest()
-        if not hmac.compare_digest(value[len(prefix) :].strip().lower(), expected):
+        # compare_digest refuses non-ASCII text (TypeError): check the shape first, so any
+        # malformed header (not hex, wrong length, oversized, non-ASCII) is a 4xx, never a 5xx
+        if not _HEX.fullmatch(given) or len(given) != len(expected):
+            raise SignatureError(
+                f"{name} must be {prefix} followed by {len(expected)} hex digits", missing=False
+            )
+        if not hmac.compare_digest(given, expected):
             raise SignatureError(f"{name} does not match the body", missing=False)
         return algorithm
     raise SignatureError("no X-Hub-Signature-256 or X-Hub-Signature header", missing=True)

@@ -231,3 +231,25 @@ def test_openapi_schema_holds_under_schemathesis(web_env: dict[str, str], tmp_pa
         web.stop()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "/webhooks/meta" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sha256=é" + "0" * 63,  # non-ASCII: hmac.compare_digest raised TypeError (a 500)
+        "sha256=" + "zz" * 32,  # not hex
+        "sha256=" + "0" * 63,  # too short
+        "sha256=" + "0" * 5000,  # oversized
+        "md5=" + "0" * 32,  # wrong prefix
+        "sha256=",  # empty
+    ],
+)
+def test_every_malformed_signature_header_is_a_4xx(
+    client: TestClient, value: str, queued: list[tuple[Change, str]]
+) -> None:
+    body = notification(("123", "with_issues_ad_objects", {"id": "9", "level": "AD"}))
+    header = value.encode("latin-1")  # as a client may send it: raw bytes, not ASCII
+    response = client.post("/webhooks/meta", content=body, headers={"X-Hub-Signature-256": header})  # type: ignore[dict-item]
+    assert response.status_code in (401, 403), response.text
+    assert "error" in response.json()
+    assert queued == []
