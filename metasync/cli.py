@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +14,7 @@ from metasync import __version__
 from metasync.commands.common import settings_or_exit
 from metasync.commands.connections import app as connections_app
 from metasync.commands.demo import demo
+from metasync.commands.errors import OPERATOR_ERRORS, one_line
 from metasync.commands.sync import register as register_sync_commands
 from metasync.commands.web import register as register_web_commands
 from metasync.config import Settings
@@ -21,6 +23,7 @@ from metasync.sandbox.state import LIVE_VERSIONS
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    pretty_exceptions_enable=False,
     name="metasync",
     help="Keep a MongoDB mirror of Meta ad accounts for many tenants.",
     no_args_is_help=True,
@@ -68,7 +71,7 @@ def db_init() -> None:
 
     settings = settings_or_exit()
     db.connect(settings.MONGODB_URI)
-    db.ensure_indexes()
+    db.ensure_indexes(settings.RUN_RETENTION_DAYS)
     typer.echo("indexes are in place")
 
 
@@ -200,5 +203,15 @@ def sandbox_serve(
 
 
 def main() -> None:
-    """Console entry point."""
-    app()
+    """Console entry point: an operator's failure is one line and exit code 1; ``--debug``
+    anywhere on the command line shows the traceback instead."""
+    debug = "--debug" in sys.argv
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app()
+    except OPERATOR_ERRORS as exc:
+        if debug:
+            raise
+        typer.echo(one_line(exc), err=True)
+        raise SystemExit(1) from None

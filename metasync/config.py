@@ -127,6 +127,7 @@ _EXPECTS: dict[str, str] = {
     "again (5-86400); keep it above task time limits (600) and countdowns (3000) in production",
     "RUN_STALL_SECONDS": "seconds a running sync may make no progress, past any wait it asked "
     "for, before its unfinished subtasks are queued again (5-86400)",
+    "RUN_RETENTION_DAYS": "days sync runs, report jobs and webhook events are kept (1-3650)",
     "RUN_RECOVERY_INTERVAL_SECONDS": "seconds between beat's checks for stalled runs (1-86400)",
 }
 
@@ -177,6 +178,7 @@ class Settings(BaseModel):
     BROKER_VISIBILITY_TIMEOUT_SECONDS: int = Field(7200, ge=5, le=86400)
     RUN_STALL_SECONDS: int = Field(900, ge=5, le=86400)
     RUN_RECOVERY_INTERVAL_SECONDS: int = Field(300, ge=1, le=86400)
+    RUN_RETENTION_DAYS: int = Field(90, ge=1, le=3650)
 
     @field_validator("META_API_VERSION")
     @classmethod

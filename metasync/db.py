@@ -65,7 +65,33 @@ def database() -> Database[Any]:
     return found
 
 
-def ensure_indexes() -> None:
-    """Create every declared index (unique natural keys included). Idempotent; run at start."""
+# Bookkeeping that expires (``RUN_RETENTION_DAYS``): collection -> the time it is measured from.
+# A running sync has no ``finished_at`` and is never removed under a running worker.
+RETENTION_FIELDS = {
+    "sync_runs": "finished_at",
+    "report_runs": "updated_at",
+    "webhook_events": "received_at",
+}
+
+
+def ensure_indexes(retention_days: int | None = None) -> None:
+    """Create every declared index (unique natural keys included), and with ``retention_days``
+    the TTL indexes that let MongoDB remove old runs, report jobs and webhook events (an
+    existing one takes the new retention). Idempotent; run at start."""
     for document in ALL_DOCUMENTS:
         document.ensure_indexes()
+    if retention_days is not None:
+        ensure_retention(retention_days)
+
+
+def ensure_retention(days: int) -> None:
+    seconds = int(days * 86400)
+    db = database()
+    for collection, field in RETENTION_FIELDS.items():
+        existing = {i["name"]: i for i in db[collection].list_indexes()}.get("retention")
+        if existing is None:
+            db[collection].create_index(field, name="retention", expireAfterSeconds=seconds)
+        elif existing.get("expireAfterSeconds") != seconds:
+            db.command(
+                "collMod", collection, index={"name": "retention", "expireAfterSeconds": seconds}
+            )

@@ -35,7 +35,7 @@ def _apply_log_level(logger: logging.Logger, **_: Any) -> None:
 @worker_process_init.connect  # type: ignore[untyped-decorator]
 def _connect_after_fork(**_: Any) -> None:
     db.connect(get_settings().MONGODB_URI)
-    db.ensure_indexes()
+    db.ensure_indexes(get_settings().RUN_RETENTION_DAYS)
 
 
 @worker_process_shutdown.connect  # type: ignore[untyped-decorator]

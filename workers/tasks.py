@@ -166,11 +166,14 @@ def fetch_edge(
     account_id: str,
     edge: str,
     after: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
     **_: str | None,
 ) -> str:
-    """Read a few pages of one entity edge of one account; long listings continue as a new
-    task."""
-    return _run_subtask(self, Subtask(run_id, connection_id, account_id, edge, after))
+    """Read a few pages of one entity edge of one account (``since``: the ``updated_time`` to
+    read from, ``until="full"``: the whole edge, then tombstones); long listings continue as a
+    new task."""
+    return _run_subtask(self, Subtask(run_id, connection_id, account_id, edge, after, since, until))
 
 
 @metasync_task("metasync.fetch_insights", rate_limit="600/m", max_retries=8)

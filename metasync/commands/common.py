@@ -52,5 +52,5 @@ def connected_context() -> SyncContext:
 
     settings = settings_or_exit()
     db.connect(settings.MONGODB_URI)
-    db.ensure_indexes()
+    db.ensure_indexes(settings.RUN_RETENTION_DAYS)
     return SyncContext.from_settings(settings)

@@ -35,8 +35,8 @@ def _follow(run_kind: str, request_ids: list[str], timeout: float) -> list[Any]:
             runs = list(SyncRun.objects(request_id__in=request_ids))
             progress.update(
                 bar,
-                total=max(1, sum(len(r.scheduled) for r in runs)),
-                completed=sum(len(r.done) for r in runs),
+                total=max(1, sum(r.subtasks_total for r in runs)),
+                completed=sum(r.subtasks_done for r in runs),
             )
             if len(runs) == len(request_ids) and all(r.status != RunStatus.RUNNING for r in runs):
                 return runs
@@ -137,7 +137,7 @@ def _tour(services: Any, once: bool) -> None:
 
     settings = get_settings()
     db.connect(settings.MONGODB_URI)
-    db.ensure_indexes()
+    db.ensure_indexes(settings.RUN_RETENTION_DAYS)
     ctx = SyncContext.from_settings(settings)
     connections: list[MetaConnection] = []
     for number, user in enumerate(services.sandbox_info["users"], start=1):

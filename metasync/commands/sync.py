@@ -66,8 +66,8 @@ def _follow(request_ids: list[str], timeout: float) -> list[Any]:
                     progress.update(
                         bar,
                         description=f"{run.connection_id[:8]} {run.status}",
-                        total=max(1, len(run.scheduled)),
-                        completed=len(run.done),
+                        total=max(1, run.subtasks_total),
+                        completed=run.subtasks_done,
                     )
             if len(found) == len(request_ids) and all(
                 r.status != RunStatus.RUNNING for r in found.values()

@@ -1,7 +1,9 @@
 """Run bookkeeping: ``SyncRun`` (statistics of one sync) and ``ReportRun`` (an async insights job).
 
-Counters on a ``SyncRun`` are only ever changed with atomic ``$inc`` updates, guarded by the id
-of the page that produced them (``applied_pages``), so a subtask that runs twice counts once.
+Counters on a ``SyncRun`` are only ever changed with atomic ``$inc`` updates, added when a
+subtask finishes (once per subtask, see :mod:`metasync.sync.runs`), so a subtask that runs twice
+counts once. The document holds only the subtasks in flight: its size does not grow with the
+run's pages or finished subtasks.
 """
 
 from __future__ import annotations
@@ -61,13 +63,13 @@ class SyncRun(Document):  # type: ignore[misc]
     accounts = ListField(StringField())
     period = DictField()  # performance runs: kind (initial|lookback|recent|explicit), levels
     failed = IntField(default=0)  # subtasks that ended in an error
-    scheduled = ListField(StringField())  # subtask keys counted into ``pending``
-    done = ListField(StringField())  # subtask keys counted out of ``pending``
-    # the outbox: {parent: subtask key or "start", subtasks: [task arguments + key]}: every
-    # subtask's arguments, so a redelivered parent queues the same follow-ups again and a
-    # stalled run's lost subtasks can be queued again (metasync.sync.recovery)
-    handoffs = ListField(DictField())
-    applied_pages = ListField(StringField())
+    # the outbox: slot of each subtask in flight -> its task arguments, key and parent ("start"
+    # or the subtask that handed it off), so a redelivered parent queues the same follow-ups
+    # again and a stalled run's subtasks can be queued again (metasync.sync.recovery)
+    inflight = DictField()
+    planned = IntField(default=0)  # 1 once the start recorded its subtasks
+    subtasks_total = IntField(default=0)  # subtasks ever put in flight
+    subtasks_done = IntField(default=0)
     progress_at = DateTimeField(default=utcnow)  # the last time a subtask moved the run on
     wait_until = DateTimeField()  # the latest end of a countdown a subtask asked for
     recovered = IntField(default=0)  # subtasks queued again after the run stalled
@@ -122,6 +124,8 @@ class ReportRun(Document):  # type: ignore[misc]
     step_open = IntField(default=0)  # 1 while a task works on the job: a crash leaves it at 1
     results_after = StringField()  # cursor of the results already written
     mode = StringField(default="async")  # async | sync (a small job read synchronously)
+    written = DictField()  # level -> rows written by this attempt's result pages
+    pages = IntField(default=0)
     polls = IntField(default=0)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)

@@ -53,6 +53,8 @@ class UsageTracker:
         self._order = random.Random(0)  # Meta lists an id's use-case entries in no fixed order
 
     def _pct(self, key: str, budget: int, now: float) -> float:
+        if budget <= 0:  # a budget of nothing is spent before the first call
+            return 100.0
         return round(100.0 * self._windows[key].count(now, self.budgets.window_seconds) / budget, 2)
 
     def check(self, user_id: str | None, account_id: str | None, insights: bool) -> None:

@@ -110,7 +110,7 @@ def read_edge_chunk(
     after: str | None,
     on_page: Callable[[int, dict[str, int]], object],
     run_id: str,
-    pages_per_task: int = PAGES_PER_TASK,
+    pages_per_task: int | None = None,
 ) -> ChunkResult:
     """Read up to ``pages_per_task`` pages of ``edge`` from ``after``, upserting each page.
 
@@ -118,6 +118,7 @@ def read_edge_chunk(
     ``on_page(page_number, counts)`` is called after each page is written (for run statistics).
     """
     spec = EDGES[edge]
+    pages_per_task = pages_per_task or PAGES_PER_TASK
     pages = 0
     counts: dict[str, int] = {}
     last_after: str | None = None

@@ -60,7 +60,14 @@ from metasync.sync.connections import mark_token_error, maybe_refresh_token
 from metasync.sync.context import SyncContext
 from metasync.sync.entities import EDGES, read_edge_chunk
 from metasync.sync.periods import Period
-from metasync.sync.subtasks import IncompleteListing, Outcome, StartResult, Subtask, error_record
+from metasync.sync.subtasks import (
+    IncompleteListing,
+    Outcome,
+    StartResult,
+    Subtask,
+    Tally,
+    error_record,
+)
 from metasync.sync.tombstones import tombstone_edge
 
 __all__ = [
@@ -77,7 +84,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("entities", "performance")
 # SyncRun lists a subtask does not need (they grow with the run): left out of its read
-RUN_BOOKKEEPING = ("applied_pages", "handoffs", "scheduled", "errors")
+RUN_BOOKKEEPING = ("inflight", "errors")
 MAX_COUNTDOWN_SECONDS = 3000.0  # below the lock TTL (3600 s) and the visibility timeout
 ACCOUNT_FIELDS = [
     "id",
@@ -139,6 +146,10 @@ def start_sync(
                 reason = f"another sync of this connection is running (run {lock.holder()})"
                 interrupt(ctx, str(existing.pk), "LockBusy", reason)
                 return StartResult(str(existing.pk), "skipped", reason)
+            if not existing.planned:  # the first attempt failed before planning: start again
+                return _start_locked(
+                    ctx, connection, existing.pk, kind, trigger, full, request_id, period, levels
+                )
             states = account_states(connection)
             return StartResult(
                 str(existing.pk),
@@ -212,7 +223,7 @@ def _start_locked(
             mapping.map_account(raw, connection.tenant_id, str(connection.pk)) for raw in details
         ]
         upsert_page(AdAccount, rows)
-        runs.record_page(str(run_id), "accounts", {"accounts": len(rows)})
+        runs.add_counts(str(run_id), {"entities.accounts": len(rows), "pages": 1})
         answered = {row["account_id"] for row in rows}
         mark_readable(str(connection.pk), [a for a in probe if a in answered])
         for account_id, exc in failures:
@@ -404,30 +415,31 @@ def _finish(
     sub: Subtask,
     error: dict[str, Any] | None = None,
     follow_ups: list[Subtask] | None = None,
+    tally: Tally | None = None,
 ) -> SyncRun | None:
     handoff = {follow.key: follow.as_record() for follow in follow_ups or []}
-    closed = runs.finish(sub.run_id, sub.key, error, handoff)
+    counts = tally.increments if tally is not None else None
+    closed = runs.finish(sub.run_id, sub.key, error, handoff, counts)
     if closed is not None:
         after_close(ctx, closed)
     return closed
 
 
 def _work(
-    ctx: SyncContext, client: GraphClient, run: SyncRun, connection: MetaConnection, sub: Subtask
+    ctx: SyncContext,
+    client: GraphClient,
+    run: SyncRun,
+    connection: MetaConnection,
+    sub: Subtask,
+    tally: Tally,
 ) -> Outcome:
-    """Do the subtask's reading and writing; returns what comes next (no finishing here)."""
+    """Do the subtask's reading and writing, counting what it wrote in ``tally``; returns what
+    comes next (no finishing here)."""
     if sub.edge.startswith("report:"):
-        step = report_jobs.report_step(
-            ctx,
-            client,
-            connection,
-            sub,
-            on_page=lambda key, counts: runs.record_page(
-                sub.run_id, f"{sub.job_key}:{key}", counts, "rows"
-            ),
-        )
+        step = report_jobs.report_step(ctx, client, connection, sub)
         if step.status == "poll":
             return Outcome("poll", countdown=step.countdown)
+        tally.add(step.written)
         return Outcome("done", follow_ups=step.follow_ups)
     if sub.edge.startswith("insights:"):
         try:
@@ -436,9 +448,7 @@ def _work(
                 client,
                 connection,
                 sub,
-                on_page=lambda n, counts: runs.record_page(
-                    sub.run_id, f"{sub.key}:{n}", counts, "rows"
-                ),
+                on_page=lambda _, counts: tally.page("rows", counts),
             )
         except InsightsTimeoutError:
             level = sub.edge.split(":", 1)[1]
@@ -478,7 +488,7 @@ def _work(
         edge=sub.edge,
         since=datetime.fromisoformat(sub.since) if sub.since else None,
         after=sub.after,
-        on_page=lambda number, counts: runs.record_page(sub.run_id, f"{sub.key}:{number}", counts),
+        on_page=lambda _, counts: tally.page("entities", counts),
         run_id=sub.run_id,
     )
     if result.stopped_early:  # what it read is kept; nothing is concluded from what it did not
@@ -541,11 +551,11 @@ def execute_subtask(
     """Run one subtask. Transient errors are re-raised unless ``final_attempt`` (Celery's
     autoretry takes them); a rate limit asks for a retry with a countdown unless ``may_wait`` is
     False (retries exhausted), when it is recorded as the subtask's failure."""
-    # every subtask reads its run: leave out the lists that grow with the run's size
+    # every subtask reads its run: leave out what it does not need (subtasks in flight, errors)
     run = SyncRun.objects(pk=sub.run_id).exclude(*RUN_BOOKKEEPING).first()
     if run is None or run.status != RunStatus.RUNNING:
         return Outcome("gone")
-    if sub.key in run.done:  # redelivered after it finished: queue its follow-ups again
+    if not runs.in_flight(sub.run_id, sub.key):  # redelivered after it finished
         again = [Subtask.from_kwargs(a) for a in runs.handed_off(sub.run_id, sub.key)]
         return Outcome("done", follow_ups=again)
     connection = MetaConnection.objects(pk=sub.connection_id).first()
@@ -553,9 +563,10 @@ def execute_subtask(
         return Outcome("gone", closed=_finish(ctx, sub))  # the run already says why
     ctx.sync_lock(sub.connection_id, run.kind).extend(sub.run_id)
     client = None
+    tally = Tally()  # what this attempt wrote: added to the run when the subtask finishes
     try:
         client = ctx.client_for(connection)
-        outcome = _work(ctx, client, run, connection, sub)
+        outcome = _work(ctx, client, run, connection, sub, tally)
     except RateLimitError as exc:
         if client is not None and exc.scope != "governor":
             client.stats.throttled_seconds += exc.retry_after
@@ -563,14 +574,14 @@ def execute_subtask(
             countdown = min(exc.retry_after, MAX_COUNTDOWN_SECONDS)
             runs.waiting(sub.run_id, countdown)
             return Outcome("retry", countdown=countdown)
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
     except TokenError as exc:
         mark_token_error(sub.connection_id, exc)
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
     except (TransientError, RateGovernorUnavailable) as exc:
         if not final_attempt:
             raise
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
     except (MetaAPIError, CryptoError) as exc:
         if isinstance(exc, CryptoError):
             MetaConnection.objects(pk=sub.connection_id).update(
@@ -584,12 +595,12 @@ def execute_subtask(
                 exc.message,
                 extra={"run_id": sub.run_id},
             )
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
     except IncompleteListing as exc:
         log.warning(
             "subtask %s of run %s: %s", sub.key, sub.run_id, exc, extra={"run_id": sub.run_id}
         )
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
     except (ConnectionFailure, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         raise  # our own stores briefly away: the task retries
     except Exception as exc:
@@ -599,14 +610,14 @@ def execute_subtask(
             sub.run_id,
             extra={"run_id": sub.run_id},
         )
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc)))
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
     finally:
         if client is not None:
             runs.add_call_stats(sub.run_id, client.stats.as_dict())
     if outcome.status == "poll":
         runs.waiting(sub.run_id, outcome.countdown)
         return outcome
-    outcome.closed = _finish(ctx, sub, follow_ups=outcome.follow_ups)
+    outcome.closed = _finish(ctx, sub, follow_ups=outcome.follow_ups, tally=tally)
     return outcome
 
 

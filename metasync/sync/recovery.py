@@ -87,7 +87,7 @@ def recover_stalled_runs(
             closed = runs.finish(str(run.pk), key, error)
             if closed is not None:
                 after_close(ctx, closed)
-        if not run.scheduled:  # its start died before planning: nothing will ever finish it
+        if not run.planned:  # its start died before planning: nothing will ever finish it
             interrupt(ctx, str(run.pk), "StartLost", "the run's start was lost before planning")
         log.warning(
             "run %s of connection %s stalled: %d subtasks queued again, %d lost",

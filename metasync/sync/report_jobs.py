@@ -21,7 +21,6 @@ A job's state lives in ``ReportRun``, so any worker can take the next step:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -76,11 +75,13 @@ def report_subtask(
 
 @dataclass
 class JobStep:
-    """``poll`` after ``countdown`` seconds, or ``done`` (with follow-ups when it was split)."""
+    """``poll`` after ``countdown`` seconds, or ``done`` (with follow-ups when it was split, and
+    what the job wrote over all its steps when it completed)."""
 
     status: str
     countdown: float = 0.0
     follow_ups: list[Subtask] = field(default_factory=list)
+    written: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,19 +93,9 @@ class JobScope:
     connection: MetaConnection
     sub: Subtask
     job: ReportRun
-    on_page: Callable[[str, dict[str, int]], object]
 
-    def unpack(
-        self,
-    ) -> tuple[
-        SyncContext,
-        GraphClient,
-        MetaConnection,
-        Subtask,
-        ReportRun,
-        Callable[[str, dict[str, int]], object],
-    ]:
-        return self.ctx, self.client, self.connection, self.sub, self.job, self.on_page
+    def unpack(self) -> tuple[SyncContext, GraphClient, MetaConnection, Subtask, ReportRun]:
+        return self.ctx, self.client, self.connection, self.sub, self.job
 
 
 def _job(sub: Subtask, connection: MetaConnection) -> ReportRun:
@@ -131,7 +122,6 @@ def report_step(
     client: GraphClient,
     connection: MetaConnection,
     sub: Subtask,
-    on_page: Callable[[str, dict[str, int]], object],
 ) -> JobStep:
     """Advance one report job by one step. Never sleeps: ``poll`` asks to be run again."""
     job = _job(sub, connection)
@@ -139,12 +129,12 @@ def report_step(
         children = ReportRun.objects(job_key__in=job.children).order_by("job_key")
         return JobStep("done", follow_ups=[_child_subtask(sub, child) for child in children])
     if job.status in (ReportStatus.COMPLETED, ReportStatus.FAILED):
-        return JobStep("done")
+        return _done(job)
     if job.step_open and job.report_run_id:
         runs.count_report_jobs(sub.run_id, "resumed")
     ReportRun.objects(pk=job.pk).update(set__step_open=1, set__updated_at=utcnow())
     try:
-        return _advance(JobScope(ctx, client, connection, sub, job, on_page))
+        return _advance(JobScope(ctx, client, connection, sub, job))
     finally:
         ReportRun.objects(pk=job.pk).update(set__step_open=0)
 
@@ -164,6 +154,8 @@ def _advance(step: JobScope) -> JobStep:
             inc__attempts=1,
             set__running_at_100_since=None,
             set__results_after=None,
+            set__written={},
+            set__pages=0,
             set__created_at=now,
         )
         runs.count_report_jobs(sub.run_id, "started")
@@ -201,6 +193,20 @@ def _advance(step: JobScope) -> JobStep:
     )
 
 
+def _page_written(job: ReportRun, after: str | None, rows: int) -> None:
+    """One page of results written: its cursor and counts on the job, in one update."""
+    ReportRun.objects(pk=job.pk).update(
+        set__results_after=after, inc__pages=1, **{f"inc__written__{job.level}": rows}
+    )
+
+
+def _done(job: ReportRun) -> JobStep:
+    """The job is done: what it wrote over all its steps, for its run."""
+    job.reload("written", "pages", "level")
+    written = {f"rows.{level}": rows for level, rows in (job.written or {}).items()}
+    return JobStep("done", written={**written, "pages": job.pages or 0} if job.pages else {})
+
+
 def _give_up(step: JobScope, why: str, code: int | None = None) -> JobStep:
     """Start the job once more, then split it (see the module's docstring)."""
     job = step.job
@@ -214,7 +220,7 @@ def _give_up(step: JobScope, why: str, code: int | None = None) -> JobStep:
 
 
 def _page_results(step: JobScope) -> JobStep:
-    ctx, client, connection, sub, job, on_page = step.unpack()
+    ctx, client, connection, sub, job = step.unpack()
     account = account_of(connection, sub.account_id)
     after = job.results_after
     results = report_results(
@@ -222,9 +228,8 @@ def _page_results(step: JobScope) -> JobStep:
     )
     for pages, page in enumerate(results, start=1):
         written = write_rows(ctx, connection, account, sub.account_id, job.level, page.items)
-        on_page(f"{job.report_run_id}:{after or '-'}", {job.level: written})
         after = page.after
-        ReportRun.objects(pk=job.pk).update(set__results_after=after)
+        _page_written(job, after, written)
         if after is None:
             break
         if pages >= PAGES_PER_TASK:
@@ -234,7 +239,7 @@ def _page_results(step: JobScope) -> JobStep:
     ReportRun.objects(pk=job.pk).update(
         set__status=ReportStatus.COMPLETED, set__updated_at=utcnow()
     )
-    return JobStep("done")
+    return _done(job)
 
 
 def _split(step: JobScope) -> JobStep:
@@ -318,7 +323,7 @@ def _read_synchronously(step: JobScope) -> JobStep:
 
     A synchronous read Meta times out here ends the subtask with that (typed) error.
     """
-    ctx, client, connection, sub, job, on_page = step.unpack()
+    ctx, client, connection, sub, job = step.unpack()
     if job.mode != "sync":
         ReportRun.objects(pk=job.pk).update(set__mode="sync", set__results_after=None)
         runs.count_report_jobs(sub.run_id, "read_synchronously")
@@ -334,9 +339,8 @@ def _read_synchronously(step: JobScope) -> JobStep:
     )
     for number, page in enumerate(listing, start=1):
         written = write_rows(ctx, connection, account, sub.account_id, job.level, page.items)
-        on_page(f"sync:{after or '-'}", {job.level: written})
         after = page.after
-        ReportRun.objects(pk=job.pk).update(set__results_after=after)
+        _page_written(job, after, written)
         if after is None:
             break
         if number >= PAGES_PER_TASK:
@@ -346,7 +350,7 @@ def _read_synchronously(step: JobScope) -> JobStep:
     ReportRun.objects(pk=job.pk).update(
         set__status=ReportStatus.COMPLETED, set__updated_at=utcnow()
     )
-    return JobStep("done")
+    return _done(job)
 
 
 def _campaigns_with_data(step: JobScope, params: dict[str, Any]) -> list[str]:

@@ -1,66 +1,79 @@
-"""``SyncRun`` bookkeeping with atomic, idempotent updates (no chords).
+"""``SyncRun`` bookkeeping with atomic, idempotent updates (no chords), in a run document
+whose size does not grow with the run.
 
-- :func:`schedule` counts subtasks into ``pending``, once per subtask key.
-- :func:`record_page` adds a page's counts, once per page key.
-- :func:`finish` counts a subtask out (once per key) and, in the same atomic update, counts in
-  the follow-ups it hands off and records them on the run (``handoffs``, an outbox); when
-  ``pending`` reaches zero it closes the run exactly once (a conditional update on
-  ``status == running``).
+A run holds only its subtasks in flight: ``inflight`` maps a digest of each subtask key to its
+task arguments and parent (the outbox). Nothing is kept per page, and nothing per finished
+subtask but counters, so a run's document is bounded by the work in flight, not by the pages or
+subtasks it did (``bench/run_document.py`` measures it).
 
-A subtask that runs twice (late acknowledgement after a worker died) therefore counts once. A
-worker killed after finishing a subtask but before queueing its follow-ups loses nothing: the
-redelivered subtask finds itself done and queues the recorded follow-ups again
-(:func:`handed_off`) instead of reading Meta again, which might hand off different ones.
+- :func:`schedule` records a run's initial subtasks once (a second start adds nothing).
+- :func:`finish` counts a subtask out (once: only while it is in flight), adds what it wrote,
+  and in the same atomic update records the follow-ups it hands off; when ``pending`` reaches
+  zero it closes the run exactly once (a conditional update on ``status == running``).
+
+A subtask that runs twice (late acknowledgement after a worker died) therefore counts once, and
+what it wrote is added once: counts travel with the finish, not with each page, so a subtask
+that died half-way and is read again from its start adds its pages once. A worker killed after
+finishing a subtask but before queueing its follow-ups loses nothing: the redelivered subtask
+finds itself no longer in flight and queues its recorded follow-ups again (:func:`handed_off`)
+instead of reading Meta again, which might hand off different ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import ReturnDocument
 
 from metasync.models import RunStatus, SyncRun, utcnow
 
 __all__ = [
     "add_call_stats",
+    "add_counts",
     "close_if_done",
     "finish",
     "handed_off",
-    "record_page",
+    "in_flight",
     "schedule",
+    "slot",
     "unfinished",
     "waiting",
 ]
 
-FINISH_ATTEMPTS = 3  # a follow-up key another subtask scheduled first is dropped, then retried
+FINISH_ATTEMPTS = 3  # a follow-up another subtask put in flight first is dropped, then retried
+MAX_ERRORS = 50  # the newest errors kept on a run (``failed`` counts them all)
 
 
 def _collection() -> Any:
     return SyncRun._get_collection()
 
 
+def slot(key: str) -> str:
+    """The ``inflight`` field of subtask ``key`` (keys hold dots and cursors: not field names)."""
+    return "s" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
 def schedule(run_id: str, subtasks: Mapping[str, Mapping[str, Any]]) -> int:
-    """Count each new subtask (key -> task arguments) into ``pending`` and record its arguments
-    in the outbox; returns how many were new."""
+    """Put a run's initial subtasks (key -> task arguments) in flight, once per run: a start
+    delivered again after it planned adds nothing. Returns how many were added."""
     if not subtasks:
         return 0
-    now = utcnow()
-    updates = [  # one round trip; each guarded by its key, so a second start counts nothing
-        UpdateOne(
-            {"_id": ObjectId(run_id), "scheduled": {"$ne": key}},
-            {
-                "$addToSet": {"scheduled": key},
-                "$inc": {"pending": 1},
-                "$push": {"handoffs": {"parent": "start", "subtasks": [dict(arguments)]}},
-                "$set": {"progress_at": now},
-            },
-        )
+    entries = {
+        f"inflight.{slot(key)}": {**dict(arguments), "key": key, "parent": "start"}
         for key, arguments in subtasks.items()
-    ]
-    return int(_collection().bulk_write(updates, ordered=True).modified_count)
+    }
+    result = _collection().update_one(
+        {"_id": ObjectId(run_id), "planned": {"$ne": 1}},
+        {
+            "$set": {**entries, "planned": 1, "progress_at": utcnow()},
+            "$inc": {"pending": len(entries), "subtasks_total": len(entries)},
+        },
+    )
+    return len(entries) if result.modified_count else 0
 
 
 def waiting(run_id: str, seconds: float) -> None:
@@ -74,24 +87,6 @@ def waiting(run_id: str, seconds: float) -> None:
             "$max": {"wait_until": now + timedelta(seconds=seconds)},
         },
     )
-
-
-def record_page(
-    run_id: str, page_key: str, counts: Mapping[str, int], field: str = "entities"
-) -> bool:
-    """Add one page's counts (under ``field``: ``entities`` or ``rows``) and one page, unless
-    this page was already counted."""
-    increments: dict[str, int] = {"pages": 1}
-    increments.update({f"{field}.{name}": n for name, n in counts.items()})
-    result = _collection().update_one(
-        {"_id": ObjectId(run_id), "applied_pages": {"$ne": page_key}},
-        {
-            "$addToSet": {"applied_pages": page_key},
-            "$inc": increments,
-            "$set": {"progress_at": utcnow()},
-        },
-    )
-    return bool(result.modified_count)
 
 
 def add_call_stats(run_id: str, stats: Mapping[str, float]) -> None:
@@ -115,89 +110,113 @@ def add_tombstones(run_id: str, kind: str, count: int) -> None:
         _collection().update_one({"_id": ObjectId(run_id)}, {"$inc": {f"tombstoned.{kind}": count}})
 
 
+def add_counts(run_id: str, counts: Mapping[str, float]) -> None:
+    """Add counters that belong to no subtask (the accounts a start read)."""
+    if counts:
+        _collection().update_one({"_id": ObjectId(run_id)}, {"$inc": dict(counts)})
+
+
+def in_flight(run_id: str, key: str) -> bool:
+    """Whether subtask ``key`` is still to finish (a redelivered finished one is not)."""
+    found = _collection().find_one(
+        {"_id": ObjectId(run_id), f"inflight.{slot(key)}": {"$exists": True}}, {"_id": 1}
+    )
+    return found is not None
+
+
 def finish(
     run_id: str,
     key: str,
     error: Mapping[str, Any] | None = None,
     follow_ups: Mapping[str, Mapping[str, Any]] | None = None,
+    counts: Mapping[str, float] | None = None,
 ) -> SyncRun | None:
-    """Count subtask ``key`` out and its ``follow_ups`` (subtask key -> task arguments) in, in
-    one atomic update; returns the closed run when this call closed it.
+    """Count subtask ``key`` out, add ``counts`` (``entities.ads``, ``rows.ad``, ``pages``...)
+    and put its ``follow_ups`` (subtask key -> task arguments) in flight, in one atomic update;
+    returns the closed run when this call closed it.
 
-    A follow-up key already scheduled (by another subtask) is not counted twice: it is dropped
-    and the update tried again.
+    A follow-up already in flight (another subtask handed it off) is not counted twice: it is
+    dropped and the update tried again.
     """
     handoff = dict(follow_ups or {})
     for _ in range(FINISH_ATTEMPTS):
-        update: dict[str, Any] = {
-            "$addToSet": {"done": key},
-            "$inc": {"pending": len(handoff) - 1},
-            "$set": {"progress_at": utcnow()},
+        increments: dict[str, float] = {
+            "pending": len(handoff) - 1,
+            "subtasks_done": 1,
+            "subtasks_total": len(handoff),
+            **dict(counts or {}),
         }
-        pushes: dict[str, Any] = {}
+        update: dict[str, Any] = {
+            "$unset": {f"inflight.{slot(key)}": ""},
+            "$set": {
+                "progress_at": utcnow(),
+                **{
+                    f"inflight.{slot(child)}": {**dict(arguments), "key": child, "parent": key}
+                    for child, arguments in handoff.items()
+                },
+            },
+            "$inc": increments,
+        }
         if error is not None:
-            pushes["errors"] = dict(error)
-            update["$inc"]["failed"] = 1
-        if handoff:
-            update["$addToSet"]["scheduled"] = {"$each": list(handoff)}
-            pushes["handoffs"] = {
-                "parent": key,
-                "subtasks": [dict(arguments) for arguments in handoff.values()],
-            }
-        if pushes:
-            update["$push"] = pushes
-        query = {"_id": ObjectId(run_id), "done": {"$ne": key}}
-        if handoff:
-            query["scheduled"] = {"$nin": list(handoff)}
+            update["$push"] = {"errors": {"$each": [dict(error)], "$slice": -MAX_ERRORS}}
+            increments["failed"] = 1
+        query: dict[str, Any] = {
+            "_id": ObjectId(run_id),
+            f"inflight.{slot(key)}": {"$exists": True},
+            **{f"inflight.{slot(child)}": {"$exists": False} for child in handoff},
+        }
         if _collection().update_one(query, update).modified_count:
             break
-        raw = _collection().find_one({"_id": ObjectId(run_id)}, {"done": 1, "scheduled": 1})
-        if raw is None or key in (raw.get("done") or []):
+        raw = _collection().find_one({"_id": ObjectId(run_id)}, {"inflight": 1})
+        inflight = (raw or {}).get("inflight") or {}
+        if raw is None or slot(key) not in inflight:
             break  # counted out before: a redelivered subtask
-        known = set(raw.get("scheduled") or [])
-        handoff = {k: v for k, v in handoff.items() if k not in known}
+        handoff = {k: v for k, v in handoff.items() if slot(k) not in inflight}
     return close_if_done(run_id)
 
 
 def handed_off(run_id: str, key: str) -> list[dict[str, Any]]:
-    """The task arguments of the follow-ups subtask ``key`` handed off that are not done yet."""
-    run = SyncRun.objects(pk=run_id).only("handoffs", "done").first()
-    if run is None:
-        return []
-    done = set(run.done)
+    """The task arguments of the follow-ups subtask ``key`` handed off that are still in
+    flight."""
+    raw = _collection().find_one({"_id": ObjectId(run_id)}, {"inflight": 1}) or {}
     return [
-        dict(arguments)
-        for handoff in run.handoffs
-        if handoff.get("parent") == key
-        for arguments in handoff.get("subtasks") or []
-        if arguments.get("key") not in done
+        {k: v for k, v in entry.items() if k != "parent"}
+        for entry in (raw.get("inflight") or {}).values()
+        if entry.get("parent") == key
     ]
 
 
 def unfinished(run: SyncRun) -> tuple[list[dict[str, Any]], list[str]]:
-    """The task arguments of every subtask counted in and not out, once each, and the keys of
-    such subtasks whose arguments were never recorded (runs older than the outbox)."""
-    recorded: dict[str, dict[str, Any]] = {}
-    for handoff in run.handoffs:
-        for arguments in handoff.get("subtasks") or []:
-            recorded.setdefault(str(arguments.get("key")), dict(arguments))
-    done = set(run.done)
-    missing = [key for key in run.scheduled if key not in done]
-    known = [recorded[key] for key in missing if key in recorded]
-    return known, [key for key in missing if key not in recorded]
+    """The task arguments of every subtask in flight, and the keys of those whose arguments
+    are missing (a record damaged by hand, or written by another version)."""
+    known: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for entry in (run.inflight or {}).values():
+        if entry.get("edge") and entry.get("run_id"):
+            known.append({k: v for k, v in entry.items() if k != "parent"})
+        else:
+            missing.append(str(entry.get("key")))
+    return known, missing
 
 
 def close_if_done(run_id: str) -> SyncRun | None:
     """Close the run when nothing is pending; only one caller wins and gets the run back."""
     raw = _collection().find_one(
         {"_id": ObjectId(run_id)},
-        {"pending": 1, "status": 1, "failed": 1, "errors": 1, "scheduled": 1, "started_at": 1},
+        {
+            "pending": 1,
+            "status": 1,
+            "failed": 1,
+            "errors": 1,
+            "subtasks_total": 1,
+            "started_at": 1,
+        },
     )
     if raw is None or raw.get("status") != RunStatus.RUNNING or raw.get("pending", 0) > 0:
         return None
     now = utcnow()
     errors = raw.get("errors") or []
-    total = len(raw.get("scheduled") or [])
+    total = raw.get("subtasks_total") or 0
     failed = raw.get("failed", 0)
     if any(e.get("type") == "TokenError" for e in errors) or (failed and failed >= total):
         status = RunStatus.FAILED

@@ -9,7 +9,7 @@ from typing import Any
 from metasync.graph import MetaAPIError
 from metasync.models import SyncRun, utcnow
 
-__all__ = ["IncompleteListing", "Outcome", "StartResult", "Subtask", "error_record"]
+__all__ = ["IncompleteListing", "Outcome", "StartResult", "Subtask", "Tally", "error_record"]
 
 
 class IncompleteListing(Exception):
@@ -91,6 +91,21 @@ class Outcome:
     countdown: float = 0.0
     follow_ups: list[Subtask] = field(default_factory=list)
     closed: SyncRun | None = None
+
+
+@dataclass
+class Tally:
+    """What one subtask wrote, added to its run once, when it finishes (not page by page)."""
+
+    increments: dict[str, float] = field(default_factory=dict)
+
+    def page(self, group: str, counts: Mapping[str, int]) -> None:
+        """One page written: ``group`` is ``entities`` or ``rows``; ``counts`` by type."""
+        self.add({"pages": 1, **{f"{group}.{name}": n for name, n in counts.items()}})
+
+    def add(self, counts: Mapping[str, float]) -> None:
+        for name, value in counts.items():
+            self.increments[name] = self.increments.get(name, 0) + value
 
 
 def error_record(

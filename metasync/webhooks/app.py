@@ -77,7 +77,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if connect_db:
             db.connect(settings.MONGODB_URI)
-            db.ensure_indexes()
+            db.ensure_indexes(settings.RUN_RETENTION_DAYS)
         yield
 
     app = FastAPI(

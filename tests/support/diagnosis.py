@@ -49,7 +49,7 @@ def stuck_runs_report(redis_url: str, prefix: str, log_dir: Path) -> str:
     ]
     report = []
     for run in SyncRun.objects(status=RunStatus.RUNNING):
-        for key in sorted(set(run.scheduled) - set(run.done)):
+        for key in sorted(str(entry.get("key")) for entry in (run.inflight or {}).values()):
             report.append(f"run {run.pk} ({run.kind}): subtask {key} never finished")
             report += [f"  {line[:300]}" for line in _task_lines(logs, key)]
     client = redis.Redis.from_url(redis_url)

@@ -72,7 +72,9 @@ def test_what_cannot_be_queued_again_ends_the_run_with_a_named_error(
         execute_subtask(ctx, sub)
     run_book.schedule(start.run_id, {})  # nothing new
     SyncRun.objects(pk=start.run_id).update(  # a key whose arguments were never recorded
-        push__scheduled="old-key", inc__pending=1, set__status=RunStatus.RUNNING
+        **{f"set__inflight__{run_book.slot('old-key')}": {"key": "old-key"}},
+        inc__pending=1,
+        set__status=RunStatus.RUNNING,
     )
     # and a run whose start died after saving it, before planning any subtask
     orphan = SyncRun(connection_id=str(second.pk), tenant_id=second.tenant_id, kind="entities")

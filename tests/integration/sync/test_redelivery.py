@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from metasync.models import MetaConnection, ReportRun, ReportStatus, SyncRun
 from metasync.sync import Period, Subtask, SyncContext, execute_subtask, start_sync
 from metasync.sync import runs as run_book
@@ -30,7 +32,9 @@ def test_a_finished_subtask_delivered_again_queues_its_recorded_follow_ups(
     assert world.control("GET", "counters")["graph_calls"] == 0, "no second read of Meta"
     run = SyncRun.objects.get(pk=start.run_id)
     assert run.pending == len(start.subtasks)  # one out, one in, nothing counted twice
-    assert run.scheduled.count(follow.key) == 1 and run.done.count(parent.key) == 1
+    in_flight = [entry["key"] for entry in run.inflight.values()]
+    assert in_flight.count(follow.key) == 1 and parent.key not in in_flight
+    assert run.subtasks_done == 1
 
     execute_subtask(ctx, follow)  # once the follow-up ran, a redelivered parent hands off nothing
     assert execute_subtask(ctx, parent).follow_ups == []
@@ -46,7 +50,9 @@ def test_a_follow_up_another_subtask_already_scheduled_counts_once(
     run_book.finish(second.run_id, second.key, follow_ups=handoff(shared))
     run = SyncRun.objects.get(pk=start.run_id)
     assert run.pending == len(start.subtasks) - 1  # two out, one in
-    assert run.done.count(second.key) == 1 and run.scheduled.count(shared.key) == 1
+    in_flight = [entry["key"] for entry in run.inflight.values()]
+    assert in_flight.count(shared.key) == 1 and second.key not in in_flight
+    assert run.subtasks_done == 2
 
 
 def test_a_split_job_delivered_again_hands_off_its_parts(
@@ -68,9 +74,7 @@ def test_a_split_job_delivered_again_hands_off_its_parts(
     client = ctx.client_for(connection)
 
     def step() -> list[Subtask]:
-        while (result := report_step(ctx, client, connection, sub, lambda *_: None)).status == (
-            "poll"
-        ):
+        while (result := report_step(ctx, client, connection, sub)).status == ("poll"):
             time.sleep(min(result.countdown, 0.1))
         return result.follow_ups
 
@@ -80,3 +84,22 @@ def test_a_split_job_delivered_again_hands_off_its_parts(
     )
     # the worker died after the split, before the parts were handed off: the step runs again
     assert step() == parts
+
+
+def test_a_start_that_failed_before_planning_starts_again_when_delivered_again(
+    ctx: SyncContext, world: Sandbox, connections: list[MetaConnection]
+) -> None:
+    """The first attempt of a start failed reading the accounts (a 5xx); its task is retried
+    with the same id and must plan the run instead of resuming an empty one that never ends."""
+    from metasync.graph import TransientError
+    from metasync.models import RunStatus
+
+    world.control("POST", "faults", {"error_5xx_rate": 1.0})
+    with pytest.raises(TransientError):
+        start_sync(ctx, str(connections[0].pk), request_id="task-1")
+    world.control("PUT", "faults", {})
+    again = start_sync(ctx, str(connections[0].pk), request_id="task-1")
+    assert again.status == "started" and again.subtasks
+    for sub in again.subtasks:
+        execute_subtask(ctx, sub)
+    assert SyncRun.objects.get(pk=again.run_id).status == RunStatus.SUCCEEDED

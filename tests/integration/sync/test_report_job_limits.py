@@ -27,7 +27,7 @@ def _job_subtask(ctx: SyncContext, connection: MetaConnection, level: str = "ad"
 
 
 def _step(ctx: SyncContext, connection: MetaConnection, sub: Subtask) -> JobStep:
-    return report_step(ctx, ctx.client_for(connection), connection, sub, lambda *_: None)
+    return report_step(ctx, ctx.client_for(connection), connection, sub)
 
 
 def _age(sub: Subtask, seconds: float) -> None:

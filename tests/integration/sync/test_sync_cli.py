@@ -177,3 +177,30 @@ def test_loop_stops_cleanly_on_sigterm_and_releases_its_lock(
     assert run.status == RunStatus.FAILED and run.finished_at is not None
     assert run.errors[-1]["type"] == "Interrupted"
     assert ctx.sync_lock(str(connection.pk)).holder() is None
+
+
+def test_operator_errors_are_one_line_and_tracebacks_need_debug(
+    world: Sandbox, sync_env: dict[str, str]
+) -> None:
+    """Before: a throttled ``sync-performance`` printed a boxed traceback, and ``runs`` with
+    MongoDB away printed pymongo's topology description."""
+    token = world.user()["token"]
+    added = metasync(
+        ["connections", "add", "--tenant", "t", "--token-stdin"], sync_env, token + "\n"
+    )
+    assert added.returncode == 0, added.stderr
+    world.control("POST", "budgets", {"user": 0})  # Meta: (#17) User request limit reached
+    throttled = metasync(["sync-performance", "--inline"], {**sync_env, "LOG_LEVEL": "WARNING"})
+    assert throttled.returncode == 1
+    lines = throttled.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: Meta throttles this connection")
+    assert "try again in 300 s" in lines[0] and "Traceback" not in throttled.stderr
+
+    away = {**sync_env, "MONGODB_URI": "mongodb://127.0.0.1:9/metasync", "LOG_LEVEL": "WARNING"}
+    for args in (["runs"], ["connections", "list"]):
+        result = metasync(args, away)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: MongoDB does not answer"), lines
+    debug = metasync(["runs", "--debug"], away)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
