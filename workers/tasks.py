@@ -15,10 +15,11 @@ from metasync.graph import RateLimitError
 from metasync.models import ConnectionStatus, MetaConnection
 from metasync.sync import Period, Subtask, execute_subtask, start_sync
 from metasync.sync.orchestrate import MAX_COUNTDOWN_SECONDS
-from metasync.sync.recovery import recover_stalled_runs, recover_stalled_webhooks
+from metasync.sync.recovery import recover_stalled_runs
 from metasync.sync.scheduling import claim_schedule_slot
 from metasync.sync.token_health import check_tokens as check_connection_tokens
 from metasync.webhooks import Change
+from metasync.webhooks.recovery import recover_stalled_webhooks
 from workers.app import app
 from workers.base import MetaSyncTask
 from workers.context import context

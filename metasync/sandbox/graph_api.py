@@ -8,16 +8,13 @@ authentication and ``appsecret_proof``, injected faults, throttling, then the ro
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from metasync.sandbox import insights_api
+from metasync.sandbox import insights_api, tokens_api
 from metasync.sandbox.catalogue import NODE_TYPES, allowed_fields
 from metasync.sandbox.errors import GraphError, not_found
 from metasync.sandbox.listing import filter_objects, paginate
@@ -90,10 +87,10 @@ class GraphAPI:
         delay = 0.0 if in_batch else state.faults.delay_seconds()
         try:
             if path == "oauth/access_token":
-                return Reply(200, self._exchange(params), delay=delay)
+                return Reply(200, tokens_api.exchange(state, params), delay=delay)
             if path == "debug_token":
-                return Reply(200, self._debug_token(token, params), delay=delay)
-            record = self._authenticate(token, params)
+                return Reply(200, tokens_api.debug_token(state, token, params), delay=delay)
+            record = tokens_api.authenticate(state, token, params)
             user_id = record.user_id
             account_id = self._account_for(path)
             state.counters.by_user[user_id] += 1
@@ -115,60 +112,6 @@ class GraphAPI:
         return reply
 
     # -- checks ------------------------------------------------------------------------------
-
-    def _authenticate(self, token: str | None, params: Mapping[str, Any]) -> TokenRecord:
-        state = self.state
-        if not token:
-            raise GraphError(400, 104, "An access token is required to request this resource.")
-        record = state.tokens.get(token)
-        if record is None:
-            raise GraphError(
-                400, 190, "Invalid OAuth access token - Cannot parse access token", subcode=467
-            )
-        secret = state.config.app_secret
-        proof = params.get("appsecret_proof")
-        if secret is not None and (proof or state.config.require_appsecret_proof):
-            expected = hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
-            if not proof:
-                state.counters.proof["missing"] += 1
-                raise GraphError(
-                    400,
-                    100,
-                    "API calls from the server require an appsecret_proof argument",
-                    error_type="GraphMethodException",
-                )
-            if not hmac.compare_digest(str(proof), expected):
-                state.counters.proof["invalid"] += 1
-                raise GraphError(
-                    400,
-                    100,
-                    "Invalid appsecret_proof provided in the API argument",
-                    error_type="GraphMethodException",
-                )
-            state.counters.proof["valid"] += 1
-        record.calls += 1
-        limit = state.faults.token_expire_after_calls
-        if limit is not None and record.calls > limit:
-            record.expires_at = min(record.expires_at, datetime.now(UTC))
-        now = datetime.now(UTC)
-        if record.expires_at <= now:
-            raise GraphError(
-                400,
-                190,
-                "Error validating access token: Session has expired on "
-                f"{record.expires_at:%A, %d-%b-%y %H:%M:%S} UTC. The current time is "
-                f"{now:%A, %d-%b-%y %H:%M:%S} UTC.",
-                subcode=463,
-            )
-        if record.data_access_expires_at <= now:
-            # Meta's "Data Access Expiration": the token is valid, its data access is not
-            raise GraphError(
-                400,
-                190,
-                "Error validating access token: Data access for this app has expired. The "
-                "person must grant the app access again.",
-            )
-        return record
 
     def _inject_faults(self) -> None:
         faults = self.state.faults
@@ -428,64 +371,3 @@ class GraphAPI:
                 }
             )
         return answers
-
-    # -- tokens ------------------------------------------------------------------------------
-
-    def _exchange(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        state = self.state
-        if params.get("grant_type") != "fb_exchange_token":
-            raise GraphError(
-                400,
-                100,
-                "(#100) grant_type must be fb_exchange_token",
-                error_type="GraphMethodException",
-            )
-        if params.get("client_id") != state.config.app_id or (
-            state.config.app_secret is not None
-            and params.get("client_secret") != state.config.app_secret
-        ):
-            raise GraphError(400, 1, "Error validating client secret.", error_type="OAuthException")
-        record = state.tokens.get(str(params.get("fb_exchange_token", "")))
-        if record is None:
-            raise GraphError(
-                400, 190, "Invalid OAuth access token - Cannot parse access token", subcode=467
-            )
-        if record.expires_at <= datetime.now(UTC):  # an expired token cannot be exchanged
-            raise GraphError(
-                400, 190, "Error validating access token: Session has expired", subcode=463
-            )
-        fresh = state.issue_token(record.user_id, "ll", record.data_access_expires_at)
-        expires_in = int((fresh.expires_at - datetime.now(UTC)).total_seconds())
-        return {"access_token": fresh.token, "token_type": "bearer", "expires_in": expires_in}
-
-    def _debug_token(self, token: str | None, params: Mapping[str, Any]) -> dict[str, Any]:
-        state = self.state
-        app_token = f"{state.config.app_id}|{state.config.app_secret}"
-        if token != app_token:
-            raise GraphError(400, 190, "Invalid OAuth access token signature.", subcode=467)
-        record = state.tokens.get(str(params.get("input_token", "")))
-        if record is None:
-            return {
-                "data": {
-                    "is_valid": False,
-                    "error": {
-                        "code": 190,
-                        "subcode": 467,
-                        "message": "Invalid OAuth access token.",
-                    },
-                }
-            }
-        valid = record.expires_at > datetime.now(UTC)
-        data: dict[str, Any] = {
-            "app_id": state.config.app_id,
-            "type": "USER",
-            "application": "metasync sandbox",
-            "is_valid": valid,
-            "expires_at": int(record.expires_at.timestamp()),
-            "data_access_expires_at": int(record.data_access_expires_at.timestamp()),
-            "scopes": ["ads_read", "ads_management", "business_management"],
-            "user_id": record.user_id,
-        }
-        if not valid:
-            data["error"] = {"code": 190, "subcode": 463, "message": "Session has expired"}
-        return {"data": data}

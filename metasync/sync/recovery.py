@@ -8,8 +8,7 @@ progress for ``RUN_STALL_SECONDS`` past the end of any countdown its subtasks as
 throttled call, a report job being polled) gets every subtask it counted in and not out queued
 again, from the arguments its outbox recorded. Subtasks are safe to run twice, so a subtask that
 was only slow costs a duplicate read, never a duplicate row. Webhook changes still ``queued``
-that long after their task was queued are queued again the same way
-(:func:`recover_stalled_webhooks`).
+that long are queued again the same way (:mod:`metasync.webhooks.recovery`).
 
 Trade-off: ``RUN_STALL_SECONDS`` (15 minutes by default) is longer than Celery's longest
 automatic retry backoff (10 minutes), so a healthy run is not re-queued while a transient error
@@ -25,14 +24,13 @@ from datetime import datetime, timedelta
 
 from mongoengine.queryset.visitor import Q
 
-from metasync.models import RunStatus, SyncRun, WebhookEvent, WebhookStatus, utcnow
+from metasync.models import RunStatus, SyncRun, utcnow
 from metasync.sync import runs
+from metasync.sync.closing import after_close, interrupt
 from metasync.sync.context import SyncContext
-from metasync.sync.orchestrate import after_close, interrupt
 from metasync.sync.subtasks import Subtask
-from metasync.webhooks.payload import Change
 
-__all__ = ["Recovery", "recover_stalled_runs", "recover_stalled_webhooks", "stalled_runs"]
+__all__ = ["Recovery", "recover_stalled_runs", "stalled_runs"]
 
 log = logging.getLogger(__name__)
 
@@ -99,27 +97,3 @@ def recover_stalled_runs(
         )
         done.append(Recovery(str(run.pk), len(queued), lost))
     return done
-
-
-def recover_stalled_webhooks(
-    ctx: SyncContext, send: Callable[[Change, str], object], now: datetime | None = None
-) -> int:
-    """Queue again every webhook change still ``queued`` ``RUN_STALL_SECONDS`` after its task
-    was queued (or after the end of its throttling wait); returns how many. Each event is claimed
-    by a conditional update, so two checks at once queue it once."""
-    now = now or utcnow()
-    cutoff = now - timedelta(seconds=ctx.settings.RUN_STALL_SECONDS)
-    queued = 0
-    for event in WebhookEvent.objects(status=WebhookStatus.QUEUED, queued_at__lt=cutoff):
-        claimed = WebhookEvent.objects(pk=event.pk, queued_at=event.queued_at).update(
-            set__queued_at=now, inc__requeued=1
-        )
-        if claimed:
-            send(
-                Change(event.account_id, event.time, event.field, dict(event.value)),
-                event.dedupe_key,
-            )
-            queued += 1
-    if queued:
-        log.warning("%d webhook changes stalled and were queued again", queued)
-    return queued

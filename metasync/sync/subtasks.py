@@ -9,7 +9,19 @@ from typing import Any
 from metasync.graph import MetaAPIError
 from metasync.models import SyncRun, utcnow
 
-__all__ = ["IncompleteListing", "Outcome", "StartResult", "Subtask", "Tally", "error_record"]
+__all__ = [
+    "FULL",
+    "MAX_COUNTDOWN_SECONDS",
+    "IncompleteListing",
+    "Outcome",
+    "StartResult",
+    "Subtask",
+    "Tally",
+    "error_record",
+]
+
+FULL = "full"  # ``until`` of an entity subtask that lists the whole edge (and tombstones)
+MAX_COUNTDOWN_SECONDS = 3000.0  # below the lock TTL (3600 s) and the visibility timeout
 
 
 class IncompleteListing(Exception):

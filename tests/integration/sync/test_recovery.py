@@ -15,8 +15,9 @@ from metasync.models import (
 )
 from metasync.sync import Subtask, SyncContext, execute_subtask, run_inline, start_sync
 from metasync.sync import runs as run_book
-from metasync.sync.recovery import recover_stalled_runs, recover_stalled_webhooks
+from metasync.sync.recovery import recover_stalled_runs
 from metasync.webhooks import Change
+from metasync.webhooks.recovery import recover_stalled_webhooks
 from tests.integration.sync.conftest import tenant_of_account
 from tests.support.sandbox import Sandbox
 from tests.support.truth import entity_mismatches

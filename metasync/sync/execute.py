@@ -1,0 +1,265 @@
+"""Running one subtask: read a few pages (an edge, insights, a report job step), write them,
+count them, and say what comes next (done, follow-ups, retry or poll after a countdown) as an
+:class:`Outcome`; nothing here sleeps or knows about brokers."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from typing import Any
+
+import redis
+from pymongo.errors import ConnectionFailure
+
+from metasync.crypto import CryptoError
+from metasync.graph import (
+    GraphClient,
+    InsightsTimeoutError,
+    MetaAPIError,
+    PermissionDeniedError,
+    RateGovernorUnavailable,
+    RateLimitError,
+    TokenError,
+    TransientError,
+)
+from metasync.models import (
+    AdAccount,
+    ConnectionStatus,
+    MetaConnection,
+    RunStatus,
+    SyncRun,
+    upsert_page,
+)
+from metasync.sync import performance, report_jobs, runs
+from metasync.sync.closing import after_close
+from metasync.sync.connections import mark_token_error
+from metasync.sync.context import SyncContext
+from metasync.sync.entities import EDGES, read_edge_chunk
+from metasync.sync.subtasks import (
+    FULL,
+    MAX_COUNTDOWN_SECONDS,
+    IncompleteListing,
+    Outcome,
+    Subtask,
+    Tally,
+    error_record,
+)
+from metasync.sync.tombstones import tombstone_edge
+
+__all__ = ["execute_subtask"]
+
+log = logging.getLogger(__name__)
+
+# SyncRun fields a subtask does not need: left out of its read
+RUN_BOOKKEEPING = ("inflight", "errors")
+
+
+def _finish(
+    ctx: SyncContext,
+    sub: Subtask,
+    error: dict[str, Any] | None = None,
+    follow_ups: list[Subtask] | None = None,
+    tally: Tally | None = None,
+) -> SyncRun | None:
+    handoff = {follow.key: follow.as_record() for follow in follow_ups or []}
+    counts = tally.increments if tally is not None else None
+    closed = runs.finish(sub.run_id, sub.key, error, handoff, counts)
+    if closed is not None:
+        after_close(ctx, closed)
+    return closed
+
+
+def _work(
+    ctx: SyncContext,
+    client: GraphClient,
+    run: SyncRun,
+    connection: MetaConnection,
+    sub: Subtask,
+    tally: Tally,
+) -> Outcome:
+    """Do the subtask's reading and writing, counting what it wrote in ``tally``; returns what
+    comes next (no finishing here)."""
+    if sub.edge.startswith("report:"):
+        step = report_jobs.report_step(ctx, client, connection, sub)
+        if step.status == "poll":
+            return Outcome("poll", countdown=step.countdown)
+        tally.add(step.written)
+        return Outcome("done", follow_ups=step.follow_ups)
+    if sub.edge.startswith("insights:"):
+        try:
+            chunk = performance.read_insights_chunk(
+                ctx,
+                client,
+                connection,
+                sub,
+                on_page=lambda _, counts: tally.page("rows", counts),
+            )
+        except InsightsTimeoutError:
+            level = sub.edge.split(":", 1)[1]
+            job = report_jobs.report_subtask(
+                run,
+                connection,
+                sub.account_id,
+                level,
+                date.fromisoformat(sub.since or ""),
+                date.fromisoformat(sub.until or ""),
+            )
+            return Outcome("done", follow_ups=[job])
+        if chunk.next_after:
+            return Outcome(
+                "done",
+                follow_ups=[
+                    Subtask(
+                        sub.run_id,
+                        sub.connection_id,
+                        sub.account_id,
+                        sub.edge,
+                        chunk.next_after,
+                        sub.since,
+                        sub.until,
+                    )
+                ],
+            )
+        return Outcome("done")
+    account = AdAccount.objects(
+        tenant_id=connection.tenant_id, meta_id=f"act_{sub.account_id}"
+    ).first()
+    result = read_edge_chunk(
+        client,
+        tenant_id=connection.tenant_id,
+        account_id=sub.account_id,
+        currency=account.currency if account else None,
+        edge=sub.edge,
+        since=datetime.fromisoformat(sub.since) if sub.since else None,
+        after=sub.after,
+        on_page=lambda _, counts: tally.page("entities", counts),
+        run_id=sub.run_id,
+    )
+    if result.stopped_early:  # what it read is kept; nothing is concluded from what it did not
+        raise IncompleteListing(f"{result.stopped_early}: no tombstones for this edge")
+    if result.next_after:
+        return Outcome(
+            "done",
+            follow_ups=[
+                Subtask(
+                    sub.run_id,
+                    sub.connection_id,
+                    sub.account_id,
+                    sub.edge,
+                    result.next_after,
+                    sub.since,
+                    sub.until,
+                )
+            ],
+        )
+    if sub.until == FULL:
+        _tombstone(ctx, client, connection, sub, account.currency if account else None)
+    return Outcome("done")
+
+
+def _tombstone(
+    ctx: SyncContext,
+    client: GraphClient,
+    connection: MetaConnection,
+    sub: Subtask,
+    currency: str | None,
+) -> None:
+    """After a full run's complete listing of one edge: tombstone what it did not return
+    (confirming by id above the allowed share) and write back the objects that answered."""
+    spec = EDGES[sub.edge]
+    outcome = tombstone_edge(
+        client,
+        spec.model,
+        tenant_id=connection.tenant_id,
+        account_id=sub.account_id,
+        run_id=sub.run_id,
+        fields=spec.fields,
+        max_share=ctx.settings.META_TOMBSTONE_MAX_SHARE,
+    )
+    if outcome.confirmed_alive:
+        rows = [
+            {
+                **spec.mapper(raw, connection.tenant_id, currency, sub.account_id),
+                "last_seen_run": sub.run_id,
+            }
+            for raw in outcome.confirmed_alive
+        ]
+        upsert_page(spec.model, rows)
+        runs.add_tombstones(sub.run_id, f"confirmed_alive_{sub.edge}", len(rows))
+    runs.add_tombstones(sub.run_id, sub.edge, outcome.marked)
+
+
+def execute_subtask(
+    ctx: SyncContext, sub: Subtask, *, final_attempt: bool = True, may_wait: bool = True
+) -> Outcome:
+    """Run one subtask. Transient errors are re-raised unless ``final_attempt`` (Celery's
+    autoretry takes them); a rate limit asks for a retry with a countdown unless ``may_wait`` is
+    False (retries exhausted), when it is recorded as the subtask's failure."""
+    # every subtask reads its run: leave out what it does not need (subtasks in flight, errors)
+    run = SyncRun.objects(pk=sub.run_id).exclude(*RUN_BOOKKEEPING).first()
+    if run is None or run.status != RunStatus.RUNNING:
+        return Outcome("gone")
+    if not runs.in_flight(sub.run_id, sub.key):  # redelivered after it finished
+        again = [Subtask.from_kwargs(a) for a in runs.handed_off(sub.run_id, sub.key)]
+        return Outcome("done", follow_ups=again)
+    connection = MetaConnection.objects(pk=sub.connection_id).first()
+    if connection is None or connection.status != ConnectionStatus.ACTIVE:
+        return Outcome("gone", closed=_finish(ctx, sub))  # the run already says why
+    ctx.sync_lock(sub.connection_id, run.kind).extend(sub.run_id)
+    client = None
+    tally = Tally()  # what this attempt wrote: added to the run when the subtask finishes
+    try:
+        client = ctx.client_for(connection)
+        outcome = _work(ctx, client, run, connection, sub, tally)
+    except RateLimitError as exc:
+        if client is not None and exc.scope != "governor":
+            client.stats.throttled_seconds += exc.retry_after
+        if may_wait:
+            countdown = min(exc.retry_after, MAX_COUNTDOWN_SECONDS)
+            runs.waiting(sub.run_id, countdown)
+            return Outcome("retry", countdown=countdown)
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+    except TokenError as exc:
+        mark_token_error(sub.connection_id, exc)
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+    except (TransientError, RateGovernorUnavailable) as exc:
+        if not final_attempt:
+            raise
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+    except (MetaAPIError, CryptoError) as exc:
+        if isinstance(exc, CryptoError):
+            MetaConnection.objects(pk=sub.connection_id).update(
+                set__status=ConnectionStatus.ERROR, set__status_reason=str(exc)
+            )
+        elif isinstance(exc, PermissionDeniedError):
+            log.warning(
+                "permission denied on %s of account %s: %s",
+                sub.edge,
+                sub.account_id,
+                exc.message,
+                extra={"run_id": sub.run_id},
+            )
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+    except IncompleteListing as exc:
+        log.warning(
+            "subtask %s of run %s: %s", sub.key, sub.run_id, exc, extra={"run_id": sub.run_id}
+        )
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+    except (ConnectionFailure, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+        raise  # our own stores briefly away: the task retries
+    except Exception as exc:
+        log.exception(
+            "subtask %s of run %s failed unexpectedly",
+            sub.key,
+            sub.run_id,
+            extra={"run_id": sub.run_id},
+        )
+        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+    finally:
+        if client is not None:
+            runs.add_call_stats(sub.run_id, client.stats.as_dict())
+    if outcome.status == "poll":
+        runs.waiting(sub.run_id, outcome.countdown)
+        return outcome
+    outcome.closed = _finish(ctx, sub, follow_ups=outcome.follow_ups, tally=tally)
+    return outcome
