@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,3 +93,33 @@ def test_flower_shows_named_tasks_with_readable_secret_free_arguments_and_retrie
     assert any((task.get("retries") or 0) >= 1 for task in tasks.values()), (
         "Flower shows the retries"
     )
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_the_demo_shuts_down_within_10_seconds_of_a_signal(
+    tmp_path: Path, signal_number: int
+) -> None:
+    """An operator's Ctrl-C (SIGINT) or a supervisor's SIGTERM stops every demo process within
+    10 s (the bound the operator issue sets; about 5 s here), leaving none behind."""
+    environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
+    workdir = tmp_path / "demo"
+    demo = subprocess.Popen(  # fixed argv, no shell
+        [sys.executable, "-m", "metasync", "demo", "--small", "--workdir", str(workdir)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert demo.stdout is not None
+    deadline = time.monotonic() + 240
+    for line in demo.stdout:  # up once it prints where Flower is
+        if "Flower (tasks, retries)" in line or time.monotonic() > deadline:
+            break
+    demo.send_signal(signal_number)
+    started = time.monotonic()
+    demo.communicate(timeout=60)
+    assert time.monotonic() - started <= 10.0
+    leftover = subprocess.run(
+        ["pgrep", "-f", str(workdir)], capture_output=True, text=True, check=False
+    )
+    assert leftover.stdout.strip() == "", "every demo process was stopped"
