@@ -105,22 +105,7 @@ def _work(
                 date.fromisoformat(sub.until or ""),
             )
             return Outcome("done", follow_ups=[job])
-        if chunk.next_after:
-            return Outcome(
-                "done",
-                follow_ups=[
-                    Subtask(
-                        sub.run_id,
-                        sub.connection_id,
-                        sub.account_id,
-                        sub.edge,
-                        chunk.next_after,
-                        sub.since,
-                        sub.until,
-                    )
-                ],
-            )
-        return Outcome("done")
+        return _continue(sub, chunk.next_after)
     account = AdAccount.objects(
         tenant_id=connection.tenant_id, meta_id=f"act_{sub.account_id}"
     ).first()
@@ -138,23 +123,20 @@ def _work(
     if result.stopped_early:  # what it read is kept; nothing is concluded from what it did not
         raise IncompleteListing(f"{result.stopped_early}: no tombstones for this edge")
     if result.next_after:
-        return Outcome(
-            "done",
-            follow_ups=[
-                Subtask(
-                    sub.run_id,
-                    sub.connection_id,
-                    sub.account_id,
-                    sub.edge,
-                    result.next_after,
-                    sub.since,
-                    sub.until,
-                )
-            ],
-        )
+        return _continue(sub, result.next_after)
     if sub.until == FULL:
         _tombstone(ctx, client, connection, sub, account.currency if account else None)
     return Outcome("done")
+
+
+def _continue(sub: Subtask, after: str | None) -> Outcome:
+    """Done with this chunk; a listing that goes on continues from ``after`` as a new subtask."""
+    if after is None:
+        return Outcome("done")
+    follow = Subtask(
+        sub.run_id, sub.connection_id, sub.account_id, sub.edge, after, sub.since, sub.until
+    )
+    return Outcome("done", follow_ups=[follow])
 
 
 def _tombstone(

@@ -29,6 +29,7 @@ from mongoengine.errors import NotUniqueError
 
 from metasync.graph import (
     GraphClient,
+    Listing,
     MetaAPIError,
     RateLimitError,
     TokenError,
@@ -220,22 +221,29 @@ def _give_up(step: JobScope, why: str, code: int | None = None) -> JobStep:
 
 
 def _page_results(step: JobScope) -> JobStep:
-    ctx, client, connection, sub, job = step.unpack()
-    account = account_of(connection, sub.account_id)
+    client, sub, job = step.client, step.sub, step.job
     after = job.results_after
     results = report_results(
         client, job.report_run_id, account_id=sub.account_id, limit=INSIGHTS_PAGE_SIZE, after=after
     )
-    for pages, page in enumerate(results, start=1):
+    return _write_pages(step, results)
+
+
+def _write_pages(step: JobScope, listing: Listing) -> JobStep:
+    """Write up to ``PAGES_PER_TASK`` pages of ``listing`` (results or a synchronous read),
+    keeping the cursor and counts on the job; ``poll`` 0 continues in a fresh task, and the last
+    page completes the job."""
+    ctx, _, connection, sub, job = step.unpack()
+    account = account_of(connection, sub.account_id)
+    for number, page in enumerate(listing, start=1):
         written = write_rows(ctx, connection, account, sub.account_id, job.level, page.items)
-        after = page.after
-        _page_written(job, after, written)
-        if after is None:
+        _page_written(job, page.after, written)
+        if page.after is None:
             break
-        if pages >= PAGES_PER_TASK:
+        if number >= PAGES_PER_TASK:
             return JobStep("poll", 0.0)  # more pages: continue in a fresh task
-    if results.stopped_early:
-        raise IncompleteListing(results.stopped_early)
+    if listing.stopped_early:
+        raise IncompleteListing(listing.stopped_early)
     ReportRun.objects(pk=job.pk).update(
         set__status=ReportStatus.COMPLETED, set__updated_at=utcnow()
     )
@@ -323,12 +331,11 @@ def _read_synchronously(step: JobScope) -> JobStep:
 
     A synchronous read Meta times out here ends the subtask with that (typed) error.
     """
-    ctx, client, connection, sub, job = step.unpack()
+    client, sub, job = step.client, step.sub, step.job
     if job.mode != "sync":
         ReportRun.objects(pk=job.pk).update(set__mode="sync", set__results_after=None)
         runs.count_report_jobs(sub.run_id, "read_synchronously")
     after = job.results_after if job.mode == "sync" else None
-    account = account_of(connection, sub.account_id)
     listing = read_insights(
         client,
         f"act_{sub.account_id}",
@@ -337,20 +344,7 @@ def _read_synchronously(step: JobScope) -> JobStep:
         limit=INSIGHTS_PAGE_SIZE,
         after=after,
     )
-    for number, page in enumerate(listing, start=1):
-        written = write_rows(ctx, connection, account, sub.account_id, job.level, page.items)
-        after = page.after
-        _page_written(job, after, written)
-        if after is None:
-            break
-        if number >= PAGES_PER_TASK:
-            return JobStep("poll", 0.0)  # more pages: continue in a fresh task
-    if listing.stopped_early:
-        raise IncompleteListing(listing.stopped_early)
-    ReportRun.objects(pk=job.pk).update(
-        set__status=ReportStatus.COMPLETED, set__updated_at=utcnow()
-    )
-    return _done(job)
+    return _write_pages(step, listing)
 
 
 def _campaigns_with_data(step: JobScope, params: dict[str, Any]) -> list[str]:
