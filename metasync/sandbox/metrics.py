@@ -24,7 +24,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from metasync.sandbox.world import World, attribution_setting
+from metasync.sandbox.shapes import attribution_setting
+from metasync.sandbox.world import World
 
 __all__ = ["LEVEL_KEYS", "ad_day", "days_between", "level_rows"]
 

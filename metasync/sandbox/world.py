@@ -10,18 +10,18 @@ Tokens are fake (``sbx-...``) and say so; ids are numeric strings like Meta's.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from metasync.sandbox.shapes import ATTRIBUTION_SETTINGS, attribution_setting, story_and_assets
+
 __all__ = [
     "SandboxUser",
     "World",
     "WorldSize",
-    "attribution_setting",
     "generate_world",
     "meta_time",
 ]
@@ -51,33 +51,6 @@ ISSUE = {
     "error_type": "HARD_ERROR",
     "level": "AD",
 }
-
-
-# An ad set's unified attribution setting, as insights rows name it, and its attribution_spec.
-ATTRIBUTION_SETTINGS: dict[str, list[dict[str, Any]]] = {
-    "7d_click_1d_view": [
-        {"event_type": "CLICK_THROUGH", "window_days": 7},
-        {"event_type": "VIEW_THROUGH", "window_days": 1},
-    ],
-    "7d_click": [{"event_type": "CLICK_THROUGH", "window_days": 7}],
-    "1d_click": [{"event_type": "CLICK_THROUGH", "window_days": 1}],
-    "1d_click_1d_view": [
-        {"event_type": "CLICK_THROUGH", "window_days": 1},
-        {"event_type": "VIEW_THROUGH", "window_days": 1},
-    ],
-}
-
-
-def _hashed(*parts: object) -> int:
-    """A deterministic number from ``parts`` (decisions that must not shift the seeded draws)."""
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big")
-
-
-def attribution_setting(adset_id: str) -> str:
-    """The ad set's unified attribution setting (Meta applies it to every insights row)."""
-    names = list(ATTRIBUTION_SETTINGS)
-    return names[_hashed("attribution", adset_id) % len(names)]
 
 
 def meta_time(moment: datetime) -> str:
@@ -387,7 +360,7 @@ def _generate_ad(world: World, rng: random.Random, adset: dict[str, Any], today:
             "image_hash": creative["image_hash"],
             "call_to_action": {"type": cta, "value": {"link": link}},
         }
-    _story_and_assets(creative, link, cta)
+    story_and_assets(creative, link, cta)
     world.creatives[creative_id] = creative
     ad: dict[str, Any] = {
         "id": ad_id,
@@ -411,37 +384,6 @@ def _generate_ad(world: World, rng: random.Random, adset: dict[str, Any], today:
     stopped = status != "ACTIVE" or effective not in ("ACTIVE", "WITH_ISSUES")
     end = today - timedelta(days=rng.randrange(1, max(2, days // 3))) if stopped else None
     world.delivery[ad_id] = (start, end if end is None or end >= start else start)
-
-
-def _story_and_assets(creative: dict[str, Any], link: str, cta: str) -> None:
-    """The post a creative made, its URL tags, and (one creative in four) the shape of an
-    Advantage+ / dynamic creative: no top-level title or body, an ``asset_feed_spec`` with
-    lists of titles, bodies, links and images or videos instead (Meta's AdCreative reference,
-    "Asset feed spec"). Decided by hash, so the seeded draws of the world do not shift."""
-    page_id = creative["object_story_spec"]["page_id"]
-    number = _hashed("creative", creative["id"])
-    creative["object_story_id"] = f"{page_id}_{number % 10**15}"
-    creative["effective_object_story_id"] = creative["object_story_id"]
-    creative["url_tags"] = f"utm_source=facebook&utm_campaign={creative['id'][-6:]}"
-    if number % 4:
-        return
-    title, body = creative.pop("title"), creative.pop("body")
-    spec: dict[str, Any] = {
-        "titles": [{"text": title}, {"text": f"{title}!"}],
-        "bodies": [{"text": body}, {"text": "Order today."}],
-        "link_urls": [{"website_url": link}],
-        "call_to_action_types": [cta],
-        "ad_formats": ["SINGLE_VIDEO" if "video_id" in creative else "SINGLE_IMAGE"],
-    }
-    if "video_id" in creative:
-        spec["videos"] = [
-            {"video_id": creative.pop("video_id"), "thumbnail_url": creative["thumbnail_url"]}
-        ]
-    else:
-        spec["images"] = [{"hash": creative.pop("image_hash")}]
-        creative.pop("image_url")
-    creative["asset_feed_spec"] = spec
-    creative["object_story_spec"] = {"page_id": page_id}
 
 
 def _later(meta_timestamp: str, rng: random.Random) -> str:

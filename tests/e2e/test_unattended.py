@@ -12,6 +12,7 @@ from metasync.embedded import Workers
 from metasync.models import MetaConnection, ReportRun, RunStatus, SyncRun
 from metasync.sync import SyncContext
 from metasync.sync.connections import add_connection
+from tests.e2e.test_entity_sync_workers import enqueue
 from tests.support.sandbox import Sandbox
 from tests.support.workers import QUICK_REDELIVERY_ENV
 
@@ -21,14 +22,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 @pytest.fixture
 def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
     return {**sync_env, **QUICK_REDELIVERY_ENV}
-
-
-def _sync(client: Celery, connection: MetaConnection, kind: str = "entities") -> None:
-    client.send_task(
-        "metasync.sync_connection",
-        args=[str(connection.pk)],
-        kwargs={"kind": kind, "trigger": "test"},
-    )
 
 
 def test_a_permanently_failing_account_costs_only_itself(
@@ -42,8 +35,8 @@ def test_a_permanently_failing_account_costs_only_itself(
     foreign = world.user(1)["ad_account_ids"][0].removeprefix("act_")
     clean = add_connection(ctx, "clean", world.user(0)["token"], mine)
     failing = add_connection(ctx, "failing", world.user(0)["token"], [*mine, foreign])
-    _sync(celery_client, clean)
-    _sync(celery_client, failing)
+    enqueue(celery_client, clean)
+    enqueue(celery_client, failing)
     first = {r.tenant_id: r for r in wait_for_runs(2)}
     assert first["clean"].status == RunStatus.SUCCEEDED
     assert first["failing"].status == RunStatus.PARTIAL  # (#200) on the foreign account
@@ -51,7 +44,7 @@ def test_a_permanently_failing_account_costs_only_itself(
     calls = {}
     for total, connection in ((3, clean), (4, failing)):  # one at a time: counters per run
         world.control("POST", "counters")
-        _sync(celery_client, connection)
+        enqueue(celery_client, connection)
         wait_for_runs(total)
         calls[connection.tenant_id] = world.graph_calls()
     second = {r.tenant_id: r for r in SyncRun.objects(pk__nin=[r.pk for r in first.values()])}
@@ -71,7 +64,7 @@ def test_report_job_polls_are_fresh_messages_not_retries(
     transient error failed the subtask for good; each retry shows in the worker's log."""
     world.control("POST", "faults", {"job_seconds": 6})
     connection = connections[0]
-    _sync(celery_client, connection, "performance")  # a first run: 30 days, async jobs
+    enqueue(celery_client, connection, kind="performance")  # a first run: 30 days, async jobs
     (run,) = wait_for_runs(1, timeout=150)
     assert run.status == RunStatus.SUCCEEDED, run.errors
     jobs = ReportRun.objects(sync_run_id=str(run.pk))

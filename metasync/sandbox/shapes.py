@@ -1,0 +1,68 @@
+"""Details of the sandbox world's objects decided by hash, not by the seeded draws (so adding
+one never shifts the rest of a world): ad sets' attribution settings and creatives' posts, URL
+tags and Advantage+ / dynamic asset feeds."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+__all__ = ["ATTRIBUTION_SETTINGS", "attribution_setting", "story_and_assets"]
+
+
+# An ad set's unified attribution setting, as insights rows name it, and its attribution_spec.
+ATTRIBUTION_SETTINGS: dict[str, list[dict[str, Any]]] = {
+    "7d_click_1d_view": [
+        {"event_type": "CLICK_THROUGH", "window_days": 7},
+        {"event_type": "VIEW_THROUGH", "window_days": 1},
+    ],
+    "7d_click": [{"event_type": "CLICK_THROUGH", "window_days": 7}],
+    "1d_click": [{"event_type": "CLICK_THROUGH", "window_days": 1}],
+    "1d_click_1d_view": [
+        {"event_type": "CLICK_THROUGH", "window_days": 1},
+        {"event_type": "VIEW_THROUGH", "window_days": 1},
+    ],
+}
+
+
+def _hashed(*parts: object) -> int:
+    """A deterministic number from ``parts`` (decisions that must not shift the seeded draws)."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def attribution_setting(adset_id: str) -> str:
+    """The ad set's unified attribution setting (Meta applies it to every insights row)."""
+    names = list(ATTRIBUTION_SETTINGS)
+    return names[_hashed("attribution", adset_id) % len(names)]
+
+
+def story_and_assets(creative: dict[str, Any], link: str, cta: str) -> None:
+    """The post a creative made, its URL tags, and (one creative in four) the shape of an
+    Advantage+ / dynamic creative: no top-level title or body, an ``asset_feed_spec`` with
+    lists of titles, bodies, links and images or videos instead (Meta's AdCreative reference,
+    "Asset feed spec"). Decided by hash, so the seeded draws of the world do not shift."""
+    page_id = creative["object_story_spec"]["page_id"]
+    number = _hashed("creative", creative["id"])
+    creative["object_story_id"] = f"{page_id}_{number % 10**15}"
+    creative["effective_object_story_id"] = creative["object_story_id"]
+    creative["url_tags"] = f"utm_source=facebook&utm_campaign={creative['id'][-6:]}"
+    if number % 4:
+        return
+    title, body = creative.pop("title"), creative.pop("body")
+    spec: dict[str, Any] = {
+        "titles": [{"text": title}, {"text": f"{title}!"}],
+        "bodies": [{"text": body}, {"text": "Order today."}],
+        "link_urls": [{"website_url": link}],
+        "call_to_action_types": [cta],
+        "ad_formats": ["SINGLE_VIDEO" if "video_id" in creative else "SINGLE_IMAGE"],
+    }
+    if "video_id" in creative:
+        spec["videos"] = [
+            {"video_id": creative.pop("video_id"), "thumbnail_url": creative["thumbnail_url"]}
+        ]
+    else:
+        spec["images"] = [{"hash": creative.pop("image_hash")}]
+        creative.pop("image_url")
+    creative["asset_feed_spec"] = spec
+    creative["object_story_spec"] = {"page_id": page_id}
