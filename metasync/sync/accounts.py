@@ -14,10 +14,14 @@ once per discovery interval, not on every run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from mongoengine.errors import NotUniqueError
+from pymongo.errors import DuplicateKeyError
 
 from metasync.graph import GraphClient, MetaAPIError
 from metasync.models import (
@@ -51,21 +55,27 @@ def account_states(connection: MetaConnection) -> dict[str, AccountSyncState]:
     for account_id in connection.ad_account_ids:
         if account_id not in states:
             # an account first seen inherits the connection's watermarks (records written
-            # before watermarks were kept per account), so an upgrade costs no full re-read
-            AccountSyncState.objects(connection_id=connection_id, account_id=account_id).update_one(
-                upsert=True,
-                set_on_insert__tenant_id=connection.tenant_id,
-                set_on_insert__state=AccountState.ACTIVE,
-                set_on_insert__created_at=utcnow(),
-                set_on_insert__last_entity_sync_at=connection.last_entity_sync_at,
-                set_on_insert__last_full_sync_at=connection.last_full_sync_at,
-                set_on_insert__last_performance_sync_at=connection.last_performance_sync_at,
-                set_on_insert__last_lookback_at=connection.last_lookback_at,
-            )
+            # before watermarks were kept per account), so an upgrade costs no full re-read;
+            # two runs of one connection (entities, performance) may race to create it
+            with contextlib.suppress(NotUniqueError, DuplicateKeyError):
+                _create_state(connection, account_id)
             states[account_id] = AccountSyncState.objects.get(
                 connection_id=connection_id, account_id=account_id
             )
     return states
+
+
+def _create_state(connection: MetaConnection, account_id: str) -> None:
+    AccountSyncState.objects(connection_id=str(connection.pk), account_id=account_id).update_one(
+        upsert=True,
+        set_on_insert__tenant_id=connection.tenant_id,
+        set_on_insert__state=AccountState.ACTIVE,
+        set_on_insert__created_at=utcnow(),
+        set_on_insert__last_entity_sync_at=connection.last_entity_sync_at,
+        set_on_insert__last_full_sync_at=connection.last_full_sync_at,
+        set_on_insert__last_performance_sync_at=connection.last_performance_sync_at,
+        set_on_insert__last_lookback_at=connection.last_lookback_at,
+    )
 
 
 def accounts_to_read(
