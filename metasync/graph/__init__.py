@@ -1,6 +1,13 @@
 """The Graph API client: transport, errors, usage headers, paging, batch, insights jobs, tokens."""
 
-from metasync.graph.batch import BatchRequest, BatchResult, batch, get_many
+from metasync.graph.batch import (
+    BatchRequest,
+    BatchResult,
+    EachRead,
+    batch,
+    get_many,
+    read_each,
+)
 from metasync.graph.client import ClientStats, GraphClient, GraphConfig, GraphResponse
 from metasync.graph.errors import (
     DeprecatedVersionError,
@@ -35,6 +42,7 @@ __all__ = [
     "BatchResult",
     "ClientStats",
     "DeprecatedVersionError",
+    "EachRead",
     "ExchangedToken",
     "GraphClient",
     "GraphConfig",
@@ -64,6 +72,7 @@ __all__ = [
     "insights_params",
     "iter_pages",
     "parse_usage_headers",
+    "read_each",
     "read_insights",
     "report_results",
     "report_status",

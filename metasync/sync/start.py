@@ -11,16 +11,13 @@ from bson import ObjectId
 
 from metasync.crypto import CryptoError
 from metasync.graph import (
-    BatchRequest,
     GraphClient,
     InvalidRequestError,
     MetaAPIError,
     PermissionDeniedError,
     RateLimitError,
     TokenError,
-    TransientError,
-    batch,
-    get_many,
+    read_each,
 )
 from metasync.models import (
     AccountSyncState,
@@ -243,33 +240,16 @@ def _discover(
 def _read_accounts(
     client: GraphClient, account_ids: list[str], probe: list[str]
 ) -> tuple[list[dict[str, Any]], list[tuple[str, MetaAPIError]]]:
-    """Account details: the usual accounts in one multi-id call; when Meta refuses it (one
-    account not readable), and for unreadable accounts due for a probe, one batch request with
-    an item per account, so the readable ones are still read and the others are named by their
-    own errors (items that come back null are sent again)."""
-    rows: list[dict[str, Any]] = []
-    singles = list(probe)
-    if account_ids:
-        try:
-            found = get_many(client, [f"act_{a}" for a in account_ids], ACCOUNT_FIELDS)
-            rows += list(found.values())
-        except (TokenError, RateLimitError, TransientError):
-            raise
-        except MetaAPIError:
-            singles = [*account_ids, *singles]
-    failures: list[tuple[str, MetaAPIError]] = []
-    if not singles:
-        return rows, failures
-    fields = ",".join(ACCOUNT_FIELDS)
-    results = batch(client, [BatchRequest(f"act_{a}?fields={fields}") for a in singles])
-    for account_id, result in zip(singles, results, strict=True):
-        if isinstance(result.error, TokenError | RateLimitError | TransientError):
-            raise result.error
-        if result.error is not None:
-            failures.append((account_id, result.error))
-        elif isinstance(result.body, dict):
-            rows.append(result.body)
-    return rows, failures
+    """Account details: the usual accounts in one multi-id call, the unreadable ones due for a
+    probe one by one (:func:`read_each`); each refused account is named by its own error."""
+    read = read_each(
+        client,
+        [f"act_{a}" for a in account_ids],
+        ACCOUNT_FIELDS,
+        singly=[f"act_{a}" for a in probe],
+    )
+    failures = [(key.removeprefix("act_"), error) for key, error in read.refused.items()]
+    return list(read.found.values()), failures
 
 
 def _fail_start(ctx: SyncContext, run: SyncRun, exc: BaseException) -> StartResult:

@@ -22,20 +22,12 @@ from dataclasses import dataclass
 
 from mongoengine import Document
 
-from metasync.graph import (
-    BatchRequest,
-    GraphClient,
-    InvalidRequestError,
-    batch,
-    get_many,
-)
+from metasync.graph import GraphClient, InvalidRequestError, read_each
 from metasync.models import utcnow
 
 __all__ = ["TombstoneDecision", "TombstoneOutcome", "confirm_gone", "decide", "tombstone_edge"]
 
 log = logging.getLogger(__name__)
-
-CONFIRM_CHUNK = 50  # ids per ?ids= read (Meta's limit for one multi-id read is 50)
 
 
 @dataclass(frozen=True)
@@ -71,34 +63,18 @@ def decide(candidates: Sequence[str], live: int, max_share: float) -> TombstoneD
 def confirm_gone(
     client: GraphClient, ids: Sequence[str], fields: str, account_id: str
 ) -> tuple[list[str], list[dict[str, object]]]:
-    """Read ``ids`` by id: returns (the ids Meta no longer answers for, the objects that
-    answered). ``?ids=`` reads 50 at a time; when Meta refuses a read because one id is gone
-    (#803 or 100/33), that chunk is read again as a batch of single reads so each id gets its
-    own answer."""
+    """Read ``ids`` by id (:func:`read_each`): returns (the ids Meta no longer answers for, the
+    objects that answered). An id refused for another reason than not existing (a permission
+    error) proves nothing: it raises, and nothing is marked."""
+    read = read_each(client, list(ids), fields.split(","), account_id=account_id)
     gone: list[str] = []
-    alive: list[dict[str, object]] = []
-    names = fields.split(",")
-    for start in range(0, len(ids), CONFIRM_CHUNK):
-        chunk = list(ids[start : start + CONFIRM_CHUNK])
-        try:
-            found = get_many(client, chunk, names, account_id=account_id)
-        except InvalidRequestError:
-            found = None
-        if found is None:
-            requests = [BatchRequest(f"{i}?fields={fields}") for i in chunk]
-            for object_id, result in zip(
-                chunk, batch(client, requests, account_id=account_id), strict=True
-            ):
-                if isinstance(result.error, InvalidRequestError):
-                    gone.append(object_id)
-                elif result.error is not None:
-                    raise result.error
-                elif isinstance(result.body, dict):
-                    alive.append(result.body)
-            continue
-        alive += [body for body in found.values() if isinstance(body, dict)]
-        gone += [i for i in chunk if i not in found]
-    return gone, alive
+    for object_id in ids:
+        error = read.refused.get(object_id)
+        if error is not None and not isinstance(error, InvalidRequestError):
+            raise error
+        if object_id not in read.found:
+            gone.append(object_id)
+    return gone, list(read.found.values())
 
 
 @dataclass(frozen=True)
