@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from metasync.graph import GraphClient, TokenError, debug_token, exchange_token
+from metasync.graph import GraphClient, TokenError, TokenInfo, debug_token, exchange_token
 from metasync.graph.ids import account_number
 from metasync.graph.paging import iter_pages
 from metasync.models import ConnectionStatus, MetaConnection, utcnow
@@ -14,6 +14,8 @@ __all__ = [
     "REFRESH_WITHIN",
     "add_connection",
     "discover_accounts",
+    "exchange",
+    "inspect_token",
     "mark_token_error",
     "maybe_refresh_token",
 ]
@@ -56,12 +58,30 @@ def maybe_refresh_token(
     expires = connection.token_expires_at
     if connection.token_type != "USER" or expires is None or expires - moment > REFRESH_WITHIN:  # noqa: S105
         return False
-    fresh = exchange_token(ctx.graph, ctx.settings.META_APP_ID, connection.access_token(ctx.cipher))
-    connection.set_access_token(ctx.cipher, fresh.access_token)
-    connection.token_expires_at = fresh.expires_at
+    exchange(ctx, connection)
     connection.updated_at = moment
     connection.save()
     return True
+
+
+def exchange(ctx: SyncContext, connection: MetaConnection) -> None:
+    """Exchange the connection's (still valid) user token for a fresh long-lived one, onto the
+    record (not saved). Raises ``TokenError`` when Meta refuses."""
+    fresh = exchange_token(ctx.graph, ctx.settings.META_APP_ID, connection.access_token(ctx.cipher))
+    connection.set_access_token(ctx.cipher, fresh.access_token)
+    connection.token_expires_at = fresh.expires_at
+
+
+def inspect_token(ctx: SyncContext, token: str) -> TokenInfo:
+    """``debug_token``: what Meta knows of ``token``; ``TokenError`` when it is not valid."""
+    info = debug_token(ctx.graph, ctx.settings.META_APP_ID, token)
+    if not info.is_valid or not info.user_id:
+        raise TokenError(
+            info.error_message or "Meta says this token is not valid",
+            code=info.error_code or 190,
+            subcode=info.error_subcode,
+        )
+    return info
 
 
 def discover_accounts(client: GraphClient) -> list[str]:
@@ -80,13 +100,7 @@ def add_connection(
 
     Without ``account_ids`` the accounts are discovered from ``/me/adaccounts``.
     """
-    info = debug_token(ctx.graph, ctx.settings.META_APP_ID, token)
-    if not info.is_valid or not info.user_id:
-        raise TokenError(
-            info.error_message or "Meta says this token is not valid",
-            code=info.error_code or 190,
-            subcode=info.error_subcode,
-        )
+    info = inspect_token(ctx, token)
     client = GraphClient(token, ctx.graph)
     accounts = (
         [account_number(a) for a in account_ids] if account_ids else (discover_accounts(client))

@@ -22,9 +22,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from metasync.graph import MetaAPIError, TokenError, debug_token, exchange_token
+from metasync.graph import MetaAPIError, TokenError
 from metasync.models import ConnectionStatus, MetaConnection, utcnow
-from metasync.sync.connections import mark_token_error
+from metasync.sync.connections import exchange, inspect_token, mark_token_error
 from metasync.sync.context import SyncContext
 
 __all__ = ["TokenCheck", "check_tokens", "token_warning"]
@@ -77,21 +77,13 @@ def check_tokens(ctx: SyncContext, now: datetime | None = None) -> list[TokenChe
 def _check(
     ctx: SyncContext, connection: MetaConnection, now: datetime, refresh_within: timedelta
 ) -> TokenCheck:
-    token = connection.access_token(ctx.cipher)
-    info = debug_token(ctx.graph, ctx.settings.META_APP_ID, token)
-    if not info.is_valid:
-        raise TokenError(
-            info.error_message or "Meta says this token is no longer valid",
-            code=info.error_code or 190,
-            subcode=info.error_subcode,
-        )
+    info = inspect_token(ctx, connection.access_token(ctx.cipher))
+    connection.token_expires_at = info.expires_at
     expires, refreshed = info.expires_at, False
     if connection.token_type == "USER" and expires is not None and expires - now <= refresh_within:  # noqa: S105
-        fresh = exchange_token(ctx.graph, ctx.settings.META_APP_ID, token)
-        connection.set_access_token(ctx.cipher, fresh.access_token)
-        expires, refreshed = fresh.expires_at, True
-    warning = token_warning(expires, info.data_access_expires_at, now)
-    connection.token_expires_at = expires
+        exchange(ctx, connection)
+        refreshed = True
+    warning = token_warning(connection.token_expires_at, info.data_access_expires_at, now)
     connection.data_access_expires_at = info.data_access_expires_at
     connection.token_checked_at = now
     connection.token_warning = warning
