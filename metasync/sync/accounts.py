@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from mongoengine.errors import NotUniqueError
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from metasync.graph import GraphClient, MetaAPIError
@@ -46,6 +47,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+WATERMARKS = (
+    "last_entity_sync_at",
+    "last_full_sync_at",
+    "last_performance_sync_at",
+    "last_lookback_at",
+)
+
 
 def account_states(connection: MetaConnection) -> dict[str, AccountSyncState]:
     """The state of every account the connection lists (created on first sight) and of those
@@ -58,23 +66,25 @@ def account_states(connection: MetaConnection) -> dict[str, AccountSyncState]:
             # before watermarks were kept per account), so an upgrade costs no full re-read;
             # two runs of one connection (entities, performance) may race to create it
             with contextlib.suppress(NotUniqueError, DuplicateKeyError):
-                _create_state(connection, account_id)
+                _create_state(connection, account_id, inherit=True)
             states[account_id] = AccountSyncState.objects.get(
                 connection_id=connection_id, account_id=account_id
             )
     return states
 
 
-def _create_state(connection: MetaConnection, account_id: str) -> None:
+def _create_state(connection: MetaConnection, account_id: str, *, inherit: bool) -> None:
+    """The state of an account first seen; with ``inherit`` it starts from the connection's
+    watermarks (accounts synced before watermarks were kept per account)."""
+    inherited = {f"set_on_insert__{name}": getattr(connection, name) for name in WATERMARKS}
+    if not inherit:
+        inherited = {}
     AccountSyncState.objects(connection_id=str(connection.pk), account_id=account_id).update_one(
         upsert=True,
         set_on_insert__tenant_id=connection.tenant_id,
         set_on_insert__state=AccountState.ACTIVE,
         set_on_insert__created_at=utcnow(),
-        set_on_insert__last_entity_sync_at=connection.last_entity_sync_at,
-        set_on_insert__last_full_sync_at=connection.last_full_sync_at,
-        set_on_insert__last_performance_sync_at=connection.last_performance_sync_at,
-        set_on_insert__last_lookback_at=connection.last_lookback_at,
+        **inherited,
     )
 
 
@@ -147,12 +157,8 @@ def rediscover(client: GraphClient, connection: MetaConnection, now: datetime) -
         lost=[a for a in connection.ad_account_ids if a not in set(listed)],
     )
     for account_id in result.joined:  # a new account starts without watermarks: read in full
-        AccountSyncState.objects(connection_id=connection_id, account_id=account_id).update_one(
-            upsert=True,
-            set_on_insert__tenant_id=connection.tenant_id,
-            set_on_insert__state=AccountState.ACTIVE,
-            set_on_insert__created_at=now,
-        )
+        with contextlib.suppress(NotUniqueError, DuplicateKeyError):
+            _create_state(connection, account_id, inherit=False)
     if result.lost:
         AccountSyncState.objects(connection_id=connection_id, account_id__in=result.lost).update(
             set__state=AccountState.LOST,
@@ -191,24 +197,26 @@ def record_outcomes(run: SyncRun) -> dict[str, str]:
         for account in run.accounts
     }
     now = utcnow()
+    updates = []
     for account_id, outcome in outcomes.items():
-        updates: dict[str, object] = {"set__last_outcome": outcome, "set__updated_at": now}
+        values: dict[str, object] = {"last_outcome": outcome, "updated_at": now}
         if outcome == "failed":
             error: dict[str, object] = next(
                 (e for e in run.errors if e.get("account_id") in (account_id, None)), {}
             )
-            updates["set__last_error"] = f"{error.get('type')}: {error.get('message')}"
-            updates["set__last_error_at"] = now
+            values["last_error"] = f"{error.get('type')}: {error.get('message')}"
+            values["last_error_at"] = now
         elif run.kind == "entities":
-            updates["set__last_entity_sync_at"] = run.started_at
+            values["last_entity_sync_at"] = run.started_at
             if account_id in run.full_accounts:
-                updates["set__last_full_sync_at"] = run.started_at
+                values["last_full_sync_at"] = run.started_at
         elif run.kind == "performance":
-            updates["set__last_performance_sync_at"] = run.started_at
+            values["last_performance_sync_at"] = run.started_at
             if run.period_kinds.get(account_id) in ("initial", "lookback"):
-                updates["set__last_lookback_at"] = run.started_at
-        AccountSyncState.objects(connection_id=run.connection_id, account_id=account_id).update_one(
-            **updates
-        )
+                values["last_lookback_at"] = run.started_at
+        key = {"connection_id": run.connection_id, "account_id": account_id}
+        updates.append(UpdateOne(key, {"$set": values}))
+    if updates:  # one round trip, however many accounts
+        AccountSyncState._get_collection().bulk_write(updates, ordered=False)
     SyncRun.objects(pk=run.pk).update(set__account_outcomes=outcomes)
     return outcomes

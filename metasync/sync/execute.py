@@ -23,7 +23,6 @@ from metasync.graph import (
     TransientError,
 )
 from metasync.models import (
-    AdAccount,
     ConnectionStatus,
     MetaConnection,
     RunStatus,
@@ -35,6 +34,7 @@ from metasync.sync.closing import after_close
 from metasync.sync.connections import mark_token_error
 from metasync.sync.context import SyncContext
 from metasync.sync.entities import EDGES, read_edge_chunk
+from metasync.sync.insight_rows import account_of
 from metasync.sync.subtasks import (
     FULL,
     MAX_COUNTDOWN_SECONDS,
@@ -106,9 +106,7 @@ def _work(
             )
             return Outcome("done", follow_ups=[job])
         return _continue(sub, chunk.next_after)
-    account = AdAccount.objects(
-        tenant_id=connection.tenant_id, meta_id=f"act_{sub.account_id}"
-    ).first()
+    account = account_of(connection, sub.account_id)
     result = read_edge_chunk(
         client,
         tenant_id=connection.tenant_id,
