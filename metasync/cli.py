@@ -18,7 +18,7 @@ from metasync.commands.errors import OPERATOR_ERRORS, one_line
 from metasync.commands.sync import register as register_sync_commands
 from metasync.commands.web import register as register_web_commands
 from metasync.config import Settings
-from metasync.sandbox.state import LIVE_VERSIONS
+from metasync.sandbox.versions import LIVE_VERSIONS
 
 __all__ = ["app", "main"]
 

@@ -26,6 +26,7 @@ from metasync.sandbox.ground_truth import ground_truth
 from metasync.sandbox.mutations import MutationError, add_today, mutate
 from metasync.sandbox.state import SandboxState
 from metasync.sandbox.usage import Budgets, UsageTracker
+from metasync.sandbox.versions import version_number
 from metasync.sandbox.webhooks import deliver, notification
 
 __all__ = ["build_app"]
@@ -64,18 +65,11 @@ def _problem(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _version_number(version: str) -> tuple[int, ...] | None:
-    try:
-        return tuple(int(part) for part in version.removeprefix("v").split("."))
-    except ValueError:
-        return None
-
-
 def _version_error(version: str, latest: str) -> GraphError:
     """What Meta answers for a version it does not serve: an expired one gets (#2635) naming
     the latest version (Marketing API changelog, "Versions"); a name that is no version at all,
     or one newer than any released, is an unknown path (2500)."""
-    number, newest = _version_number(version), _version_number(latest)
+    number, newest = version_number(version), version_number(latest)
     if number is not None and newest is not None and number < newest:
         return GraphError(
             400,

@@ -7,7 +7,7 @@ include all its children, whatever their status (so account rows, and a live cam
 count deleted ads), and ``/{object id}/insights`` of a deleted object still answers.
 ``filtering`` rules name the object they test by prefix (``campaign.id``,
 ``adset.effective_status``, ``ad.name``). ``time_ranges`` (a list of ranges) overrides
-``time_range`` and ``date_preset``.
+``time_range``, ``date_preset`` and ``time_increment``: one row per entity and range.
 """
 
 from __future__ import annotations
@@ -157,7 +157,11 @@ def insights_rows(
             "(#100) level must be one of account, campaign, adset, ad",
             error_type="GraphMethodException",
         )
-    increment = str(params.get("time_increment") or "all_days")
+    # Ad Account Insights reference, ``time_ranges``: one result set per range; date_preset,
+    # time_range and time_increment are then ignored
+    increment = (
+        "all_days" if params.get("time_ranges") else str(params.get("time_increment") or "all_days")
+    )
     if increment not in ("1", "all_days"):
         raise GraphError(
             400,

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from metasync.sandbox.faults import FaultProfile
+from metasync.sandbox.versions import version_number
 
 __all__ = ["ReportJob", "ReportJobs"]
 
@@ -51,13 +52,6 @@ class ReportJob:
             "skip": "Job Skipped",
             "stuck": "Job Running",
         }[self.fate]
-
-
-def _major(version: str) -> int:
-    try:
-        return int(version.removeprefix("v").split(".")[0])
-    except ValueError:
-        return 0
 
 
 class ReportJobs:
@@ -118,7 +112,7 @@ class ReportJobs:
             "date_stop": job.last.isoformat(),
             "time_ref": int(time.time()),
         }
-        if state == "Job Failed" and _major(version) >= 25:
+        if state == "Job Failed" and (version_number(version) or (0,)) >= (25,):
             body["error_code"] = 2601
             body["error_message"] = "The report could not be produced: too much data"
         return body

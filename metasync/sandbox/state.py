@@ -12,6 +12,7 @@ from typing import Any
 from metasync.sandbox.faults import FaultProfile
 from metasync.sandbox.jobs import ReportJobs
 from metasync.sandbox.usage import Budgets, UsageTracker
+from metasync.sandbox.versions import LIVE_VERSIONS, version_number
 from metasync.sandbox.world import World
 
 __all__ = ["Counters", "SandboxConfig", "SandboxState", "TokenRecord"]
@@ -20,9 +21,6 @@ _ACT = re.compile(r"act_\d+")
 _ID = re.compile(r"(?<![A-Za-z_])\d{5,}")
 
 
-# Meta's live Marketing API versions on 2026-12-01 (Marketing API changelog, "Versions"):
-# v24.0 expired on 2026-11-10, v25.0 expires on 2027-02-23, v26.0 and v27.0 have no date yet.
-LIVE_VERSIONS = ("v25.0", "v26.0", "v27.0")
 DATA_ACCESS_DAYS = 90  # Meta's "data access expiration": 90 days after the user last granted it
 
 
@@ -38,7 +36,7 @@ class SandboxConfig:
 
     @property
     def latest_version(self) -> str:
-        return max(self.api_versions, key=lambda v: tuple(int(p) for p in v[1:].split(".")))
+        return max(self.api_versions, key=lambda v: version_number(v) or (0,))
 
 
 @dataclass

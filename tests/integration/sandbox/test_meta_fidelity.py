@@ -214,6 +214,29 @@ def test_time_ranges_are_honoured(sandbox: Sandbox) -> None:
     assert len(rows) == len(expected)
 
 
+def test_time_ranges_give_one_row_per_range_whatever_time_increment_says(
+    sandbox: Sandbox,
+) -> None:
+    account = sandbox.user()["ad_account_ids"][0]
+    number = account.removeprefix("act_")
+    truth = sandbox.truth()
+    first, last = truth["windows"][number]
+    response = sandbox.get(
+        f"{account}/insights",
+        level="account",
+        fields="spend",
+        time_increment="1",
+        time_ranges=json.dumps([{"since": first, "until": last}]),
+    )
+    assert response.status_code == 200, response.text
+    (row,) = response.json()["data"]
+    assert (row["date_start"], row["date_stop"]) == (first, last)
+    total = sum(
+        Decimal(r["spend"]) for r in truth["insights"]["account"] if r["account_id"] == number
+    )
+    assert Decimal(row["spend"]) == total
+
+
 # -- pagination quirks (Graph API "Pagination"; seen by connectors) ----------------------------
 
 
