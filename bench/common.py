@@ -17,9 +17,12 @@ from typing import Any
 
 import redis
 
+from metasync import db
+from metasync.config import load_settings
 from metasync.embedded import EmbeddedService, start_mongo
 from metasync.sandbox.server import SandboxControl, start_sandbox
 from metasync.sandbox.world import WorldSize
+from metasync.sync import SyncContext
 
 RESULTS = Path(__file__).parent / "results"
 REDIS_URL = "redis://127.0.0.1:6379/0"  # the machine's Redis; each benchmark has its own prefix
@@ -73,6 +76,13 @@ def bench_services(
             client = redis.Redis.from_url(REDIS_URL)
             for key in client.scan_iter(match=f"{prefix}*"):
                 client.delete(key)
+
+
+def connected(env: dict[str, str]) -> SyncContext:
+    """MongoDB of ``env`` connected in this process, with its indexes, and a sync context."""
+    db.connect(env["MONGODB_URI"])
+    db.ensure_indexes()
+    return SyncContext.from_settings(load_settings(env))
 
 
 def machine() -> dict[str, Any]:

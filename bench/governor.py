@@ -14,13 +14,11 @@ import math
 import time
 from typing import Any
 
-from bench.common import REDIS_URL, bench_services, save, table
+from bench.common import REDIS_URL, bench_services, connected, save, table
 from metasync import db
-from metasync.config import load_settings
 from metasync.embedded import Workers
 from metasync.models import RunStatus, SyncRun
 from metasync.sandbox.world import WorldSize
-from metasync.sync import SyncContext
 from metasync.sync.connections import add_connection
 from workers.client import sender_app
 
@@ -49,9 +47,7 @@ def main() -> None:
             META_RATE_LIMIT_CALLS_PER_HOUR="5000",
             META_REPORT_POLL_SECONDS="2",
         )
-        db.connect(env["MONGODB_URI"])
-        db.ensure_indexes()
-        ctx = SyncContext.from_settings(load_settings(env))
+        ctx = connected(env)
         connection = add_connection(ctx, "tenant", services.info["users"][0]["token"])
         services.sandbox.control("POST", "counters")
         client = sender_app(REDIS_URL, services.prefix)

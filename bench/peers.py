@@ -26,7 +26,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_services, save, table
+from bench.common import bench_services, connected, save, table
 from bench.peer_clients import (
     AIRBYTE_STREAMS,
     SINGER_STREAMS,
@@ -36,10 +36,9 @@ from bench.peer_clients import (
     score_against_truth,
 )
 from metasync import db
-from metasync.config import load_settings
 from metasync.models import Ad, AdCreative, AdSet, Campaign, DailyInsight, SyncRun
 from metasync.sandbox.world import WorldSize
-from metasync.sync import Period, SyncContext, run_inline
+from metasync.sync import Period, run_inline
 from metasync.sync.connections import add_connection
 
 SIZE = WorldSize(
@@ -62,9 +61,7 @@ METASYNC_STREAMS = {
 def _metasync(services: Any, first: date, last: date) -> tuple[dict[str, Any], PeerRun]:
     """Entity sync, then ad-level daily rows for [first, last], then the default levels."""
     env = services.environment("bench_peers", META_RATE_LIMIT_CALLS_PER_HOUR="100000")
-    db.connect(env["MONGODB_URI"])
-    db.ensure_indexes()
-    ctx = SyncContext.from_settings(load_settings(env))
+    ctx = connected(env)
     user = services.info["users"][0]
     connection = add_connection(ctx, "bench-peers", user["token"])
     sandbox = services.sandbox

@@ -18,14 +18,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bench.common import bench_services, save, table
+from bench.common import bench_services, connected, save, table
 from metasync import db
-from metasync.config import load_settings
 from metasync.graph import GraphClient, GraphConfig, insights_params, iter_pages
 from metasync.models import SyncRun
 from metasync.sandbox.server import SandboxControl
 from metasync.sandbox.world import WorldSize
-from metasync.sync import Period, SyncContext, run_inline
+from metasync.sync import Period, run_inline
 from metasync.sync.connections import add_connection
 from metasync.sync.performance import INSIGHTS_PAGE_SIZE
 
@@ -75,9 +74,7 @@ def main() -> None:
             META_RATE_LIMIT_CALLS_PER_HOUR="100000",
             META_REPORT_POLL_SECONDS="2",
         )
-        db.connect(env["MONGODB_URI"])
-        db.ensure_indexes()
-        ctx = SyncContext.from_settings(load_settings(env))
+        ctx = connected(env)
         users = services.info["users"]
         connections = [add_connection(ctx, f"t{u['id']}", u["token"]) for u in users]
 

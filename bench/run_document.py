@@ -14,12 +14,11 @@ from typing import Any
 
 import bson
 
-from bench.common import bench_services, save, table
+from bench.common import bench_services, connected, save, table
 from metasync import db
-from metasync.config import load_settings
 from metasync.models import SyncRun
 from metasync.sandbox.world import WorldSize
-from metasync.sync import SyncContext, run_inline
+from metasync.sync import run_inline
 from metasync.sync.connections import add_connection
 
 WORLDS = {
@@ -54,9 +53,7 @@ def measure(name: str, size: WorldSize) -> list[dict[str, Any]]:
             META_RATE_LIMIT_CALLS_PER_HOUR="100000",
             META_REPORT_POLL_SECONDS="1",
         )
-        db.connect(env["MONGODB_URI"])
-        db.ensure_indexes()
-        ctx = SyncContext.from_settings(load_settings(env))
+        ctx = connected(env)
         connection = add_connection(ctx, "bench", svc.info["users"][0]["token"])
         for kind in ("entities", "performance"):
             sizes: list[int] = []

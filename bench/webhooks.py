@@ -20,13 +20,12 @@ from typing import Any
 
 import requests
 
-from bench.common import bench_services, save, table
+from bench.common import bench_services, connected, save, table
 from metasync import db
-from metasync.config import load_settings
 from metasync.embedded import Workers, start_web
 from metasync.models import Ad
 from metasync.sandbox.world import WorldSize
-from metasync.sync import SyncContext, run_inline
+from metasync.sync import run_inline
 from metasync.sync.connections import add_connection
 
 SIZE = WorldSize(
@@ -53,9 +52,7 @@ def main() -> None:
         workers = Workers(env, services.folder, count=2)
         try:
             workers.start()
-            db.connect(env["MONGODB_URI"])
-            db.ensure_indexes()
-            ctx = SyncContext.from_settings(load_settings(env))
+            ctx = connected(env)
             connection = add_connection(ctx, "tenant", info["users"][0]["token"])
             run_inline(ctx, str(connection.pk))
             url = f"{web.url}/webhooks/meta"
