@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -95,7 +95,10 @@ _EXPECTS: dict[str, str] = {
     "REDIS_URL": "a Redis URL (redis://host:port/db, rediss://... or unix:///path/to/socket)",
     "ENCRYPTION_KEY": "64 hexadecimal characters (a 32-byte AES-256 key)",
     "ENCRYPTION_OLD_KEYS": "a comma-separated list of retired 64-hex-character keys",
-    "META_RATE_LIMIT_CALLS_PER_HOUR": "whole Graph calls per hour per connection (1-100000)",
+    "META_RATE_LIMIT_CALLS_PER_HOUR": "platform calls (/me, debug_token, token exchange) per hour"
+    " per connection (1-100000)",
+    "META_API_ACCESS_TIER": "limited or full (the app's Marketing API access tier)",
+    "SYNC_SUBTASKS_IN_FLIGHT": "subtasks one run keeps queued or running at once (1-10000)",
     "META_RATE_LIMIT_WARN_RATIO": "a fraction of the hourly budget between 0 and 1 (e.g. 0.9)",
     "META_USAGE_SLOWDOWN_PCT": "a usage percentage between 1 and 100 above which calls slow down",
     "META_HTTP_CONNECT_TIMEOUT": "seconds to wait for a TCP connection (0.1-120)",
@@ -150,6 +153,8 @@ class Settings(BaseModel):
     ENCRYPTION_OLD_KEYS: tuple[EncryptionKey, ...] = ()
     META_RATE_LIMIT_CALLS_PER_HOUR: int = Field(180, ge=1, le=100_000)
     META_RATE_LIMIT_WARN_RATIO: float = Field(0.9, gt=0, le=1)
+    META_API_ACCESS_TIER: Literal["limited", "full"] = "limited"
+    SYNC_SUBTASKS_IN_FLIGHT: int = Field(32, ge=1, le=10_000)
     META_USAGE_SLOWDOWN_PCT: float = Field(85.0, ge=1, le=100)
     META_HTTP_CONNECT_TIMEOUT: float = Field(5.0, ge=0.1, le=120)
     META_HTTP_READ_TIMEOUT: float = Field(60.0, ge=1, le=600)

@@ -71,6 +71,7 @@ RETENTION_FIELDS = {
     "sync_runs": "finished_at",
     "report_runs": "updated_at",
     "webhook_events": "received_at",
+    "queued_subtasks": "created_at",  # only a run that was abandoned leaves any behind
 }
 
 

@@ -25,6 +25,19 @@ class RedisKeys:
         """Set once per window when the connection passed the warning share of its budget."""
         return f"{self.prefix}rl:warned:{connection_id}"
 
+    def account_calls(self, account_id: str, use_case: str) -> str:
+        """Hash {bucket index: calls} of one ad account's use case in the rolling window."""
+        return f"{self.prefix}rl:acct:{account_id}:{use_case}"
+
+    def meta_usage(self, account_id: str, use_case: str) -> str:
+        """Hash {pct, after}: Meta's latest percentage for an account's use case, and the calls
+        made since it came (short-lived: a stale percentage gives way to the own count)."""
+        return f"{self.prefix}rl:meta:{account_id}:{use_case}"
+
+    def active_ads(self) -> str:
+        """Hash {ad account id: active ads in the mirror}, which sizes Meta's budgets."""
+        return f"{self.prefix}rl:active-ads"
+
     def blocked(self, scope: str, scope_id: str) -> str:
         """Unix time (ms) until which calls for this scope must wait."""
         return f"{self.prefix}rl:blocked:{scope}:{scope_id}"

@@ -31,10 +31,12 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import redis
 
+from metasync.budgets import ADS_INSIGHTS, ADS_MANAGEMENT, PLATFORM, formula, hourly_budget
 from metasync.graph.errors import RateGovernorUnavailable, RateLimitError
 from metasync.graph.usage import UsageReport
 from metasync.keys import RedisKeys
@@ -48,43 +50,114 @@ MAX_PACE_SECONDS = 30.0
 PACE_TTL_SECONDS = 300.0  # pacing decays when no fresh usage header renews it
 DEFAULT_BLOCK_SECONDS = 300.0  # usage at 100 % without a reset time
 MAX_BLOCK_SECONDS = 6 * 3600.0  # guards against a nonsense header blocking a scope for days
+BUDGET_SHARE = 0.95  # of Meta's per-account formula: headroom for calls we do not see
+BUCKETS = 60  # an account budget's window is counted in 60 buckets (a minute each for an hour)
+META_USAGE_TTL_SECONDS = 120.0  # Meta's percentage stands in for our count this long
+META_RECHECK_SECONDS = 60.0  # over budget by Meta's percentage: ask again after this
 
-_ACQUIRE = """
+_CHECK_SCOPES = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1])
-local budget = tonumber(ARGV[2])
-local warn_at = tonumber(ARGV[3])
-local cost = tonumber(ARGV[4])
-local member = ARGV[5]
+local first = tonumber(ARGV[1])
 local wait, reason = 0, ''
-for i = 3, #KEYS, 2 do
+for i = first, #KEYS, 2 do
   local until_ms = tonumber(redis.call('GET', KEYS[i]) or '0')
   if until_ms - now > wait then wait = until_ms - now; reason = KEYS[i] end
   local next_ms = tonumber(redis.call('HGET', KEYS[i + 1], 'next') or '0')
   if next_ms - now > wait then wait = next_ms - now; reason = KEYS[i + 1] end
 end
-if wait > 0 then return {0, wait, reason, 0, 0} end
+local function start_pacing()
+  for i = first, #KEYS, 2 do
+    local interval = tonumber(redis.call('HGET', KEYS[i + 1], 'interval') or '0')
+    if interval > 0 then redis.call('HSET', KEYS[i + 1], 'next', now + interval) end
+  end
+end
+"""
+
+# The user's platform budget: a sliding-window log (one member per call, at most the budget).
+# KEYS: log, warned, then (blocked, pace) pairs. ARGV: first pair index, window, budget,
+# warn_at, cost, member.
+_ACQUIRE_PLATFORM = (
+    _CHECK_SCOPES
+    + """
+if wait > 0 then return {0, wait, reason, 0, 0, 0} end
+local window, budget = tonumber(ARGV[2]), tonumber(ARGV[3])
+local warn_at, cost, member = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local used = redis.call('ZCARD', KEYS[1])
-if cost > budget then return {0, window, 'cost exceeds the whole budget', 0, used} end
+if cost > budget then return {0, window, 'cost exceeds the whole budget', 0, used, budget} end
 if used + cost > budget then
   local index = used + cost - budget - 1
   local oldest = redis.call('ZRANGE', KEYS[1], index, index, 'WITHSCORES')
-  return {0, math.max(1, tonumber(oldest[2]) + window - now), KEYS[1], 0, used}
+  return {0, math.max(1, tonumber(oldest[2]) + window - now), KEYS[1], 0, used, budget}
 end
 for j = 1, cost do redis.call('ZADD', KEYS[1], now, member .. ':' .. j) end
 redis.call('PEXPIRE', KEYS[1], window)
-for i = 3, #KEYS, 2 do
-  local interval = tonumber(redis.call('HGET', KEYS[i + 1], 'interval') or '0')
-  if interval > 0 then redis.call('HSET', KEYS[i + 1], 'next', now + interval) end
-end
+start_pacing()
 local warn = 0
 if used + cost >= warn_at and redis.call('SET', KEYS[2], '1', 'NX', 'PX', window) then
   warn = 1
 end
-return {1, 0, '', warn, used + cost}
+return {1, 0, '', warn, used + cost, budget}
 """
+)
+
+# An ad account's use-case budget: calls counted in BUCKETS buckets of window/BUCKETS (a call
+# leaves the count when its whole bucket has left the window: a little early counting, never
+# late), the budget from Meta's formula and the account's active ads, and Meta's own latest
+# percentage, when fresh, in place of the estimate (plus the calls made since it came).
+# KEYS: buckets hash, meta usage hash, active-ads hash, then (blocked, pace) pairs.
+# ARGV: first pair index, window, base, per ad, account, share, cost, buckets, meta wait.
+_ACQUIRE_ACCOUNT = (
+    _CHECK_SCOPES
+    + """
+if wait > 0 then return {0, wait, reason, 0, 0, 0} end
+local window, base, per_ad = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local share, cost, buckets = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local ads = tonumber(redis.call('HGET', KEYS[3], ARGV[5]) or '0')
+local budget = math.floor((base + per_ad * ads) * share)
+local width = math.floor(window / buckets)
+local current = math.floor(now / width)
+local used, oldest = 0, current
+local stored = redis.call('HGETALL', KEYS[1])
+for i = 1, #stored, 2 do
+  local bucket = tonumber(stored[i])
+  if bucket <= current - buckets then
+    redis.call('HDEL', KEYS[1], stored[i])
+  else
+    used = used + tonumber(stored[i + 1])
+    if bucket < oldest then oldest = bucket end
+  end
+end
+local meta_wait = 0
+local pct = redis.call('HGET', KEYS[2], 'pct')
+if pct then
+  local after = tonumber(redis.call('HGET', KEYS[2], 'after') or '0')
+  used = math.ceil(tonumber(pct) * budget / 100) + after
+  meta_wait = tonumber(ARGV[9])
+end
+if used + cost > budget then
+  local free_at = (oldest + 1) * width + window
+  if meta_wait > 0 then free_at = now + meta_wait end
+  return {0, math.max(1, free_at - now), KEYS[1], 0, used, budget}
+end
+redis.call('HINCRBY', KEYS[1], tostring(current), cost)
+redis.call('PEXPIRE', KEYS[1], window + width)
+if pct then redis.call('HINCRBY', KEYS[2], 'after', cost) end
+start_pacing()
+return {1, 0, '', 0, used + cost, budget}
+"""
+)
+
+# Calls no budget of ours counts (an object read that names no ad account): blocks and pacing.
+_ACQUIRE_UNCOUNTED = (
+    _CHECK_SCOPES
+    + """
+if wait > 0 then return {0, wait, reason, 0, 0, 0} end
+start_pacing()
+return {1, 0, '', 0, 0, 0}
+"""
+)
 
 _BLOCK = """
 local t = redis.call('TIME')
@@ -109,19 +182,26 @@ return interval
 
 @dataclass(frozen=True)
 class Decision:
-    """The governor's answer. ``wait_seconds`` is 0 when ``allowed``."""
+    """The governor's answer. ``wait_seconds`` is 0 when ``allowed``; ``used`` and ``budget``
+    are the calls in the budget that governed it (this one included) and its size, when a
+    budget counted it."""
 
     allowed: bool
     wait_seconds: float
     reason: str = ""
-    used: int = 0  # calls in the connection's window, this one included, when allowed
+    used: int = 0
+    budget: int = 0
 
 
 class RateGovernor:
-    """One shared budget for all workers; construct one per process around a Redis client.
+    """One shared set of budgets for all workers; construct one per process around a Redis
+    client.
 
-    ``calls_per_hour`` is per connection; ``warn_ratio`` the share at which a warning is logged
-    once per window; ``slowdown_pct`` the usage-header percentage above which calls are paced.
+    ``calls_per_hour`` is the user's platform budget (per connection), with a warning logged
+    once per window at ``warn_ratio`` of it; ``tier`` selects Meta's per-account formulas
+    (:mod:`metasync.budgets`), of which ``budget_share`` is used (the rest is headroom for
+    calls Meta counts that we do not see, e.g. Ads Manager on the same app); ``slowdown_pct``
+    is the usage-header percentage above which calls are paced.
     """
 
     def __init__(
@@ -133,6 +213,8 @@ class RateGovernor:
         warn_ratio: float = 0.9,
         slowdown_pct: float = 85.0,
         window_seconds: float = WINDOW_SECONDS,
+        tier: str = "limited",
+        budget_share: float = BUDGET_SHARE,
     ) -> None:
         self._redis = client
         self.keys = keys or RedisKeys()
@@ -140,19 +222,50 @@ class RateGovernor:
         self.warn_at = max(1, math.ceil(calls_per_hour * warn_ratio))
         self.slowdown_pct = slowdown_pct
         self.window_ms = int(window_seconds * 1000)
-        self._acquire = client.register_script(_ACQUIRE)
+        self.tier = tier
+        self.budget_share = budget_share
+        formula(tier, ADS_MANAGEMENT)  # an unknown tier fails here, not at the first call
+        self._acquire_platform = client.register_script(_ACQUIRE_PLATFORM)
+        self._acquire_account = client.register_script(_ACQUIRE_ACCOUNT)
+        self._acquire_uncounted = client.register_script(_ACQUIRE_UNCOUNTED)
         self._block = client.register_script(_BLOCK)
         self._pace = client.register_script(_PACE)
 
-    def _scopes(
-        self, connection_id: str, account_id: str | None, business_id: str | None
-    ) -> list[tuple[str, str]]:
+    def _scope_keys(
+        self,
+        connection_id: str,
+        account_id: str | None,
+        business_id: str | None,
+        use_case: str,
+    ) -> list[str]:
         scopes = [("app", "all"), ("connection", connection_id)]
+        for owner in (account_id, business_id):
+            if owner:
+                scopes += [("business", owner), ("business", f"{owner}:{use_case}")]
         if account_id:
-            scopes += [("account", account_id), ("business", account_id)]
-        if business_id:
-            scopes.append(("business", business_id))
-        return scopes
+            scopes.append(("account", account_id))
+        keys: list[str] = []
+        for scope, scope_id in scopes:
+            keys += [self.keys.blocked(scope, scope_id), self.keys.pace(scope, scope_id)]
+        return keys
+
+    def set_active_ads(self, counts: Mapping[str, int]) -> None:
+        """Record each ad account's active ads (from the mirror): Meta sizes its budgets by
+        them. An account never recorded gets the smallest budget (no active ads)."""
+        if not counts:
+            return
+        try:
+            self._redis.hset(self.keys.active_ads(), mapping={k: int(v) for k, v in counts.items()})
+        except redis.RedisError as exc:
+            raise RateGovernorUnavailable(
+                f"rate governor cannot reach Redis ({type(exc).__name__}); retry later"
+            ) from None
+
+    def budget(self, account_id: str, use_case: str) -> int:
+        """The calls per window the governor allows ``account_id`` for ``use_case``."""
+        raw = self._redis.hget(self.keys.active_ads(), account_id)
+        ads = int(raw) if raw is not None else 0
+        return math.floor(hourly_budget(self.tier, use_case, ads) * self.budget_share)
 
     def acquire(
         self,
@@ -160,28 +273,58 @@ class RateGovernor:
         *,
         account_id: str | None = None,
         business_id: str | None = None,
+        use_case: str | None = None,
         cost: int = 1,
     ) -> Decision:
-        """Ask to make ``cost`` calls now. Records them when allowed; never sleeps."""
-        keys = [self.keys.calls(connection_id), self.keys.budget_warned(connection_id)]
-        for scope, scope_id in self._scopes(connection_id, account_id, business_id):
-            keys += [self.keys.blocked(scope, scope_id), self.keys.pace(scope, scope_id)]
-        args: list[int | str] = [
-            self.window_ms,
-            self.calls_per_hour,
-            self.warn_at,
-            cost,
-            uuid.uuid4().hex,
-        ]
+        """Ask to make ``cost`` calls now. Records them when allowed; never sleeps.
+
+        ``use_case`` defaults to ``ads_management`` for a call on an ad account and to the
+        platform budget for one without.
+        """
+        kind = use_case or (ADS_MANAGEMENT if account_id else PLATFORM)
+        scope_keys = self._scope_keys(connection_id, account_id, business_id, kind)
         try:
-            allowed, wait_ms, reason, warn, used = self._acquire(keys=keys, args=args)
+            if kind == PLATFORM:
+                keys = [self.keys.calls(connection_id), self.keys.budget_warned(connection_id)]
+                args: list[int | str | float] = [
+                    3,
+                    self.window_ms,
+                    self.calls_per_hour,
+                    self.warn_at,
+                    cost,
+                    uuid.uuid4().hex,
+                ]
+                answer = self._acquire_platform(keys=keys + scope_keys, args=args)
+            elif account_id:
+                base, per_ad = formula(self.tier, kind)
+                keys = [
+                    self.keys.account_calls(account_id, kind),
+                    self.keys.meta_usage(account_id, kind),
+                    self.keys.active_ads(),
+                ]
+                args = [
+                    4,
+                    self.window_ms,
+                    base,
+                    per_ad,
+                    account_id,
+                    self.budget_share,
+                    cost,
+                    BUCKETS,
+                    int(META_RECHECK_SECONDS * 1000),
+                ]
+                answer = self._acquire_account(keys=keys + scope_keys, args=args)
+            else:
+                answer = self._acquire_uncounted(keys=scope_keys, args=[1])
         except redis.RedisError as exc:
             raise RateGovernorUnavailable(
                 f"rate governor cannot reach Redis ({type(exc).__name__}); retry later"
             ) from None
+        allowed, wait_ms, reason, warn, used, budget = answer
         if warn:
             log.warning(
-                "connection %s used %d of its %d calls this hour",
+                "connection %s used %d of its %d platform calls this hour (/me, debug_token, "
+                "token exchange)",
                 connection_id,
                 used,
                 self.calls_per_hour,
@@ -193,6 +336,7 @@ class RateGovernor:
             int(wait_ms) / 1000.0,
             reason_text.removeprefix(self.keys.prefix),
             int(used),
+            int(budget),
         )
 
     def block(self, scope: str, scope_id: str, seconds: float) -> float:
@@ -212,15 +356,29 @@ class RateGovernor:
     def block_for_error(
         self, error: RateLimitError, *, connection_id: str, account_id: str | None
     ) -> None:
-        """Block whatever scope a throttling error names, for its ``retry_after``."""
-        if error.scope in ("account",) and account_id:
+        """Block whatever scope a throttling error names, for its ``retry_after``: an ad
+        account, one use case of a business or account (80000 blocks insights, 80004
+        management), the user's platform budget (17), or the app."""
+        if error.scope == "account" and account_id:
             self.block("account", account_id, error.retry_after)
         elif error.scope == "business":
-            self.block("business", error.scope_id or account_id or "all", error.retry_after)
+            owner = error.scope_id or account_id or "all"
+            scope_id = f"{owner}:{error.use_case}" if error.use_case else owner
+            self.block("business", scope_id, error.retry_after)
         elif error.scope == "user":
             self.block("connection", connection_id, error.retry_after)
         elif error.scope != "governor":
             self.block("app", "all", error.retry_after)
+
+    def _remember_meta_usage(self, meta: Mapping[str, float]) -> None:
+        """Meta's percentage of each use-case budget wins over our estimate while fresh."""
+        if not meta:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for key, pct in meta.items():
+            pipe.hset(key, mapping={"pct": pct, "after": 0})
+            pipe.pexpire(key, int(META_USAGE_TTL_SECONDS * 1000))
+        pipe.execute()
 
     def _pace_for(self, scope: str, scope_id: str, pct: float) -> None:
         """Pace a scope by its latest usage: above the threshold the interval grows linearly;
@@ -269,12 +427,18 @@ class RateGovernor:
                     report.account.reset_time_duration or DEFAULT_BLOCK_SECONDS,
                 )
             note("account", account_id, pct)
+        meta: dict[str, float] = {}
         for entry in report.business:
+            scope_id = f"{entry.business_id}:{entry.type}" if entry.type else entry.business_id
             if entry.regain_seconds > 0:
-                self.block("business", entry.business_id, entry.regain_seconds)
+                self.block("business", scope_id, entry.regain_seconds)
             elif entry.max_pct >= 100:
-                self.block("business", entry.business_id, DEFAULT_BLOCK_SECONDS)
-            note("business", entry.business_id, entry.max_pct)
+                self.block("business", scope_id, DEFAULT_BLOCK_SECONDS)
+            note("business", scope_id, entry.max_pct)
+            if entry.type in (ADS_MANAGEMENT, ADS_INSIGHTS):
+                key = self.keys.meta_usage(entry.business_id, entry.type)
+                meta[key] = max(meta.get(key, 0.0), entry.max_pct)
+        self._remember_meta_usage(meta)
         if report.insights is not None:
             note("app", "all", report.insights.app_id_util_pct)
             if account_id:

@@ -26,10 +26,15 @@ if _version_warning:  # every worker and beat process says it at start
 
 @after_setup_logger.connect  # type: ignore[untyped-decorator]
 def _apply_log_level(logger: logging.Logger, **_: Any) -> None:
-    """LOG_LEVEL decides, not only the worker's --loglevel."""
+    """LOG_LEVEL decides, not only the worker's --loglevel. The worker's one "<name> ready."
+    line stays at any level: operators (and the scripts that start workers) wait for it."""
     level = get_settings().LOG_LEVEL
     logger.setLevel(level)
     logging.getLogger("metasync").setLevel(level)
+    for handler in logger.handlers:
+        handler.setLevel(logging.NOTSET)
+    readiness = logging.getLogger("celery.apps.worker")
+    readiness.setLevel(min(logging.INFO, logging.getLevelName(level)))
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

@@ -29,6 +29,7 @@ import backoff
 import requests
 from requests.adapters import HTTPAdapter
 
+from metasync.budgets import use_case_of
 from metasync.config import Settings
 from metasync.graph.errors import (
     InvalidRequestError,
@@ -176,13 +177,19 @@ class GraphClient:
         data: Mapping[str, Any] | None = None,
         account_id: str | None = None,
         business_id: str | None = None,
+        use_case: str | None = None,
         cost: int = 1,
         retry: bool = True,
     ) -> GraphResponse:
-        """One Graph call with retries of transient errors. Raises :class:`MetaAPIError` types."""
+        """One Graph call with retries of transient errors. Raises :class:`MetaAPIError` types.
+
+        ``use_case`` names the budget the call spends when its path does not say
+        (:func:`metasync.budgets.use_case_of`), e.g. a report run's status read.
+        """
+        spends = use_case or use_case_of(path)
 
         def attempt() -> GraphResponse:
-            return self._send(method, path, params, data, account_id, business_id, cost)
+            return self._send(method, path, params, data, account_id, business_id, spends, cost)
 
         if not retry or self.config.max_retries == 0:
             return attempt()
@@ -226,13 +233,17 @@ class GraphClient:
         self._sleep(delay)
 
     def _wait_for_governor(
-        self, account_id: str | None, business_id: str | None, cost: int
+        self, account_id: str | None, business_id: str | None, use_case: str, cost: int
     ) -> None:
         if self.governor is None or self.connection_id is None:
             return
         for _ in range(GOVERNOR_INLINE_TRIES):
             decision = self.governor.acquire(
-                self.connection_id, account_id=account_id, business_id=business_id, cost=cost
+                self.connection_id,
+                account_id=account_id,
+                business_id=business_id,
+                use_case=use_case,
+                cost=cost,
             )
             if decision.allowed:
                 return
@@ -257,9 +268,10 @@ class GraphClient:
         data: Mapping[str, Any] | None,
         account_id: str | None,
         business_id: str | None,
+        use_case: str,
         cost: int,
     ) -> GraphResponse:
-        self._wait_for_governor(account_id, business_id, cost)
+        self._wait_for_governor(account_id, business_id, use_case, cost)
         url = (
             self._own_url(path)
             if path.startswith(("http://", "https://"))

@@ -47,6 +47,19 @@ __all__ = [
 # Waits (seconds) used when a throttling answer carries no usable header. (unverified: Meta does
 # not document them; they err on the long side so a throttled account is not hammered.)
 DEFAULT_RATE_LIMIT_WAIT = {4: 300.0, 17: 300.0, 32: 300.0, 341: 300.0, 613: 60.0}
+# Meta's business-use-case throttling codes and the budget each names ("Rate limiting").
+BUSINESS_USE_CASES = {
+    80000: "ads_insights",
+    80001: "pages",
+    80002: "instagram",
+    80003: "custom_audience",
+    80004: "ads_management",
+    80005: "leadgen",
+    80006: "messenger",
+    80008: "whatsapp_business_management",
+    80009: "catalog_management",
+    80014: "catalog_batch",
+}
 ACCOUNT_QUOTA_BLOCK_WAIT = 900.0  # (17, 2446079): "up to about an hour"; re-checked after this
 BUC_DEFAULT_WAIT = 300.0
 HTTP_429_DEFAULT_WAIT = 60.0
@@ -139,7 +152,9 @@ class RateLimitError(MetaAPIError):
     """Throttled (by Meta, or by our own governor). ``retry_after`` is in seconds.
 
     ``scope`` says whose budget ran out (``app``, ``user``, ``account``, ``business``,
-    ``connection``) and ``scope_id`` which one, when known; the rate governor blocks that scope.
+    ``connection``) and ``scope_id`` which one, when known, and ``use_case`` which of a
+    business's or account's budgets (``ads_insights`` for 80000, ``ads_management`` for
+    80004...); the rate governor blocks that scope.
     """
 
     def __init__(
@@ -149,11 +164,13 @@ class RateLimitError(MetaAPIError):
         retry_after: float,
         scope: str = "app",
         scope_id: str | None = None,
+        use_case: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.retry_after = max(0.0, float(retry_after))
         self.scope = scope
         self.scope_id = scope_id
+        self.use_case = use_case
         super().__init__(message, **kwargs)
 
     def _describe(self) -> str:
@@ -204,12 +221,15 @@ def _rate_limit(
 ) -> RateLimitError:
     header_wait = _retry_after_header(headers)
     if 80000 <= code <= 80014:
-        scope_id, wait = usage.longest_regain()
+        use_case = BUSINESS_USE_CASES.get(code)
+        scope_id, wait = usage.longest_regain(use_case)
         return RateLimitError(
-            common["message"] + ": business use case throttled; wait for the regain time",
+            common["message"]
+            + f": business use case {use_case or code} throttled; wait for the regain time",
             retry_after=wait if wait > 0 else header_wait or BUC_DEFAULT_WAIT,
             scope="business",
             scope_id=scope_id,
+            use_case=use_case,
             **common_without_message(common),
         )
     if (code == 17 and subcode == 2446079) or (code == 613 and subcode == 1487742):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from metasync.budgets import ADS_INSIGHTS
 from metasync.graph.client import GraphClient
 from metasync.graph.errors import InvalidRequestError, ObjectNotFoundError
 from metasync.graph.ids import meta_id
@@ -177,6 +178,7 @@ def report_status(client: GraphClient, report_run_id: str, *, account_id: str) -
                 "fields": "id,async_status,async_percent_completion,error_code,error_message",
             },
             account_id=account_id,
+            use_case=ADS_INSIGHTS,
         ).body
     except ObjectNotFoundError:
         return ReportJobStatus(report_run_id, JobState.NOT_STARTED, 0, not_visible_yet=True)

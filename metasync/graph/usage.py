@@ -86,10 +86,14 @@ class UsageReport:
             and (self.insights is None)
         )
 
-    def longest_regain(self) -> tuple[str | None, float]:
-        """The business/account id with the longest ``estimated_time_to_regain_access`` (s)."""
+    def longest_regain(self, use_case: str | None = None) -> tuple[str | None, float]:
+        """The business/account id with the longest ``estimated_time_to_regain_access`` (s),
+        among the entries of ``use_case`` when one is named and any has a regain time."""
+        entries = [e for e in self.business if use_case is None or e.type == use_case]
+        if not any(e.regain_seconds > 0 for e in entries):
+            entries = list(self.business)
         best: tuple[str | None, float] = (None, 0.0)
-        for entry in self.business:
+        for entry in entries:
             if entry.regain_seconds > best[1]:
                 best = (entry.business_id, entry.regain_seconds)
         return best

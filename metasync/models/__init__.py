@@ -11,7 +11,7 @@ from metasync.models.connection import (
 )
 from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
 from metasync.models.insights import DailyInsight, InsightLevel, attribution_key, breakdown_key
-from metasync.models.runs import ReportRun, ReportStatus, RunStatus, SyncRun
+from metasync.models.runs import QueuedSubtask, ReportRun, ReportStatus, RunStatus, SyncRun
 from metasync.models.webhooks import WebhookEvent, WebhookStatus
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "InsightLevel",
     "MetaConnection",
     "MetaObject",
+    "QueuedSubtask",
     "ReportRun",
     "ReportStatus",
     "RotationReport",
@@ -54,6 +55,7 @@ ALL_DOCUMENTS = (
     AdCreative,
     DailyInsight,
     SyncRun,
+    QueuedSubtask,
     ReportRun,
     WebhookEvent,
 )

@@ -44,25 +44,58 @@ class UpsertResult:
         return self.inserted + self.modified
 
 
+def _convert(model: type[Document], row: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` validated and converted field by field, the way ``Document.validate()`` and
+    ``to_mongo()`` would (types, ``Decimal128``, choices, required fields), without building a
+    document: a page of 500 daily rows spent more time in mongoengine's per-document machinery
+    (defaults for every field, attribute tracking) than in its bulk write."""
+    fields = model._fields
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, value in row.items():
+        field = fields.get(name)
+        if field is None:
+            errors[name] = "not a field of this document"
+            continue
+        if value is None:  # an explicit None clears the field
+            values[name] = None
+            continue
+        python = field.to_python(value)
+        try:
+            field._validate(python)
+        except MongoValidationError as exc:
+            errors[name] = exc.message
+            continue
+        except (ValueError, AttributeError, AssertionError) as exc:
+            errors[name] = str(exc)
+            continue
+        values[name] = field.to_mongo(python)
+    for name in _required_without_default(model):
+        if values.get(name) is None:
+            errors[name] = "Field is required"
+    if errors:
+        key = {name: row.get(name) for name in model.natural_key}
+        raise RowValidationError(
+            f"{model.__name__} row {key} is invalid in field(s) {sorted(errors)}: "
+            + "; ".join(f"{name}: {errors[name]}" for name in sorted(errors))
+        )
+    return values
+
+
+def _required_without_default(model: type[Document]) -> list[str]:
+    return [
+        name
+        for name, field in model._fields.items()
+        if field.required and field.default is None and name != "id"
+    ]
+
+
 def _to_update(model: type[Document], row: Mapping[str, Any], now: datetime) -> UpdateOne:
     keys: tuple[str, ...] = model.natural_key
     missing = [name for name in keys if row.get(name) in (None, "") and name != "breakdown_key"]
     if missing:
         raise RowValidationError(f"{model.__name__} row lacks its natural key field(s) {missing}")
-    document = model(**row)
-    try:
-        document.validate()
-    except MongoValidationError as exc:
-        key = {name: row.get(name) for name in keys}
-        fields = sorted((exc.errors or {}).keys())
-        raise RowValidationError(
-            f"{model.__name__} row {key} is invalid in field(s) {fields}: {exc.message}"
-        ) from None
-    son = document.to_mongo()
-    values = {name: son[name] for name in row if name in son}
-    for name in row:  # explicit None clears a field; to_mongo() drops Nones
-        if row[name] is None:
-            values[name] = None
+    values = _convert(model, row)
     if model.tracks_presence:
         values["last_seen_at"] = now
         values["deleted_at"] = None

@@ -92,6 +92,7 @@ class DailyInsight(NaturalKeyed, Document):  # type: ignore[misc]
         "collection": "daily_insights",
         "indexes": [
             {"fields": list(natural_key), "unique": True, "name": "natural_key"},
-            {"fields": ["tenant_id", "account_id", "date"]},
+            {"fields": ["tenant_id", "account_id", "date"]},  # an account's days
+            {"fields": ["tenant_id", "campaign_id", "date"]},  # a campaign's rows, every level
         ],
     }

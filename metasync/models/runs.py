@@ -23,7 +23,7 @@ from mongoengine import (
 
 from metasync.models.base import BASE_META, utcnow
 
-__all__ = ["ReportRun", "ReportStatus", "RunStatus", "SyncRun"]
+__all__ = ["QueuedSubtask", "ReportRun", "ReportStatus", "RunStatus", "SyncRun"]
 
 
 class RunStatus:
@@ -48,7 +48,10 @@ class SyncRun(Document):  # type: ignore[misc]
     started_at = DateTimeField(default=utcnow)
     finished_at = DateTimeField()
     duration_ms = LongField()
-    pending = IntField(default=0)
+    pending = IntField(default=0)  # subtasks queued (not yet released) or in flight
+    in_flight = IntField(default=0)  # entries of ``inflight``: about the run's window
+    queued = IntField(default=0)  # subtasks planned into ``queued_subtasks``
+    released = IntField(default=0)  # of those, how many moved into ``inflight`` (in order)
     entities = DictField()  # type name -> objects written
     rows = DictField()  # insights level -> rows written
     pages = IntField(default=0)
@@ -74,8 +77,8 @@ class SyncRun(Document):  # type: ignore[misc]
     wait_until = DateTimeField()  # the latest end of a countdown a subtask asked for
     recovered = IntField(default=0)  # subtasks queued again after the run stalled
     full_accounts = ListField(StringField())  # entity runs: accounts reconciled in full
-    period_kinds = DictField()  # performance runs: account -> initial|lookback|recent|explicit
-    account_outcomes = DictField()  # account -> succeeded | failed, set when the run closes
+    period_kinds = DictField()  # performance runs: initial|lookback|recent|explicit -> accounts
+    account_outcomes = DictField()  # succeeded | failed -> accounts, set when the run closes
 
     meta: ClassVar[dict[str, Any]] = {
         **BASE_META,
@@ -138,4 +141,21 @@ class ReportRun(Document):  # type: ignore[misc]
             {"fields": ["report_run_id"], "sparse": True},
             {"fields": ["sync_run_id"]},
         ],
+    }
+
+
+class QueuedSubtask(Document):  # type: ignore[misc]
+    """A planned subtask of a run, in release order (``seq``: recent days of every account
+    first, then backfill and lookback ranges). The run's ``released`` counter says how many
+    of them have moved into its ``inflight`` outbox; they are deleted when the run closes."""
+
+    run_id = StringField(required=True)
+    seq = LongField(required=True)
+    arguments = DictField()
+    created_at = DateTimeField(default=utcnow)
+
+    meta: ClassVar[dict[str, Any]] = {
+        **BASE_META,
+        "collection": "queued_subtasks",
+        "indexes": [{"fields": ["run_id", "seq"], "unique": True}],
     }

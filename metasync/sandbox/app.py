@@ -25,7 +25,7 @@ from metasync.sandbox.graph_api import GraphAPI
 from metasync.sandbox.ground_truth import ground_truth
 from metasync.sandbox.mutations import MutationError, add_today, mutate
 from metasync.sandbox.state import SandboxState
-from metasync.sandbox.usage import Budgets, UsageTracker
+from metasync.sandbox.usage import Budgets
 from metasync.sandbox.versions import version_number
 from metasync.sandbox.webhooks import deliver, notification
 
@@ -137,7 +137,7 @@ def build_app(state: SandboxState) -> Starlette:
             try:
                 changes = await _json_body(request)
                 if request.method == "PUT":  # a new set of budgets starts counting afresh
-                    state.usage = UsageTracker(Budgets(**changes))
+                    state.usage = state.new_usage(Budgets(**changes))
                 else:
                     state.usage.budgets = Budgets(**{**state.usage.budgets.__dict__, **changes})
             except (ValueError, TypeError) as exc:

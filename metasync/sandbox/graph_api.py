@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from metasync.budgets import ADS_INSIGHTS, use_case_of
 from metasync.sandbox import insights_api, tokens_api
 from metasync.sandbox.catalogue import NODE_TYPES, allowed_fields
 from metasync.sandbox.errors import GraphError, not_found
@@ -80,7 +81,9 @@ class GraphAPI:
         token = _bearer(authorization, params)
         user_id: str | None = None
         account_id: str | None = None
-        insights = path.endswith("insights")
+        use_case = use_case_of(path)
+        if path in state.jobs.jobs:  # a report run's status: Meta counts it as insights
+            use_case = ADS_INSIGHTS
         charged = not (path == "" and method == "POST")  # a batch envelope costs nothing itself
         state.counters.total += 1
         state.counters.by_path[state.counters.normalize(method, path)] += 1
@@ -98,8 +101,8 @@ class GraphAPI:
                 state.counters.by_account[account_id] += 1
             self._inject_faults()
             if charged:
-                state.usage.check(user_id, account_id, insights)
-                state.usage.record(user_id, account_id, insights)
+                state.usage.check(user_id, account_id, use_case)
+                state.usage.record(user_id, account_id, use_case)
                 state.counters.graph_calls += 1
             body = self._route(method, path, params, record, base_url, authorization, version)
             reply = Reply(200, body, delay=delay)
@@ -107,7 +110,7 @@ class GraphAPI:
             state.counters.by_error_code[str(error.code)] += 1
             reply = Reply(error.status, error.body(), dict(error.headers), delay=delay)
         if not reply.headers:
-            reply.headers = state.usage.headers(user_id, account_id, insights)
+            reply.headers = state.usage.headers(user_id, account_id, use_case)
         state.counters.by_status[str(reply.status)] += 1
         return reply
 

@@ -22,6 +22,7 @@ _ID = re.compile(r"(?<![A-Za-z_])\d{5,}")
 
 
 DATA_ACCESS_DAYS = 90  # Meta's "data access expiration": 90 days after the user last granted it
+ACTIVE_ADS_REFRESH_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,9 @@ class SandboxState:
         self.world = world
         self.config = config
         self.faults = faults or FaultProfile()
-        self.usage = UsageTracker(budgets or Budgets())
+        self._active_ads: dict[str, int] = {}
+        self._active_ads_at = -ACTIVE_ADS_REFRESH_SECONDS
+        self.usage = self.new_usage(budgets or Budgets())
         self.jobs = ReportJobs(world.new_id)
         self.counters = Counters()
         self.tokens: dict[str, TokenRecord] = {
@@ -107,6 +110,22 @@ class SandboxState:
         self.webhooks_sent: list[dict[str, Any]] = []
         self.rows_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self.started = time.time()
+
+    def new_usage(self, budgets: Budgets) -> UsageTracker:
+        """A usage tracker counting afresh with ``budgets``, sized by this world's active ads."""
+        return UsageTracker(budgets, active_ads=self.active_ads)
+
+    def active_ads(self, account_id: str) -> int:
+        """An account's ads whose effective status is ACTIVE, counted again at most every
+        :data:`ACTIVE_ADS_REFRESH_SECONDS` (Meta's own count is not instantaneous either)."""
+        now = time.monotonic()
+        if now - self._active_ads_at >= ACTIVE_ADS_REFRESH_SECONDS:
+            counts: dict[str, int] = {}
+            for ad in self.world.ads.values():
+                if ad.get("effective_status") == "ACTIVE":
+                    counts[ad["account_id"]] = counts.get(ad["account_id"], 0) + 1
+            self._active_ads, self._active_ads_at = counts, now
+        return self._active_ads.get(account_id, 0)
 
     def issue_token(
         self, user_id: str, prefix: str, data_access_expires_at: datetime, days: int = 60

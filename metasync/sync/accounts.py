@@ -28,6 +28,7 @@ from metasync.graph import GraphClient, MetaAPIError
 from metasync.models import (
     AccountState,
     AccountSyncState,
+    Ad,
     MetaConnection,
     RunStatus,
     SyncRun,
@@ -198,6 +199,7 @@ def record_outcomes(run: SyncRun) -> dict[str, str]:
     }
     now = utcnow()
     updates = []
+    reread = {a for kind in ("initial", "lookback") for a in (run.period_kinds or {}).get(kind, [])}
     for account_id, outcome in outcomes.items():
         values: dict[str, object] = {"last_outcome": outcome, "updated_at": now}
         if outcome == "failed":
@@ -212,11 +214,36 @@ def record_outcomes(run: SyncRun) -> dict[str, str]:
                 values["last_full_sync_at"] = run.started_at
         elif run.kind == "performance":
             values["last_performance_sync_at"] = run.started_at
-            if run.period_kinds.get(account_id) in ("initial", "lookback"):
+            if account_id in reread:
                 values["last_lookback_at"] = run.started_at
         key = {"connection_id": run.connection_id, "account_id": account_id}
         updates.append(UpdateOne(key, {"$set": values}))
     if updates:  # one round trip, however many accounts
         AccountSyncState._get_collection().bulk_write(updates, ordered=False)
-    SyncRun.objects(pk=run.pk).update(set__account_outcomes=outcomes)
+    by_outcome: dict[str, list[str]] = {}  # outcome -> accounts: two keys, however many accounts
+    for account_id, outcome in outcomes.items():
+        by_outcome.setdefault(outcome, []).append(account_id)
+    SyncRun.objects(pk=run.pk).update(set__account_outcomes=by_outcome)
     return outcomes
+
+
+def active_ads(tenant_id: str, account_ids: list[str]) -> dict[str, int]:
+    """Each account's ACTIVE ads in the mirror (0 for an account with none or not yet read):
+    Meta sizes an account's hourly budgets by them (:mod:`metasync.budgets`)."""
+    counts = dict.fromkeys(account_ids, 0)
+    if not account_ids:
+        return counts
+    pipeline = [
+        {
+            "$match": {
+                "tenant_id": tenant_id,
+                "account_id": {"$in": account_ids},
+                "effective_status": "ACTIVE",
+                "deleted_at": None,
+            }
+        },
+        {"$group": {"_id": "$account_id", "ads": {"$sum": 1}}},
+    ]
+    for row in Ad._get_collection().aggregate(pipeline):
+        counts[str(row["_id"])] = int(row["ads"])
+    return counts

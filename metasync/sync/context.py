@@ -42,6 +42,7 @@ class SyncContext:
             calls_per_hour=settings.META_RATE_LIMIT_CALLS_PER_HOUR,
             warn_ratio=settings.META_RATE_LIMIT_WARN_RATIO,
             slowdown_pct=settings.META_USAGE_SLOWDOWN_PCT,
+            tier=settings.META_API_ACCESS_TIER,
         )
         cipher = TokenCipher(
             settings.ENCRYPTION_KEY.get_secret_value(),

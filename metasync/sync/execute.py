@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import redis
+from bson import ObjectId
 from pymongo.errors import ConnectionFailure
 
 from metasync.crypto import CryptoError
@@ -29,7 +30,7 @@ from metasync.models import (
     SyncRun,
     upsert_page,
 )
-from metasync.sync import performance, report_jobs, runs
+from metasync.sync import performance, report_jobs, runs, window
 from metasync.sync.closing import after_close
 from metasync.sync.connections import mark_token_error
 from metasync.sync.context import SyncContext
@@ -43,6 +44,7 @@ from metasync.sync.subtasks import (
     Subtask,
     Tally,
     error_record,
+    slot,
 )
 from metasync.sync.tombstones import tombstone_edge
 
@@ -50,23 +52,48 @@ __all__ = ["execute_subtask"]
 
 log = logging.getLogger(__name__)
 
-# SyncRun fields a subtask does not need: left out of its read
-RUN_BOOKKEEPING = ("inflight", "errors")
-
 
 def _finish(
     ctx: SyncContext,
     sub: Subtask,
+    status: str,
     error: dict[str, Any] | None = None,
     follow_ups: list[Subtask] | None = None,
     tally: Tally | None = None,
-) -> SyncRun | None:
+    *,
+    run: SyncRun | None = None,
+    stats: dict[str, float] | None = None,
+) -> Outcome:
+    """Count the subtask out with what it wrote and cost, hand off its follow-ups and, when it
+    has none, release the next queued subtask of the run, in one update of the run."""
     handoff = {follow.key: follow.as_record() for follow in follow_ups or []}
-    counts = tally.increments if tally is not None else None
-    closed = runs.finish(sub.run_id, sub.key, error, handoff, counts)
-    if closed is not None:
-        after_close(ctx, closed)
-    return closed
+    counts = {**(tally.increments if tally is not None else {}), **_call_counts(stats)}
+    done = runs.finish(
+        sub.run_id,
+        sub.key,
+        error,
+        handoff,
+        counts,
+        release_from=int(run.released or 0) if run is not None else None,
+    )
+    if done.closed is not None:
+        after_close(ctx, done.closed)
+    released = [Subtask.from_kwargs(arguments) for arguments in done.released]
+    if done.release_skipped:
+        released += window.release(sub.run_id, ctx.settings.SYNC_SUBTASKS_IN_FLIGHT, sub.key)
+    return Outcome(status, follow_ups=[*(follow_ups or []), *released], closed=done.closed)
+
+
+def _call_counts(stats: dict[str, float] | None) -> dict[str, float]:
+    """A client's call statistics as run counters (added with the subtask's finish)."""
+    if not stats:
+        return {}
+    counts = {
+        "api_calls": int(stats.get("api_calls", 0)),
+        "retries": int(stats.get("retries", 0)),
+        "throttled_seconds": float(stats.get("throttled_seconds", 0.0)),
+    }
+    return {name: value for name, value in counts.items() if value}
 
 
 def _work(
@@ -175,22 +202,34 @@ def execute_subtask(
     """Run one subtask. Transient errors are re-raised unless ``final_attempt`` (Celery's
     autoretry takes them); a rate limit asks for a retry with a countdown unless ``may_wait`` is
     False (retries exhausted), when it is recorded as the subtask's failure."""
-    # every subtask reads its run: leave out what it does not need (subtasks in flight, errors)
-    run = SyncRun.objects(pk=sub.run_id).exclude(*RUN_BOOKKEEPING).first()
-    if run is None or run.status != RunStatus.RUNNING:
+    # one read: the run with its outbox (a window of entries), without its errors
+    raw = SyncRun._get_collection().find_one({"_id": ObjectId(sub.run_id)}, {"errors": 0})
+    if raw is None or raw.get("status") != RunStatus.RUNNING:
         return Outcome("gone")
-    if not runs.in_flight(sub.run_id, sub.key):  # redelivered after it finished
+    if slot(sub.key) not in (raw.get("inflight") or {}):  # redelivered after it finished
         again = [Subtask.from_kwargs(a) for a in runs.handed_off(sub.run_id, sub.key)]
         return Outcome("done", follow_ups=again)
+    run = SyncRun._from_son(raw)
     connection = MetaConnection.objects(pk=sub.connection_id).first()
     if connection is None or connection.status != ConnectionStatus.ACTIVE:
-        return Outcome("gone", closed=_finish(ctx, sub))  # the run already says why
+        return _finish(ctx, sub, "gone", run=run)  # the run already says why
     ctx.sync_lock(sub.connection_id, run.kind).extend(sub.run_id)
     client = None
     tally = Tally()  # what this attempt wrote: added to the run when the subtask finishes
+    finished = False
+
+    def failed(exc: BaseException) -> Outcome:
+        nonlocal finished
+        finished = True
+        stats = client.stats.as_dict() if client is not None else None
+        return _finish(
+            ctx, sub, "failed", error_record(sub, exc), tally=tally, run=run, stats=stats
+        )
+
     try:
         client = ctx.client_for(connection)
         outcome = _work(ctx, client, run, connection, sub, tally)
+        finished = outcome.status != "poll"  # its cost goes with its finish, below
     except RateLimitError as exc:
         if client is not None and exc.scope != "governor":
             client.stats.throttled_seconds += exc.retry_after
@@ -198,14 +237,14 @@ def execute_subtask(
             countdown = min(exc.retry_after, MAX_COUNTDOWN_SECONDS)
             runs.waiting(sub.run_id, countdown)
             return Outcome("retry", countdown=countdown)
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+        return failed(exc)
     except TokenError as exc:
         mark_token_error(sub.connection_id, exc)
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+        return failed(exc)
     except (TransientError, RateGovernorUnavailable) as exc:
         if not final_attempt:
             raise
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+        return failed(exc)
     except (MetaAPIError, CryptoError) as exc:
         if isinstance(exc, CryptoError):
             MetaConnection.objects(pk=sub.connection_id).update(
@@ -219,12 +258,12 @@ def execute_subtask(
                 exc.message,
                 extra={"run_id": sub.run_id},
             )
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+        return failed(exc)
     except IncompleteListing as exc:
         log.warning(
             "subtask %s of run %s: %s", sub.key, sub.run_id, exc, extra={"run_id": sub.run_id}
         )
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+        return failed(exc)
     except (ConnectionFailure, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         raise  # our own stores briefly away: the task retries
     except Exception as exc:
@@ -234,12 +273,19 @@ def execute_subtask(
             sub.run_id,
             extra={"run_id": sub.run_id},
         )
-        return Outcome("failed", closed=_finish(ctx, sub, error_record(sub, exc), tally=tally))
+        return failed(exc)
     finally:
-        if client is not None:
+        if client is not None and not finished:  # a retry, poll or raise: its cost now
             runs.add_call_stats(sub.run_id, client.stats.as_dict())
     if outcome.status == "poll":
         runs.waiting(sub.run_id, outcome.countdown)
         return outcome
-    outcome.closed = _finish(ctx, sub, follow_ups=outcome.follow_ups, tally=tally)
-    return outcome
+    return _finish(
+        ctx,
+        sub,
+        outcome.status,
+        follow_ups=outcome.follow_ups,
+        tally=tally,
+        run=run,
+        stats=client.stats.as_dict(),
+    )

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from metasync.graph import GraphClient, insights_params, read_insights
 from metasync.models import AccountSyncState, MetaConnection, SyncRun, utcnow
+from metasync.sync import window
 from metasync.sync.context import SyncContext
 from metasync.sync.insight_rows import INSIGHTS_PAGE_SIZE, PAGES_PER_TASK, account_of, write_rows
 from metasync.sync.periods import Period, account_today, resolve
@@ -36,42 +37,68 @@ def plan_performance(
     states: Mapping[str, AccountSyncState],
     explicit: Period | None,
     levels: tuple[str, ...] | None = None,
-) -> list[Subtask]:
-    """One subtask per account and level: a synchronous read or a report job. Each account's
-    days come from its own watermarks (initial, lookback or recent)."""
+) -> list[tuple[Subtask, int]]:
+    """Subtasks per account and level, each with its rank: a synchronous read or a report job.
+    Each account's days come from its own watermarks (initial, lookback or recent).
+
+    An initial or lookback range is read in two pieces: yesterday and today (ranked
+    :data:`~metasync.sync.window.RECENT`) and the days before (ranked ``OLDER``), so under a
+    backlog every account's recent days are read before any account's older ones. This costs
+    one more read per account and level on those runs (once a day); recent and explicit
+    ranges stay whole.
+    """
     settings, now = ctx.settings, utcnow()
-    subtasks: list[Subtask] = []
+    ranked: list[tuple[Subtask, int]] = []
     kinds: dict[str, str] = {}
     for account_id in accounts:
         account = account_of(connection, account_id)
         today = account_today(account.timezone_name if account else None, now)
         since, until, kind = resolve(settings, states[account_id], today, explicit, now)
         kinds[account_id] = kind
-        days = (until - since).days + 1
+        pieces = [(since, until, window.RECENT)]
+        recent_start = today - timedelta(days=1)
+        if kind in ("initial", "lookback") and since < recent_start <= until:
+            pieces = [
+                (recent_start, until, window.RECENT),
+                (since, recent_start - timedelta(days=1), window.OLDER),
+            ]
         for level in levels or settings.META_INSIGHTS_LEVELS:
-            if days <= settings.META_INSIGHTS_SYNC_MAX_DAYS:
-                subtasks.append(
-                    Subtask(
-                        str(run.pk),
-                        str(connection.pk),
-                        account_id,
-                        f"insights:{level}",
-                        since=since.isoformat(),
-                        until=until.isoformat(),
-                    )
-                )
-            else:
-                subtasks.append(report_subtask(run, connection, account_id, level, since, until))
-    distinct = sorted(set(kinds.values()))
+            for first, last, rank in pieces:
+                ranked.append((_read(run, connection, account_id, level, first, last, ctx), rank))
+    by_kind: dict[str, list[str]] = {}  # kind -> accounts: a few keys, however many accounts
+    for account_id, kind in kinds.items():
+        by_kind.setdefault(kind, []).append(account_id)
     SyncRun.objects(pk=run.pk).update(
         set__period={
-            "kind": distinct[0] if len(distinct) == 1 else "mixed",
+            "kind": next(iter(by_kind)) if len(by_kind) == 1 else "mixed",
             "levels": list(levels or settings.META_INSIGHTS_LEVELS),
         },
-        set__period_kinds=kinds,
+        set__period_kinds=by_kind,
     )
-    run.period_kinds = kinds
-    return subtasks
+    run.period_kinds = by_kind
+    return ranked
+
+
+def _read(
+    run: SyncRun,
+    connection: MetaConnection,
+    account_id: str,
+    level: str,
+    since: date,
+    until: date,
+    ctx: SyncContext,
+) -> Subtask:
+    """A synchronous read for ranges up to ``META_INSIGHTS_SYNC_MAX_DAYS``, else a job."""
+    if (until - since).days + 1 > ctx.settings.META_INSIGHTS_SYNC_MAX_DAYS:
+        return report_subtask(run, connection, account_id, level, since, until)
+    return Subtask(
+        str(run.pk),
+        str(connection.pk),
+        account_id,
+        f"insights:{level}",
+        since=since.isoformat(),
+        until=until.isoformat(),
+    )
 
 
 @dataclass

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from mongoengine.queryset.visitor import Q
 
 from metasync.models import RunStatus, SyncRun, utcnow
-from metasync.sync import runs
+from metasync.sync import runs, window
 from metasync.sync.closing import after_close, interrupt
 from metasync.sync.context import SyncContext
 from metasync.sync.subtasks import Subtask
@@ -75,16 +75,22 @@ def recover_stalled_runs(
         ctx.sync_lock(run.connection_id, run.kind).extend(str(run.pk))
         for arguments in queued:
             send(Subtask.from_kwargs(arguments))
-        SyncRun.objects(pk=run.pk).update(inc__recovered=len(queued))
+        released = window.release(str(run.pk), ctx.settings.SYNC_SUBTASKS_IN_FLIGHT)
+        for sub in released:  # the window narrowed (releases that kept racing): top it up
+            send(sub)
+        SyncRun.objects(pk=run.pk).update(inc__recovered=len(queued) + len(released))
         for key in lost:
             error = {
                 "type": "SubtaskLost",
                 "message": f"subtask {key} was lost and its arguments were not recorded",
                 "at": now,
             }
-            closed = runs.finish(str(run.pk), key, error)
+            closed = runs.finish(str(run.pk), key, error).closed
             if closed is not None:
                 after_close(ctx, closed)
+            else:
+                for sub in window.release(str(run.pk), ctx.settings.SYNC_SUBTASKS_IN_FLIGHT):
+                    send(sub)
         if not run.planned:  # its start died before planning: nothing will ever finish it
             interrupt(ctx, str(run.pk), "StartLost", "the run's start was lost before planning")
         log.warning(

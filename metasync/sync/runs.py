@@ -6,7 +6,8 @@ task arguments and parent (the outbox). Nothing is kept per page, and nothing pe
 subtask but counters, so a run's document is bounded by the work in flight, not by the pages or
 subtasks it did (``bench/run_document.py`` measures it).
 
-- :func:`schedule` records a run's initial subtasks once (a second start adds nothing).
+- :mod:`metasync.sync.window` queues a run's planned subtasks and releases them into the
+  outbox a window at a time.
 - :func:`finish` counts a subtask out (once: only while it is in flight), adds what it wrote,
   and in the same atomic update records the follow-ups it hands off; when ``pending`` reaches
   zero it closes the run exactly once (a conditional update on ``status == running``).
@@ -21,59 +22,37 @@ instead of reading Meta again, which might hand off different ones.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
 
-from metasync.models import RunStatus, SyncRun, utcnow
+from metasync.models import QueuedSubtask, RunStatus, SyncRun, utcnow
+from metasync.sync.subtasks import slot
+from metasync.sync.window import next_queued
 
 __all__ = [
+    "Finished",
     "add_call_stats",
     "add_counts",
     "close_if_done",
     "finish",
     "handed_off",
     "in_flight",
-    "schedule",
     "slot",
     "unfinished",
     "waiting",
 ]
 
-FINISH_ATTEMPTS = 3  # a follow-up another subtask put in flight first is dropped, then retried
+FINISH_ATTEMPTS = 6  # retried when a follow-up was put in flight first or a release raced
 MAX_ERRORS = 50  # the newest errors kept on a run (``failed`` counts them all)
 
 
 def _collection() -> Any:
     return SyncRun._get_collection()
-
-
-def slot(key: str) -> str:
-    """The ``inflight`` field of subtask ``key`` (keys hold dots and cursors: not field names)."""
-    return "s" + hashlib.sha256(key.encode()).hexdigest()[:24]
-
-
-def schedule(run_id: str, subtasks: Mapping[str, Mapping[str, Any]]) -> int:
-    """Put a run's initial subtasks (key -> task arguments) in flight, once per run: a start
-    delivered again after it planned adds nothing. Returns how many were added."""
-    if not subtasks:
-        return 0
-    entries = {
-        f"inflight.{slot(key)}": {**dict(arguments), "key": key, "parent": "start"}
-        for key, arguments in subtasks.items()
-    }
-    result = _collection().update_one(
-        {"_id": ObjectId(run_id), "planned": {"$ne": 1}},
-        {
-            "$set": {**entries, "planned": 1, "progress_at": utcnow()},
-            "$inc": {"pending": len(entries), "subtasks_total": len(entries)},
-        },
-    )
-    return len(entries) if result.modified_count else 0
 
 
 def waiting(run_id: str, seconds: float) -> None:
@@ -124,24 +103,47 @@ def in_flight(run_id: str, key: str) -> bool:
     return found is not None
 
 
+@dataclass(frozen=True)
+class Finished:
+    """What :func:`finish` did: the run when this call closed it, and the queued subtasks it
+    released into the window (to send with the follow-ups)."""
+
+    closed: SyncRun | None = None
+    released: list[dict[str, Any]] = field(default_factory=list)
+    release_skipped: bool = False  # releases kept racing: the caller tops the window up
+
+
 def finish(
     run_id: str,
     key: str,
     error: Mapping[str, Any] | None = None,
     follow_ups: Mapping[str, Mapping[str, Any]] | None = None,
     counts: Mapping[str, float] | None = None,
-) -> SyncRun | None:
-    """Count subtask ``key`` out, add ``counts`` (``entities.ads``, ``rows.ad``, ``pages``...)
-    and put its ``follow_ups`` (subtask key -> task arguments) in flight, in one atomic update;
-    returns the closed run when this call closed it.
+    *,
+    release_from: int | None = None,
+) -> Finished:
+    """Count subtask ``key`` out, add ``counts`` (``entities.ads``, ``rows.ad``, ``pages``,
+    ``api_calls``...) and put its ``follow_ups`` (subtask key -> task arguments) in flight, in
+    one atomic update.
+
+    With ``release_from`` (the run's ``released`` counter as the caller last read it) a
+    subtask without follow-ups also releases the next queued subtask in the same update, on
+    the condition that the counter has not moved (else it reads it again): the window keeps
+    its size with no write of its own (:mod:`metasync.sync.window`).
 
     A follow-up already in flight (another subtask handed it off) is not counted twice: it is
     dropped and the update tried again.
     """
     handoff = dict(follow_ups or {})
-    for _ in range(FINISH_ATTEMPTS):
+    position = release_from
+    for attempt in range(FINISH_ATTEMPTS):
+        released = None
+        if position is not None and not handoff and attempt < FINISH_ATTEMPTS - 1:
+            released = next_queued(run_id, position)
+        children = {**handoff, **({released["key"]: released} if released else {})}
         increments: dict[str, float] = {
             "pending": len(handoff) - 1,
+            "in_flight": len(children) - 1,
             "subtasks_done": 1,
             "subtasks_total": len(handoff),
             **dict(counts or {}),
@@ -152,27 +154,37 @@ def finish(
                 "progress_at": utcnow(),
                 **{
                     f"inflight.{slot(child)}": {**dict(arguments), "key": child, "parent": key}
-                    for child, arguments in handoff.items()
+                    for child, arguments in children.items()
                 },
             },
             "$inc": increments,
         }
+        if released is not None:
+            increments["released"] = 1
         if error is not None:
             update["$push"] = {"errors": {"$each": [dict(error)], "$slice": -MAX_ERRORS}}
             increments["failed"] = 1
         query: dict[str, Any] = {
             "_id": ObjectId(run_id),
             f"inflight.{slot(key)}": {"$exists": True},
-            **{f"inflight.{slot(child)}": {"$exists": False} for child in handoff},
+            **{f"inflight.{slot(child)}": {"$exists": False} for child in children},
+            **({"released": position} if released is not None else {}),
         }
-        if _collection().update_one(query, update).modified_count:
-            break
-        raw = _collection().find_one({"_id": ObjectId(run_id)}, {"inflight": 1})
+        after = _collection().find_one_and_update(
+            query, update, {"pending": 1}, return_document=ReturnDocument.AFTER
+        )
+        if after is not None:
+            closed = close_if_done(run_id) if after.get("pending", 0) <= 0 else None
+            skipped = position is not None and not handoff and attempt == FINISH_ATTEMPTS - 1
+            return Finished(closed, [released] if released is not None else [], skipped)
+        raw = _collection().find_one({"_id": ObjectId(run_id)}, {"inflight": 1, "released": 1})
         inflight = (raw or {}).get("inflight") or {}
         if raw is None or slot(key) not in inflight:
-            break  # counted out before: a redelivered subtask
+            return Finished()  # counted out before: a redelivered subtask
         handoff = {k: v for k, v in handoff.items() if slot(k) not in inflight}
-    return close_if_done(run_id)
+        if position is not None:
+            position = int(raw.get("released") or 0)
+    return Finished()
 
 
 def handed_off(run_id: str, key: str) -> list[dict[str, Any]]:
@@ -236,4 +248,9 @@ def close_if_done(run_id: str) -> SyncRun | None:
         },
         return_document=ReturnDocument.AFTER,
     )
-    return SyncRun._from_son(closed) if closed else None
+    if closed is None:
+        return None
+    if closed.get("queued"):  # every queued subtask was released: its plan is done with
+        QueuedSubtask._get_collection().delete_many({"run_id": run_id})
+    run: SyncRun = SyncRun._from_son(closed)
+    return run

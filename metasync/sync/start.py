@@ -29,10 +29,11 @@ from metasync.models import (
     upsert_page,
     utcnow,
 )
-from metasync.sync import mapping, performance, runs
+from metasync.sync import mapping, performance, runs, window
 from metasync.sync.accounts import (
     account_states,
     accounts_to_read,
+    active_ads,
     mark_readable,
     mark_unreadable,
     rediscover,
@@ -196,6 +197,7 @@ def _start_locked(
                 inc__failed=1,
             )
         planned = [a for a in [*usual, *probe] if a in answered]
+        ctx.governor.set_active_ads(active_ads(connection.tenant_id, planned))
         run.accounts = planned
         SyncRun.objects(pk=run_id).update(set__accounts=planned)
     except RateLimitError as exc:  # the start task retries after the wait: not stalled
@@ -270,14 +272,16 @@ def _plan(
     levels: tuple[str, ...] | None,
     never_full: bool = False,
 ) -> list[Subtask]:
-    """The run's subtasks, each account planned from its own watermarks."""
+    """Plan the run's subtasks, each account from its own watermarks, and release the first
+    window of them; returns the subtasks the start sends (those it released that are still in
+    flight, so a start delivered again sends them again)."""
     accounts = list(run.accounts)
     if run.kind == "performance":
-        subtasks = performance.plan_performance(
+        ranked = performance.plan_performance(
             ctx, run, connection, accounts, states, period, levels
         )
     else:
-        subtasks, full_accounts, sinces = [], [], []
+        ranked, full_accounts, sinces = [], [], []
         for account in accounts:
             since = _entity_since(ctx, states[account], account in forced_full, never_full)
             if since is None:
@@ -285,14 +289,17 @@ def _plan(
             else:
                 sinces.append(since)
             edges = ["campaigns", "adsets", "ads"] + (["adcreatives"] if since is None else [])
-            subtasks += [
-                Subtask(
-                    str(run.pk),
-                    str(connection.pk),
-                    account,
-                    edge,
-                    since=since.isoformat() if since else None,
-                    until=FULL if since is None else None,
+            ranked += [
+                (
+                    Subtask(
+                        str(run.pk),
+                        str(connection.pk),
+                        account,
+                        edge,
+                        since=since.isoformat() if since else None,
+                        until=FULL if since is None else None,
+                    ),
+                    window.RECENT,
                 )
                 for edge in edges
             ]
@@ -302,8 +309,9 @@ def _plan(
             set__since=min(sinces) if sinces else None,
         )
         run.full_accounts = full_accounts
-    runs.schedule(str(run.pk), {sub.key: sub.as_record() for sub in subtasks})
-    return subtasks
+    window.plan(str(run.pk), ranked)
+    window.release(str(run.pk), ctx.settings.SYNC_SUBTASKS_IN_FLIGHT)
+    return [Subtask.from_kwargs(a) for a in runs.handed_off(str(run.pk), "start")]
 
 
 def _entity_since(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +19,16 @@ __all__ = [
     "Subtask",
     "Tally",
     "error_record",
+    "slot",
 ]
 
 FULL = "full"  # ``until`` of an entity subtask that lists the whole edge (and tombstones)
 MAX_COUNTDOWN_SECONDS = 3000.0  # below the lock TTL (3600 s) and the visibility timeout
+
+
+def slot(key: str) -> str:
+    """The run outbox field of subtask ``key`` (keys hold dots and cursors: not field names)."""
+    return "s" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 class IncompleteListing(Exception):

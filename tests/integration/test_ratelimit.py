@@ -16,6 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from metasync.budgets import use_case_of
 from metasync.graph import GraphClient, GraphConfig, RateGovernorUnavailable, RateLimitError
 from metasync.graph.usage import parse_usage_headers
 from metasync.keys import RedisKeys
@@ -58,8 +59,13 @@ def counting_server() -> Iterator[tuple[str, type[_CountingHandler]]]:
 
 
 def _worker(
-    redis_url: str, prefix: str, base_url: str, attempts: int, out: multiprocessing.Queue
-) -> None:  # type: ignore[type-arg]
+    redis_url: str,
+    prefix: str,
+    base_url: str,
+    call: tuple[str, str | None, int],
+    out: multiprocessing.Queue,  # type: ignore[type-arg]
+) -> None:
+    path, account_id, attempts = call
     gov = governor(redis.Redis.from_url(redis_url), prefix, calls_per_hour=50)
     client = GraphClient(
         "proc-token",
@@ -71,24 +77,39 @@ def _worker(
     made = refused = 0
     for _ in range(attempts):
         try:
-            client.get("act_1/campaigns", account_id="1")
+            client.get(path, account_id=account_id)
             made += 1
         except RateLimitError:
             refused += 1
     out.put((made, refused))
 
 
-def test_processes_sharing_a_connection_never_exceed_its_budget(
+@pytest.mark.parametrize(
+    ("path", "account_id", "attempts", "budget"),
+    [
+        ("me/adaccounts", None, 30, 50),  # the user's platform budget (calls_per_hour)
+        ("act_1/campaigns", "1", 100, 285),  # ads_management, limited tier: 95 % of 300
+        ("act_1/insights", "1", 200, 570),  # ads_insights, limited tier: 95 % of 600
+    ],
+)
+def test_processes_sharing_a_budget_never_exceed_it(
     redis_client: redis.Redis,
     redis_url: str,
     redis_prefix: str,
     counting_server: tuple[str, type[_CountingHandler]],
+    path: str,
+    account_id: str | None,
+    attempts: int,
+    budget: int,
 ) -> None:
+    """Four processes share one budget: the server sees exactly the budget, whichever it is
+    (the account has no active ads recorded, so Meta's formula gives its base)."""
     base_url, handler = counting_server
     context = multiprocessing.get_context("fork")
     out = context.Queue()
+    call = (path, account_id, attempts)
     processes = [
-        context.Process(target=_worker, args=(redis_url, redis_prefix, base_url, 30, out))
+        context.Process(target=_worker, args=(redis_url, redis_prefix, base_url, call, out))
         for _ in range(4)
     ]
     with warnings.catch_warnings():
@@ -100,12 +121,17 @@ def test_processes_sharing_a_connection_never_exceed_its_budget(
         process.join(10)
     made = sum(r[0] for r in results)
     refused = sum(r[1] for r in results)
-    assert made == 50, results
-    assert refused == 4 * 30 - 50
-    assert handler.hits == 50  # the server saw exactly the budget
-    calls_key = RedisKeys(redis_prefix).calls("conn-1")
-    assert redis_client.zcard(calls_key) == 50
-    assert 0 < redis_client.pttl(calls_key) <= 3600 * 1000
+    assert made == budget, results
+    assert refused == 4 * attempts - budget
+    assert handler.hits == budget  # the server saw exactly the budget
+    keys = RedisKeys(redis_prefix)
+    if account_id is None:
+        calls_key = keys.calls("conn-1")
+        assert redis_client.zcard(calls_key) == budget
+    else:
+        calls_key = keys.account_calls(account_id, use_case_of(path))
+        assert sum(int(v) for v in redis_client.hvals(calls_key)) == budget
+    assert 0 < redis_client.pttl(calls_key) <= 3660 * 1000
 
 
 def test_sliding_window_answers_how_long_to_wait(
@@ -281,7 +307,8 @@ def test_several_values_for_one_scope_combine_by_their_maximum(
     }
     gov.record_usage(parse_usage_headers(headers), connection_id="c", account_id="42")
     keys = RedisKeys(redis_prefix)
-    assert redis_client.exists(keys.pace("business", "42")) == 1
+    assert redis_client.exists(keys.pace("business", "42:ads_management")) == 1
+    assert redis_client.exists(keys.pace("business", "42:ads_insights")) == 0
     assert redis_client.exists(keys.pace("app", "all")) == 1
     assert gov.acquire("c", account_id="42").allowed
     assert not gov.acquire("c", account_id="42").allowed  # paced
@@ -306,3 +333,70 @@ def test_an_account_throttling_code_blocks_the_account_not_the_app(
     gov.block_for_error(error, connection_id="c", account_id="1")
     assert not gov.acquire("c", account_id="1").allowed
     assert gov.acquire("c", account_id="2").allowed  # another account of the app carries on
+
+
+def test_an_account_budget_grows_with_its_active_ads(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    """Meta's formula, limited tier: ads_management 300 + 40 x active ads, ads_insights
+    600 + 400 x active ads, of which the governor uses 95 %."""
+    gov = governor(redis_client, redis_prefix)
+    assert gov.acquire("c", account_id="7").budget == 285
+    gov.set_active_ads({"7": 10})
+    assert gov.acquire("c", account_id="7").budget == 665
+    assert gov.acquire("c", account_id="7", use_case="ads_insights").budget == 4370
+    assert gov.acquire("c", account_id="8").budget == 285  # another account: its own size
+    full = governor(redis_client, redis_prefix, tier="full")  # type: ignore[arg-type]
+    assert full.acquire("c", account_id="7", use_case="ads_insights").budget == 184_300
+
+
+def test_an_unknown_tier_is_refused_with_its_name(redis_client: redis.Redis) -> None:
+    with pytest.raises(ValueError, match="tier 'standard'"):
+        RateGovernor(redis_client, tier="standard")
+
+
+def test_meta_percentage_wins_over_the_own_count(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    """Meta counts calls we cannot see (another process of the app, Meta's own view of a
+    retried call): its percentage stands in for our count, both up and down. (No pacing
+    here, to see the count alone.)"""
+    gov = governor(redis_client, redis_prefix, slowdown_pct=100)
+
+    def header(pct: float, kind: str = "ads_insights") -> None:
+        entry = {"type": kind, "call_count": pct, "total_cputime": 1, "total_time": 1}
+        usage = parse_usage_headers({"X-Business-Use-Case-Usage": json.dumps({"7": [entry]})})
+        gov.record_usage(usage, connection_id="c", account_id="7")
+
+    header(99.5)  # 568 of 570 by Meta's count (rounded up): two more calls fit
+    answers = [gov.acquire("c", account_id="7", use_case="ads_insights") for _ in range(3)]
+    assert [a.allowed for a in answers] == [True, True, False]
+    refused = answers[-1]
+    assert refused.used == 570 and refused.reason == "rl:acct:7:ads_insights"
+    assert 59 < refused.wait_seconds <= 60
+    assert gov.acquire("c", account_id="7").allowed  # management is another budget
+    for _ in range(284):
+        gov.acquire("c", account_id="7")
+    assert not gov.acquire("c", account_id="7").allowed  # our own count: 285 of 285
+    header(10.0, "ads_management")
+    assert gov.acquire("c", account_id="7").allowed  # Meta says 10 %: it wins
+
+
+def test_a_use_case_throttle_blocks_that_use_case_only(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    """(#80000) is the insights budget of the account: its object reads carry on."""
+    from metasync.graph import error_from_response
+
+    gov = governor(redis_client, redis_prefix)
+    entries = [{"type": "ads_insights", "call_count": 100, "estimated_time_to_regain_access": 3}]
+    headers = {"X-Business-Use-Case-Usage": json.dumps({"7": entries})}
+    body = {"error": {"code": 80000, "message": "(#80000) There have been too many calls"}}
+    error = error_from_response(400, body, headers)
+    assert isinstance(error, RateLimitError) and error.use_case == "ads_insights"
+    assert error.retry_after == 180
+    gov.block_for_error(error, connection_id="c", account_id="7")
+    refused = gov.acquire("c", account_id="7", use_case="ads_insights")
+    assert not refused.allowed and refused.reason == "rl:blocked:business:7:ads_insights"
+    assert gov.acquire("c", account_id="7", use_case="ads_management").allowed
+    assert gov.acquire("c", account_id="8", use_case="ads_insights").allowed

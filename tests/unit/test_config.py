@@ -33,6 +33,13 @@ def test_valid_environment_gives_documented_defaults() -> None:
     assert settings.META_MAX_RETRIES == 3
     assert settings.graph_base_url == "https://graph.facebook.com/v26.0"
     assert settings.ENCRYPTION_OLD_KEYS == ()
+    assert settings.META_API_ACCESS_TIER == "limited"
+    assert settings.SYNC_SUBTASKS_IN_FLIGHT == 32
+
+
+def test_an_unknown_access_tier_is_named_with_the_choices() -> None:
+    with pytest.raises(ConfigurationError, match=r"META_API_ACCESS_TIER.*limited or full"):
+        load_settings({**VALID, "META_API_ACCESS_TIER": "standard"})
 
 
 @pytest.mark.parametrize(
@@ -67,7 +74,7 @@ def test_empty_string_counts_as_missing() -> None:
         ("PERFORMANCE_SYNC_INTERVAL_MINUTES", "-5", "whole number of minutes"),
         ("MONGODB_URI", "postgres://localhost/db", "MongoDB URI"),
         ("REDIS_URL", "http://localhost:6379", "Redis URL"),
-        ("META_RATE_LIMIT_CALLS_PER_HOUR", "0", "calls per hour"),
+        ("META_RATE_LIMIT_CALLS_PER_HOUR", "0", "platform calls"),
         ("META_RATE_LIMIT_WARN_RATIO", "1.5", "fraction"),
         ("META_USAGE_SLOWDOWN_PCT", "150", "usage percentage"),
         ("META_HTTP_CONNECT_TIMEOUT", "0", "TCP connection"),

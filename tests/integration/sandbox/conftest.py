@@ -31,19 +31,10 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
 
 @pytest.fixture
 def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    """The shared sandbox with default faults, budgets and zeroed counters."""
+    """The shared sandbox with default faults, Meta's budgets (limited tier) counted afresh,
+    and zeroed counters."""
     sandbox_server.control("PUT", "faults", {})
-    sandbox_server.control(
-        "PUT",
-        "budgets",
-        {
-            "app": 1_000_000,
-            "user": 100_000,
-            "account": 100_000,
-            "business_use_case": 100_000,
-            "window_seconds": 3600,
-        },
-    )
+    sandbox_server.control("PUT", "budgets", {})
     sandbox_server.control("POST", "counters")
     yield sandbox_server
     sandbox_server.control("PUT", "faults", {})

@@ -32,12 +32,68 @@ def test_usage_headers_grow_with_real_calls(sandbox: Sandbox) -> None:
     assert first.account is not None and later.account is not None
     assert first.account.acc_id_util_pct == 5.0  # 1 of 20
     assert later.account.acc_id_util_pct == 25.0  # 5 of 20
-    assert later.app is not None and later.app.call_count == 10.0  # 5 of the user's 50
+    assert later.app is not None and later.app.call_count == 0.0  # not the user's budget
     management = next(e for e in later.business if e.type == "ads_management")
     assert management.business_id == account.removeprefix("act_")
     assert management.call_count == 12.5  # 5 of 40
     insights = sandbox.get(f"{account}/insights", level="account", date_preset="yesterday")
     assert "X-FB-Ads-Insights-Throttle" in insights.headers
+
+
+def test_budgets_follow_metas_formula_for_the_tier(sandbox: Sandbox) -> None:
+    """Limited tier: ads_management 300 + 40 x active ads, ads_insights 600 + 400 x active
+    ads, per ad account; the user's platform budget (200) counts only the /me node."""
+    truth = sandbox.truth()
+    account = sandbox.user()["ad_account_ids"][0]
+    number = account.removeprefix("act_")
+    active = sum(
+        1
+        for ad in truth["ads"]
+        if ad["account_id"] == number and ad["effective_status"] == "ACTIVE"
+    )
+    assert active > 0
+    usage = parse_usage_headers(sandbox.get(account, fields="name").headers)
+    management = next(e for e in usage.business if e.type == "ads_management")
+    assert management.call_count == round(100 / (300 + 40 * active), 2)
+    assert management.ads_api_access_tier == "development_access"
+    sandbox.get(f"{account}/insights", level="account", date_preset="yesterday")
+    usage = parse_usage_headers(sandbox.get(f"{account}/insights", level="account").headers)
+    insights = next(e for e in usage.business if e.type == "ads_insights")
+    assert insights.call_count == round(200 / (600 + 400 * active), 2)  # 2 insights calls
+    for _ in range(4):
+        me = parse_usage_headers(sandbox.get("me", fields="id").headers)
+    assert me.app is not None and me.app.call_count == 2.0  # 4 of the user's 200
+    sandbox.control("PUT", "budgets", {"tier": "full"})
+    usage = parse_usage_headers(sandbox.get(account, fields="name").headers)
+    management = next(e for e in usage.business if e.type == "ads_management")
+    assert management.call_count == round(100 / (100_000 + 40 * active), 2)
+
+
+def test_a_spent_use_case_answers_80004_and_the_other_carries_on(sandbox: Sandbox) -> None:
+    """The whole management budget of an account with no active ads (300 calls), then
+    (#80004) with the regain time; its insights and other accounts are not affected."""
+    truth = sandbox.truth()
+    idle = {ad["account_id"] for ad in truth["ads"] if ad["effective_status"] == "ACTIVE"}
+    mine = [a.removeprefix("act_") for a in sandbox.user()["ad_account_ids"]]
+    quiet = next((a for a in mine if a not in idle), None)
+    account = f"act_{quiet or mine[0]}"
+    budget = 300 + 40 * sum(
+        1
+        for ad in truth["ads"]
+        if ad["account_id"] == account[4:] and ad["effective_status"] == "ACTIVE"
+    )
+    client = sandbox.client()
+    for _ in range(budget):
+        client.get(account, {"fields": "id"})
+    with pytest.raises(RateLimitError) as caught:
+        client.get(account, {"fields": "id"})
+    error = caught.value
+    assert (error.code, error.scope, error.use_case) == (80004, "business", "ads_management")
+    assert 3000 < error.retry_after <= 3600  # the regain time: the window's oldest call
+    params = insights_params(level="account", date_preset="yesterday")
+    assert client.get(f"{account}/insights", params).status == 200
+    other = next(a for a in sandbox.user()["ad_account_ids"] if a != account)
+    assert client.get(other, {"fields": "id"}).status == 200
 
 
 def test_account_budget_gives_17_2446079_with_reset_time(sandbox: Sandbox) -> None:

@@ -69,12 +69,13 @@ def test_what_cannot_be_queued_again_ends_the_run_with_a_named_error(
 ) -> None:
     first, second = connections[:2]
     start = start_sync(ctx, str(first.pk))
-    for sub in start.subtasks:
-        execute_subtask(ctx, sub)
-    run_book.schedule(start.run_id, {})  # nothing new
+    todo = list(start.subtasks)
+    while todo:
+        todo += execute_subtask(ctx, todo.pop()).follow_ups
     SyncRun.objects(pk=start.run_id).update(  # a key whose arguments were never recorded
         **{f"set__inflight__{run_book.slot('old-key')}": {"key": "old-key"}},
         inc__pending=1,
+        inc__in_flight=1,
         set__status=RunStatus.RUNNING,
     )
     # and a run whose start died after saving it, before planning any subtask

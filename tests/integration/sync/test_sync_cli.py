@@ -189,7 +189,7 @@ def test_operator_errors_are_one_line_and_tracebacks_need_debug(
         ["connections", "add", "--tenant", "t", "--token-stdin"], sync_env, token + "\n"
     )
     assert added.returncode == 0, added.stderr
-    world.control("POST", "budgets", {"user": 0})  # Meta: (#17) User request limit reached
+    world.control("POST", "budgets", {"app": 0})  # Meta: (#4) Application request limit reached
     throttled = metasync(["sync-performance", "--inline"], {**sync_env, "LOG_LEVEL": "WARNING"})
     assert throttled.returncode == 1
     lines = throttled.stderr.strip().splitlines()
