@@ -16,9 +16,10 @@ import time
 from collections import Counter
 from typing import Any
 
-from pymongo import monitoring
+import bson
+from pymongo import MongoClient, monitoring
 
-from bench.common import bench_services, connected, save, table
+from bench.common import BenchServices, bench_services, connected, save, table
 from bench.entity_sync import raw_bulk_speed
 from bench.scale import small_world
 from metasync import db
@@ -81,71 +82,102 @@ def split(stats: pstats.Stats, total: float, mongo: float) -> dict[str, float]:
     }
 
 
+KINDS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("entities", {"full": True}),
+    ("performance", {"period": Period(preset="last_7d")}),
+)
+
+
+KIND_NAMES = tuple(kind for kind, _ in KINDS)
+
+
+def measure(services: BenchServices, database: str, profiled: bool) -> dict[str, dict[str, Any]]:
+    """Both syncs of a fresh database, each timed (and profiled when ``profiled``), beside
+    the raw bulk-upsert speed of the documents they wrote."""
+    env = services.environment(database, LOG_LEVEL="WARNING")
+    ctx = connected(env)
+    connection = add_connection(ctx, "tenant", services.info["users"][0]["token"])
+    results: dict[str, dict[str, Any]] = {}
+    for kind, kwargs in KINDS:
+        COMMANDS.counts.clear()
+        COMMANDS.seconds = 0.0
+        profile = cProfile.Profile()
+        started = time.monotonic()
+        if profiled:
+            profile.enable()
+        start = run_inline(ctx, str(connection.pk), kind=kind, **kwargs)
+        profile.disable()
+        seconds = time.monotonic() - started
+        run = SyncRun.objects.get(pk=start.run_id)
+        written = (
+            sum(int(v) for v in run.rows.values())
+            if kind == "performance"
+            else sum(int(v) for k, v in run.entities.items() if k != "accounts")
+        )
+        commands = dict(COMMANDS.counts.most_common())
+        raw = raw_bulk_speed(services.mongo.url, database, insights=kind == "performance")
+        results[kind] = {
+            "written": written,
+            "seconds": seconds,
+            "per_second": written / seconds,
+            "raw_bulk_per_second": raw["per_second"],
+            "ratio_to_raw": written / seconds / raw["per_second"],
+            "api_calls": run.api_calls,
+            "subtasks": run.subtasks_done,
+            "mongo_commands": commands,
+            "mongo_commands_per_subtask": sum(commands.values()) / max(1, run.subtasks_done),
+        }
+        if profiled:
+            stats = pstats.Stats(profile)
+            results[kind]["split_seconds"] = split(stats, seconds, COMMANDS.seconds)
+            print(f"\n{kind}: top functions by own time (profiled run)")
+            stats.sort_stats("tottime").print_stats(12)
+    results["document_bytes"] = document_sizes(services.mongo.url, database)
+    db.disconnect()
+    return results
+
+
+def document_sizes(mongo_url: str, database: str) -> dict[str, float]:
+    """Average BSON size per collection of the mirror (for the capacity plan)."""
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_url)
+    sizes: dict[str, float] = {}
+    for name in ("campaigns", "ad_sets", "ads", "ad_creatives", "daily_insights"):
+        documents = list(client[database][name].find().limit(2000))
+        if documents:
+            sizes[name] = sum(len(bson.encode(d)) for d in documents) / len(documents)
+    client.close()
+    return sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", type=int, default=0, help="that many small accounts instead")
     options = parser.parse_args()
     size = small_world(1, options.small) if options.small else SIZE
-    results: dict[str, Any] = {"world": size.__dict__}
     with bench_services("profile", seed=5, size=size) as services:
-        env = services.environment("bench_profile", LOG_LEVEL="WARNING")
-        ctx = connected(env)
-        connection = add_connection(ctx, "tenant", services.info["users"][0]["token"])
-        rows = []
-        for kind, kwargs in (
-            ("entities", {"full": True}),
-            ("performance", {"period": Period(preset="last_7d")}),
-        ):
-            COMMANDS.counts.clear()
-            COMMANDS.seconds = 0.0
-            profile = cProfile.Profile()
-            started = time.monotonic()
-            profile.enable()
-            start = run_inline(ctx, str(connection.pk), kind=kind, **kwargs)  # type: ignore[arg-type]
-            profile.disable()
-            seconds = time.monotonic() - started
-            run = SyncRun.objects.get(pk=start.run_id)
-            written = (
-                sum(int(v) for v in run.rows.values())
-                if kind == "performance"
-                else sum(int(v) for k, v in run.entities.items() if k != "accounts")
-            )
-            subtasks = run.subtasks_done
-            commands = dict(COMMANDS.counts.most_common())
-            print(f"\n{kind}: {subtasks} subtasks, MongoDB commands per subtask:")
-            for name, count in commands.items():
-                print(f"  {count / max(1, subtasks):6.2f}  {name}")
-            stats = pstats.Stats(profile)
-            parts = split(stats, seconds, COMMANDS.seconds)
-            raw = raw_bulk_speed(
-                services.mongo.url, "bench_profile", insights=kind == "performance"
-            )
-            results[kind] = {
-                "written": written,
-                "seconds": seconds,
-                "per_second": written / seconds,
-                "raw_bulk_per_second": raw["per_second"],
-                "ratio_to_raw": written / seconds / raw["per_second"],
-                "split_seconds": parts,
-                "api_calls": run.api_calls,
-                "subtasks": subtasks,
-                "mongo_commands": commands,
-                "mongo_commands_per_subtask": sum(commands.values()) / max(1, subtasks),
-            }
-            for part, own in parts.items():
-                rows.append([kind, part, round(own, 2), round(100 * own / sum(parts.values()), 1)])
-            print(f"\n{kind}: top functions by own time")
-            stats.sort_stats("tottime").print_stats(12)
-        db.disconnect()
-    print(table(["sync", "where", "seconds", "%"], rows))
+        plain = measure(services, "bench_profile_plain", profiled=False)
+        profiled = measure(services, "bench_profile", profiled=True)
+    for kind in KIND_NAMES:
+        print(f"\n{kind}: {plain[kind]['subtasks']} subtasks, MongoDB commands per subtask:")
+        for name, count in plain[kind]["mongo_commands"].items():
+            print(f"  {count / max(1, plain[kind]['subtasks']):6.2f}  {name}")
+    rows = [
+        [kind, part, round(own, 2), round(100 * own / profiled[kind]["seconds"], 1)]
+        for kind in ("entities", "performance")
+        for part, own in profiled[kind]["split_seconds"].items()
+    ]
+    print(table(["sync", "where (profiled run)", "seconds", "%"], rows))
     for kind in ("entities", "performance"):
-        r = results[kind]
+        r = plain[kind]
         print(
-            f"{kind}: {r['written']} written in {r['seconds']:.1f} s = {r['per_second']:.0f}/s;"
-            f" raw bulk {r['raw_bulk_per_second']:.0f}/s; ratio {r['ratio_to_raw']:.2f}"
+            f"{kind} (not profiled): {r['written']} written in {r['seconds']:.1f} s ="
+            f" {r['per_second']:.0f}/s; raw bulk {r['raw_bulk_per_second']:.0f}/s;"
+            f" ratio {r['ratio_to_raw']:.2f}"
         )
+    print("average document bytes:", {k: round(v) for k, v in plain["document_bytes"].items()})
     name = f"profile_sync_small{options.small}" if options.small else "profile_sync"
-    print(f"saved {save(name, results)}")
+    payload = {"world": size.__dict__, "plain": plain, "profiled": profiled}
+    print(f"saved {save(name, payload)}")
 
 
 if __name__ == "__main__":

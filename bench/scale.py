@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 import bson
+import psutil
 import redis
 
 from bench.common import REDIS_URL, BenchServices, bench_services, connected, save, table
@@ -56,7 +57,11 @@ def small_world(users: int, accounts: int) -> WorldSize:
 
 
 class Sampler:
-    """Samples the broker queue's length and the Redis memory of a key prefix in a thread."""
+    """Samples the broker queue's length (every 0.25 s) and the Redis memory of a key prefix
+    (every 5 s, and at the end) in a thread. Cheap on purpose: the broker's queue keys are
+    read by name, and memory is summed over one pipelined pass of the prefix's keys."""
+
+    QUEUE_SUFFIXES = ("celery", "celery\x06\x163", "celery\x06\x166", "celery\x06\x169")
 
     def __init__(self, prefix: str, every: float = 0.25) -> None:
         self.redis = redis.Redis.from_url(REDIS_URL)
@@ -68,19 +73,21 @@ class Sampler:
     def _run(self) -> None:
         tick = 0
         while not self._stop.is_set():
-            queues = [k for k in self.redis.scan_iter(match=f"{self.prefix}celery*")]
-            waiting = sum(int(self.redis.llen(k)) for k in queues if self.redis.type(k) == b"list")
-            self.queue_peak = max(self.queue_peak, waiting)
-            if tick % 8 == 0:  # memory every 2 s: a scan of every key costs more
+            pipe = self.redis.pipeline(transaction=False)
+            for suffix in self.QUEUE_SUFFIXES:
+                pipe.llen(f"{self.prefix}{suffix}")
+            self.queue_peak = max(self.queue_peak, sum(int(n) for n in pipe.execute()))
+            if tick % 20 == 0:
                 self.memory_peak = max(self.memory_peak, self.memory())
             tick += 1
             self._stop.wait(self.every)
 
     def memory(self) -> int:
-        return sum(
-            int(self.redis.memory_usage(key) or 0)
-            for key in self.redis.scan_iter(match=f"{self.prefix}*", count=1000)
-        )
+        keys = list(self.redis.scan_iter(match=f"{self.prefix}*", count=5000))
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.memory_usage(key)
+        return sum(int(n or 0) for n in pipe.execute())
 
     def __enter__(self) -> Sampler:
         self._thread.start()
@@ -109,8 +116,30 @@ def wait_for_runs(kind: str, count: int, timeout: float = 3600.0) -> list[SyncRu
     raise TimeoutError(f"{kind} runs did not finish within {timeout:.0f} s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children so far."""
+    process = psutil.Process(pid)
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            times = each.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def cpu_of(services: BenchServices, workers: Workers) -> dict[str, float]:
+    """CPU seconds so far of the MongoDB-wire server and of the worker processes."""
+    return {
+        "mongo": cpu_seconds(services.mongo.process.pid),
+        "workers": sum(cpu_seconds(p.pid) for p in workers.processes),
+    }
+
+
 def phase(
     services: BenchServices,
+    workers: Workers,
     send: Callable[[], None],
     kind: str,
     runs_expected: int,
@@ -119,6 +148,7 @@ def phase(
 ) -> dict[str, Any]:
     """Send a phase's syncs, wait for their runs, and measure."""
     services.sandbox.control("POST", "counters")
+    cpu_before = cpu_of(services, workers)
     started = time.monotonic()
     extra: dict[str, Any] = {}
     with Sampler(services.prefix) as sampler:
@@ -127,6 +157,7 @@ def phase(
             extra = during()
         runs = wait_for_runs(kind, runs_expected)
         seconds = time.monotonic() - started
+    cpu_after = cpu_of(services, workers)
     counters = services.sandbox.control("GET", "counters")
     throttled = sum(int(counters["by_error_code"].get(code, 0)) for code in THROTTLING_CODES)
     statuses = sorted({r.status for r in runs})
@@ -143,6 +174,9 @@ def phase(
         "queue_peak": sampler.queue_peak,
         "redis_bytes_peak": sampler.memory_peak,
         "largest_run_document_bytes": largest_run_document(),
+        "mongo_cpu_seconds_per_account": (cpu_after["mongo"] - cpu_before["mongo"]) / accounts,
+        "workers_cpu_seconds_per_account": (cpu_after["workers"] - cpu_before["workers"])
+        / accounts,
         **extra,
     }
 
@@ -183,13 +217,16 @@ def scenario(name: str, users: int, accounts_per_user: int, fairness: bool) -> d
             group = connections + ([small] if small else [])
             result["entities"] = phase(
                 s,
+                workers,
                 send("entities", group, full=True),
                 "entities",
                 len(group),
                 accounts + (1 if small else 0),
             )
             if small is not None:
-                alone = phase(s, send("performance", [small], **last_3d), "performance", 1, 1)
+                alone = phase(
+                    s, workers, send("performance", [small], **last_3d), "performance", 1, 1
+                )
                 result["small_tenant_alone_seconds"] = alone["seconds"]
 
                 def small_during() -> dict[str, Any]:
@@ -212,6 +249,7 @@ def scenario(name: str, users: int, accounts_per_user: int, fairness: bool) -> d
 
                 result["performance"] = phase(
                     s,
+                    workers,
                     send("performance", connections, **last_3d),
                     "performance",
                     len(connections) + 2,
@@ -221,6 +259,7 @@ def scenario(name: str, users: int, accounts_per_user: int, fairness: bool) -> d
             else:
                 result["performance"] = phase(
                     s,
+                    workers,
                     send("performance", connections, **last_3d),
                     "performance",
                     len(connections),
@@ -288,6 +327,8 @@ def main() -> None:
                     p["accounts"],
                     round(p["calls_per_account"], 2),
                     round(p["seconds_per_account"], 3),
+                    round(p["workers_cpu_seconds_per_account"], 3),
+                    round(p["mongo_cpu_seconds_per_account"], 3),
                     p["throttling_errors"],
                     p["queue_peak"],
                     round(p["redis_bytes_peak"] / 1024, 1),
@@ -296,7 +337,8 @@ def main() -> None:
                 ]
             )
     headers = [
-        "scenario", "phase", "accounts", "calls/acct", "s/acct", "throttled", "queue peak",
+        "scenario", "phase", "accounts", "calls/acct", "s/acct", "workers CPU s/acct",
+        "db CPU s/acct", "throttled", "queue peak",
         "redis KiB", "run doc KiB", "statuses",
     ]  # fmt: skip
     print(table(headers, rows))

@@ -71,7 +71,8 @@ RETENTION_FIELDS = {
     "sync_runs": "finished_at",
     "report_runs": "updated_at",
     "webhook_events": "received_at",
-    "queued_subtasks": "created_at",  # only a run that was abandoned leaves any behind
+    "queued_subtasks": "created_at",
+    "run_plans": "created_at",  # only a run that was abandoned leaves any behind
 }
 
 

@@ -11,7 +11,14 @@ from metasync.models.connection import (
 )
 from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
 from metasync.models.insights import DailyInsight, InsightLevel, attribution_key, breakdown_key
-from metasync.models.runs import QueuedSubtask, ReportRun, ReportStatus, RunStatus, SyncRun
+from metasync.models.runs import (
+    QueuedSubtask,
+    ReportRun,
+    ReportStatus,
+    RunPlan,
+    RunStatus,
+    SyncRun,
+)
 from metasync.models.webhooks import WebhookEvent, WebhookStatus
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "ReportStatus",
     "RotationReport",
     "RowValidationError",
+    "RunPlan",
     "RunStatus",
     "SyncRun",
     "UpsertResult",
@@ -56,6 +64,7 @@ ALL_DOCUMENTS = (
     DailyInsight,
     SyncRun,
     QueuedSubtask,
+    RunPlan,
     ReportRun,
     WebhookEvent,
 )

@@ -30,6 +30,7 @@ from metasync.models import (
     AccountSyncState,
     Ad,
     MetaConnection,
+    RunPlan,
     RunStatus,
     SyncRun,
     utcnow,
@@ -191,15 +192,18 @@ def record_outcomes(run: SyncRun) -> dict[str, str]:
     naming no account fails them all), and only succeeded accounts advance their watermarks."""
     if run.status == RunStatus.SKIPPED:
         return {}
+    plan = RunPlan.of(run.pk)
     failing = {e.get("account_id") for e in run.errors}
     everyone_failed = None in failing or run.status == RunStatus.FAILED
     outcomes = {
         account: "failed" if everyone_failed or account in failing else "succeeded"
-        for account in run.accounts
+        for account in plan.accounts
     }
     now = utcnow()
     updates = []
-    reread = {a for kind in ("initial", "lookback") for a in (run.period_kinds or {}).get(kind, [])}
+    reread = {
+        a for kind in ("initial", "lookback") for a in (plan.period_kinds or {}).get(kind, [])
+    }
     for account_id, outcome in outcomes.items():
         values: dict[str, object] = {"last_outcome": outcome, "updated_at": now}
         if outcome == "failed":
@@ -210,7 +214,7 @@ def record_outcomes(run: SyncRun) -> dict[str, str]:
             values["last_error_at"] = now
         elif run.kind == "entities":
             values["last_entity_sync_at"] = run.started_at
-            if account_id in run.full_accounts:
+            if account_id in plan.full_accounts:
                 values["last_full_sync_at"] = run.started_at
         elif run.kind == "performance":
             values["last_performance_sync_at"] = run.started_at
@@ -223,7 +227,7 @@ def record_outcomes(run: SyncRun) -> dict[str, str]:
     by_outcome: dict[str, list[str]] = {}  # outcome -> accounts: two keys, however many accounts
     for account_id, outcome in outcomes.items():
         by_outcome.setdefault(outcome, []).append(account_id)
-    SyncRun.objects(pk=run.pk).update(set__account_outcomes=by_outcome)
+    RunPlan.record(run.pk, account_outcomes=by_outcome)
     return outcomes
 
 

@@ -74,7 +74,7 @@ def _finish(
         error,
         handoff,
         counts,
-        release_from=int(run.released or 0) if run is not None else None,
+        release_from=_release_position(run),
     )
     if done.closed is not None:
         after_close(ctx, done.closed)
@@ -82,6 +82,14 @@ def _finish(
     if done.release_skipped:
         released += window.release(sub.run_id, ctx.settings.SYNC_SUBTASKS_IN_FLIGHT, sub.key)
     return Outcome(status, follow_ups=[*(follow_ups or []), *released], closed=done.closed)
+
+
+def _release_position(run: SyncRun | None) -> int | None:
+    """Where the run's queue stood when the subtask read its run; None when nothing is left
+    to release (then the finish does not look)."""
+    if run is None or int(run.released or 0) >= int(run.queued or 0):
+        return None
+    return int(run.released or 0)
 
 
 def _call_counts(stats: dict[str, float] | None) -> dict[str, float]:
@@ -210,7 +218,8 @@ def execute_subtask(
         again = [Subtask.from_kwargs(a) for a in runs.handed_off(sub.run_id, sub.key)]
         return Outcome("done", follow_ups=again)
     run = SyncRun._from_son(raw)
-    connection = MetaConnection.objects(pk=sub.connection_id).first()
+    # the connection without its account list (a subtask works on one account it names)
+    connection = MetaConnection.objects(pk=sub.connection_id).exclude("ad_account_ids").first()
     if connection is None or connection.status != ConnectionStatus.ACTIVE:
         return _finish(ctx, sub, "gone", run=run)  # the run already says why
     ctx.sync_lock(sub.connection_id, run.kind).extend(sub.run_id)

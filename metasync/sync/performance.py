@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from metasync.graph import GraphClient, insights_params, read_insights
-from metasync.models import AccountSyncState, MetaConnection, SyncRun, utcnow
+from metasync.models import AccountSyncState, MetaConnection, RunPlan, SyncRun, utcnow
 from metasync.sync import window
 from metasync.sync.context import SyncContext
 from metasync.sync.insight_rows import INSIGHTS_PAGE_SIZE, PAGES_PER_TASK, account_of, write_rows
@@ -72,10 +72,9 @@ def plan_performance(
         set__period={
             "kind": next(iter(by_kind)) if len(by_kind) == 1 else "mixed",
             "levels": list(levels or settings.META_INSIGHTS_LEVELS),
-        },
-        set__period_kinds=by_kind,
+        }
     )
-    run.period_kinds = by_kind
+    RunPlan.record(run.pk, period_kinds=by_kind)
     return ranked
 
 

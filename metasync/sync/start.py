@@ -24,6 +24,7 @@ from metasync.models import (
     AdAccount,
     ConnectionStatus,
     MetaConnection,
+    RunPlan,
     RunStatus,
     SyncRun,
     upsert_page,
@@ -116,7 +117,13 @@ def start_sync(
                 str(existing.pk),
                 "resumed",
                 subtasks=_plan(
-                    ctx, existing, connection, states, set(existing.full_accounts), period, levels
+                    ctx,
+                    existing,
+                    connection,
+                    states,
+                    set(RunPlan.of(existing.pk).full_accounts),
+                    period,
+                    levels,
                 ),
             )
     if connection.status != ConnectionStatus.ACTIVE:
@@ -198,8 +205,7 @@ def _start_locked(
             )
         planned = [a for a in [*usual, *probe] if a in answered]
         ctx.governor.set_active_ads(active_ads(connection.tenant_id, planned))
-        run.accounts = planned
-        SyncRun.objects(pk=run_id).update(set__accounts=planned)
+        RunPlan.record(run_id, accounts=planned)
     except RateLimitError as exc:  # the start task retries after the wait: not stalled
         runs.waiting(str(run_id), min(exc.retry_after, MAX_COUNTDOWN_SECONDS))
         raise
@@ -275,7 +281,7 @@ def _plan(
     """Plan the run's subtasks, each account from its own watermarks, and release the first
     window of them; returns the subtasks the start sends (those it released that are still in
     flight, so a start delivered again sends them again)."""
-    accounts = list(run.accounts)
+    accounts = list(RunPlan.of(run.pk).accounts)
     if run.kind == "performance":
         ranked = performance.plan_performance(
             ctx, run, connection, accounts, states, period, levels
@@ -304,11 +310,9 @@ def _plan(
                 for edge in edges
             ]
         SyncRun.objects(pk=run.pk).update(
-            set__full_accounts=full_accounts,
-            set__full=int(bool(full_accounts)),
-            set__since=min(sinces) if sinces else None,
+            set__full=int(bool(full_accounts)), set__since=min(sinces) if sinces else None
         )
-        run.full_accounts = full_accounts
+        RunPlan.record(run.pk, full_accounts=full_accounts)
     window.plan(str(run.pk), ranked)
     window.release(str(run.pk), ctx.settings.SYNC_SUBTASKS_IN_FLIGHT)
     return [Subtask.from_kwargs(a) for a in runs.handed_off(str(run.pk), "start")]

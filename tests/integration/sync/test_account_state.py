@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from metasync.models import AccountState, AccountSyncState, MetaConnection, RunStatus, SyncRun
+from metasync.models import (
+    AccountState,
+    AccountSyncState,
+    MetaConnection,
+    RunPlan,
+    RunStatus,
+    SyncRun,
+)
 from metasync.sync import SyncContext, run_inline
 from metasync.sync.connections import add_connection
 from tests.support.sandbox import Sandbox
@@ -42,15 +49,17 @@ def test_one_unreadable_account_costs_only_itself(ctx: SyncContext, world: Sandb
     _, clean_calls = _run(ctx, clean, world)
     entities, calls = _run(ctx, failing, world)
     assert entities.status == RunStatus.SUCCEEDED
-    assert entities.full == 0 and entities.full_accounts == []
+    assert entities.full == 0 and RunPlan.of(entities.pk).full_accounts == []
     assert calls == clean_calls == 1 + 3 * len(clean.ad_account_ids)
-    assert list(entities.account_outcomes) == ["succeeded"]
-    assert sorted(entities.account_outcomes["succeeded"]) == sorted(clean.ad_account_ids)
+    assert list(RunPlan.of(entities.pk).account_outcomes) == ["succeeded"]
+    assert sorted(RunPlan.of(entities.pk).account_outcomes["succeeded"]) == sorted(
+        clean.ad_account_ids
+    )
 
     clean_perf, clean_perf_calls = _run(ctx, clean, world, kind="performance")
     perf, perf_calls = _run(ctx, failing, world, kind="performance")
-    assert list(perf.period_kinds) == ["recent"]
-    assert sorted(perf.period_kinds["recent"]) == sorted(clean.ad_account_ids)
+    assert list(RunPlan.of(perf.pk).period_kinds) == ["recent"]
+    assert sorted(RunPlan.of(perf.pk).period_kinds["recent"]) == sorted(clean.ad_account_ids)
     assert perf_calls == clean_perf_calls
     assert perf.status == clean_perf.status == RunStatus.SUCCEEDED
 
@@ -68,11 +77,11 @@ def test_an_unreadable_account_is_probed_once_per_discovery_interval(
         "POST", "users/accounts", {"user_id": world.user(0)["id"], "add": [foreign]}
     )  # access granted meanwhile
     probed, _ = _run(ctx, failing, world)
-    assert foreign in probed.accounts
+    assert foreign in RunPlan.of(probed.pk).accounts
     assert probed.status == RunStatus.SUCCEEDED
     state.reload()
     assert state.state == AccountState.ACTIVE
-    assert foreign in probed.full_accounts  # never synced before: read in full
+    assert foreign in RunPlan.of(probed.pk).full_accounts  # never synced before: read in full
 
 
 def test_accounts_are_discovered_again(ctx: SyncContext, world: Sandbox) -> None:
@@ -91,15 +100,15 @@ def test_accounts_are_discovered_again(ctx: SyncContext, world: Sandbox) -> None
     not_yet, _ = _run(ctx, connection, world)
     assert not_yet.status == RunStatus.PARTIAL
     assert [e["account_id"] for e in not_yet.errors] == [dropped]
-    assert not_yet.accounts == [kept]
+    assert RunPlan.of(not_yet.pk).accounts == [kept]
 
     MetaConnection.objects(pk=connection.pk).update(
         set__accounts_discovered_at=first.started_at - timedelta(hours=25)
     )
     later, _ = _run(ctx, connection, world)
     assert later.status == RunStatus.SUCCEEDED
-    assert sorted(later.accounts) == sorted([kept, joined])
-    assert later.full_accounts == [joined]
+    assert sorted(RunPlan.of(later.pk).accounts) == sorted([kept, joined])
+    assert RunPlan.of(later.pk).full_accounts == [joined]
     lost = AccountSyncState.objects.get(connection_id=str(connection.pk), account_id=dropped)
     assert lost.state == AccountState.LOST and "no longer listed" in (lost.reason or "")
     by_account = world.control("GET", "counters")["by_account"]
