@@ -18,7 +18,8 @@ class RedisKeys:
     prefix: str = DEFAULT_PREFIX
 
     def calls(self, connection_id: str) -> str:
-        """Sorted set of call timestamps (ms) of one connection in the rolling window."""
+        """Sorted set of one connection's platform calls (ms) in the rolling window (/me,
+        debug_token, token exchange: the user's budget)."""
         return f"{self.prefix}rl:calls:{connection_id}"
 
     def budget_warned(self, connection_id: str) -> str:

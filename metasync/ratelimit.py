@@ -1,4 +1,4 @@
-"""The distributed rate governor: one Graph API budget shared by every worker, kept in Redis.
+"""The distributed rate governor: Meta's budgets shared by every worker, kept in Redis.
 
 Celery's ``rate_limit`` is per worker process, so it is only a local guard. This governor is the
 real budget. Before each call a worker asks :meth:`RateGovernor.acquire`, which answers at once
@@ -7,19 +7,27 @@ headers to :meth:`RateGovernor.record_usage`, and a throttling error to :meth:`R
 
 What is kept (all keys expire on their own; see :mod:`metasync.keys`):
 
-- **Per connection, calls per hour** (default 180 of Meta's 200): a sliding-window log in a
-  sorted set. Unlike a fixed window it has no burst at the window's edge: at no instant do the
-  last 3600 s hold more than the budget. It costs one set member per call (180 per connection).
-  A warning is logged once per window when usage passes the warning share (default 90 %).
-- **Blocked until**, per scope (``app``, ``connection``, ``account``, ``business``): set from
+- **Per ad account and use case** (``ads_management``, ``ads_insights``; which one a call
+  spends: :func:`metasync.budgets.use_case_of`), the calls of the rolling hour in 60 buckets
+  (a hash of at most 60 fields, however many calls), against 95 % of Meta's formula for the
+  app's tier and the account's active ads (:meth:`RateGovernor.set_active_ads`). A bucket's
+  calls leave the count when the whole bucket has left the window: a little early counting,
+  never late. Meta's own percentage from ``X-Business-Use-Case-Usage`` replaces the estimate
+  while fresh (plus the calls made since it came).
+- **Per connection, platform calls per hour** (``/me``, ``debug_token``, token exchange;
+  default 180 of the user's 200): a sliding-window log in a sorted set, with no burst at the
+  window's edge. A warning is logged once per window when usage passes the warning share
+  (default 90 %).
+- **Blocked until**, per scope (``app``, ``connection``, ``account``, ``business`` and a
+  business's or account's use case, ``business:<id>:<use case>``): set from
   ``reset_time_duration`` / ``estimated_time_to_regain_access`` or a throttling error's wait;
   a later block never shortens an earlier one.
 - **Pacing**, per scope: above the slow-down threshold (default 85 %) calls are spaced by an
   interval growing linearly to :data:`MAX_PACE_SECONDS` at 100 %; a header below the threshold
   ends the pacing at once (it follows the latest usage, not the worst one).
 
-Every check and the recording of the call happen in one Lua script, so concurrent workers cannot
-both take the last slot. Times come from Redis's clock (``TIME``), so worker clocks do not matter.
+Every check and the recording of the call happen in one Lua script
+(:mod:`metasync.ratelimit_lua`), so concurrent workers cannot both take the last slot. Times come from Redis's clock (``TIME``), so worker clocks do not matter.
 
 When Redis cannot be reached, :class:`~metasync.graph.errors.RateGovernorUnavailable` is raised:
 the governor fails closed (no call without a budget). Redis is also the Celery broker, so while it
