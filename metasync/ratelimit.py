@@ -27,7 +27,8 @@ What is kept (all keys expire on their own; see :mod:`metasync.keys`):
   ends the pacing at once (it follows the latest usage, not the worst one).
 
 Every check and the recording of the call happen in one Lua script
-(:mod:`metasync.ratelimit_lua`), so concurrent workers cannot both take the last slot. Times come from Redis's clock (``TIME``), so worker clocks do not matter.
+(:mod:`metasync.ratelimit_lua`), so concurrent workers cannot both take the last slot. Times come
+from Redis's clock (``TIME``), so worker clocks do not matter.
 
 When Redis cannot be reached, :class:`~metasync.graph.errors.RateGovernorUnavailable` is raised:
 the governor fails closed (no call without a budget). Redis is also the Celery broker, so while it
