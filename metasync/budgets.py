@@ -1,8 +1,9 @@
 """Which budget a Graph call spends, and how large Meta makes that budget.
 
 Meta counts Marketing API calls per ad account and business use case, per rolling hour, from
-formulas that grow with the account's active ads (Meta's "Rate limiting" pages; the access
-tiers were renamed "Limited" and "Full Access" in 2026):
+formulas that grow with the account's active ads (Meta's "Rate limiting" pages,
+https://developers.facebook.com/docs/marketing-api/overview/rate-limiting; the access tiers were
+renamed "Limited" and "Full Access" in 2026):
 
 ============== ============================ ================================
 use case       limited tier (development)   full tier

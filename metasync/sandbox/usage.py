@@ -1,4 +1,6 @@
-"""Call counting, usage headers and throttling, the way Meta counts (its "Rate limiting" pages).
+"""Call counting, usage headers and throttling, the way Meta counts: Marketing API "Rate
+limiting" (https://developers.facebook.com/docs/marketing-api/overview/rate-limiting) and Graph
+API "Rate limits" (https://developers.facebook.com/docs/graph-api/overview/rate-limiting).
 
 Every served call is counted in a rolling window (an hour by default) against:
 
