@@ -82,12 +82,19 @@ def _convert(model: type[Document], row: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _required_without_default(model: type[Document]) -> list[str]:
-    return [
-        name
-        for name, field in model._fields.items()
-        if field.required and field.default is None and name != "id"
-    ]
+_REQUIRED: dict[str, tuple[str, ...]] = {}  # document class name -> its required fields
+
+
+def _required_without_default(model: type[Document]) -> tuple[str, ...]:
+    """Fields a row must carry (worked out once per document class, not per row)."""
+    found = _REQUIRED.get(model.__name__)
+    if found is None:
+        found = _REQUIRED[model.__name__] = tuple(
+            name
+            for name, field in model._fields.items()
+            if field.required and field.default is None and name != "id"
+        )
+    return found
 
 
 def _to_update(model: type[Document], row: Mapping[str, Any], now: datetime) -> UpdateOne:

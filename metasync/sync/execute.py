@@ -67,7 +67,7 @@ def _finish(
     """Count the subtask out with what it wrote and cost, hand off its follow-ups and, when it
     has none, release the next queued subtask of the run, in one update of the run."""
     handoff = {follow.key: follow.as_record() for follow in follow_ups or []}
-    counts = {**(tally.increments if tally is not None else {}), **_call_counts(stats)}
+    counts = {**(tally.increments if tally is not None else {}), **runs.call_counts(stats)}
     done = runs.finish(
         sub.run_id,
         sub.key,
@@ -90,18 +90,6 @@ def _release_position(run: SyncRun | None) -> int | None:
     if run is None or int(run.released or 0) >= int(run.queued or 0):
         return None
     return int(run.released or 0)
-
-
-def _call_counts(stats: dict[str, float] | None) -> dict[str, float]:
-    """A client's call statistics as run counters (added with the subtask's finish)."""
-    if not stats:
-        return {}
-    counts = {
-        "api_calls": int(stats.get("api_calls", 0)),
-        "retries": int(stats.get("retries", 0)),
-        "throttled_seconds": float(stats.get("throttled_seconds", 0.0)),
-    }
-    return {name: value for name, value in counts.items() if value}
 
 
 def _work(

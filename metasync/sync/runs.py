@@ -38,10 +38,10 @@ __all__ = [
     "Finished",
     "add_call_stats",
     "add_counts",
+    "call_counts",
     "close_if_done",
     "finish",
     "handed_off",
-    "in_flight",
     "slot",
     "unfinished",
     "waiting",
@@ -68,14 +68,23 @@ def waiting(run_id: str, seconds: float) -> None:
     )
 
 
-def add_call_stats(run_id: str, stats: Mapping[str, float]) -> None:
-    """Add what one attempt cost (every attempt's calls really happened, so no guard)."""
-    increments = {
+def call_counts(stats: Mapping[str, float] | None) -> dict[str, float]:
+    """A client's call statistics as run counters (the non-zero ones)."""
+    if not stats:
+        return {}
+    counts = {
         "api_calls": int(stats.get("api_calls", 0)),
         "retries": int(stats.get("retries", 0)),
         "throttled_seconds": float(stats.get("throttled_seconds", 0.0)),
     }
-    if any(increments.values()):
+    return {name: value for name, value in counts.items() if value}
+
+
+def add_call_stats(run_id: str, stats: Mapping[str, float]) -> None:
+    """Add what one attempt cost (every attempt's calls really happened, so no guard); a
+    finishing subtask adds its cost with its finish instead (:func:`call_counts`)."""
+    increments = call_counts(stats)
+    if increments:
         _collection().update_one({"_id": ObjectId(run_id)}, {"$inc": increments})
 
 
@@ -93,14 +102,6 @@ def add_counts(run_id: str, counts: Mapping[str, float]) -> None:
     """Add counters that belong to no subtask (the accounts a start read)."""
     if counts:
         _collection().update_one({"_id": ObjectId(run_id)}, {"$inc": dict(counts)})
-
-
-def in_flight(run_id: str, key: str) -> bool:
-    """Whether subtask ``key`` is still to finish (a redelivered finished one is not)."""
-    found = _collection().find_one(
-        {"_id": ObjectId(run_id), f"inflight.{slot(key)}": {"$exists": True}}, {"_id": 1}
-    )
-    return found is not None
 
 
 @dataclass(frozen=True)
