@@ -133,11 +133,20 @@ def _messages(path: Path) -> Iterable[dict[str, Any]]:
 
 
 def run_airbyte(
-    graph: str, token: str, accounts: list[str], first: date, last: date, workdir: Path
+    graph: str,
+    token: str,
+    accounts: list[str],
+    first: date,
+    last: date,
+    workdir: Path,
+    insights_streams: tuple[str, ...] = ("ads_insights",),
+    entity_streams: bool = True,
 ) -> PeerRun:
     """Airbyte's connector, as a user would configure it for every object and daily rows from
     ``first`` to ``last``: two reads, because its ``start_date`` also filters objects by
-    ``updated_time`` (objects older than the insights range would be left out)."""
+    ``updated_time`` (objects older than the insights range would be left out).
+    ``insights_streams``: which of its insights streams the second read selects (its prebuilt
+    breakdown streams too); ``entity_streams=False`` skips the first read."""
     python = ensure_peer("airbyte")
     workdir.mkdir(parents=True, exist_ok=True)
     run = PeerRun("airbyte")
@@ -166,9 +175,11 @@ def run_airbyte(
         return run
     streams = {s["name"]: s for s in catalog["streams"]}
     for label, config, names in (
-        ("entities", "entities.json", list(AIRBYTE_STREAMS)),
-        ("insights", "insights.json", ["ads_insights"]),
+        ("entities", "entities.json", list(AIRBYTE_STREAMS) if entity_streams else []),
+        ("insights", "insights.json", list(insights_streams)),
     ):
+        if not names:
+            continue
         configured = {
             "streams": [
                 {

@@ -15,6 +15,8 @@ from metasync.commands.common import settings_or_exit
 from metasync.commands.connections import app as connections_app
 from metasync.commands.demo import demo
 from metasync.commands.errors import OPERATOR_ERRORS, one_line
+from metasync.commands.reports import app as reports_app
+from metasync.commands.reports import verify
 from metasync.commands.sync import register as register_sync_commands
 from metasync.commands.web import register as register_web_commands
 from metasync.config import Settings
@@ -34,6 +36,8 @@ db_app = typer.Typer(help="MongoDB housekeeping.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token encryption keys.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The local Graph API sandbox.", no_args_is_help=True)
 app.add_typer(connections_app, name="connections")
+app.add_typer(reports_app, name="reports")
+app.command("verify")(verify)
 register_sync_commands(app)
 register_web_commands(app)
 app.command("demo")(demo)

@@ -19,6 +19,9 @@ from metasync.commands.common import console
 __all__ = ["demo"]
 
 
+DEMO_REPORTS = ("country", "video", "reach_weekly")  # see `metasync reports list`
+
+
 def _follow(run_kind: str, request_ids: list[str], timeout: float) -> list[Any]:
     from metasync.models import RunStatus, SyncRun
 
@@ -45,7 +48,16 @@ def _follow(run_kind: str, request_ids: list[str], timeout: float) -> list[Any]:
 
 
 def _summary(connections: list[Any], runs: dict[str, list[Any]]) -> Table:
-    from metasync.models import Ad, AdAccount, AdCreative, AdSet, Campaign, DailyInsight
+    from metasync.models import (
+        Ad,
+        AdAccount,
+        AdCreative,
+        AdSet,
+        Campaign,
+        DailyInsight,
+        Reconciliation,
+        ReportRow,
+    )
 
     table = Table(
         "tenant",
@@ -56,6 +68,8 @@ def _summary(connections: list[Any], runs: dict[str, list[Any]]) -> Table:
         "ads",
         "creatives",
         "daily rows",
+        "report rows",
+        "days reconciled",
         "API calls*",
         "ms*",
         title="* per connection: entities + performance runs",
@@ -78,6 +92,9 @@ def _summary(connections: list[Any], runs: dict[str, list[Any]]) -> Table:
                 str(Ad.objects(**scope).count()),
                 str(AdCreative.objects(**scope).count()),
                 str(DailyInsight.objects(**scope).count()),
+                str(ReportRow.objects(**scope).count()),
+                f"{Reconciliation.objects(status='ok', **scope).count()}"
+                f"/{Reconciliation.objects(**scope).count()}",
                 str(calls),
                 str(duration),
             )
@@ -131,6 +148,7 @@ def _tour(services: Any, once: bool) -> None:
     get_settings.cache_clear()
     from metasync import db
     from metasync.models import MetaConnection
+    from metasync.reports.store import set_enabled
     from metasync.sync import SyncContext
     from metasync.sync.connections import add_connection
     from workers.tasks import sync_connection
@@ -143,6 +161,10 @@ def _tour(services: Any, once: bool) -> None:
     for number, user in enumerate(services.sandbox_info["users"], start=1):
         connections.append(add_connection(ctx, f"demo-tenant-{number}", user["token"]))
     console.print(f"[green]✓[/green] added {len(connections)} connections (one per tenant)")
+    for connection in connections:
+        for report in DEMO_REPORTS:
+            set_enabled(connection.tenant_id, report, True)
+    console.print(f"[green]✓[/green] reports on for every tenant: {', '.join(DEMO_REPORTS)}")
     runs: dict[str, list[Any]] = {}
     for kind in ("entities", "performance"):
         ids = [sync_connection.delay(str(c.pk), kind=kind, trigger="demo").id for c in connections]

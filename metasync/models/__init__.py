@@ -11,6 +11,7 @@ from metasync.models.connection import (
 )
 from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
 from metasync.models.insights import DailyInsight, InsightLevel, attribution_key, breakdown_key
+from metasync.models.reports import Reconciliation, ReportRow, TenantReport
 from metasync.models.runs import (
     QueuedSubtask,
     ReportRun,
@@ -36,6 +37,8 @@ __all__ = [
     "MetaConnection",
     "MetaObject",
     "QueuedSubtask",
+    "Reconciliation",
+    "ReportRow",
     "ReportRun",
     "ReportStatus",
     "RotationReport",
@@ -43,6 +46,7 @@ __all__ = [
     "RunPlan",
     "RunStatus",
     "SyncRun",
+    "TenantReport",
     "UpsertResult",
     "WebhookEvent",
     "WebhookStatus",
@@ -62,6 +66,9 @@ ALL_DOCUMENTS = (
     Ad,
     AdCreative,
     DailyInsight,
+    TenantReport,
+    ReportRow,
+    Reconciliation,
     SyncRun,
     QueuedSubtask,
     RunPlan,

@@ -23,7 +23,7 @@ from mongoengine import (
 
 from metasync.models.base import BASE_META, Money, NaturalKeyed
 
-__all__ = ["DailyInsight", "InsightLevel", "attribution_key", "breakdown_key"]
+__all__ = ["DailyInsight", "InsightLevel", "InsightMetrics", "attribution_key", "breakdown_key"]
 
 
 class InsightLevel:
@@ -45,26 +45,9 @@ def attribution_key(windows: Iterable[str]) -> str:
     return ",".join(unique) if unique else "default"
 
 
-class DailyInsight(NaturalKeyed, Document):  # type: ignore[misc]
-    """One entity's metrics for one day (in the ad account's timezone)."""
+class InsightMetrics(Document):  # type: ignore[misc]
+    """The metrics an insights row keeps, shared by the daily rows and report rows."""
 
-    natural_key = (
-        "tenant_id",
-        "account_id",
-        "level",
-        "entity_id",
-        "date",
-        "breakdown_key",
-        "attribution_key",
-    )
-
-    tenant_id = StringField(required=True)
-    account_id = StringField(required=True)
-    level = StringField(required=True, choices=InsightLevel.ALL)
-    entity_id = StringField(required=True)
-    date = StringField(required=True, regex=r"^\d{4}-\d{2}-\d{2}$")  # YYYY-MM-DD, account tz
-    breakdown_key = StringField(default="")
-    attribution_key = StringField(default="default")
     breakdowns = DictField()
     campaign_id = StringField()
     adset_id = StringField()
@@ -86,6 +69,30 @@ class DailyInsight(NaturalKeyed, Document):  # type: ignore[misc]
     # row over ad sets with different settings). Meta always applies it since 2025-06-10.
     attribution_setting = StringField()
     fetched_at = DateTimeField()
+
+    meta: ClassVar[dict[str, Any]] = {"abstract": True}
+
+
+class DailyInsight(NaturalKeyed, InsightMetrics):
+    """One entity's metrics for one day (in the ad account's timezone)."""
+
+    natural_key = (
+        "tenant_id",
+        "account_id",
+        "level",
+        "entity_id",
+        "date",
+        "breakdown_key",
+        "attribution_key",
+    )
+
+    tenant_id = StringField(required=True)
+    account_id = StringField(required=True)
+    level = StringField(required=True, choices=InsightLevel.ALL)
+    entity_id = StringField(required=True)
+    date = StringField(required=True, regex=r"^\d{4}-\d{2}-\d{2}$")  # YYYY-MM-DD, account tz
+    breakdown_key = StringField(default="")
+    attribution_key = StringField(default="default")
 
     meta: ClassVar[dict[str, Any]] = {
         **BASE_META,

@@ -53,7 +53,8 @@ class SyncRun(Document):  # type: ignore[misc]
     queued = IntField(default=0)  # subtasks planned into ``queued_subtasks``
     released = IntField(default=0)  # of those, how many moved into ``inflight`` (in order)
     entities = DictField()  # type name -> objects written
-    rows = DictField()  # insights level -> rows written
+    rows = DictField()  # insights level or report -> rows written
+    reconciliation = DictField()  # performance runs: ok / mismatch / missing -> account-days
     pages = IntField(default=0)
     api_calls = IntField(default=0)
     retries = IntField(default=0)
@@ -123,7 +124,8 @@ class ReportRun(Document):  # type: ignore[misc]
     step_open = IntField(default=0)  # 1 while a task works on the job: a crash leaves it at 1
     results_after = StringField()  # cursor of the results already written
     mode = StringField(default="async")  # async | sync (a small job read synchronously)
-    written = DictField()  # level -> rows written by this attempt's result pages
+    written = DictField()  # level or report -> rows written by this attempt's result pages
+    reach_throttle_pct = IntField()  # Meta's x-fb-ads-insights-reach-throttle, when sent
     pages = IntField(default=0)
     polls = IntField(default=0)
     created_at = DateTimeField(default=utcnow)
@@ -168,6 +170,7 @@ class RunPlan(Document):  # type: ignore[misc]
     full_accounts = ListField(StringField())  # entity runs: accounts reconciled in full
     period_kinds = DictField()  # performance runs: initial|lookback|recent|explicit -> accounts
     account_outcomes = DictField()  # succeeded | failed -> accounts, set when the run closes
+    ranges = DictField()  # performance runs: account -> [since, until] of its daily rows
     created_at = DateTimeField(default=utcnow)
 
     meta: ClassVar[dict[str, Any]] = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -19,10 +19,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from metasync.reports.definitions import ReportDefinition
 from metasync.sandbox.errors import GraphError
 from metasync.sandbox.faults import FaultProfile
 from metasync.sandbox.graph_api import GraphAPI
-from metasync.sandbox.ground_truth import ground_truth
+from metasync.sandbox.ground_truth import ground_truth, report_truth
 from metasync.sandbox.mutations import MutationError, add_today, mutate
 from metasync.sandbox.state import SandboxState
 from metasync.sandbox.usage import Budgets
@@ -113,6 +114,17 @@ def build_app(state: SandboxState) -> Starlette:
     async def truth(request: Request) -> Response:
         levels = tuple(request.query_params.get("levels", "account,campaign,adset,ad").split(","))
         return JSONResponse(ground_truth(state.world, levels))
+
+    async def report_truth_endpoint(request: Request) -> Response:
+        body = await request.json()
+        rows = report_truth(
+            state.world,
+            ReportDefinition.from_dict(body["report"]),
+            str(body["account_id"]),
+            date.fromisoformat(body["since"]),
+            date.fromisoformat(body["until"]),
+        )
+        return JSONResponse(rows)
 
     async def counters(request: Request) -> Response:
         if request.method == "POST":
@@ -256,6 +268,7 @@ def build_app(state: SandboxState) -> Starlette:
         Route("/info", info),
         Route("/health", health),
         Route("/ground-truth", truth),
+        Route("/ground-truth/report", report_truth_endpoint, methods=["POST"]),
         Route("/counters", counters, methods=["GET", "POST"]),
         Route("/faults", faults, methods=["GET", "PUT", "POST"]),
         Route("/budgets", budgets, methods=["GET", "PUT", "POST"]),

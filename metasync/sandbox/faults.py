@@ -7,7 +7,7 @@ control API. ``seed`` makes a profile's coin flips repeatable for a given order 
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 __all__ = ["FaultProfile"]
@@ -34,6 +34,8 @@ class FaultProfile:
     short_page_rate: float = 0.0  # a page shorter than limit in the middle of a listing
     token_expire_after_calls: int | None = None  # every user token expires after N calls
     sync_timeout_days: int | None = None  # sync insights over more days: (2, 1504038)
+    # "<account id>:<YYYY-MM-DD>": that day's account-level row disagrees with its ads'
+    corrupt_account_days: list[str] = field(default_factory=list)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -88,6 +88,7 @@ class GraphAPI:
         state.counters.total += 1
         state.counters.by_path[state.counters.normalize(method, path)] += 1
         delay = 0.0 if in_batch else state.faults.delay_seconds()
+        extra: dict[str, str] = {}
         try:
             if path == "oauth/access_token":
                 return Reply(200, tokens_api.exchange(state, params), delay=delay)
@@ -105,12 +106,14 @@ class GraphAPI:
                 state.usage.record(user_id, account_id, use_case)
                 state.counters.graph_calls += 1
             body = self._route(method, path, params, record, base_url, authorization, version)
+            extra = body.pop(insights_api.HEADERS_KEY, {}) if isinstance(body, dict) else {}
             reply = Reply(200, body, delay=delay)
         except GraphError as error:
             state.counters.by_error_code[str(error.code)] += 1
             reply = Reply(error.status, error.body(), dict(error.headers), delay=delay)
         if not reply.headers:
             reply.headers = state.usage.headers(user_id, account_id, use_case)
+            reply.headers.update(extra)
         state.counters.by_status[str(reply.status)] += 1
         return reply
 

@@ -6,12 +6,16 @@ every level over each account's data window.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from metasync.sandbox.metrics import level_rows
+from metasync.graph.insights import DEFAULT_INSIGHT_FIELDS
+from metasync.reports.catalogue import BREAKDOWNS, RETIRED_WINDOWS
+from metasync.reports.definitions import BASE_FIELDS, ReportDefinition
+from metasync.sandbox.metrics import InsightsQuery, level_rows, query_rows
 from metasync.sandbox.world import World
 
-__all__ = ["ground_truth"]
+__all__ = ["ground_truth", "report_truth"]
 
 
 def ground_truth(
@@ -22,7 +26,10 @@ def ground_truth(
     for account_id in world.accounts:
         first, last = world.first_data_day(account_id), world.last_data_day(account_id)
         for level in levels:
-            insights[level] += level_rows(world, account_id, level, first, last)
+            insights[level] += [
+                {key: value for key, value in row.items() if key in DEFAULT_INSIGHT_FIELDS}
+                for row in level_rows(world, account_id, level, first, last)
+            ]
     return {
         "seed": world.seed,
         "users": [
@@ -39,3 +46,24 @@ def ground_truth(
             for a in world.accounts
         },
     }
+
+
+def report_truth(
+    world: World, report: ReportDefinition, account_id: str, since: date, until: date
+) -> list[dict[str, Any]]:
+    """What a complete read of ``report`` for one account over since..until returns, with
+    the fields it asks for (and the ids, dates and breakdown values every row carries)."""
+    query = InsightsQuery(
+        report.level,
+        breakdowns=report.breakdowns,
+        action_device="action_device" in report.action_breakdowns,
+        windows=tuple(w for w in report.attribution_windows if w not in RETIRED_WINDOWS),
+        increment=report.time_increment,
+        video=any(name.startswith("video_") for name in report.fields),
+    )
+    identity = [n for n in DEFAULT_INSIGHT_FIELDS if n not in BASE_FIELDS]  # ids, dates, setting
+    keep = {*report.fields, *BREAKDOWNS, *identity}
+    return [
+        {key: value for key, value in row.items() if key in keep}
+        for row in query_rows(world, account_id, query, since, until)
+    ]

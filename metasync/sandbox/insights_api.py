@@ -14,21 +14,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
+
+from metasync.reports.catalogue import BREAKDOWNS, REACH_FIELDS
 from metasync.sandbox.catalogue import allowed_fields
 from metasync.sandbox.errors import GraphError
+from metasync.sandbox.insights_query import parse_query
 from metasync.sandbox.listing import matches, paginate
-from metasync.sandbox.metrics import level_rows
+from metasync.sandbox.metrics import query_rows
 from metasync.sandbox.query import parse_fields, parse_filtering, preset_range, select_fields
+from metasync.sandbox.reach import (
+    corrupted,
+    old_reach_start,
+    reach_job_allowed,
+    without_reach,
+)
 from metasync.sandbox.state import SandboxState
 
-__all__ = ["INSIGHT_FIELDS", "insights_rows", "job_results", "read", "start_job"]
+__all__ = ["HEADERS_KEY", "INSIGHT_FIELDS", "insights_rows", "job_results", "read", "start_job"]
 
 INSIGHT_FIELDS = allowed_fields("insights")
 HIDDEN = ("ARCHIVED", "DELETED")
-RETENTION_DAYS = 37 * 30  # Meta keeps 37 months
+RETENTION_MONTHS = 37  # Meta keeps 37 months (calendar months, as date_preset=maximum)
+HEADERS_KEY = "_headers"  # answer headers a body carries to the server, which removes them
 ROWS_CACHE_SIZE = 64  # computed row sets kept (oldest dropped first)
 
 
@@ -56,7 +67,7 @@ def _periods(
     """The ranges a read covers: ``time_ranges`` (each one), else ``time_range``, else the
     ``date_preset`` (default ``last_30d``), in the account's time zone."""
     today = state.world.account_today(account_id)
-    retention_start = today - timedelta(days=RETENTION_DAYS)
+    retention_start = today - relativedelta(months=RETENTION_MONTHS)
     ranges = params.get("time_ranges")
     if ranges:
         try:
@@ -157,18 +168,7 @@ def insights_rows(
             "(#100) level must be one of account, campaign, adset, ad",
             error_type="GraphMethodException",
         )
-    # Ad Account Insights reference, ``time_ranges``: one result set per range; date_preset,
-    # time_range and time_increment are then ignored
-    increment = (
-        "all_days" if params.get("time_ranges") else str(params.get("time_increment") or "all_days")
-    )
-    if increment not in ("1", "all_days"):
-        raise GraphError(
-            400,
-            100,
-            "(#100) the sandbox supports time_increment 1 or all_days",
-            error_type="GraphMethodException",
-        )
+    query = parse_query(params, level)
     periods = _periods(state, account_id, params)
     first, last = min(p[0] for p in periods), max(p[1] for p in periods)
     limit_days = state.faults.sync_timeout_days
@@ -185,30 +185,38 @@ def insights_rows(
     ad_ids = tuple(ad["id"] for ad in ads)
     rows: list[dict[str, Any]] = []
     for period_first, period_last in periods:
-        key = (account_id, level, period_first, period_last, ad_ids, increment)
+        key = (account_id, query, period_first, period_last, ad_ids)
         cached = state.rows_cache.get((*key, world.last_data_day(account_id)))
         if cached is None:  # every page of one listing asks for the same rows: compute once
-            cached = level_rows(
-                world, account_id, level, period_first, period_last, ad_ids, daily=increment == "1"
-            )
+            cached = query_rows(world, account_id, query, period_first, period_last, ad_ids)
             if len(state.rows_cache) >= ROWS_CACHE_SIZE:
                 state.rows_cache.pop(next(iter(state.rows_cache)))
             state.rows_cache[(*key, world.last_data_day(account_id))] = cached
         rows += cached
-    return rows
+    old = query.breakdowns and first < old_reach_start(world.account_today(account_id))
+    if old and (params.get("_sync") or not params.get("_reach_allowed")):
+        rows = [without_reach(row) for row in rows]  # Meta omits it, without an error
+    return corrupted(state, account_id, query, rows)
 
 
 def _render(fields: str | None) -> Any:
-    """Rows with the fields asked for; Meta adds ``date_start`` and ``date_stop`` to every
-    row whatever ``fields`` says."""
+    """Rows with the fields asked for; Meta adds ``date_start``, ``date_stop`` and the
+    breakdown columns to every row whatever ``fields`` says."""
     spec = parse_fields(fields or "impressions,spend")
     spec.update({"date_start": None, "date_stop": None})
-    return lambda row: select_fields(row, spec, INSIGHT_FIELDS, "AdsInsights")
+
+    def render(row: Mapping[str, Any]) -> dict[str, Any]:
+        rendered: dict[str, Any] = select_fields(row, spec, INSIGHT_FIELDS, "AdsInsights")
+        rendered.update({name: row[name] for name in BREAKDOWNS if name in row})
+        return rendered
+
+    return render
 
 
 def _row_key(row: Mapping[str, Any]) -> str:
     entity = row.get("ad_id") or row.get("adset_id") or row.get("campaign_id") or row["account_id"]
-    return f"{row['date_start']}:{row['date_stop']}:{entity}"
+    values = "|".join(str(row[name]) for name in BREAKDOWNS if name in row)
+    return f"{row['date_start']}:{row['date_stop']}:{entity}:{values}"
 
 
 def read(
@@ -236,10 +244,16 @@ def start_job(state: SandboxState, account_id: str, params: Mapping[str, Any]) -
     rows_params = dict(params)
     insights_rows(state, account_id, rows_params)  # validate the parameters now, as Meta does
     first, last = _period(state, account_id, params)
+    headers: dict[str, str] = {}
+    today = state.world.account_today(account_id)
+    asks_reach = any(name in REACH_FIELDS for name in str(params.get("fields") or "").split(","))
+    if params.get("breakdowns") and asks_reach and first < old_reach_start(today):
+        allowed, headers = reach_job_allowed(state.reach_jobs, account_id, today)
+        rows_params["_reach_allowed"] = allowed
     job = state.jobs.start(
         account_id, str(params.get("level") or "account"), first, last, rows_params, state.faults
     )
-    return {"report_run_id": job.id}
+    return {"report_run_id": job.id, HEADERS_KEY: headers} if headers else {"report_run_id": job.id}
 
 
 def job_results(

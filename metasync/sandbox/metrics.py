@@ -1,4 +1,4 @@
-"""Daily insights of the sandbox world, computed (not stored) from the seed.
+"""Insights of the sandbox world, computed (not stored) from the seed.
 
 An ad's metrics on a day are a pure function of (seed, ad id, day), so any read, by any process,
 at any time, gives the same numbers, and the ground truth needs no second copy. Campaign, ad set
@@ -6,28 +6,38 @@ and account rows are sums over their ads, with the ratios recomputed from the su
 returned as Meta returns them: strings (``"spend": "53.40"``).
 
 Each delivering day has ``actions`` and ``action_values`` with purchases reported twice, as Meta
-does (``purchase`` and ``offsite_conversion.fb_pixel_purchase``), and other action types.
+does (``purchase`` and ``offsite_conversion.fb_pixel_purchase``), and other action types. An
+action's count is made of disjoint parts (clicked the same day, 2-7 days after a click, 8-28
+days after, 1 day after a view, 1 day after an engaged view); a window's value is the sum of
+its parts and ``value`` is the ad set's attribution setting's (Meta applies each ad set's
+unified setting since 2025-06-10), so every window is additive across ads, days and breakdown
+values. ``7d_view`` and ``28d_view`` return nothing (retired 2026-01-12).
 
 Reach counts people, so it is never summed: a row that covers several ad-days (an ad set's day,
 an ad's week) reaches fewer people than the sum of its parts, and at least as many as its largest
 part. The overlap is a deterministic function of the row, and ``frequency`` is impressions / reach
-at every level. ``attribution_setting`` is the ad set's (Meta applies each ad set's unified
-setting since 2025-06-10); a row over ad sets with different settings says ``mixed``.
+at every level. ``attribution_setting`` is the ad set's; a row over ad sets with different
+settings says ``mixed``. Breakdowns: :mod:`metasync.sandbox.breakdowns`; video metrics:
+:mod:`metasync.sandbox.video`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from metasync.sandbox.breakdowns import split_actions_by_device, split_ad_day, unit
+from metasync.sandbox.rows import InsightsQuery, render_row
 from metasync.sandbox.shapes import attribution_setting
+from metasync.sandbox.video import video_counts
 from metasync.sandbox.world import World
 
-__all__ = ["LEVEL_KEYS", "ad_day", "days_between", "level_rows"]
+__all__ = ["LEVEL_KEYS", "InsightsQuery", "ad_day", "days_between", "level_rows", "query_rows"]
 
 LEVEL_KEYS = {
     "account": "account_id",
@@ -36,7 +46,8 @@ LEVEL_KEYS = {
     "ad": "ad_id",
 }
 CENT = Decimal("0.01")
-RATIO = Decimal("0.000001")
+# one purchase, reported under two types (as Meta does): the same windows for both
+SAME_EVENT = {"offsite_conversion.fb_pixel_purchase": "purchase"}
 ACTION_TYPES = (
     "link_click",
     "landing_page_view",
@@ -44,12 +55,6 @@ ACTION_TYPES = (
     "purchase",
     "offsite_conversion.fb_pixel_purchase",
 )
-
-
-def _unit(*parts: object) -> float:
-    """A deterministic number in [0, 1) from ``parts``."""
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def days_between(first: date, last: date) -> Iterator[date]:
@@ -92,57 +97,195 @@ def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
     }
 
 
-def _ratio(numerator: Decimal, denominator: Decimal, scale: int = 1) -> str | None:
-    if denominator == 0:
-        return None
-    return str((numerator * scale / denominator).quantize(RATIO, ROUND_HALF_UP))
+def _setting_parts(setting: str) -> tuple[str, ...]:
+    """The parts an attribution setting's ``value`` counts."""
+    clicks = ("c1",) if setting.startswith("1d_click") else ("c1", "c7")
+    return (*clicks, "v1") if "view" in setting else clicks
 
 
-def _reach(seed: int, counts: dict[str, Any], entity: str, bucket: str) -> int:
-    """People reached by a row made of ``counts["parts"]`` ad-days: between the largest part
-    and (strictly below) the sum of the parts, never the sum."""
-    total, largest = counts["reach"], counts["reach_max"]
-    if counts["parts"] <= 1 or total <= largest:
-        return int(total)
-    overlap = 0.55 + 0.3 * _unit(seed, "reach", entity, bucket)
-    return int(min(total - 1, max(largest, int(total * overlap))))
+def _parts(seed: int, key: str, total: int, setting: str) -> dict[str, int]:
+    """Disjoint parts of an action count whose setting parts sum to ``total`` exactly."""
 
+    def share(tag: str) -> float:
+        return unit(seed, "window", tag, key)
 
-def _render(counts: dict[str, Any], ids: dict[str, str], day: date, reach: int) -> dict[str, Any]:
-    impressions, clicks = Decimal(counts["impressions"]), Decimal(counts["clicks"])
-    spend = counts["spend"]
-    settings = counts["settings"]
-    row: dict[str, Any] = {
-        **ids,
-        "date_start": day.isoformat(),
-        "date_stop": day.isoformat(),
-        "impressions": str(counts["impressions"]),
-        "clicks": str(counts["clicks"]),
-        "spend": str(spend),
-        "reach": str(reach),
-        "frequency": _ratio(impressions, Decimal(reach)),
-        "ctr": _ratio(clicks, impressions, 100),
-        "cpc": _ratio(spend, clicks),
-        "cpm": _ratio(spend, impressions, 1000),
-        "attribution_setting": settings.pop() if len(settings) == 1 else "mixed",
-        "actions": [{"action_type": t, "value": str(v)} for t, v in counts["actions"].items() if v],
-        "action_values": [
-            {"action_type": t, "value": str(v)} for t, v in counts["action_values"].items() if v
-        ],
+    view = math.floor(total * (0.05 + 0.2 * share("view")))
+    click = total - view if "view" in setting else total
+    if setting.startswith("1d_click"):
+        c1, c7 = click, math.floor(click * 0.3 * share("7d"))
+    else:
+        c1 = math.floor(click * (0.55 + 0.35 * share("1d")))
+        c7 = click - c1
+    c28 = math.floor((c1 + c7) * 0.15 * share("28d"))
+    return {
+        "c1": c1,
+        "c7": c7,
+        "c28": c28,
+        "v1": view,
+        "ev": math.floor(total * 0.06 * share("ev")),
     }
-    return {key: value for key, value in row.items() if value is not None and value != []}
+
+
+def _value_parts(parts: dict[str, int], cents: int, setting: str) -> dict[str, int]:
+    """Revenue (cents) per part: the setting's parts share ``cents`` exactly, the others at
+    the same value per action."""
+    counted = _setting_parts(setting)
+    counts = sum(parts[p] for p in counted)
+    out = dict.fromkeys(parts, 0)
+    if counts <= 0:
+        return out
+    weights = [parts[p] for p in counted]
+    whole = sum(weights)
+    for part, share in zip(counted, _allocate(cents, weights, whole), strict=True):
+        out[part] = share
+    for part in parts:
+        if part not in counted:
+            out[part] = round(cents * parts[part] / counts)
+    return out
+
+
+def _allocate(total: int, weights: list[int], whole: int) -> list[int]:
+    floors = [total * w // whole for w in weights]
+    left = total - sum(floors)
+    order = sorted(range(len(weights)), key=lambda i: -((total * weights[i]) % whole))
+    for index in order[:left]:
+        floors[index] += 1
+    return floors
+
+
+def rich_ad_day(
+    world: World, ad_id: str, day: date, setting: str, query: InsightsQuery
+) -> dict[str, Any] | None:
+    """An ad-day as the parts ``query`` needs: counts, spend in cents, actions and revenue
+    (as window parts when windows are asked for, else the setting's value alone), video
+    counts when video fields are asked for."""
+    counts = ad_day(world, ad_id, day)
+    if counts is None:
+        return None
+    key = f"{ad_id}:{day.isoformat()}"
+    if query.windows:
+        actions = {
+            (t, None): _parts(world.seed, f"{key}:{SAME_EVENT.get(t, t)}", n, setting)
+            for t, n in counts["actions"].items()
+        }
+        values = {
+            (t, None): _value_parts(actions[(t, None)], int(v * 100), setting)
+            for t, v in counts["action_values"].items()
+        }
+    else:
+        actions = {(t, None): {"value": n} for t, n in counts["actions"].items()}
+        values = {(t, None): {"value": int(v * 100)} for t, v in counts["action_values"].items()}
+    return {
+        "impressions": counts["impressions"],
+        "clicks": counts["clicks"],
+        "reach": counts["reach"],
+        "spend_cents": int(counts["spend"] * 100),
+        "actions": actions,
+        "action_values": values,
+        "video": video_counts(world.seed, ad_id, day, counts["impressions"]) if query.video else {},
+    }
+
+
+def _windows(parts: dict[str, int], setting: str) -> dict[str, int]:
+    if "c1" not in parts:  # no window asked for: the setting's value alone
+        return parts
+    c1, c7, c28 = parts["c1"], parts["c7"], parts["c28"]
+    return {
+        "value": sum(parts[p] for p in _setting_parts(setting)),
+        "1d_click": c1,
+        "7d_click": c1 + c7,
+        "28d_click": c1 + c7 + c28,
+        "1d_view": parts["v1"],
+        "1d_ev": parts["ev"],
+    }
+
+
+def _bucket(day: date, query: InsightsQuery, first: date, last: date) -> tuple[date, date]:
+    """The row a day falls in: its day, week (from ``first``), month or the whole range."""
+    if query.increment == "1":
+        return day, day
+    if query.increment == "all_days":
+        return first, last
+    if query.increment == "monthly":
+        month_end = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        return max(first, day.replace(day=1)), min(last, month_end)
+    start = first + timedelta(days=7 * ((day - first).days // 7))
+    return start, min(last, start + timedelta(days=6))
 
 
 def _add(total: dict[str, Any], counts: dict[str, Any], setting: str) -> None:
-    for key in ("impressions", "reach", "clicks", "spend"):
+    for key in ("impressions", "clicks", "spend_cents"):
         total[key] = total.get(key, 0) + counts[key]
-    total["reach_max"] = max(total.get("reach_max", 0), counts["reach"])
-    total["parts"] = total.get("parts", 0) + 1
+    total["reach"] = total.get("reach", 0) + counts["reach"]
+    total["reach_max"] = max(total.get("reach_max", 0), counts.get("reach_max", counts["reach"]))
+    total["parts"] = total.get("parts", 0) + counts.get("reach_parts", 1)
     total.setdefault("settings", set()).add(setting)
     for group in ("actions", "action_values"):
         bucket = total.setdefault(group, {})
-        for action_type, value in counts[group].items():
-            bucket[action_type] = bucket.get(action_type, 0) + value
+        for key, parts in counts[group].items():
+            slot = bucket.setdefault(key, {})
+            for name, n in _windows(parts, setting).items():
+                slot[name] = slot.get(name, 0) + n
+    video = total.setdefault("video", {})
+    for name, n in counts["video"].items():
+        video[name] = video.get(name, 0) + n
+
+
+def query_rows(
+    world: World,
+    account_id: str,
+    query: InsightsQuery,
+    first: date,
+    last: date,
+    ad_ids: Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Rows of one account for ``query`` between ``first`` and ``last`` (account days), sorted
+    by (date, entity id, breakdown values). ``ad_ids`` limits which ads contribute."""
+    key = LEVEL_KEYS[query.level]
+    names = list(LEVEL_KEYS.values())[: list(LEVEL_KEYS).index(query.level) + 1]
+    wanted = set(ad_ids) if ad_ids is not None else None
+    data_first = max(first, world.first_data_day(account_id))
+    data_last = min(last, world.last_data_day(account_id))
+    totals: dict[tuple[Any, ...], tuple[dict[str, str], dict[str, Any]]] = {}
+    for ad in world.ads.values():
+        if ad["account_id"] != account_id or (wanted is not None and ad["id"] not in wanted):
+            continue
+        ids = {
+            "account_id": account_id,
+            "campaign_id": ad["campaign_id"],
+            "adset_id": ad["adset_id"],
+            "ad_id": ad["id"],
+        }
+        level_ids = {name: ids[name] for name in names}
+        setting = attribution_setting(ad["adset_id"])
+        for day in days_between(data_first, data_last):
+            counts = rich_ad_day(world, ad["id"], day, setting, query)
+            if counts is None:
+                continue
+            bucket = _bucket(day, query, first, last)
+            for values, cell in split_ad_day(
+                world.seed, ad["id"], day.isoformat(), counts, query.breakdowns
+            ):
+                if query.action_device:
+                    cell = {
+                        **cell,
+                        "actions": split_actions_by_device(world.seed, ad["id"], cell["actions"]),
+                        "action_values": split_actions_by_device(
+                            world.seed, ad["id"], cell["action_values"]
+                        ),
+                    }
+                slot_key = (bucket, level_ids[key], tuple(values.values()))
+                slot = totals.setdefault(slot_key, ({**level_ids, **values}, {}))
+                _add(slot[1], cell, setting)
+    rows = []
+    for (bucket, entity, values), (ids, counts) in sorted(totals.items()):
+        label = f"{bucket[0]}/{bucket[1]}" if query.increment != "1" else bucket[0].isoformat()
+        if values:
+            label += "|" + "|".join(values)
+        rows.append(
+            render_row(world.seed, query, counts, ids, bucket, f"{query.level}:{entity}", label)
+        )
+    return rows
 
 
 def level_rows(
@@ -155,41 +298,7 @@ def level_rows(
     *,
     daily: bool = True,
 ) -> list[dict[str, Any]]:
-    """Rows of one account at ``level`` between ``first`` and ``last`` (account days), sorted by
-    (date, entity id): one per entity and day, or with ``daily=False`` one per entity for the
-    whole range (``time_increment=all_days``). ``ad_ids`` limits which ads contribute."""
-    key = LEVEL_KEYS[level]
-    wanted = set(ad_ids) if ad_ids is not None else None
-    first = max(first, world.first_data_day(account_id))
-    last = min(last, world.last_data_day(account_id))
-    totals: dict[tuple[str, str], tuple[dict[str, str], dict[str, Any]]] = {}
-    for ad in world.ads.values():
-        if ad["account_id"] != account_id or (wanted is not None and ad["id"] not in wanted):
-            continue
-        ids = {
-            "account_id": account_id,
-            "campaign_id": ad["campaign_id"],
-            "adset_id": ad["adset_id"],
-            "ad_id": ad["id"],
-        }
-        level_ids = {
-            name: ids[name]
-            for name in list(LEVEL_KEYS.values())[: list(LEVEL_KEYS).index(level) + 1]
-        }
-        setting = attribution_setting(ad["adset_id"])
-        for day in days_between(first, last):
-            counts = ad_day(world, ad["id"], day)
-            if counts is None:
-                continue
-            bucket = day.isoformat() if daily else ""
-            slot = totals.setdefault((bucket, level_ids[key]), (level_ids, {}))
-            _add(slot[1], counts, setting)
-    rows = []
-    for (bucket, entity), (ids, counts) in sorted(totals.items()):
-        span = bucket or f"{first}/{last}"
-        reach = _reach(world.seed, counts, f"{level}:{entity}", span)
-        row = _render(counts, ids, date.fromisoformat(bucket) if bucket else first, reach)
-        if not daily:
-            row["date_stop"] = last.isoformat()
-        rows.append(row)
-    return rows
+    """Rows of one account at ``level``, no breakdowns: one per entity and day, or with
+    ``daily=False`` one per entity for the whole range (``time_increment=all_days``)."""
+    query = InsightsQuery(level, increment="1" if daily else "all_days")
+    return query_rows(world, account_id, query, first, last, ad_ids)

@@ -44,6 +44,18 @@ class SandboxControl:
         truth: dict[str, Any] = self.control("GET", "ground-truth")
         return truth
 
+    def report_truth(
+        self, report: dict[str, Any], account_id: str, since: str, until: str
+    ) -> list[dict[str, Any]]:
+        """What a complete read of ``report`` (a definition as a dict) returns for one account
+        over since..until (YYYY-MM-DD)."""
+        rows: list[dict[str, Any]] = self.control(
+            "POST",
+            "ground-truth/report",
+            {"report": report, "account_id": account_id, "since": since, "until": until},
+        )
+        return rows
+
     def graph_calls(self) -> int:
         """Graph calls counted since the counters were last reset (``POST counters``)."""
         return int(self.control("GET", "counters")["graph_calls"])

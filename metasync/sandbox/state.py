@@ -109,6 +109,8 @@ class SandboxState:
         self.subscribed_apps: dict[str, list[str]] = {}  # account id -> app ids
         self.webhooks_sent: list[dict[str, Any]] = []
         self.rows_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        # (account, day) -> async jobs that asked for reach with old breakdowns (10 a day)
+        self.reach_jobs: dict[tuple[str, str], int] = {}
         self.started = time.time()
 
     def new_usage(self, budgets: Budgets) -> UsageTracker:

@@ -9,6 +9,7 @@ from typing import Any
 from metasync.models import MetaConnection, RunStatus, SyncRun, utcnow
 from metasync.sync.accounts import record_outcomes
 from metasync.sync.context import SyncContext
+from metasync.sync.reconcile import reconcile_run
 
 __all__ = ["after_close", "interrupt"]
 
@@ -34,6 +35,8 @@ def after_close(ctx: SyncContext, run: SyncRun) -> None:
         updates["set__last_error"] = f"{last.get('type')}: {last.get('message')}"
         updates["set__last_error_at"] = utcnow()
     MetaConnection.objects(pk=run.connection_id).update(**updates)
+    if run.kind == "performance" and run.status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
+        _reconcile(run)
     log.info(
         "%s run %s of connection %s ended %s",
         run.kind,
@@ -42,6 +45,16 @@ def after_close(ctx: SyncContext, run: SyncRun) -> None:
         run.status,
         extra={"run_id": str(run.pk), "connection_id": run.connection_id},
     )
+
+
+def _reconcile(run: SyncRun) -> None:
+    """Reconcile the days the run read; a failure here is logged, never fails the run."""
+    try:
+        counts = reconcile_run(run)
+    except Exception:
+        log.exception("reconciling run %s failed", run.pk, extra={"run_id": str(run.pk)})
+        return
+    SyncRun.objects(pk=run.pk).update(set__reconciliation=counts)
 
 
 def interrupt(

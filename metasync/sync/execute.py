@@ -118,12 +118,11 @@ def _work(
                 on_page=lambda _, counts: tally.page("rows", counts),
             )
         except InsightsTimeoutError:
-            level = sub.edge.split(":", 1)[1]
             job = report_jobs.report_subtask(
                 run,
                 connection,
                 sub.account_id,
-                level,
+                sub.edge.split(":", 1)[1],
                 date.fromisoformat(sub.since or ""),
                 date.fromisoformat(sub.until or ""),
             )

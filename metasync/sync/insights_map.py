@@ -16,12 +16,12 @@ from typing import Any
 
 from metasync.models import attribution_key, breakdown_key
 
-__all__ = ["map_insight_row", "pick_action"]
+__all__ = ["LEVEL_ID", "decimal_of", "map_insight_row", "pick_action"]
 
 LEVEL_ID = {"account": "account_id", "campaign": "campaign_id", "adset": "adset_id", "ad": "ad_id"}
 
 
-def _decimal(value: Any) -> Decimal | None:
+def decimal_of(value: Any) -> Decimal | None:
     if value in (None, ""):
         return None
     try:
@@ -32,18 +32,21 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def _count(value: Any) -> int | None:
-    number = _decimal(value)
+    number = decimal_of(value)
     return int(number) if number is not None else None
 
 
-def pick_action(actions: Sequence[Mapping[str, Any]] | None, types: Sequence[str]) -> Decimal:
-    """The value of the first of ``types`` present in ``actions`` (0 when none is)."""
-    by_type = {
-        str(a.get("action_type")): a.get("value") for a in actions or [] if isinstance(a, Mapping)
-    }
+def pick_action(
+    actions: Sequence[Mapping[str, Any]] | None, types: Sequence[str], key: str = "value"
+) -> Decimal:
+    """``key`` (the setting's ``value``, or a window such as ``7d_click``) of the first of
+    ``types`` present in ``actions``, summed over its entries (one per device when actions
+    are broken down by device); 0 when none is present."""
+    entries = [a for a in actions or [] if isinstance(a, Mapping)]
     for action_type in types:
-        if action_type in by_type:
-            return _decimal(by_type[action_type]) or Decimal(0)
+        matching = [a for a in entries if str(a.get("action_type")) == action_type]
+        if matching:
+            return sum((decimal_of(a.get(key)) or Decimal(0) for a in matching), Decimal(0))
     return Decimal(0)
 
 
@@ -79,11 +82,11 @@ def map_insight_row(
         "impressions": _count(raw.get("impressions")),
         "clicks": _count(raw.get("clicks")),
         "reach": _count(raw.get("reach")),
-        "frequency": _decimal(raw.get("frequency")),
-        "spend": _decimal(raw.get("spend")),
-        "ctr": _decimal(raw.get("ctr")),
-        "cpc": _decimal(raw.get("cpc")),
-        "cpm": _decimal(raw.get("cpm")),
+        "frequency": decimal_of(raw.get("frequency")),
+        "spend": decimal_of(raw.get("spend")),
+        "ctr": decimal_of(raw.get("ctr")),
+        "cpc": decimal_of(raw.get("cpc")),
+        "cpm": decimal_of(raw.get("cpm")),
         "conversions": pick_action(actions, conversion_types),
         "revenue": pick_action(values, conversion_types),
         "actions": actions,

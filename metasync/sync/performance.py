@@ -14,12 +14,15 @@ from datetime import date, timedelta
 
 from metasync.graph import GraphClient, insights_params, read_insights
 from metasync.models import AccountSyncState, MetaConnection, RunPlan, SyncRun, utcnow
+from metasync.reports.store import enabled_reports
 from metasync.sync import window
 from metasync.sync.context import SyncContext
 from metasync.sync.insight_rows import INSIGHTS_PAGE_SIZE, PAGES_PER_TASK, account_of, write_rows
 from metasync.sync.periods import Period, account_today, resolve
-from metasync.sync.report_jobs import report_subtask
+from metasync.sync.report_jobs import insights_subtask
+from metasync.sync.report_plan import report_reads, shared_with_daily
 from metasync.sync.subtasks import IncompleteListing, Subtask
+from metasync.sync.targets import spec_of, target_of
 
 __all__ = [
     "INSIGHTS_PAGE_SIZE",
@@ -45,16 +48,24 @@ def plan_performance(
     :data:`~metasync.sync.window.RECENT`) and the days before (ranked ``OLDER``), so under a
     backlog every account's recent days are read before any account's older ones. This costs
     one more read per account and level on those runs (once a day); recent and explicit
-    ranges stay whole.
+    ranges stay whole. The tenant's reports (:mod:`metasync.sync.report_plan`) ride on these
+    reads where their shape allows, else read after them (ranked ``OLDER``).
     """
     settings, now = ctx.settings, utcnow()
+    levels = levels or settings.META_INSIGHTS_LEVELS
+    reports = enabled_reports(connection.tenant_id)
+    shared = shared_with_daily(settings, reports, levels)
+    riding = {name for names in shared.values() for name in names}
+    own_reads = [report for report in reports if report.name not in riding]
     ranked: list[tuple[Subtask, int]] = []
     kinds: dict[str, str] = {}
+    ranges: dict[str, list[str]] = {}
     for account_id in accounts:
         account = account_of(connection, account_id)
         today = account_today(account.timezone_name if account else None, now)
         since, until, kind = resolve(settings, states[account_id], today, explicit, now)
         kinds[account_id] = kind
+        ranges[account_id] = [since.isoformat(), until.isoformat()]
         pieces = [(since, until, window.RECENT)]
         recent_start = today - timedelta(days=1)
         if kind in ("initial", "lookback") and since < recent_start <= until:
@@ -62,42 +73,28 @@ def plan_performance(
                 (recent_start, until, window.RECENT),
                 (since, recent_start - timedelta(days=1), window.OLDER),
             ]
-        for level in levels or settings.META_INSIGHTS_LEVELS:
+        for level in levels:
+            spec = spec_of(level, shared.get(level, []))
             for first, last, rank in pieces:
-                ranked.append((_read(run, connection, account_id, level, first, last, ctx), rank))
+                long = (last - first).days + 1 > settings.META_INSIGHTS_SYNC_MAX_DAYS
+                read = insights_subtask(run, connection, account_id, spec, first, last, as_job=long)
+                ranked.append((read, rank))
+        for read in report_reads(
+            settings, run, connection, account_id, own_reads, kind, (since, until), today
+        ):
+            ranked.append((read, window.OLDER))
     by_kind: dict[str, list[str]] = {}  # kind -> accounts: a few keys, however many accounts
     for account_id, kind in kinds.items():
         by_kind.setdefault(kind, []).append(account_id)
     SyncRun.objects(pk=run.pk).update(
         set__period={
             "kind": next(iter(by_kind)) if len(by_kind) == 1 else "mixed",
-            "levels": list(levels or settings.META_INSIGHTS_LEVELS),
+            "levels": list(levels),
+            "reports": [report.name for report in reports],
         }
     )
-    RunPlan.record(run.pk, period_kinds=by_kind)
+    RunPlan.record(run.pk, period_kinds=by_kind, ranges=ranges)
     return ranked
-
-
-def _read(
-    run: SyncRun,
-    connection: MetaConnection,
-    account_id: str,
-    level: str,
-    since: date,
-    until: date,
-    ctx: SyncContext,
-) -> Subtask:
-    """A synchronous read for ranges up to ``META_INSIGHTS_SYNC_MAX_DAYS``, else a job."""
-    if (until - since).days + 1 > ctx.settings.META_INSIGHTS_SYNC_MAX_DAYS:
-        return report_subtask(run, connection, account_id, level, since, until)
-    return Subtask(
-        str(run.pk),
-        str(connection.pk),
-        account_id,
-        f"insights:{level}",
-        since=since.isoformat(),
-        until=until.isoformat(),
-    )
 
 
 @dataclass
@@ -115,9 +112,9 @@ def read_insights_chunk(
 ) -> ChunkResult:
     """Up to five pages of a synchronous insights read. ``InsightsTimeoutError`` propagates:
     the caller turns the read into a report job."""
-    level = sub.edge.split(":", 1)[1]
+    target = target_of(sub.edge.split(":", 1)[1], connection.tenant_id)
     account = account_of(connection, sub.account_id)
-    params = insights_params(level=level, since=sub.since, until=sub.until)
+    params = target.params(sub.since or "", sub.until or "")
     pages, last_after = 0, None
     listing = read_insights(
         client,
@@ -129,8 +126,7 @@ def read_insights_chunk(
     )
     for page in listing:
         pages += 1
-        written = write_rows(ctx, connection, account, sub.account_id, level, page.items)
-        on_page(pages, {level: written})
+        on_page(pages, target.write(ctx, connection, account, sub.account_id, page.items))
         last_after = page.after
         if pages >= PAGES_PER_TASK:
             break

@@ -21,6 +21,7 @@ A job's state lives in ``ReportRun``, so any worker can take the next step:
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -30,17 +31,12 @@ from mongoengine.errors import NotUniqueError
 from metasync.graph import (
     GraphClient,
     Listing,
-    MetaAPIError,
-    RateLimitError,
-    TokenError,
-    insights_params,
     read_insights,
     report_results,
     report_status,
     start_report,
 )
 from metasync.models import (
-    Campaign,
     MetaConnection,
     ReportRun,
     ReportStatus,
@@ -49,10 +45,14 @@ from metasync.models import (
 )
 from metasync.sync import runs
 from metasync.sync.context import SyncContext
-from metasync.sync.insight_rows import INSIGHTS_PAGE_SIZE, PAGES_PER_TASK, account_of, write_rows
+from metasync.sync.insight_rows import INSIGHTS_PAGE_SIZE, PAGES_PER_TASK, account_of
+from metasync.sync.job_campaigns import campaign_filter, campaigns_with_data
 from metasync.sync.subtasks import IncompleteListing, Subtask
+from metasync.sync.targets import ReadTarget, target_of
 
-__all__ = ["JobStep", "report_step", "report_subtask"]
+__all__ = ["JobStep", "insights_subtask", "report_step", "report_subtask"]
+
+log = logging.getLogger(__name__)
 
 JOB_MAX_AGE = timedelta(hours=1)
 JOB_STARTS_BEFORE_SPLIT = 2
@@ -60,17 +60,32 @@ MAX_POLL_SECONDS = 120.0
 
 
 def report_subtask(
-    run: SyncRun, connection: MetaConnection, account_id: str, level: str, since: date, until: date
+    run: SyncRun, connection: MetaConnection, account_id: str, spec: str, since: date, until: date
 ) -> Subtask:
-    key = f"{run.pk}:{account_id}:{level}:{since.isoformat()}:{until.isoformat()}"
+    """An async job for the read ``spec`` names (see :mod:`metasync.sync.targets`)."""
+    return insights_subtask(run, connection, account_id, spec, since, until, as_job=True)
+
+
+def insights_subtask(
+    run: SyncRun,
+    connection: MetaConnection,
+    account_id: str,
+    spec: str,
+    since: date,
+    until: date,
+    *,
+    as_job: bool,
+) -> Subtask:
+    """The read ``spec`` names over since..until: an async job, or a synchronous read."""
+    key = f"{run.pk}:{account_id}:{spec}:{since.isoformat()}:{until.isoformat()}"
     return Subtask(
         str(run.pk),
         str(connection.pk),
         account_id,
-        f"report:{level}",
+        f"{'report' if as_job else 'insights'}:{spec}",
         since=since.isoformat(),
         until=until.isoformat(),
-        job_key=key,
+        job_key=key if as_job else None,
     )
 
 
@@ -103,7 +118,7 @@ def _job(sub: Subtask, connection: MetaConnection) -> ReportRun:
     existing: ReportRun | None = ReportRun.objects(job_key=sub.job_key).first()
     if existing is not None:
         return existing
-    level = sub.edge.split(":", 1)[1]
+    target = _target(sub, connection)
     with contextlib.suppress(NotUniqueError):  # a twin task created it a moment ago
         ReportRun(
             job_key=sub.job_key,
@@ -111,11 +126,15 @@ def _job(sub: Subtask, connection: MetaConnection) -> ReportRun:
             connection_id=sub.connection_id,
             tenant_id=connection.tenant_id,
             account_id=sub.account_id,
-            level=level,
-            params=insights_params(level=level, since=sub.since, until=sub.until),
+            level=target.level,
+            params=target.params(sub.since or "", sub.until or ""),
         ).save()
     created: ReportRun = ReportRun.objects.get(job_key=sub.job_key)
     return created
+
+
+def _target(sub: Subtask, connection: MetaConnection) -> ReadTarget:
+    return target_of(sub.edge.split(":", 1)[1], connection.tenant_id)
 
 
 def report_step(
@@ -148,7 +167,12 @@ def _advance(step: JobScope) -> JobStep:
         "poll", min(MAX_POLL_SECONDS, settings.META_REPORT_POLL_SECONDS * 2.0 ** min(job.polls, 6))
     )
     if job.status == ReportStatus.PENDING or not job.report_run_id:
-        report_run_id = start_report(client, sub.account_id, job.params)
+        report_run_id = start_report(
+            client,
+            sub.account_id,
+            job.params,
+            on_reach_throttle=lambda pct: _reach_throttled(job, pct),
+        )
         ReportRun.objects(pk=job.pk).update(
             set__report_run_id=report_run_id,
             set__status=ReportStatus.RUNNING,
@@ -194,10 +218,26 @@ def _advance(step: JobScope) -> JobStep:
     )
 
 
-def _page_written(job: ReportRun, after: str | None, rows: int) -> None:
+def _reach_throttled(job: ReportRun, percent: int) -> None:
+    """Keep Meta's reach-throttle percentage on the job; at 100 % Meta's jobs omit reach for
+    old breakdown reads until tomorrow: say so where an operator looks."""
+    ReportRun.objects(pk=job.pk).update(set__reach_throttle_pct=percent)
+    if percent >= 100:
+        log.warning(
+            "account %s: Meta's 10 daily reach jobs for old breakdown reads are used up; "
+            "job %s gets no reach",
+            job.account_id,
+            job.job_key,
+            extra={"run_id": job.sync_run_id},
+        )
+
+
+def _page_written(job: ReportRun, after: str | None, written: dict[str, int]) -> None:
     """One page of results written: its cursor and counts on the job, in one update."""
     ReportRun.objects(pk=job.pk).update(
-        set__results_after=after, inc__pages=1, **{f"inc__written__{job.level}": rows}
+        set__results_after=after,
+        inc__pages=1,
+        **{f"inc__written__{label}": rows for label, rows in written.items()},
     )
 
 
@@ -235,8 +275,9 @@ def _write_pages(step: JobScope, listing: Listing) -> JobStep:
     page completes the job."""
     ctx, _, connection, sub, job = step.unpack()
     account = account_of(connection, sub.account_id)
+    target = _target(sub, connection)
     for number, page in enumerate(listing, start=1):
-        written = write_rows(ctx, connection, account, sub.account_id, job.level, page.items)
+        written = target.write(ctx, connection, account, sub.account_id, page.items)
         _page_written(job, page.after, written)
         if page.after is None:
             break
@@ -259,10 +300,10 @@ def _split(step: JobScope) -> JobStep:
     until = date.fromisoformat(params["time_range"]["until"])
     short = (until - since).days + 1 <= ctx.settings.META_INSIGHTS_SYNC_MAX_DAYS
     parts: list[dict[str, Any]] = []
-    campaign_ids = _campaign_filter(params)
+    campaign_ids = campaign_filter(params)
     if job.level != "account":
         if campaign_ids is None:
-            campaign_ids = _campaigns_with_data(step, params)
+            campaign_ids = campaigns_with_data(step.client, step.job, params)
         if len(campaign_ids) >= 2:
             middle = len(campaign_ids) // 2
             for half in (campaign_ids[:middle], campaign_ids[middle:]):
@@ -280,7 +321,9 @@ def _split(step: JobScope) -> JobStep:
                 )
     if not parts and short:
         return _read_synchronously(step)
-    if not parts and since < until:
+    # a range halved keeps weeks and months whole only for daily rows: others read it whole
+    daily = _target(sub, step.connection).time_increment == "1"
+    if not parts and since < until and daily:
         middle_day = since + timedelta(days=(until - since).days // 2)
         for first, last in ((since, middle_day), (middle_day + timedelta(days=1), until)):
             parts.append(
@@ -345,48 +388,3 @@ def _read_synchronously(step: JobScope) -> JobStep:
         after=after,
     )
     return _write_pages(step, listing)
-
-
-def _campaigns_with_data(step: JobScope, params: dict[str, Any]) -> list[str]:
-    """The campaigns Meta says have rows in the job's range (one campaign-level read of ids,
-    every status included); the mirror's campaigns when that read fails for a reason other
-    than the token or a rate limit (which end or re-schedule the step as usual)."""
-    job, client = step.job, step.client
-    query = insights_params(
-        level="campaign",
-        fields=("campaign_id",),
-        since=params["time_range"]["since"],
-        until=params["time_range"]["until"],
-        time_increment="all_days",
-    )
-    try:
-        return sorted(
-            {
-                str(row["campaign_id"])
-                for page in read_insights(
-                    client,
-                    f"act_{job.account_id}",
-                    query,
-                    account_id=job.account_id,
-                    limit=INSIGHTS_PAGE_SIZE,
-                )
-                for row in page.items
-                if row.get("campaign_id")
-            }
-        )
-    except (TokenError, RateLimitError):
-        raise
-    except MetaAPIError:
-        return sorted(
-            c.meta_id
-            for c in Campaign.objects(tenant_id=job.tenant_id, account_id=job.account_id).only(
-                "meta_id"
-            )
-        )
-
-
-def _campaign_filter(params: dict[str, Any]) -> list[str] | None:
-    for rule in params.get("filtering") or []:
-        if rule.get("field") == "campaign.id":
-            return sorted(str(v) for v in rule.get("value") or [])
-    return None

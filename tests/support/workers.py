@@ -6,7 +6,10 @@ import os
 import subprocess
 from pathlib import Path
 
+from celery import Celery
+
 from metasync.embedded import Workers, beat_command
+from metasync.models import MetaConnection
 from workers.client import sender_app as client_app
 
 __all__ = ["QUICK_REDELIVERY_ENV", "STALL_CHECK_ENV", "Workers", "client_app", "start_beat"]
@@ -39,3 +42,12 @@ def start_beat(env: dict[str, str], folder: Path, name: str = "beat") -> subproc
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def enqueue_sync(client: Celery, connection: MetaConnection, kind: str) -> None:
+    """Ask the workers for one run of ``kind`` of ``connection``, as beat does."""
+    client.send_task(
+        "metasync.sync_connection",
+        args=[str(connection.pk)],
+        kwargs={"kind": kind, "trigger": "test"},
+    )

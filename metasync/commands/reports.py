@@ -1,0 +1,171 @@
+"""``metasync reports`` (prebuilt and custom reports per tenant) and ``metasync verify``
+(reconciliation outcomes)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from metasync.commands.common import connected_context, console
+from metasync.reports.definitions import BASE_FIELDS, ReportDefinition
+from metasync.reports.validation import ReportError
+
+__all__ = ["app", "verify"]
+
+app = typer.Typer(help="Reports: breakdowns, windows, time grains.", no_args_is_help=True)
+
+Tenant = Annotated[str, typer.Option("--tenant", help="The tenant the report belongs to.")]
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def _change(action: Callable[[], object], done: str) -> None:
+    """Connect, make one change of the tenant's reports, and say so; a refusal exits 2 with
+    its reason."""
+    connected_context()
+    try:
+        action()
+    except ReportError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    console.print(done)
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Lower-case letters, digits and _.")],
+    tenant: Tenant,
+    level: Annotated[str, typer.Option(help="account, campaign, adset or ad.")] = "ad",
+    fields: Annotated[str, typer.Option(help="Comma-separated insights fields.")] = ",".join(
+        BASE_FIELDS
+    ),
+    breakdowns: Annotated[str, typer.Option(help="Comma-separated breakdowns.")] = "",
+    action_breakdowns: Annotated[str, typer.Option(help="action_type or action_device.")] = (
+        "action_type"
+    ),
+    windows: Annotated[str, typer.Option(help="Attribution windows, e.g. 1d_click,7d_click.")] = "",
+    increment: Annotated[str, typer.Option(help="1, 7, monthly or all_days.")] = "1",
+    lookback: Annotated[int, typer.Option(help="Days read by lookback runs (0: lifetime).")] = 28,
+) -> None:
+    """Add a custom report for a tenant (validated against Meta's rules before any call)."""
+    from metasync.reports.store import add_custom
+
+    report = ReportDefinition(
+        name=name,
+        level=level,
+        fields=_names(fields),
+        breakdowns=_names(breakdowns),
+        action_breakdowns=_names(action_breakdowns) or ("action_type",),
+        attribution_windows=_names(windows),
+        time_increment=increment,
+        lookback_days=lookback,
+    )
+    _change(
+        lambda: add_custom(tenant, report), f"report {name} added for tenant {tenant} (enabled)"
+    )
+
+
+@app.command("enable")
+def enable(name: str, tenant: Tenant) -> None:
+    """Switch a prebuilt (or custom) report on for a tenant."""
+    from metasync.reports.store import set_enabled
+
+    _change(lambda: set_enabled(tenant, name, True), f"report {name} enabled for tenant {tenant}")
+
+
+@app.command("remove")
+def remove(name: str, tenant: Tenant) -> None:
+    """Remove a custom report, or switch a prebuilt one off (rows already read stay)."""
+    from metasync.reports.store import remove as remove_report
+
+    _change(lambda: remove_report(tenant, name), f"report {name} removed for tenant {tenant}")
+
+
+@app.command("list")
+def list_reports(tenant: Tenant) -> None:
+    """Every prebuilt report and the tenant's custom ones, with what each reads."""
+    from metasync.reports.store import listing
+
+    connected_context()
+    table = Table("name", "kind", "enabled", "level", "breakdowns", "increment", "lookback")
+    for report, enabled, custom in listing(tenant).rows:
+        table.add_row(
+            report.name,
+            "custom" if custom else "prebuilt",
+            "yes" if enabled else "no",
+            report.level,
+            ",".join(report.breakdowns) or "-",
+            report.time_increment,
+            str(report.lookback_days),
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(name: str, tenant: Tenant) -> None:
+    """One report's definition as JSON."""
+    from metasync.reports.store import listing
+
+    connected_context()
+    for report, enabled, custom in listing(tenant).rows:
+        if report.name == name:
+            typer.echo(json.dumps({**report.as_dict(), "enabled": enabled, "custom": custom}))
+            return
+    typer.echo(f"tenant {tenant} has no report named {name!r}", err=True)
+    raise typer.Exit(1)
+
+
+def verify(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD.")] = None,
+    fail_on_mismatch: Annotated[
+        bool, typer.Option("--fail-on-mismatch", help="Exit 1 when any day did not reconcile.")
+    ] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="List reconciled days too.")] = False,
+) -> None:
+    """Reconciliation by account and day: ad rows summed against the account row."""
+    from metasync.models import Reconciliation
+
+    for label, value in (("--since", since), ("--until", until)):
+        if value:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                typer.echo(f"{label} must be a date (YYYY-MM-DD), not {value!r}", err=True)
+                raise typer.Exit(2) from None
+    connected_context()
+    query = Reconciliation.objects
+    if tenant:
+        query = query.filter(tenant_id=tenant)
+    if since:
+        query = query.filter(date__gte=since)
+    if until:
+        query = query.filter(date__lte=until)
+    table = Table("tenant", "account", "day", "status", "spend ads/account", "worst difference")
+    counts: dict[str, int] = {}
+    for outcome in query.order_by("tenant_id", "account_id", "date"):
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        if outcome.status == "ok" and not show_all:
+            continue
+        worst = max((outcome.differences or {}).values(), default=0.0)
+        table.add_row(
+            outcome.tenant_id,
+            outcome.account_id,
+            outcome.date,
+            outcome.status,
+            f"{outcome.ads.get('spend', '-')} / {outcome.account.get('spend', '-')}",
+            f"{worst:.2f} %",
+        )
+    console.print(table)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing"
+    console.print(f"account-days checked: {summary}")
+    if fail_on_mismatch and (counts.get("mismatch") or counts.get("missing")):
+        raise typer.Exit(1)

@@ -1,0 +1,229 @@
+"""How the sandbox splits one ad's day into breakdown values, the way Meta serves them.
+
+Every breakdown belongs to a family of dimensions (demographics: age x gender; geography:
+country x region; delivery: platform x position x device; the two hourly ones). An ad-day is
+split over its family's joint cells by weights that are a pure function of (seed, ad, cell,
+day), with integer counts allocated by largest remainder, so the values of any additive metric
+over the cells sum exactly to the unbroken row; a query's rows are the marginals of the joint
+split on the breakdowns it names, so ``age`` and ``age,gender`` agree with each other too.
+
+Reach is people: a cell's reach comes from its own impressions, and a row made of several cells
+is deduplicated like any other row (never summed). Meta's "Breakdowns" page rules are kept:
+with ``region`` or hourly breakdowns no off-Meta (pixel) actions are served; with the
+``action_device`` action breakdown off-Meta actions come without a device value.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import random
+from collections.abc import Sequence
+from itertools import product
+from typing import Any
+
+from metasync.reports.catalogue import HOURLY_BREAKDOWNS, OFF_META_LIMITED_BREAKDOWNS
+
+__all__ = [
+    "ACTION_DEVICES",
+    "ON_META_ACTIONS",
+    "allocate",
+    "family_of",
+    "split_actions_by_device",
+    "split_ad_day",
+    "unit",
+]
+
+AGES = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
+GENDERS = ("female", "male", "unknown")
+REGIONS = {
+    "US": ("California", "Texas", "New York"),
+    "GB": ("England", "Scotland"),
+    "DE": ("Bavaria", "Berlin"),
+    "FR": ("Ile-de-France",),
+    "CA": ("Ontario", "Quebec"),
+    "BR": ("Sao Paulo",),
+}
+POSITIONS = {
+    "facebook": ("feed", "facebook_stories", "marketplace", "video_feeds", "right_hand_column"),
+    "instagram": ("stream", "instagram_stories", "instagram_reels", "instagram_explore"),
+    "audience_network": ("an_classic", "rewarded_video"),
+    "messenger": ("messenger_inbox",),
+}
+DEVICES = ("desktop", "iphone", "android_smartphone", "ipad", "android_tablet", "other")
+ACTION_DEVICES = ("desktop", "iphone", "android_smartphone", "ipad", "other")
+ON_META_ACTIONS = ("link_click",)  # the others are measured by the pixel (off Meta)
+HOURS = tuple(f"{h:02d}:00:00 - {h:02d}:59:59" for h in range(24))
+
+
+def _device_platform(platform: str, device: str) -> str:
+    if device == "desktop":
+        return "desktop"
+    return "mobile_web" if platform == "audience_network" else "mobile_app"
+
+
+def _cells(family: str) -> list[dict[str, str]]:
+    if family == "demographics":
+        return [{"age": a, "gender": g} for a, g in product(AGES, GENDERS)]
+    if family == "geography":
+        return [{"country": c, "region": r} for c, regions in REGIONS.items() for r in regions]
+    if family == "delivery":
+        return [
+            {
+                "publisher_platform": platform,
+                "platform_position": position,
+                "impression_device": device,
+                "device_platform": _device_platform(platform, device),
+            }
+            for platform, positions in POSITIONS.items()
+            for position in positions
+            for device in DEVICES
+        ]
+    return [{family: hour} for hour in HOURS]  # an hourly breakdown is its own family
+
+
+CELLS = {
+    family: _cells(family)
+    for family in ("demographics", "geography", "delivery", *HOURLY_BREAKDOWNS)
+}
+FAMILY_OF = {name: family for family, cells in CELLS.items() for name in cells[0]}
+
+
+def family_of(breakdowns: Sequence[str]) -> str | None:
+    families = {FAMILY_OF[name] for name in breakdowns}
+    return families.pop() if len(families) == 1 else None
+
+
+def unit(*parts: object) -> float:
+    """A deterministic number in [0, 1) from ``parts``."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def allocate(total: int, weights: Sequence[float]) -> list[int]:
+    """``total`` split in proportion to ``weights`` by largest remainder: sums exactly."""
+    whole = sum(weights)
+    if total <= 0 or whole <= 0:
+        return [0] * len(weights)
+    shares = [total * w / whole for w in weights]
+    counts = [math.floor(s) for s in shares]
+    left = total - sum(counts)
+    order = sorted(range(len(shares)), key=lambda i: (counts[i] - shares[i], i))
+    for index in order[:left]:
+        counts[index] += 1
+    return counts
+
+
+@functools.lru_cache(maxsize=4096)
+def _ad_mix(seed: int, ad_id: str, family: str) -> tuple[float, ...]:
+    """An ad's own (stable) mix over a family's cells. Delivery is sparse: an ad runs on a
+    few placements only. Hours follow a day's curve."""
+    weights = []
+    for cell in CELLS[family]:
+        label = "|".join(cell.values())
+        if family == "delivery" and unit(seed, "placed", ad_id, label) < 0.75:
+            weights.append(0.0)
+        elif family in HOURLY_BREAKDOWNS:
+            hour = HOURS.index(cell[family])
+            weights.append(0.25 + math.sin(math.pi * max(0, hour - 5) / 19) ** 2)
+        else:
+            weights.append(0.05 + unit(seed, "mix", ad_id, label))
+    return tuple(weights)
+
+
+def _weights(seed: int, ad_id: str, day: str, family: str) -> list[float]:
+    """The cells' shares of one ad-day: the ad's mix with a little day noise."""
+    noise = random.Random(f"{seed}:{ad_id}:{day}:{family}")
+    return [w * (0.8 + 0.4 * noise.random()) for w in _ad_mix(seed, ad_id, family)]
+
+
+def _split_parts(
+    parts: dict[tuple[str, str | None], dict[str, int]], weights: Sequence[int]
+) -> list[dict[tuple[str, str | None], dict[str, int]]]:
+    out: list[dict[tuple[str, str | None], dict[str, int]]] = [{} for _ in weights]
+    for key, values in parts.items():
+        for name, total in values.items():
+            for index, share in enumerate(allocate(total, weights)):
+                out[index].setdefault(key, {})[name] = share
+    return out
+
+
+def split_ad_day(
+    seed: int, ad_id: str, day: str, counts: dict[str, Any], breakdowns: Sequence[str]
+) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    """One ad-day's counts as (breakdown values, counts) per value of ``breakdowns``;
+    ``[({}, counts)]`` without breakdowns. Cells without impressions are left out."""
+    if not breakdowns:
+        return [({}, counts)]
+    family = family_of(breakdowns)
+    if family is None:
+        raise ValueError(f"breakdowns {list(breakdowns)} are not one family")
+    cells = CELLS[family]
+    impressions = allocate(counts["impressions"], _weights(seed, ad_id, day, family))
+    kept = [index for index, n in enumerate(impressions) if n > 0]
+    kept_impressions = [impressions[i] for i in kept]
+    clicks = allocate(counts["clicks"], kept_impressions)
+    cents = allocate(counts["spend_cents"], kept_impressions)
+    by_click = clicks if sum(clicks) else kept_impressions
+    actions = _split_parts(counts["actions"], by_click)
+    values = _split_parts(counts["action_values"], by_click)
+    video = {name: allocate(total, kept_impressions) for name, total in counts["video"].items()}
+    ratio = counts["reach"] / counts["impressions"]
+    marginals: dict[tuple[str, ...], tuple[dict[str, str], dict[str, Any]]] = {}
+    limited = any(name in OFF_META_LIMITED_BREAKDOWNS for name in breakdowns)
+    for position, index in enumerate(kept):
+        cell = cells[index]
+        n = kept_impressions[position]
+        jitter = 0.9 + 0.2 * unit(seed, "reach", ad_id, day, index)
+        part = {
+            "impressions": n,
+            "clicks": clicks[position],
+            "spend_cents": cents[position],
+            "reach": max(1, min(n, round(n * ratio * jitter))),
+            "actions": {
+                k: v for k, v in actions[position].items() if not limited or k[0] in ON_META_ACTIONS
+            },
+            "action_values": {
+                k: v for k, v in values[position].items() if not limited or k[0] in ON_META_ACTIONS
+            },
+            "video": {name: shares[position] for name, shares in video.items()},
+        }
+        key = tuple(cell[name] for name in breakdowns)
+        slot = marginals.setdefault(key, ({name: cell[name] for name in breakdowns}, {}))
+        _merge(slot[1], part)
+    return list(marginals.values())
+
+
+def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:
+    """Add a cell into a marginal (reach as parts: the row deduplicates it later)."""
+    for key in ("impressions", "clicks", "spend_cents", "reach"):
+        total[key] = total.get(key, 0) + part[key]
+    total["reach_max"] = max(total.get("reach_max", 0), part["reach"])
+    total["reach_parts"] = total.get("reach_parts", 0) + 1
+    for group in ("actions", "action_values"):
+        bucket = total.setdefault(group, {})
+        for key, values in part[group].items():
+            slot = bucket.setdefault(key, {})
+            for name, n in values.items():
+                slot[name] = slot.get(name, 0) + n
+    video = total.setdefault("video", {})
+    for name, n in part["video"].items():
+        video[name] = video.get(name, 0) + n
+
+
+def split_actions_by_device(
+    seed: int, ad_id: str, groups: dict[tuple[str, str | None], dict[str, int]]
+) -> dict[tuple[str, str | None], dict[str, int]]:
+    """``action_device``: on-Meta actions split over the devices they happened on; off-Meta
+    (pixel) actions keep no device value (Meta's Type 2 rule)."""
+    weights = [0.1 + unit(seed, "action_device", ad_id, d) for d in ACTION_DEVICES]
+    out: dict[tuple[str, str | None], dict[str, int]] = {}
+    for (action_type, _), values in groups.items():
+        if action_type not in ON_META_ACTIONS:
+            out[(action_type, None)] = dict(values)
+            continue
+        for name, total in values.items():
+            for device, share in zip(ACTION_DEVICES, allocate(total, weights), strict=True):
+                out.setdefault((action_type, device), {})[name] = share
+    return out

@@ -1,0 +1,109 @@
+"""Planning a run's report reads: which days each report reads, and which reads share one
+request.
+
+- A report whose shape is the daily rows' (level, no breakdowns, default action breakdown and
+  windows, daily, the same lookback) rides on the daily read of its level: its fields are added
+  to that request, which costs no call.
+- Reports of one shape (the same level, breakdowns, action breakdowns, windows, increment and
+  lookback) share one request with the union of their fields.
+- Days: an explicit run reads its range; an initial or lookback run the report's own lookback
+  (``lookback_days`` 0: Meta's 37 months); a recent run the recent days, except whole-range
+  (``all_days``) reports, read on initial and lookback runs only (once a day). Weekly reports
+  start on a Monday and monthly ones on the 1st, so their rows cover whole weeks and months.
+- An hourly report reads one day per request (Meta's rule). A breakdown report that asks for
+  reach from more than 13 months ago reads through an async job (the only way Meta serves it),
+  as does any range longer than ``META_INSIGHTS_SYNC_MAX_DAYS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
+
+from metasync.config import Settings
+from metasync.models import MetaConnection, SyncRun
+from metasync.reports.catalogue import REACH_FIELDS, REACH_HISTORY_MONTHS
+from metasync.reports.definitions import ReportDefinition
+from metasync.sync.periods import retention_start
+from metasync.sync.report_jobs import insights_subtask
+from metasync.sync.subtasks import Subtask
+from metasync.sync.targets import base_shape, spec_of
+
+__all__ = ["report_range", "report_reads", "shared_with_daily"]
+
+
+def shared_with_daily(
+    settings: Settings, reports: Sequence[ReportDefinition], levels: Sequence[str]
+) -> dict[str, list[str]]:
+    """level -> names of the reports that ride on that level's daily read."""
+    shared: dict[str, list[str]] = {}
+    for report in reports:
+        if report.level in levels and report.request_shape() == base_shape(
+            report.level, settings.META_INSIGHTS_LOOKBACK_DAYS
+        ):
+            shared.setdefault(report.level, []).append(report.name)
+    return shared
+
+
+def report_range(
+    report: ReportDefinition, kind: str, since: date, until: date, today: date
+) -> tuple[date, date] | None:
+    """The days ``report`` reads on a run of ``kind`` whose daily rows read since..until."""
+    oldest = retention_start(today)
+    if kind == "recent" and report.time_increment == "all_days":
+        return None
+    if kind in ("initial", "lookback"):
+        since = oldest if report.lookback_days == 0 else today - timedelta(report.lookback_days)
+    if report.time_increment == "7":
+        since -= timedelta(days=since.weekday())
+    elif report.time_increment == "monthly":
+        since = since.replace(day=1)
+    return max(since, oldest), until
+
+
+def _needs_job(
+    report: ReportDefinition, since: date, until: date, today: date, settings: Settings
+) -> bool:
+    if (until - since).days + 1 > settings.META_INSIGHTS_SYNC_MAX_DAYS:
+        return True
+    old_reach = since < today - relativedelta(months=REACH_HISTORY_MONTHS)
+    return bool(report.breakdowns) and old_reach and any(f in REACH_FIELDS for f in report.fields)
+
+
+def report_reads(
+    settings: Settings,
+    run: SyncRun,
+    connection: MetaConnection,
+    account_id: str,
+    reports: Sequence[ReportDefinition],
+    kind: str,
+    period: tuple[date, date],
+    today: date,
+) -> list[Subtask]:
+    """The reads of the reports not riding on a daily read, one request per shape (one per
+    day for hourly reports)."""
+    groups: dict[tuple[object, ...], list[ReportDefinition]] = {}
+    for report in reports:
+        groups.setdefault(report.request_shape(), []).append(report)
+    reads: list[Subtask] = []
+    for members in groups.values():
+        first = members[0]
+        days = report_range(first, kind, period[0], period[1], today)
+        if days is None:
+            continue
+        spec = spec_of(None, [report.name for report in members])
+        pieces = [days]
+        if first.hourly:
+            pieces = [(day, day) for day in _days(*days)]
+        for since, until in pieces:
+            job = any(_needs_job(report, since, until, today, settings) for report in members)
+            reads.append(
+                insights_subtask(run, connection, account_id, spec, since, until, as_job=job)
+            )
+    return reads
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
