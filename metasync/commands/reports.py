@@ -95,7 +95,7 @@ def list_reports(tenant: Tenant) -> None:
 
     connected_context()
     table = Table("name", "kind", "enabled", "level", "breakdowns", "increment", "lookback")
-    for report, enabled, custom in listing(tenant).rows:
+    for report, enabled, custom in listing(tenant):
         table.add_row(
             report.name,
             "custom" if custom else "prebuilt",
@@ -114,7 +114,7 @@ def show(name: str, tenant: Tenant) -> None:
     from metasync.reports.store import listing
 
     connected_context()
-    for report, enabled, custom in listing(tenant).rows:
+    for report, enabled, custom in listing(tenant):
         if report.name == name:
             typer.echo(json.dumps({**report.as_dict(), "enabled": enabled, "custom": custom}))
             return

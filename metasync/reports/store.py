@@ -11,7 +11,6 @@ from metasync.reports.definitions import PREBUILT, ReportDefinition
 from metasync.reports.validation import ReportError, check
 
 __all__ = [
-    "ReportListing",
     "add_custom",
     "definitions",
     "enabled_reports",
@@ -93,14 +92,9 @@ def definitions(tenant_id: str, names: Sequence[str]) -> list[ReportDefinition]:
     return found
 
 
-class ReportListing:
-    """A tenant's reports for ``metasync reports list``: (definition, enabled, custom)."""
-
-    def __init__(self, rows: list[tuple[ReportDefinition, bool, bool]]) -> None:
-        self.rows = rows
-
-
-def listing(tenant_id: str) -> ReportListing:
+def listing(tenant_id: str) -> list[tuple[ReportDefinition, bool, bool]]:
+    """A tenant's reports for ``metasync reports list``: (definition, enabled, custom), the
+    prebuilt ones first."""
     stored = {report.name: report for report in TenantReport.objects(tenant_id=tenant_id)}
     rows = [
         (report, bool(stored[name].enabled) if name in stored else False, False)
@@ -111,4 +105,4 @@ def listing(tenant_id: str) -> ReportListing:
         for name, report in sorted(stored.items())
         if name not in PREBUILT
     ]
-    return ReportListing(rows)
+    return rows

@@ -31,7 +31,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from metasync.sandbox.breakdowns import split_actions_by_device, split_ad_day, unit
+from metasync.sandbox.breakdowns import allocate, split_actions_by_device, split_ad_day, unit
 from metasync.sandbox.rows import InsightsQuery, render_row
 from metasync.sandbox.shapes import attribution_setting
 from metasync.sandbox.video import video_counts
@@ -135,22 +135,12 @@ def _value_parts(parts: dict[str, int], cents: int, setting: str) -> dict[str, i
     if counts <= 0:
         return out
     weights = [parts[p] for p in counted]
-    whole = sum(weights)
-    for part, share in zip(counted, _allocate(cents, weights, whole), strict=True):
+    for part, share in zip(counted, allocate(cents, weights), strict=True):
         out[part] = share
     for part in parts:
         if part not in counted:
             out[part] = round(cents * parts[part] / counts)
     return out
-
-
-def _allocate(total: int, weights: list[int], whole: int) -> list[int]:
-    floors = [total * w // whole for w in weights]
-    left = total - sum(floors)
-    order = sorted(range(len(weights)), key=lambda i: -((total * weights[i]) % whole))
-    for index in order[:left]:
-        floors[index] += 1
-    return floors
 
 
 def rich_ad_day(

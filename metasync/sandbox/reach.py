@@ -1,10 +1,11 @@
 """Meta's reach rules for old breakdown reads, and the fault that corrupts account rows.
 
-Since 2025-06-10 Meta omits ``reach`` (and ``frequency``, ``cpp``) from breakdown reads whose
-start is over 13 months old, without an error; async jobs still serve it, up to 10 such jobs
-per ad account per day (header ``x-fb-ads-insights-reach-throttle``), after which jobs omit it
-too. The header's shape is not documented: the sandbox sends
-``{"acc_id_util_pct": <percent of the 10 used>}``, the form of Meta's other usage headers.
+Meta's "Insights API: Limits and Best Practices": since 2025-06-10 Meta omits ``reach`` (and
+``frequency``, ``cpp``) from breakdown reads whose start is over 13 months old, without an
+error; async jobs still serve it, up to 10 such jobs per ad account per day (header
+``x-fb-ads-insights-reach-throttle``), after which jobs omit it too. The header's shape is not
+documented: the sandbox sends ``{"acc_id_util_pct": <percent of the 10 used>}``, the form of
+Meta's other usage headers.
 """
 
 from __future__ import annotations
