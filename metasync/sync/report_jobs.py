@@ -109,16 +109,16 @@ class JobScope:
     connection: MetaConnection
     sub: Subtask
     job: ReportRun
+    target: ReadTarget  # what the job reads and how its rows are written (looked up once)
 
     def unpack(self) -> tuple[SyncContext, GraphClient, MetaConnection, Subtask, ReportRun]:
         return self.ctx, self.client, self.connection, self.sub, self.job
 
 
-def _job(sub: Subtask, connection: MetaConnection) -> ReportRun:
+def _job(sub: Subtask, connection: MetaConnection, target: ReadTarget) -> ReportRun:
     existing: ReportRun | None = ReportRun.objects(job_key=sub.job_key).first()
     if existing is not None:
         return existing
-    target = _target(sub, connection)
     with contextlib.suppress(NotUniqueError):  # a twin task created it a moment ago
         ReportRun(
             job_key=sub.job_key,
@@ -133,10 +133,6 @@ def _job(sub: Subtask, connection: MetaConnection) -> ReportRun:
     return created
 
 
-def _target(sub: Subtask, connection: MetaConnection) -> ReadTarget:
-    return target_of(sub.edge.split(":", 1)[1], connection.tenant_id)
-
-
 def report_step(
     ctx: SyncContext,
     client: GraphClient,
@@ -144,7 +140,8 @@ def report_step(
     sub: Subtask,
 ) -> JobStep:
     """Advance one report job by one step. Never sleeps: ``poll`` asks to be run again."""
-    job = _job(sub, connection)
+    target = target_of(sub.edge.split(":", 1)[1], connection.tenant_id)
+    job = _job(sub, connection, target)
     if job.status == ReportStatus.SPLIT:  # split by an attempt that died before handing off
         children = ReportRun.objects(job_key__in=job.children).order_by("job_key")
         return JobStep("done", follow_ups=[_child_subtask(sub, child) for child in children])
@@ -154,7 +151,7 @@ def report_step(
         runs.count_report_jobs(sub.run_id, "resumed")
     ReportRun.objects(pk=job.pk).update(set__step_open=1, set__updated_at=utcnow())
     try:
-        return _advance(JobScope(ctx, client, connection, sub, job))
+        return _advance(JobScope(ctx, client, connection, sub, job, target))
     finally:
         ReportRun.objects(pk=job.pk).update(set__step_open=0)
 
@@ -275,9 +272,8 @@ def _write_pages(step: JobScope, listing: Listing) -> JobStep:
     page completes the job."""
     ctx, _, connection, sub, job = step.unpack()
     account = account_of(connection, sub.account_id)
-    target = _target(sub, connection)
     for number, page in enumerate(listing, start=1):
-        written = target.write(ctx, connection, account, sub.account_id, page.items)
+        written = step.target.write(ctx, connection, account, sub.account_id, page.items)
         _page_written(job, page.after, written)
         if page.after is None:
             break
@@ -322,7 +318,7 @@ def _split(step: JobScope) -> JobStep:
     if not parts and short:
         return _read_synchronously(step)
     # a range halved keeps weeks and months whole only for daily rows: others read it whole
-    daily = _target(sub, step.connection).time_increment == "1"
+    daily = step.target.time_increment == "1"
     if not parts and since < until and daily:
         middle_day = since + timedelta(days=(until - since).days // 2)
         for first, last in ((since, middle_day), (middle_day + timedelta(days=1), until)):
