@@ -6,7 +6,8 @@ Celery worker processes (1, then 2) into a SecantusDB server, through Redis. Rep
 - API calls of a full sync and of a no-change incremental sync, against the minimum the pages
   allow (sum over edges of ceil(objects / page size), plus one multi-id account read per
   connection) and against the per-entity approach metasync replaces (one call per campaign for
-  its ad sets, per ad set for its ads, per ad for its creative).
+  its ad sets, per ad set for its ads, per ad for its creative); and the full sync's calls by
+  object type (campaign tree, creatives, the four libraries, the activity log).
 - Entities per second end to end, against the same MongoDB server's raw bulk upsert speed on
   the same documents (our overhead as a ratio; compare ratios, not absolute numbers).
 
@@ -39,7 +40,7 @@ from metasync.models import (
 from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext
 from metasync.sync.connections import add_connection
-from metasync.sync.entities import PAGE_SIZE
+from metasync.sync.entities import LIBRARY_EDGES, PAGE_SIZE
 from workers.client import sender_app
 
 SIZE = WorldSize(
@@ -52,17 +53,24 @@ SIZE = WorldSize(
 )
 
 
-def minimum_calls(truth: dict[str, Any], users: int, incremental: bool) -> int:
-    calls = users  # one multi-id read of the account details per connection
+def minimum_by_edge(truth: dict[str, Any], incremental: bool) -> dict[str, int]:
+    """Per edge, the calls its pages need: the campaign tree and the activity log are read from
+    the last sync (one empty page when nothing changed), the libraries whole every time (Meta
+    has no filter for them)."""
+    calls: dict[str, int] = {}
     for account in truth["accounts"]:
         account_id = account["account_id"]
         edges = ["campaigns", "adsets", "ads"] + ([] if incremental else ["adcreatives"])
-        for edge in edges:
-            count = (
-                0 if incremental else sum(1 for o in truth[edge] if o["account_id"] == account_id)
-            )
-            calls += max(1, math.ceil(count / PAGE_SIZE))
+        for edge in [*edges, *LIBRARY_EDGES, "activities"]:
+            whole = edge in LIBRARY_EDGES or not incremental
+            count = sum(1 for o in truth[edge] if o["account_id"] == account_id) if whole else 0
+            calls[edge] = calls.get(edge, 0) + max(1, math.ceil(count / PAGE_SIZE))
     return calls
+
+
+def minimum_calls(truth: dict[str, Any], users: int, incremental: bool) -> int:
+    # one multi-id read of the account details per connection, then the pages of every edge
+    return users + sum(minimum_by_edge(truth, incremental).values())
 
 
 def per_entity_calls(truth: dict[str, Any]) -> int:
@@ -153,7 +161,14 @@ def main() -> None:
             ctx = SyncContext.from_settings(load_settings(env))
             for user in info["users"]:
                 add_connection(ctx, f"tenant-{user['id']}", user["token"])
+            services.sandbox.control("POST", "counters")
             full = sync_once(env, folder, workers, full=True)
+            if workers == 1:
+                by_path = services.sandbox.control("GET", "counters")["by_path"]
+                report["full_calls_by_edge"] = {
+                    edge: int(by_path.get(f"GET /act_{{id}}/{edge}", 0))
+                    for edge in minimum_by_edge(truth, incremental=False)
+                }
             incremental = sync_once(env, folder, workers, full=False)
             performance = sync_once(env, folder, workers, full=False, kind="performance")
             raw = raw_bulk_speed(mongo.url, database)
@@ -210,6 +225,22 @@ def main() -> None:
             [
                 ["full", calls["full"], calls["full_minimum"], calls["per_entity_approach"]],
                 ["no-change incremental", calls["incremental"], calls["incremental_minimum"], "-"],
+            ],
+        )
+    )
+    minimum = minimum_by_edge(truth, incremental=False)
+    print("\nAPI calls of the full sync by object type")
+    print(
+        table(
+            ["edge", "objects", "metasync", "page-bound minimum"],
+            [
+                [
+                    edge,
+                    len(truth[edge]),
+                    report["full_calls_by_edge"][edge],
+                    minimum[edge],
+                ]
+                for edge in minimum
             ],
         )
     )

@@ -15,6 +15,7 @@ from metasync.commands.common import settings_or_exit
 from metasync.commands.connections import app as connections_app
 from metasync.commands.demo import demo
 from metasync.commands.errors import OPERATOR_ERRORS, one_line
+from metasync.commands.objects import conversions_app, history
 from metasync.commands.reports import app as reports_app
 from metasync.commands.reports import verify
 from metasync.commands.sync import register as register_sync_commands
@@ -37,6 +38,8 @@ keys_app = typer.Typer(help="Token encryption keys.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The local Graph API sandbox.", no_args_is_help=True)
 app.add_typer(connections_app, name="connections")
 app.add_typer(reports_app, name="reports")
+app.add_typer(conversions_app, name="conversions")
+app.command("history")(history)
 app.command("verify")(verify)
 register_sync_commands(app)
 register_web_commands(app)

@@ -101,6 +101,45 @@ def _summary(connections: list[Any], runs: dict[str, list[Any]]) -> Table:
     return table
 
 
+def _rest_of_account(connections: list[Any]) -> Table:
+    """Per account: libraries, activities, delivery signals and the change log."""
+    from metasync.models import (
+        AdActivity,
+        AdImage,
+        AdSet,
+        AdVideo,
+        ChangeRecord,
+        CustomAudience,
+        CustomConversion,
+    )
+
+    table = Table(
+        "account",
+        "images",
+        "videos",
+        "custom conv.",
+        "audiences",
+        "activities",
+        "ad sets learning",
+        "changes logged",
+        title="The rest of each account",
+    )
+    for connection in connections:
+        for account_id in connection.ad_account_ids:
+            scope = {"tenant_id": connection.tenant_id, "account_id": account_id}
+            learning = AdSet.objects(**scope, learning_stage_info__status="LEARNING").count()
+            table.add_row(
+                f"act_{account_id}",
+                *(
+                    str(model.objects(**scope).count())
+                    for model in (AdImage, AdVideo, CustomConversion, CustomAudience, AdActivity)
+                ),
+                f"{learning}/{AdSet.objects(**scope, learning_stage_info__ne={}).count()}",
+                str(ChangeRecord.objects(**scope).count()),
+            )
+    return table
+
+
 def _raise_interrupt(signum: int, _: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -173,6 +212,7 @@ def _tour(services: Any, once: bool) -> None:
             if run.status != "succeeded":
                 console.print(f"[red]{kind} run {run.pk} ended {run.status}: {run.errors[:1]}")
     console.print(_summary(connections, runs))
+    console.print(_rest_of_account(connections))
     console.print(
         f"\nWhere to look next:\n"
         f"  Flower (tasks, retries): {services.flower_url}  user demo, password "

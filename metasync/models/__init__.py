@@ -11,6 +11,14 @@ from metasync.models.connection import (
 )
 from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
 from metasync.models.insights import DailyInsight, InsightLevel, attribution_key, breakdown_key
+from metasync.models.library import (
+    AdActivity,
+    AdImage,
+    AdVideo,
+    ChangeRecord,
+    CustomAudience,
+    CustomConversion,
+)
 from metasync.models.reports import Reconciliation, ReportRow, TenantReport
 from metasync.models.runs import (
     QueuedSubtask,
@@ -20,6 +28,7 @@ from metasync.models.runs import (
     RunStatus,
     SyncRun,
 )
+from metasync.models.tenant import TenantSettings
 from metasync.models.webhooks import WebhookEvent, WebhookStatus
 
 __all__ = [
@@ -28,10 +37,16 @@ __all__ = [
     "AccountSyncState",
     "Ad",
     "AdAccount",
+    "AdActivity",
     "AdCreative",
+    "AdImage",
     "AdSet",
+    "AdVideo",
     "Campaign",
+    "ChangeRecord",
     "ConnectionStatus",
+    "CustomAudience",
+    "CustomConversion",
     "DailyInsight",
     "InsightLevel",
     "MetaConnection",
@@ -47,6 +62,7 @@ __all__ = [
     "RunStatus",
     "SyncRun",
     "TenantReport",
+    "TenantSettings",
     "UpsertResult",
     "WebhookEvent",
     "WebhookStatus",
@@ -65,8 +81,15 @@ ALL_DOCUMENTS = (
     AdSet,
     Ad,
     AdCreative,
+    AdImage,
+    AdVideo,
+    CustomConversion,
+    CustomAudience,
+    AdActivity,
+    ChangeRecord,
     DailyInsight,
     TenantReport,
+    TenantSettings,
     ReportRow,
     Reconciliation,
     SyncRun,

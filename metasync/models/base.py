@@ -70,6 +70,7 @@ class MetaObject(NaturalKeyed, Document):  # type: ignore[misc]
     created_time = DateTimeField()
     updated_time = DateTimeField()
     issues_info = ListField(DictField())
+    recommendations = ListField(DictField())  # Meta's delivery recommendations, as sent
     first_seen_at = DateTimeField()
     last_seen_at = DateTimeField()
     last_seen_run = StringField()  # the last full-or-incremental run whose listing returned it

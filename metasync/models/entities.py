@@ -62,6 +62,9 @@ class AdSet(MetaObject):
     optimization_goal = StringField()
     targeting = DictField()
     targeting_summary = DictField()  # ages, genders, locations, interests, placements
+    # Meta's learning phase ({status: LEARNING|SUCCESS|FAIL, conversions, last_sig_edit_ts,
+    # attribution_windows}); Meta returns it for active ad sets only, so it is empty otherwise
+    learning_stage_info = DictField()
     start_time = DateTimeField()
     end_time = DateTimeField()
 

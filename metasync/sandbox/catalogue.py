@@ -23,6 +23,11 @@ NODE_TYPES = {
     "account": "AdAccount",
     "user": "User",
     "insights": "AdsInsights",
+    "adimage": "AdImage",
+    "advideo": "AdVideo",
+    "customconversion": "CustomConversion",
+    "customaudience": "CustomAudience",
+    "activity": "AdActivity",
 }
 _USER_FIELDS = frozenset({"id", "name"})  # /me: the sandbox serves no other user fields
 
@@ -34,8 +39,8 @@ def _catalogue() -> dict[str, frozenset[str]]:
 
 
 def allowed_fields(kind: str) -> frozenset[str]:
-    """Documented field names of ``kind`` (``account``, ``campaign``, ``adset``, ``ad``,
-    ``adcreative``, ``insights``; ``user`` has only id and name here)."""
+    """Documented field names of ``kind`` (a key of :data:`NODE_TYPES`; ``user`` has only id
+    and name here)."""
     if kind == "user":
         return _USER_FIELDS
     return _catalogue()[kind]

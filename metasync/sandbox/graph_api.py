@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from metasync.budgets import ADS_INSIGHTS, use_case_of
-from metasync.sandbox import insights_api, tokens_api
+from metasync.sandbox import insights_api, library_api, tokens_api
 from metasync.sandbox.catalogue import NODE_TYPES, allowed_fields
 from metasync.sandbox.errors import GraphError, not_found
 from metasync.sandbox.listing import filter_objects, paginate
@@ -210,6 +210,15 @@ class GraphAPI:
                     next_base=next_base,
                     token=record.token,
                     faults=state.faults,
+                )
+            if edge in library_api.LIBRARY_EDGES:
+                return library_api.read(
+                    state,
+                    account["account_id"],
+                    edge,
+                    params,
+                    next_base=next_base,
+                    token=record.token,
                 )
             if edge == "insights":
                 if method == "POST":

@@ -1,7 +1,9 @@
 """The ground truth: exactly what a complete sync should leave in MongoDB, in Meta's shapes.
 
-Every object of every account, archived and deleted ones included, and every insights row of
-every level over each account's data window.
+Every object of every account, archived and deleted ones included (``unlisted``: the deleted
+objects Meta no longer lists on edges, which a sync keeps as tombstones with their final status),
+the libraries (images, videos, custom conversions, custom audiences), each account's activity
+log, and every insights row of every level over each account's data window.
 """
 
 from __future__ import annotations
@@ -40,6 +42,17 @@ def ground_truth(
         "adsets": list(world.adsets.values()),
         "ads": list(world.ads.values()),
         "adcreatives": list(world.creatives.values()),
+        "adimages": list(world.library.images.values()),
+        "advideos": list(world.library.videos.values()),
+        "customconversions": list(world.library.custom_conversions.values()),
+        "customaudiences": list(world.library.custom_audiences.values()),
+        "activities": list(world.library.activities),
+        "unlisted": sorted(
+            o["id"]
+            for table in (world.campaigns, world.adsets, world.ads)
+            for o in table.values()
+            if o.get("_unlisted")
+        ),
         "insights": insights,
         "windows": {
             a: [world.first_data_day(a).isoformat(), world.last_data_day(a).isoformat()]

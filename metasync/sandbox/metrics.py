@@ -6,7 +6,8 @@ and account rows are sums over their ads, with the ratios recomputed from the su
 returned as Meta returns them: strings (``"spend": "53.40"``).
 
 Each delivering day has ``actions`` and ``action_values`` with purchases reported twice, as Meta
-does (``purchase`` and ``offsite_conversion.fb_pixel_purchase``), and other action types. An
+does (``purchase`` and ``offsite_conversion.fb_pixel_purchase``), the share of them the account's
+PURCHASE custom conversion counts (``offsite_conversion.custom.<id>``), and other action types. An
 action's count is made of disjoint parts (clicked the same day, 2-7 days after a click, 8-28
 days after, 1 day after a view, 1 day after an engaged view); a window's value is the sum of
 its parts and ``value`` is the ad set's attribution setting's (Meta applies each ad set's
@@ -32,6 +33,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from metasync.sandbox.breakdowns import allocate, split_actions_by_device, split_ad_day, unit
+from metasync.sandbox.library import custom_conversion_share
 from metasync.sandbox.rows import InsightsQuery, render_row
 from metasync.sandbox.shapes import attribution_setting
 from metasync.sandbox.video import video_counts
@@ -81,7 +83,7 @@ def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
     spend = (Decimal(impressions) * cpm / 1000).quantize(CENT, ROUND_HALF_UP)
     purchases = int(clicks * rng.uniform(0.0, 0.09))
     revenue = (Decimal(purchases) * Decimal(str(round(rng.uniform(18, 160), 2)))).quantize(CENT)
-    return {
+    counts: dict[str, Any] = {
         "impressions": impressions,
         "reach": reach,
         "clicks": clicks,
@@ -95,6 +97,13 @@ def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
         },
         "action_values": {"purchase": revenue, "offsite_conversion.fb_pixel_purchase": revenue},
     }
+    custom = world.library.purchase_actions.get(account_id)
+    if custom is not None:  # the account's PURCHASE custom conversion counts some purchases
+        counted = int(purchases * custom_conversion_share(world, ad_id))
+        counts["actions"][custom] = counted
+        share = Decimal(counted) / purchases if purchases else Decimal(0)
+        counts["action_values"][custom] = (revenue * share).quantize(CENT, ROUND_HALF_UP)
+    return counts
 
 
 def _setting_parts(setting: str) -> tuple[str, ...]:

@@ -1,9 +1,14 @@
 """Changes to the sandbox world made through the control API, as an advertiser would make them.
 
 ``purge`` removes an object and its children outright, as when Meta stops returning an object
-(the case tombstones exist for). Pausing a campaign or ad set changes its children's *effective*
-status without moving their ``updated_time`` (Meta's quirk that makes periodic full
-reconciliation necessary); archiving and deleting cascade to the children and do move it.
+(the case tombstones exist for). ``unlist`` deletes an object and its children and has Meta stop
+listing them on edges, as Meta does with deleted objects ("you cannot retrieve the deleted objects
+as a connection object"): they still answer when read by id, and their insights still come with
+an ``effective_status`` filter. Every change to a campaign, ad set or ad is logged in the
+account's activities (:mod:`metasync.sandbox.activity`). Pausing a campaign or ad set changes
+its children's *effective* status without moving their ``updated_time`` (Meta's quirk that makes
+periodic full reconciliation necessary); archiving and deleting cascade to the children and do
+move it.
 """
 
 from __future__ import annotations
@@ -11,11 +16,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from metasync.sandbox import activity
 from metasync.sandbox.world import ISSUE, World, meta_time
 
 __all__ = ["ACTIONS", "MutationError", "add_today", "mutate"]
 
-ACTIONS = ("pause", "activate", "archive", "delete", "update", "issues", "clear_issues", "purge")
+ACTIONS = (
+    "pause",
+    "activate",
+    "archive",
+    "delete",
+    "unlist",
+    "update",
+    "issues",
+    "clear_issues",
+    "purge",
+)
 UPDATABLE = frozenset(
     {
         "name",
@@ -75,12 +91,15 @@ def mutate(
         for child_kind, child in [(kind, obj), *children]:
             tables[child_kind].pop(child["id"], None)
         return obj
-    if action in ("archive", "delete"):
+    before = dict(obj)
+    if action in ("archive", "delete", "unlist"):
         status = "ARCHIVED" if action == "archive" else "DELETED"
         for _, target in [(kind, obj), *children]:
             target.update(
                 status=status, configured_status=status, effective_status=status, updated_time=stamp
             )
+            if action == "unlist":
+                target["_unlisted"] = True
     elif action == "pause":
         obj.update(
             status="PAUSED",
@@ -118,6 +137,7 @@ def mutate(
         )
     elif action == "clear_issues":
         obj.update(issues_info=[], effective_status=obj["status"], updated_time=stamp)
+    activity.record(world, kind, obj, before, stamp)
     return obj
 
 

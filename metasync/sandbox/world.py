@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from metasync.sandbox.library import Library, generate_library
 from metasync.sandbox.shapes import ATTRIBUTION_SETTINGS, attribution_setting, story_and_assets
 
 __all__ = [
@@ -95,6 +96,7 @@ class World:
     # Per ad: first and last day (account time) it delivered; None last day = still delivering.
     delivery: dict[str, tuple[date, date | None]] = field(default_factory=dict)
     extra_days: dict[str, date] = field(default_factory=dict)  # account -> last day with data
+    library: Library = field(default_factory=Library)  # images, videos, conversions, ...
     _next_id: int = 0
 
     def new_id(self) -> str:
@@ -135,8 +137,8 @@ class World:
             "ads": self.ads,
             "adcreatives": self.creatives,
         }[kind]
-        return sorted(
-            (o for o in table.values() if o["account_id"] == account_id),
+        return sorted(  # a deleted object Meta stopped listing ("unlist") is left out
+            (o for o in table.values() if o["account_id"] == account_id and not o.get("_unlisted")),
             key=lambda o: int(o["id"]),
             reverse=True,
         )
@@ -239,6 +241,7 @@ def generate_world(
                 "created_time": meta_time(moment - timedelta(days=400 + rng.randrange(300))),
             }
             _generate_account(world, rng, account_id, currency)
+    generate_library(world)
     return world
 
 

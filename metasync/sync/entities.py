@@ -3,6 +3,13 @@
 Each page is one unordered bulk upsert. Ads are read with their creative's fields nested
 (``creative{...}``), so creatives come with the ads at no extra call; the ``adcreatives`` edge is
 listed only by full reconciliations (to catch creatives no ad uses and to tombstone).
+
+The library edges (``adimages``, ``advideos``, ``customconversions``, ``customaudiences``) have
+no ``updated_time`` filter at Meta, so every sync lists them whole (a page or two per account)
+and tombstones what a complete listing no longer returns. ``activities`` is read from ``since``
+(unix seconds, Meta's parameter) and only ever appended to. Before a page of campaigns or ad
+sets is written, :func:`metasync.sync.changes.record_changes` logs their new status, budget and
+bid values.
 """
 
 from __future__ import annotations
@@ -16,10 +23,31 @@ from mongoengine import Document
 
 from metasync.graph import GraphClient, iter_pages
 from metasync.graph.statuses import all_statuses_rule
-from metasync.models import Ad, AdCreative, AdSet, Campaign, upsert_page, utcnow
-from metasync.sync import mapping
+from metasync.models import (
+    Ad,
+    AdActivity,
+    AdCreative,
+    AdImage,
+    AdSet,
+    AdVideo,
+    Campaign,
+    CustomAudience,
+    CustomConversion,
+    upsert_page,
+    utcnow,
+)
+from metasync.sync import library_mapping, mapping
+from metasync.sync.changes import record_changes
 
-__all__ = ["EDGES", "PAGES_PER_TASK", "PAGE_SIZE", "ChunkResult", "EdgeSpec", "read_edge_chunk"]
+__all__ = [
+    "EDGES",
+    "LIBRARY_EDGES",
+    "PAGES_PER_TASK",
+    "PAGE_SIZE",
+    "ChunkResult",
+    "EdgeSpec",
+    "read_edge_chunk",
+]
 
 PAGE_SIZE = 200  # objects per Graph page (Meta's maximum for edges is higher; 200 stays small)
 PAGES_PER_TASK = 5  # pages one task reads before handing the cursor to a follow-up task
@@ -47,7 +75,7 @@ EDGES: dict[str, EdgeSpec] = {
         Campaign,
         "campaign",
         COMMON + "objective,buying_type,daily_budget,lifetime_budget,budget_remaining,"
-        "bid_strategy,special_ad_categories,start_time,stop_time,issues_info",
+        "bid_strategy,special_ad_categories,start_time,stop_time,issues_info,recommendations",
         lambda raw, tenant, currency, _: mapping.map_campaign(raw, tenant, currency),
     ),
     "adsets": EdgeSpec(
@@ -55,14 +83,15 @@ EDGES: dict[str, EdgeSpec] = {
         AdSet,
         "adset",
         COMMON + "campaign_id,daily_budget,lifetime_budget,bid_amount,billing_event,"
-        "optimization_goal,targeting,start_time,end_time,issues_info",
+        "optimization_goal,targeting,start_time,end_time,issues_info,recommendations,"
+        "learning_stage_info",
         lambda raw, tenant, currency, _: mapping.map_adset(raw, tenant, currency),
     ),
     "ads": EdgeSpec(
         "ads",
         Ad,
         "ad",
-        COMMON + f"campaign_id,adset_id,issues_info,creative{{{CREATIVE_FIELDS}}}",
+        COMMON + f"campaign_id,adset_id,issues_info,recommendations,creative{{{CREATIVE_FIELDS}}}",
         lambda raw, tenant, _currency, _account: mapping.map_ad(raw, tenant),
     ),
     "adcreatives": EdgeSpec(
@@ -72,7 +101,54 @@ EDGES: dict[str, EdgeSpec] = {
         CREATIVE_FIELDS,
         lambda raw, tenant, _currency, account: mapping.map_creative(raw, tenant, account),
     ),
+    "adimages": EdgeSpec(
+        "adimages",
+        AdImage,
+        None,
+        "id,account_id,hash,name,url,url_128,permalink_url,width,height,original_width,"
+        "original_height,status,creatives,created_time,updated_time",
+        lambda raw, tenant, _currency, account: library_mapping.map_image(raw, tenant, account),
+    ),
+    "advideos": EdgeSpec(
+        "advideos",
+        AdVideo,
+        None,
+        "id,title,description,length,status,picture,permalink_url,created_time,updated_time",
+        lambda raw, tenant, _currency, account: library_mapping.map_video(raw, tenant, account),
+    ),
+    "customconversions": EdgeSpec(
+        "customconversions",
+        CustomConversion,
+        None,
+        "id,account_id,name,description,custom_event_type,rule,default_conversion_value,"
+        "event_source_type,pixel,is_archived,is_unavailable,creation_time,first_fired_time,"
+        "last_fired_time",
+        lambda raw, tenant, _cur, account: library_mapping.map_custom_conversion(
+            raw, tenant, account
+        ),
+    ),
+    "customaudiences": EdgeSpec(
+        "customaudiences",
+        CustomAudience,
+        None,
+        "id,account_id,name,description,subtype,approximate_count_lower_bound,"
+        "approximate_count_upper_bound,delivery_status,operation_status,retention_days,"
+        "time_created,time_updated,time_content_updated",
+        lambda raw, tenant, _cur, account: library_mapping.map_custom_audience(
+            raw, tenant, account
+        ),
+    ),
+    "activities": EdgeSpec(
+        "activities",
+        AdActivity,
+        None,
+        "event_time,event_type,translated_event_type,actor_id,actor_name,application_id,"
+        "application_name,object_id,object_name,object_type,extra_data",
+        lambda raw, tenant, _cur, account: library_mapping.map_activity(raw, tenant, account),
+    ),
 }
+LIBRARY_EDGES = ("adimages", "advideos", "customconversions", "customaudiences")
+CHANGE_KINDS = {"campaigns": "campaign", "adsets": "adset"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +161,8 @@ class ChunkResult:
 
 def edge_params(spec: EdgeSpec, since: datetime | None) -> dict[str, Any]:
     params: dict[str, Any] = {"fields": spec.fields}
+    if spec.edge == "activities" and since is not None:
+        params["since"] = int(since.timestamp())
     if spec.prefix is not None:
         rules: list[dict[str, Any]] = [all_statuses_rule(spec.prefix)]
         if since is not None:
@@ -134,10 +212,11 @@ def read_edge_chunk(
     for page in listing:
         pages += 1
         now = utcnow()
-        rows = [
-            {**spec.mapper(raw, tenant_id, currency, account_id), "last_seen_run": run_id}
-            for raw in page.items
-        ]
+        rows = [spec.mapper(raw, tenant_id, currency, account_id) for raw in page.items]
+        if edge != "activities":  # append-only: no presence to mark
+            rows = [{**row, "last_seen_run": run_id} for row in rows]
+        if edge in CHANGE_KINDS:
+            record_changes(spec.model, CHANGE_KINDS[edge], rows, run_id=run_id, now=now)
         upsert_page(spec.model, rows, now)
         page_counts = {edge: len(rows)}
         if edge == "ads":

@@ -5,7 +5,7 @@ count them, and say what comes next (done, follow-ups, retry or poll after a cou
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import redis
@@ -29,12 +29,13 @@ from metasync.models import (
     RunStatus,
     SyncRun,
     upsert_page,
+    utcnow,
 )
 from metasync.sync import performance, report_jobs, runs, window
 from metasync.sync.closing import after_close
 from metasync.sync.connections import mark_token_error
 from metasync.sync.context import SyncContext
-from metasync.sync.entities import EDGES, read_edge_chunk
+from metasync.sync.entities import EDGES, LIBRARY_EDGES, read_edge_chunk
 from metasync.sync.insight_rows import account_of
 from metasync.sync.subtasks import (
     FULL,
@@ -46,7 +47,7 @@ from metasync.sync.subtasks import (
     error_record,
     slot,
 )
-from metasync.sync.tombstones import tombstone_edge
+from metasync.sync.tombstones import mark_deleted, tombstone_edge
 
 __all__ = ["execute_subtask"]
 
@@ -169,6 +170,8 @@ def _tombstone(
     """After a full run's complete listing of one edge: tombstone what it did not return
     (confirming by id above the allowed share) and write back the objects that answered."""
     spec = EDGES[sub.edge]
+    tree = sub.edge in ("campaigns", "adsets", "ads")
+    lookback = timedelta(days=ctx.settings.META_INSIGHTS_LOOKBACK_DAYS)
     outcome = tombstone_edge(
         client,
         spec.model,
@@ -177,18 +180,28 @@ def _tombstone(
         run_id=sub.run_id,
         fields=spec.fields,
         max_share=ctx.settings.META_TOMBSTONE_MAX_SHARE,
+        recent_since=utcnow() - lookback if tree else None,
+        confirmable=sub.edge not in LIBRARY_EDGES,
     )
-    if outcome.confirmed_alive:
+
+    def write_back(raws: list[dict[str, Any]]) -> list[str]:
         rows = [
             {
                 **spec.mapper(raw, connection.tenant_id, currency, sub.account_id),
                 "last_seen_run": sub.run_id,
             }
-            for raw in outcome.confirmed_alive
+            for raw in raws
         ]
         upsert_page(spec.model, rows)
-        runs.add_tombstones(sub.run_id, f"confirmed_alive_{sub.edge}", len(rows))
-    runs.add_tombstones(sub.run_id, sub.edge, outcome.marked)
+        return [row["meta_id"] for row in rows]
+
+    if outcome.confirmed_alive:
+        alive = write_back(outcome.confirmed_alive)
+        runs.add_tombstones(sub.run_id, f"confirmed_alive_{sub.edge}", len(alive))
+    final = mark_deleted(spec.model, connection.tenant_id, write_back(outcome.final))
+    if final:  # deleted at Meta, no longer listed: read by id once, final status kept
+        runs.add_tombstones(sub.run_id, f"deleted_read_by_id_{sub.edge}", final)
+    runs.add_tombstones(sub.run_id, sub.edge, outcome.marked + final)
 
 
 def execute_subtask(

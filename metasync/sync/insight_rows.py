@@ -6,6 +6,7 @@ from typing import Any
 
 from metasync.models import AdAccount, DailyInsight, MetaConnection, upsert_page, utcnow
 from metasync.sync.context import SyncContext
+from metasync.sync.conversions import conversion_types
 from metasync.sync.insights_map import map_insight_row
 
 __all__ = ["INSIGHTS_PAGE_SIZE", "PAGES_PER_TASK", "account_of", "write_rows"]
@@ -39,7 +40,7 @@ def write_rows(
             account_id=account_id,
             level=level,
             currency=account.currency if account else None,
-            conversion_types=ctx.settings.META_CONVERSION_ACTION_TYPES,
+            conversion_types=conversion_types(ctx, connection.tenant_id),
             fetched_at=now,
         )
         for raw in items

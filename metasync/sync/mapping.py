@@ -74,6 +74,7 @@ def _common(raw: Mapping[str, Any], tenant_id: str) -> dict[str, Any]:
         "created_time": parse_time(raw.get("created_time")),
         "updated_time": parse_time(raw.get("updated_time")),
         "issues_info": list(raw.get("issues_info") or []),
+        "recommendations": list(raw.get("recommendations") or []),
     }
 
 
@@ -153,6 +154,7 @@ def map_adset(raw: Mapping[str, Any], tenant_id: str, currency: str | None) -> d
         "optimization_goal": raw.get("optimization_goal"),
         "targeting": dict(targeting or {}),
         "targeting_summary": targeting_summary(targeting),
+        "learning_stage_info": dict(raw.get("learning_stage_info") or {}),
         "start_time": parse_time(raw.get("start_time")),
         "end_time": parse_time(raw.get("end_time")),
     }

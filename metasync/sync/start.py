@@ -42,6 +42,7 @@ from metasync.sync.accounts import (
 from metasync.sync.closing import after_close, interrupt
 from metasync.sync.connections import mark_token_error, maybe_refresh_token
 from metasync.sync.context import SyncContext
+from metasync.sync.entities import LIBRARY_EDGES
 from metasync.sync.periods import Period
 from metasync.sync.subtasks import FULL, MAX_COUNTDOWN_SECONDS, StartResult, Subtask, error_record
 
@@ -294,20 +295,9 @@ def _plan(
                 full_accounts.append(account)
             else:
                 sinces.append(since)
-            edges = ["campaigns", "adsets", "ads"] + (["adcreatives"] if since is None else [])
             ranked += [
-                (
-                    Subtask(
-                        str(run.pk),
-                        str(connection.pk),
-                        account,
-                        edge,
-                        since=since.isoformat() if since else None,
-                        until=FULL if since is None else None,
-                    ),
-                    window.RECENT,
-                )
-                for edge in edges
+                (Subtask(str(run.pk), str(connection.pk), account, edge, None, s, u), window.RECENT)
+                for edge, s, u in _entity_edges(ctx, states[account], since)
             ]
         SyncRun.objects(pk=run.pk).update(
             set__full=int(bool(full_accounts)), set__since=min(sinces) if sinces else None
@@ -316,6 +306,25 @@ def _plan(
     window.plan(str(run.pk), ranked)
     window.release(str(run.pk), ctx.settings.SYNC_SUBTASKS_IN_FLIGHT)
     return [Subtask.from_kwargs(a) for a in runs.handed_off(str(run.pk), "start")]
+
+
+def _entity_edges(
+    ctx: SyncContext, state: AccountSyncState, since: datetime | None
+) -> list[tuple[str, str | None, str | None]]:
+    """(edge, since, until) of one account's entity subtasks. The campaign tree is read from
+    ``since`` (None: in full, with ``adcreatives``, and tombstoned); the libraries are always
+    complete listings (Meta has no filter for them); activities follow on from the account's
+    last successful entity sync (less the overlap), or from the start of Meta's log."""
+    tree = ["campaigns", "adsets", "ads"] + (["adcreatives"] if since is None else [])
+    stamp = since.isoformat() if since else None
+    edges: list[tuple[str, str | None, str | None]] = [
+        (edge, stamp, FULL if since is None else None) for edge in tree
+    ]
+    edges += [(edge, None, FULL) for edge in LIBRARY_EDGES]
+    last = state.last_entity_sync_at
+    overlap = timedelta(minutes=ctx.settings.META_SYNC_OVERLAP_MINUTES)
+    edges.append(("activities", (last - overlap).isoformat() if last else None, None))
+    return edges
 
 
 def _entity_since(

@@ -19,6 +19,7 @@ from metasync.models import AdAccount, MetaConnection, ReportRow, upsert_page, u
 from metasync.reports.definitions import ReportDefinition
 from metasync.reports.store import definitions
 from metasync.sync.context import SyncContext
+from metasync.sync.conversions import conversion_types
 from metasync.sync.insight_rows import write_rows
 from metasync.sync.report_rows import map_report_row
 
@@ -96,7 +97,7 @@ class ReadTarget:
                     tenant_id=connection.tenant_id,
                     account_id=account_id,
                     currency=account.currency if account else None,
-                    conversion_types=ctx.settings.META_CONVERSION_ACTION_TYPES,
+                    conversion_types=conversion_types(ctx, connection.tenant_id),
                     fetched_at=now,
                 )
                 for raw in items

@@ -23,9 +23,10 @@ from metasync.models import (
     utcnow,
 )
 from metasync.sync import mapping
+from metasync.sync.changes import record_changes
 from metasync.sync.connections import mark_token_error
 from metasync.sync.context import SyncContext
-from metasync.sync.entities import EDGES
+from metasync.sync.entities import CHANGE_KINDS, EDGES
 from metasync.sync.performance import refresh_entity_insights
 from metasync.sync.periods import account_today
 from metasync.webhooks.payload import REFETCH_FIELDS, Change
@@ -90,6 +91,8 @@ def process_change(ctx: SyncContext, change: Change, key: str) -> str:
             )
             row = spec.mapper(raw, connection.tenant_id, currency, change.account_id)
             now = utcnow()
+            if edge in CHANGE_KINDS:  # a webhook-triggered read logs new values too
+                record_changes(spec.model, CHANGE_KINDS[edge], [row], run_id=None, now=now)
             upsert_page(spec.model, [row], now)
             if (
                 edge == "ads"

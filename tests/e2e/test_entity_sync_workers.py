@@ -9,8 +9,11 @@ import pytest
 from celery import Celery
 
 from metasync.models import (
+    Ad,
+    AdActivity,
     AdSet,
     Campaign,
+    ChangeRecord,
     ConnectionStatus,
     MetaConnection,
     RunStatus,
@@ -62,7 +65,8 @@ def test_full_then_incremental_then_changes(
     second = [r for r in wait_for_runs(2 * len(connections)) if r.pk not in {f.pk for f in first}]
     accounts = sum(len(c.ad_account_ids) for c in connections)
     assert all(r.full == 0 and r.status == RunStatus.SUCCEEDED for r in second)
-    assert world.control("GET", "counters")["graph_calls"] == len(connections) + 3 * accounts
+    # per account: 3 edges of the tree from the watermark, 4 libraries, activities
+    assert world.control("GET", "counters")["graph_calls"] == len(connections) + 8 * accounts
 
     truth = world.truth()
     target = next(c for c in truth["campaigns"] if c["effective_status"] == "ACTIVE")
@@ -73,12 +77,30 @@ def test_full_then_incremental_then_changes(
         {"id": target["id"], "action": "update", "fields": {"name": "Winter Sale (edited)"}},
     )
     world.control("POST", "mutate", {"id": target["id"], "action": "pause"})
+    vanished = next(
+        a
+        for a in truth["ads"]
+        if a["account_id"] == target["account_id"]
+        and a["campaign_id"] != target["id"]
+        and a["status"] != "DELETED"
+    )
+    world.control("POST", "mutate", {"id": vanished["id"], "action": "unlist"})
     enqueue(celery_client, owner, full=True)
-    wait_for_runs(2 * len(connections) + 1)
+    runs = wait_for_runs(2 * len(connections) + 1)
+    full = max((r for r in runs if r.connection_id == str(owner.pk)), key=lambda r: r.started_at)
     stored = Campaign.objects.get(meta_id=target["id"])
     assert (stored.name, stored.effective_status) == ("Winter Sale (edited)", "PAUSED")
     children = AdSet.objects(campaign_id=target["id"], status="ACTIVE")
     assert all(a.effective_status == "CAMPAIGN_PAUSED" for a in children)
+    # the deleted ad Meta stopped listing was read by id: final status, tombstone
+    gone = Ad.objects.get(meta_id=vanished["id"])
+    assert gone.effective_status == "DELETED" and gone.deleted_at is not None
+    assert full.tombstoned.get("deleted_read_by_id_ads") == 1
+    # who paused it (Meta's log) and what metasync saw change (its own)
+    paused = AdActivity.objects.get(object_id=target["id"], event_type="update_campaign_run_status")
+    assert paused.new_value == "Inactive" and paused.actor_name
+    assert ChangeRecord.objects.get(object_id=target["id"], field="status").new_value == "PAUSED"
+    assert entity_mismatches(world.truth(), tenants(connections)) == []
 
 
 def test_token_expiring_mid_run_marks_only_that_connection(

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from metasync.models import Ad, AdAccount, AdCreative, AdSet, Campaign
+from tests.support.library_truth import library_mismatches
 
 __all__ = ["entity_mismatches", "insight_mismatches"]
 
@@ -31,8 +32,8 @@ def _check(problems: list[str], what: str, expected: Any, actual: Any) -> None:
 
 
 def entity_mismatches(truth: dict[str, Any], tenant_of_account: dict[str, str]) -> list[str]:
-    """Every difference between the ground truth and MongoDB's live (not tombstoned) objects;
-    empty when they are equal."""
+    """Every difference between the ground truth and MongoDB's live (not tombstoned) objects,
+    libraries and activity logs included; empty when they are equal."""
     problems: list[str] = []
     currency = {a["account_id"]: a["currency"] for a in truth["accounts"]}
     tenants = sorted(set(tenant_of_account.values()))
@@ -69,7 +70,21 @@ def entity_mismatches(truth: dict[str, Any], tenant_of_account: dict[str, str]) 
             raw.get("issues_info") or [],
             list(doc.issues_info),
         )
-        _check(problems, f"{kind} {raw['id']} deleted_at", None, doc.deleted_at)
+        unlisted = raw["id"] in truth.get("unlisted", ())  # read by id: tombstoned, final status
+        _check(problems, f"{kind} {raw['id']} tombstoned", unlisted, doc.deleted_at is not None)
+        _check(
+            problems,
+            f"{kind} {raw['id']} recommendations",
+            raw.get("recommendations") or [],
+            list(doc.recommendations),
+        )
+        if kind == "adset":
+            _check(
+                problems,
+                f"adset {raw['id']} learning_stage_info",
+                raw.get("learning_stage_info") or {},
+                dict(doc.learning_stage_info or {}),
+            )
 
     tables: list[tuple[str, Any, str]] = [
         ("campaign", Campaign, "campaigns"),
@@ -78,7 +93,11 @@ def entity_mismatches(truth: dict[str, Any], tenant_of_account: dict[str, str]) 
         ("adcreative", AdCreative, "adcreatives"),
     ]
     for kind, model, key in tables:
-        expected_ids = {(tenant_of_account[o["account_id"]], o["id"]) for o in truth[key]}
+        expected_ids = {
+            (tenant_of_account[o["account_id"]], o["id"])
+            for o in truth[key]
+            if o["id"] not in truth.get("unlisted", ())
+        }
         live = {"tenant_id": {"$in": tenants}, "deleted_at": None}  # tombstones are not live
         stored = {
             (d["tenant_id"], d["meta_id"])
@@ -130,7 +149,7 @@ def entity_mismatches(truth: dict[str, Any], tenant_of_account: dict[str, str]) 
                 )
             else:
                 creative_mismatches(problems, raw, doc)
-    return problems
+    return problems + library_mismatches(truth, tenant_of_account)
 
 
 def _expected_creative(raw: dict[str, Any]) -> dict[str, Any]:
@@ -179,9 +198,11 @@ def insight_mismatches(
     truth: dict[str, Any],
     tenant_of_account: dict[str, str],
     levels: tuple[str, ...] = ("account", "campaign", "adset", "ad"),
+    counted: dict[str, str] | None = None,
 ) -> list[str]:
     """Every difference between the ground truth's daily rows and ``DailyInsight`` documents:
-    every metric of every entity and day, and no row more or less."""
+    every metric of every entity and day, and no row more or less. ``counted``: the action
+    type a tenant counts as conversions, by account (``purchase`` where not named)."""
     from metasync.models import DailyInsight
 
     problems: list[str] = []
@@ -216,13 +237,14 @@ def insight_mismatches(
                 _check(problems, f"{where} {name}", wanted, getattr(doc, name))
             purchases = {a["action_type"]: a["value"] for a in raw.get("actions", [])}
             revenue = {a["action_type"]: a["value"] for a in raw.get("action_values", [])}
+            action = (counted or {}).get(raw["account_id"], "purchase")
             _check(
                 problems,
                 f"{where} conversions",
-                Decimal(purchases.get("purchase", "0")),
+                Decimal(purchases.get(action, "0")),
                 doc.conversions,
             )
-            _check(problems, f"{where} revenue", Decimal(revenue.get("purchase", "0")), doc.revenue)
+            _check(problems, f"{where} revenue", Decimal(revenue.get(action, "0")), doc.revenue)
             _check(problems, f"{where} tenant", tenant_of_account[raw["account_id"]], doc.tenant_id)
             _check(
                 problems,

@@ -50,7 +50,7 @@ def test_one_unreadable_account_costs_only_itself(ctx: SyncContext, world: Sandb
     entities, calls = _run(ctx, failing, world)
     assert entities.status == RunStatus.SUCCEEDED
     assert entities.full == 0 and RunPlan.of(entities.pk).full_accounts == []
-    assert calls == clean_calls == 1 + 3 * len(clean.ad_account_ids)
+    assert calls == clean_calls == 1 + 8 * len(clean.ad_account_ids)
     assert list(RunPlan.of(entities.pk).account_outcomes) == ["succeeded"]
     assert sorted(RunPlan.of(entities.pk).account_outcomes["succeeded"]) == sorted(
         clean.ad_account_ids

@@ -50,7 +50,8 @@ def test_a_run_keeps_at_most_its_window_in_flight(
     ctx = _narrow(sync_env, window)
     for connection in connections:
         start = start_sync(ctx, str(connection.pk), full=True)
-        planned = 4 * len(connection.ad_account_ids)  # campaigns, ad sets, ads, creatives
+        # campaigns, ad sets, ads, creatives, four libraries and the activity log
+        planned = 9 * len(connection.ad_account_ids)
         assert len(start.subtasks) == window
         assert QueuedSubtask.objects(run_id=start.run_id).count() == planned
         started = SyncRun.objects.get(pk=start.run_id)
