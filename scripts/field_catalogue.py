@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 from facebook_business.adobjects.ad import Ad
-from facebook_business.adobjects.adactivity import AdActivity
 from facebook_business.adobjects.adaccount import AdAccount
+from facebook_business.adobjects.adactivity import AdActivity
 from facebook_business.adobjects.adcreative import AdCreative
 from facebook_business.adobjects.adimage import AdImage
 from facebook_business.adobjects.adset import AdSet
