@@ -245,6 +245,22 @@ def build_app(state: SandboxState) -> Starlette:
                 expired.add(record.user_id)
         return JSONResponse({"expired_users": sorted(expired), "at": moment.isoformat()})
 
+    async def token_scopes(request: Request) -> Response:
+        """Set what a token's person granted (``scopes``: a list, e.g. ``["ads_read"]`` for a
+        token that reads but cannot manage ads)."""
+        try:
+            body = await _json_body(request)
+        except ValueError as exc:
+            return _problem(str(exc))
+        record = state.tokens.get(str(body.get("token", "")))
+        scopes = body.get("scopes")
+        if record is None:
+            return _problem("no such token")
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            return _problem("scopes must be a list of permission names")
+        record.scopes = frozenset(scopes)
+        return JSONResponse({"scopes": sorted(record.scopes)})
+
     async def user_accounts(request: Request) -> Response:
         """Grant or take away ad accounts of a user (``{"user_id", "add": [...], "remove":
         [...]}``, numeric ids): what an agency's Business Manager does to a token's accounts."""
@@ -276,6 +292,7 @@ def build_app(state: SandboxState) -> Starlette:
         Route("/webhooks/send", send_webhook, methods=["POST"]),
         Route("/insights/today", today, methods=["POST"]),
         Route("/tokens/expire", expire_token, methods=["POST"]),
+        Route("/tokens/scopes", token_scopes, methods=["POST"]),
         Route("/users/accounts", user_accounts, methods=["POST"]),
     ]
     methods = ["GET", "POST", "DELETE"]

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from metasync.budgets import ADS_INSIGHTS, use_case_of
-from metasync.sandbox import insights_api, library_api, tokens_api
+from metasync.sandbox import insights_api, library_api, tokens_api, writes_api
 from metasync.sandbox.catalogue import NODE_TYPES, allowed_fields
 from metasync.sandbox.errors import GraphError, not_found
 from metasync.sandbox.listing import filter_objects, paginate
@@ -267,6 +267,8 @@ class GraphAPI:
             kind, obj = found
             self._account(record, obj["account_id"])
             if edge is None:
+                if method == "POST":
+                    return writes_api.write(world, record.scopes, kind, obj, params)
                 return select_fields(self._expand(obj), spec, ALLOWED[kind], NODE_TYPES[kind])
             children = CHILD_EDGES.get((kind, edge))
             if children is not None:  # a campaign's ad sets and ads, an ad set's ads

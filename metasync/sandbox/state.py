@@ -21,6 +21,7 @@ _ACT = re.compile(r"act_\d+")
 _ID = re.compile(r"(?<![A-Za-z_])\d{5,}")
 
 
+SCOPES = frozenset({"ads_read", "ads_management", "business_management"})
 DATA_ACCESS_DAYS = 90  # Meta's "data access expiration": 90 days after the user last granted it
 ACTIVE_ADS_REFRESH_SECONDS = 10.0
 
@@ -47,6 +48,7 @@ class TokenRecord:
     expires_at: datetime
     data_access_expires_at: datetime  # past it, even a valid token reads nothing (190)
     calls: int = 0
+    scopes: frozenset[str] = SCOPES  # what the person granted; writes need ads_management
 
 
 @dataclass

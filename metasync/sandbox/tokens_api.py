@@ -126,7 +126,7 @@ def debug_token(
         "is_valid": valid,
         "expires_at": int(record.expires_at.timestamp()),
         "data_access_expires_at": int(record.data_access_expires_at.timestamp()),
-        "scopes": ["ads_read", "ads_management", "business_management"],
+        "scopes": sorted(record.scopes),
         "user_id": record.user_id,
     }
     if not valid:

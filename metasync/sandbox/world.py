@@ -45,6 +45,7 @@ INTERESTS = (
     ("6002714398372", "Music"),
 )
 COUNTRIES = ("US", "DE", "GB", "JP", "BR", "FR", "ES")
+MIN_DAILY_BUDGET = {"JPY": 150, "KRW": 1000}  # minor units; other currencies 1.00 (100)
 ISSUE = {
     "error_code": 1815869,
     "error_message": "Ad creative image is too small",
@@ -236,6 +237,7 @@ def generate_world(
                 "currency": currency,
                 "timezone_name": timezone_name,
                 "account_status": 1,
+                "min_daily_budget": MIN_DAILY_BUDGET.get(currency, 100),
                 "amount_spent": str(rng.randrange(10_000, 5_000_000)),
                 "business": {"id": business_id, "name": f"Sandbox Business {u + 1}"},
                 "created_time": meta_time(moment - timedelta(days=400 + rng.randrange(300))),

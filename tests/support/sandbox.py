@@ -38,11 +38,17 @@ class Sandbox(SandboxControl):
         ``version`` picks another served API version than the latest."""
         token = token or self.user()["token"]
         base = f"{self.url}/{version}" if version else self.graph_url
+        return self.http.get(f"{base}/{path}", timeout=30, params={**self._auth(token), **params})
+
+    def post(self, path: str, token: str | None = None, **params: Any) -> requests.Response:
+        """A raw Graph POST, its parameters form-encoded in the body as the SDK sends them."""
+        token = token or self.user()["token"]
+        return self.http.post(
+            f"{self.graph_url}/{path}", timeout=30, data={**self._auth(token), **params}
+        )
+
+    def _auth(self, token: str) -> dict[str, str]:
         proof = hmac.new(
             self.info["app_secret"].encode(), token.encode(), hashlib.sha256
         ).hexdigest()
-        return self.http.get(
-            f"{base}/{path}",
-            timeout=30,
-            params={"access_token": token, "appsecret_proof": proof, **params},
-        )
+        return {"access_token": token, "appsecret_proof": proof}
