@@ -1,0 +1,1 @@
+"""The optimization engine: rules evaluated on the mirror, recommendations with their evidence."""
