@@ -1,0 +1,129 @@
+"""A tenant's optimization rules: their kinds, parameters and defaults, validated with errors that
+name the rule and the parameter.
+
+Rules are written as YAML (a list, or ``{"rules": [...]}``), one mapping per rule with ``kind``
+and its parameters; money is in the account's currency, major units (``20.0`` is 20 USD).
+
+    rules:
+      - kind: cost_per_conversion   # pause an ad whose cost per conversion is significantly high
+        target: 20.0
+      - kind: creative_fatigue
+        max_frequency: 3.0
+        action: pause
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+__all__ = [
+    "CostPerConversionRule",
+    "CreativeFatigueRule",
+    "LearningLimitedRule",
+    "ReturnOnSpendRule",
+    "Rule",
+    "RuleError",
+    "parse_rules",
+]
+
+
+class _RuleBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""  # how the rule is shown; defaults to its kind
+    confidence: float = Field(0.95, gt=0.5, lt=1)  # of the interval a decision must clear
+    days: int = Field(7, ge=1, le=90)  # complete days of rows the rule looks at
+
+    @property
+    def label(self) -> str:
+        return self.name or str(getattr(self, "kind", "rule"))
+
+
+class CostPerConversionRule(_RuleBase):
+    """Pause an ad whose cost per conversion is significantly above ``target``: it has at least
+    ``min_conversions``, or spent ``spend_multiple`` x target with none, and the optimistic end
+    of the interval (:func:`metasync.optimize.evidence.cost_per_conversion`) is above target."""
+
+    kind: Literal["cost_per_conversion"]
+    target: float = Field(gt=0)
+    min_conversions: int = Field(5, ge=1)
+    spend_multiple: float = Field(3.0, gt=0)
+
+
+class ReturnOnSpendRule(_RuleBase):
+    """Raise an ad set's daily budget by ``step`` (a fraction, capped at ``max_daily_budget``)
+    when its return on spend was significantly above ``target`` over ``days``."""
+
+    kind: Literal["return_on_spend"]
+    target: float = Field(gt=0)
+    days: int = Field(3, ge=1, le=90)
+    step: float = Field(0.2, gt=0, le=1)
+    max_daily_budget: float | None = Field(None, gt=0)
+
+
+class CreativeFatigueRule(_RuleBase):
+    """An ad whose frequency is above ``max_frequency`` and whose click-through rate over the
+    last ``days`` is below ``ctr_ratio`` x that of the ``days`` before: flag (or pause)."""
+
+    kind: Literal["creative_fatigue"]
+    max_frequency: float = Field(3.0, gt=0)
+    ctr_ratio: float = Field(0.7, gt=0, lt=1)
+    action: Literal["flag", "pause"] = "flag"
+
+
+class LearningLimitedRule(_RuleBase):
+    """Flag an ad set Meta reports as learning limited for at least ``days``, with Meta's
+    reason. (Ad sets still learning, or learning limited, are never acted on by any rule.)"""
+
+    kind: Literal["learning_limited"]
+
+
+Rule = Annotated[
+    CostPerConversionRule | ReturnOnSpendRule | CreativeFatigueRule | LearningLimitedRule,
+    Field(discriminator="kind"),
+]
+_RULES: TypeAdapter[list[Rule]] = TypeAdapter(list[Rule])
+KINDS = ("cost_per_conversion", "return_on_spend", "creative_fatigue", "learning_limited")
+
+
+class RuleError(ValueError):
+    """A rules file that cannot be used; the message names the rule and the parameter."""
+
+
+def _describe(error: ValidationError, raw: list[Any]) -> str:
+    problems = []
+    for item in error.errors():
+        where = list(item["loc"])
+        index = where[0] if where and isinstance(where[0], int) else None
+        kind = (
+            raw[index].get("kind") if index is not None and isinstance(raw[index], dict) else None
+        )
+        params = [str(p) for p in where[2:]] if len(where) > 2 else []
+        if item["type"] == "union_tag_invalid" or item["type"] == "union_tag_not_found":
+            detail = f"kind must be one of {', '.join(KINDS)}"
+        else:
+            detail = f"{'.'.join(params) or 'rule'}: {item['msg']}"
+        rule = f"rule {index + 1}" if index is not None else "rules"
+        problems.append(f"{rule}{f' ({kind})' if kind else ''}: {detail}")
+    return "; ".join(problems)
+
+
+def parse_rules(text: str) -> list[Rule]:
+    """Rules from YAML text; :class:`RuleError` names every problem at once."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RuleError(f"the rules are not valid YAML: {exc}") from None
+    if isinstance(raw, dict) and set(raw) == {"rules"}:
+        raw = raw["rules"]
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise RuleError("the rules must be a list of rules (or a mapping with one key, rules)")
+    try:
+        return _RULES.validate_python(raw)
+    except ValidationError as exc:
+        raise RuleError(_describe(exc, raw)) from None

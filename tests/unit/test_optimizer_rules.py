@@ -1,0 +1,123 @@
+"""Optimization rules on plain data: parsing with named errors, and each rule's decision."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from metasync.optimize.decisions import DayFigures, Subject, decide, held_back
+from metasync.optimize.rules import (
+    CostPerConversionRule,
+    CreativeFatigueRule,
+    LearningLimitedRule,
+    ReturnOnSpendRule,
+    RuleError,
+    parse_rules,
+)
+
+NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
+
+
+def _days(count: int, **figures: float) -> list[DayFigures]:
+    start = NOW.date() - timedelta(days=count)
+    base = {"spend": 10.0, "impressions": 1000, "clicks": 20, "conversions": 0, "revenue": 0.0}
+    return [
+        DayFigures(
+            date=(start + timedelta(days=i)).isoformat(),
+            spend=float(figures.get("spend", base["spend"])),
+            impressions=int(figures.get("impressions", base["impressions"])),
+            clicks=int(figures.get("clicks", base["clicks"])),
+            conversions=int(figures.get("conversions", base["conversions"])),
+            revenue=float(figures.get("revenue", base["revenue"])),
+            frequency=figures.get("frequency"),
+        )
+        for i in range(count)
+    ]
+
+
+def _ad(**kwargs: object) -> Subject:
+    return Subject(
+        **{"level": "ad", "entity_id": "1", "account_id": "9", "status": "ACTIVE", **kwargs}
+    )  # type: ignore[arg-type]
+
+
+def test_rules_parse_with_defaults_and_every_problem_named() -> None:
+    rules = parse_rules(
+        "rules:\n  - kind: cost_per_conversion\n    target: 20\n  - kind: learning_limited\n"
+    )
+    assert isinstance(rules[0], CostPerConversionRule) and rules[0].min_conversions == 5
+    assert isinstance(rules[1], LearningLimitedRule) and rules[1].days == 7
+    with pytest.raises(RuleError) as raised:
+        parse_rules(
+            "- kind: cost_per_conversion\n  target: -3\n- kind: bogus\n"
+            "- kind: creative_fatigue\n  colour: red\n"
+        )
+    message = str(raised.value)
+    assert "rule 1 (cost_per_conversion): target: Input should be greater than 0" in message
+    assert "rule 2 (bogus): kind must be one of" in message
+    assert "rule 3 (creative_fatigue): colour: Extra inputs are not permitted" in message
+    with pytest.raises(RuleError, match="not valid YAML"):
+        parse_rules("- kind: [")
+    with pytest.raises(RuleError, match="must be a list"):
+        parse_rules("kind: cost_per_conversion")
+
+
+def test_an_expensive_ad_is_paused_with_its_evidence_and_a_two_conversion_one_is_not() -> None:
+    rule = CostPerConversionRule(kind="cost_per_conversion", target=20.0)
+    expensive = decide(rule, _ad(), _days(7, spend=60.0, conversions=1), NOW)
+    assert expensive is not None and expensive.change == {"status": "PAUSED"}
+    evidence = expensive.evidence
+    assert (evidence["spend"], evidence["conversions"]) == (420.0, 7)
+    assert evidence["cost_per_conversion"]["low"] > 20.0
+    # 2 conversions at twice the target: the bound does not clear it, nothing is proposed
+    lucky = _days(7, spend=10.0, conversions=0)
+    lucky[-1] = DayFigures(lucky[-1].date, 10.0, 1000, 20, 2, 0.0)
+    assert decide(rule, _ad(), lucky, NOW) is None
+
+
+def test_learning_and_recently_changed_entities_are_held_back() -> None:
+    rule = CostPerConversionRule(kind="cost_per_conversion", target=20.0)
+    days = _days(7, spend=60.0, conversions=1)
+    learning = _ad(learning={"status": "LEARNING"})
+    changed = _ad(changed_at=NOW - timedelta(hours=1))
+    paused = _ad(status="PAUSED")
+    assert held_back(learning, NOW) == "in Meta's learning phase"
+    assert "changed within the last 72 hours" in str(held_back(changed, NOW))
+    assert held_back(paused, NOW) == "not active (PAUSED)"
+    assert [decide(rule, s, days, NOW) for s in (learning, changed, paused)] == [None] * 3
+    assert decide(rule, _ad(changed_at=NOW - timedelta(hours=73)), days, NOW) is not None
+
+
+def test_a_winning_ad_set_gets_a_capped_raise() -> None:
+    rule = ReturnOnSpendRule(kind="return_on_spend", target=2.0, max_daily_budget=110.0)
+    adset = Subject("adset", "5", "9", "ACTIVE", daily_budget=10_000)
+    decision = decide(rule, adset, _days(3, spend=100.0, conversions=30, revenue=900.0), NOW)
+    assert decision is not None and decision.change == {"daily_budget": 11_000}, (
+        "20 % capped at 110.00"
+    )
+    assert decision.evidence["return_on_spend"]["low"] > 2.0
+    one_bad_day = _days(3, spend=100.0, conversions=30, revenue=900.0)
+    one_bad_day[0] = DayFigures(one_bad_day[0].date, 100.0, 1000, 20, 1, 30.0)
+    assert decide(rule, adset, one_bad_day, NOW) is None
+
+
+def test_a_fatigued_creative_is_flagged() -> None:
+    rule = CreativeFatigueRule(kind="creative_fatigue")
+    days = _days(7, clicks=30, frequency=2.0) + _days(7, clicks=10, frequency=3.5)
+    decision = decide(rule, _ad(), days, NOW)
+    assert decision is not None and decision.action == "flag" and decision.change == {}
+    assert decision.evidence["ctr_recent"] == pytest.approx(0.01)
+    steady = _days(7, clicks=30, frequency=2.0) + _days(7, clicks=28, frequency=3.5)
+    assert decide(rule, _ad(), steady, NOW) is None
+
+
+def test_learning_limited_for_long_enough_is_flagged_with_metas_stage() -> None:
+    rule = LearningLimitedRule(kind="learning_limited", days=7)
+    since = int((NOW - timedelta(days=8)).timestamp())
+    stage = {"status": "FAIL", "last_sig_edit_ts": since, "conversions": 3}
+    adset = Subject("adset", "5", "9", "ACTIVE", learning=stage)
+    decision = decide(rule, adset, [], NOW)
+    assert decision is not None and decision.evidence["learning_stage_info"] == stage
+    recent = {**stage, "last_sig_edit_ts": int((NOW - timedelta(days=2)).timestamp())}
+    assert decide(rule, Subject("adset", "5", "9", "ACTIVE", learning=recent), [], NOW) is None
