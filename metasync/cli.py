@@ -16,6 +16,7 @@ from metasync.commands.connections import app as connections_app
 from metasync.commands.demo import demo
 from metasync.commands.errors import OPERATOR_ERRORS, one_line
 from metasync.commands.objects import conversions_app, history
+from metasync.commands.optimize import recommendations_app, rules_app
 from metasync.commands.reports import app as reports_app
 from metasync.commands.reports import verify
 from metasync.commands.sync import register as register_sync_commands
@@ -39,6 +40,8 @@ sandbox_app = typer.Typer(help="The local Graph API sandbox.", no_args_is_help=T
 app.add_typer(connections_app, name="connections")
 app.add_typer(reports_app, name="reports")
 app.add_typer(conversions_app, name="conversions")
+app.add_typer(rules_app, name="rules")
+app.add_typer(recommendations_app, name="recommendations")
 app.command("history")(history)
 app.command("verify")(verify)
 register_sync_commands(app)

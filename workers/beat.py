@@ -24,6 +24,13 @@ def _every(minutes: float) -> schedule:
     return schedule(run_every=timedelta(minutes=minutes), relative=True)
 
 
+RULE_SCHEDULES = (
+    ("optimizer", 4 * 60, ["cost_per_conversion", "return_on_spend"]),
+    ("learning-monitor", 6 * 60, ["learning_limited"]),
+    ("creative-fatigue", 24 * 60, ["creative_fatigue"]),
+)
+
+
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         "entity-syncs": {
@@ -39,6 +46,15 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "check-tokens": {  # token and data-access lifetimes, once a day
             "task": "metasync.check_tokens",
             "schedule": _every(24 * 60),
+        },
+        # the optimization rules, on the roadmap's schedule (each claims its slot)
+        **{
+            f"rules-{name}": {
+                "task": "metasync.evaluate_rules",
+                "schedule": _every(minutes),
+                "kwargs": {"schedule_name": name, "interval_minutes": minutes, "kinds": kinds},
+            }
+            for name, minutes, kinds in RULE_SCHEDULES
         },
         "recover-stalled-runs": {
             "task": "metasync.recover_runs",

@@ -13,6 +13,7 @@ from celery.utils.log import get_task_logger
 
 from metasync.graph import RateLimitError
 from metasync.models import ConnectionStatus, MetaConnection
+from metasync.optimize.evaluate import evaluate_tenant, tenants_with_rules
 from metasync.sync import Period, Subtask, execute_subtask, start_sync
 from metasync.sync.orchestrate import MAX_COUNTDOWN_SECONDS
 from metasync.sync.recovery import recover_stalled_runs
@@ -27,6 +28,7 @@ from workers.context import context
 __all__ = [
     "check_tokens",
     "enqueue_webhook_change",
+    "evaluate_rules",
     "fetch_edge",
     "fetch_insights",
     "recover_runs",
@@ -128,6 +130,31 @@ def recover_runs(self: MetaSyncTask) -> int:
     ctx = context()
     subtasks = sum(r.queued for r in recover_stalled_runs(ctx, enqueue))
     return subtasks + recover_stalled_webhooks(ctx, enqueue_webhook_change)
+
+
+@metasync_task("metasync.evaluate_rules", max_retries=3)
+def evaluate_rules(
+    self: MetaSyncTask,
+    schedule_name: str = "optimizer",
+    interval_minutes: int = 0,
+    kinds: list[str] | None = None,
+    tenant_id: str | None = None,
+) -> dict[str, int]:
+    """Evaluate the optimization rules (of ``kinds``, default all) of one tenant, or of every
+    tenant whose optimizer is on; a scheduled call claims its slot first so that a second beat
+    process adds nothing. Returns new and already-known recommendations."""
+    ctx = context()
+    if interval_minutes and not claim_schedule_slot(
+        ctx.redis, ctx.keys, f"rules-{schedule_name}", interval_minutes
+    ):
+        return {"proposed": 0, "known": 0}
+    chosen = tuple(kinds) if kinds else None
+    totals = {"proposed": 0, "known": 0}
+    for tenant in [tenant_id] if tenant_id else tenants_with_rules():
+        result = evaluate_tenant(tenant, kinds=chosen)
+        totals["proposed"] += len(result.proposed)
+        totals["known"] += result.known
+    return totals
 
 
 def enqueue_webhook_change(change: Change, key: str) -> None:

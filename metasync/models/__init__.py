@@ -19,6 +19,7 @@ from metasync.models.library import (
     CustomAudience,
     CustomConversion,
 )
+from metasync.models.optimizer import OptimizerSettings, Recommendation
 from metasync.models.reports import Reconciliation, ReportRow, TenantReport
 from metasync.models.runs import (
     QueuedSubtask,
@@ -51,7 +52,9 @@ __all__ = [
     "InsightLevel",
     "MetaConnection",
     "MetaObject",
+    "OptimizerSettings",
     "QueuedSubtask",
+    "Recommendation",
     "Reconciliation",
     "ReportRow",
     "ReportRun",
@@ -90,6 +93,8 @@ ALL_DOCUMENTS = (
     DailyInsight,
     TenantReport,
     TenantSettings,
+    OptimizerSettings,
+    Recommendation,
     ReportRow,
     Reconciliation,
     SyncRun,

@@ -1,0 +1,177 @@
+"""``metasync rules`` (a tenant's optimization rules) and ``metasync recommendations`` (what they
+proposed, and an operator's approval or rejection)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from metasync.commands.common import connected_context, console
+
+__all__ = ["recommendations_app", "rules_app"]
+
+rules_app = typer.Typer(help="A tenant's optimization rules and mode.", no_args_is_help=True)
+recommendations_app = typer.Typer(
+    help="What the optimization rules proposed, with their evidence.", no_args_is_help=True
+)
+Tenant = Annotated[str, typer.Option("--tenant", help="The tenant.")]
+
+
+def _operator() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@rules_app.command("set")
+def set_rules_command(
+    tenant: Tenant,
+    path: Annotated[Path, typer.Argument(help="A YAML file of rules.", exists=True)],
+) -> None:
+    """Validate and store the tenant's rules (every problem is named; nothing is stored then)."""
+    from metasync.optimize.rules import RuleError
+    from metasync.optimize.settings import set_rules
+
+    connected_context()
+    try:
+        rules = set_rules(tenant, path.read_text(encoding="utf-8"), _operator())
+    except RuleError as exc:
+        typer.echo(f"{path}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    console.print(
+        f"tenant {tenant}: {len(rules)} rules stored ({', '.join(r.label for r in rules)})"
+    )
+
+
+@rules_app.command("mode")
+def mode_command(
+    tenant: Tenant,
+    mode: Annotated[str, typer.Argument(help="off, recommend or apply.")],
+) -> None:
+    """Set the tenant's optimizer mode."""
+    from metasync.optimize.settings import set_mode
+
+    connected_context()
+    try:
+        set_mode(tenant, mode, _operator())
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    console.print(f"tenant {tenant}: optimizer {mode}")
+
+
+@rules_app.command("list")
+def list_rules(tenant: Tenant) -> None:
+    """The tenant's mode and rules with every parameter (defaults filled in)."""
+    from metasync.models import OptimizerSettings
+    from metasync.optimize.rules import parse_rules
+
+    connected_context()
+    settings = OptimizerSettings.objects(tenant_id=tenant).first()
+    if settings is None:
+        console.print(f"tenant {tenant}: no rules (mode recommend)")
+        return
+    table = Table("rule", "kind", "parameters")
+    for rule in parse_rules(settings.rules_yaml):
+        params = rule.model_dump(exclude={"kind", "name"})
+        table.add_row(rule.label, rule.kind, json.dumps(params))
+    console.print(f"tenant {tenant}: mode {settings.mode}")
+    console.print(table)
+
+
+@rules_app.command("evaluate")
+def evaluate_command(tenant: Tenant) -> None:
+    """Evaluate the tenant's rules on the mirror now."""
+    from metasync.optimize.evaluate import evaluate_tenant
+
+    connected_context()
+    result = evaluate_tenant(tenant)
+    if result.skipped:
+        console.print(f"tenant {tenant}: nothing evaluated ({result.skipped})")
+        return
+    held = ", ".join(f"{n} {why}" for why, n in sorted(result.held_back.items())) or "none"
+    console.print(
+        f"tenant {tenant}: {len(result.proposed)} new recommendations, {result.known} already "
+        f"proposed; held back: {held}"
+    )
+
+
+@rules_app.command("backtest")
+def backtest_command(
+    tenant: Tenant,
+    days: Annotated[int, typer.Option(min=1, max=365, help="Days to replay.")] = 30,
+) -> None:
+    """Replay the tenant's rules day by day over the mirror: what they would have done, and
+    the spend on ads they would have paused from the day they would have."""
+    from metasync.optimize.backtest import backtest
+
+    connected_context()
+    result = backtest(tenant, days)
+    table = Table("day", "rule", "entity", "action", "change", "spend from then")
+    for action in result.actions:
+        table.add_row(
+            action.day,
+            action.rule,
+            f"{action.level} {action.entity_id}",
+            action.action,
+            json.dumps(action.change),
+            f"{action.spend_after:.2f}",
+        )
+    console.print(table)
+    console.print(
+        f"tenant {tenant}, {days} days: {len(result.actions)} actions; spend on ads the rules "
+        f"would have paused, from the day they would have: {result.paused_spend:.2f}"
+    )
+
+
+@recommendations_app.command("list")
+def list_recommendations(
+    tenant: Tenant,
+    state: Annotated[str | None, typer.Option(help="Only this state.")] = None,
+) -> None:
+    """The tenant's recommendations, newest first, with their evidence in short."""
+    from metasync.models import Recommendation
+
+    connected_context()
+    query = Recommendation.objects(tenant_id=tenant)
+    if state:
+        query = query.filter(state=state)
+    table = Table("id", "state", "rule", "entity", "action", "change", "why")
+    for found in query.order_by("-proposed_at")[:200]:
+        table.add_row(
+            str(found.pk),
+            found.state,
+            found.rule,
+            f"{found.level} {found.entity_id}",
+            found.action,
+            json.dumps(found.change),
+            found.expected or "",
+        )
+    console.print(table)
+
+
+def _decide(tenant: str, recommendation_id: str, approve: bool) -> None:
+    from metasync.optimize.settings import RecommendationError, decide_recommendation
+
+    connected_context()
+    try:
+        found = decide_recommendation(tenant, recommendation_id, approve, _operator())
+    except RecommendationError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    console.print(f"recommendation {recommendation_id}: {found.state} by {found.decided_by}")
+
+
+@recommendations_app.command("approve")
+def approve(tenant: Tenant, recommendation_id: str) -> None:
+    """Approve a proposed recommendation."""
+    _decide(tenant, recommendation_id, approve=True)
+
+
+@recommendations_app.command("reject")
+def reject(tenant: Tenant, recommendation_id: str) -> None:
+    """Reject a proposed recommendation."""
+    _decide(tenant, recommendation_id, approve=False)
