@@ -13,7 +13,9 @@ from celery.utils.log import get_task_logger
 
 from metasync.graph import RateLimitError
 from metasync.models import ConnectionStatus, MetaConnection
+from metasync.optimize.apply import apply_recommendation
 from metasync.optimize.evaluate import evaluate_tenant, tenants_with_rules
+from metasync.optimize.settings import RecommendationError, approve_for_apply_mode
 from metasync.sync import Period, Subtask, execute_subtask, start_sync
 from metasync.sync.orchestrate import MAX_COUNTDOWN_SECONDS
 from metasync.sync.recovery import recover_stalled_runs
@@ -26,6 +28,7 @@ from workers.base import MetaSyncTask
 from workers.context import context
 
 __all__ = [
+    "apply_change",
     "check_tokens",
     "enqueue_webhook_change",
     "evaluate_rules",
@@ -154,7 +157,21 @@ def evaluate_rules(
         result = evaluate_tenant(tenant, kinds=chosen)
         totals["proposed"] += len(result.proposed)
         totals["known"] += result.known
+        for approved in approve_for_apply_mode(tenant, result.proposed):
+            apply_change.delay(tenant_id=tenant, recommendation_id=approved)
     return totals
+
+
+@metasync_task("metasync.apply_recommendation", max_retries=5)
+def apply_change(self: MetaSyncTask, tenant_id: str, recommendation_id: str) -> dict[str, Any]:
+    """Write one approved recommendation to Meta within the guards (once, however often the
+    message is delivered: see metasync.optimize.apply)."""
+    try:
+        rec = apply_recommendation(context(), tenant_id, recommendation_id, by="optimizer")
+    except RecommendationError as exc:
+        log.warning("recommendation %s not applied: %s", recommendation_id, exc)
+        return {"state": "refused", "error": str(exc)}
+    return {"state": rec.state, "error": rec.error or ""}
 
 
 def enqueue_webhook_change(change: Change, key: str) -> None:

@@ -63,6 +63,40 @@ def mode_command(
     console.print(f"tenant {tenant}: optimizer {mode}")
 
 
+@rules_app.command("guards")
+def guards_command(
+    tenant: Tenant,
+    max_actions_per_day: Annotated[
+        int | None, typer.Option(help="Writes per ad account per UTC day (default 10).")
+    ] = None,
+    max_budget_increase: Annotated[
+        float | None, typer.Option(help="Largest raise of one action, a fraction (0.2).")
+    ] = None,
+    quiet_hours: Annotated[
+        int | None, typer.Option(help="Leave an entity alone this long after a change (72).")
+    ] = None,
+) -> None:
+    """Show or change the guards of the tenant's write-back."""
+    from metasync.optimize.settings import set_guards
+
+    connected_context()
+    try:
+        found = set_guards(
+            tenant,
+            _operator(),
+            max_actions_per_account_day=max_actions_per_day,
+            max_budget_increase=max_budget_increase,
+            quiet_hours=quiet_hours,
+        )
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    console.print(
+        f"tenant {tenant}: at most {found.max_actions_per_account_day} actions per account a "
+        f"day, raises capped at {found.max_budget_increase:.0%}, {found.quiet_hours} quiet hours"
+    )
+
+
 @rules_app.command("list")
 def list_rules(tenant: Tenant) -> None:
     """The tenant's mode and rules with every parameter (defaults filled in)."""
@@ -175,3 +209,36 @@ def approve(tenant: Tenant, recommendation_id: str) -> None:
 def reject(tenant: Tenant, recommendation_id: str) -> None:
     """Reject a proposed recommendation."""
     _decide(tenant, recommendation_id, approve=False)
+
+
+@recommendations_app.command("apply")
+def apply_command(tenant: Tenant, recommendation_id: str) -> None:
+    """Write an approved recommendation to Meta now, within the guards; read back and audited."""
+    from metasync.graph import MetaAPIError
+    from metasync.optimize.apply import apply_recommendation
+    from metasync.optimize.settings import RecommendationError
+
+    ctx = connected_context()
+    try:
+        found = apply_recommendation(ctx, tenant, recommendation_id, _operator())
+    except (RecommendationError, MetaAPIError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    reason = f" ({found.error})" if found.error else ""
+    console.print(f"recommendation {recommendation_id}: {found.state}{reason}")
+
+
+@recommendations_app.command("undo")
+def undo_command(tenant: Tenant, recommendation_id: str) -> None:
+    """Restore the values an applied recommendation replaced (if nobody changed them since)."""
+    from metasync.graph import MetaAPIError
+    from metasync.optimize.apply import undo_recommendation
+    from metasync.optimize.settings import RecommendationError
+
+    ctx = connected_context()
+    try:
+        found = undo_recommendation(ctx, tenant, recommendation_id, _operator())
+    except (RecommendationError, MetaAPIError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    console.print(f"recommendation {recommendation_id}: {found.state}")

@@ -19,7 +19,7 @@ from metasync.models.library import (
     CustomAudience,
     CustomConversion,
 )
-from metasync.models.optimizer import OptimizerSettings, Recommendation
+from metasync.models.optimizer import AuditEntry, OptimizerSettings, Recommendation
 from metasync.models.reports import Reconciliation, ReportRow, TenantReport
 from metasync.models.runs import (
     QueuedSubtask,
@@ -43,6 +43,7 @@ __all__ = [
     "AdImage",
     "AdSet",
     "AdVideo",
+    "AuditEntry",
     "Campaign",
     "ChangeRecord",
     "ConnectionStatus",
@@ -95,6 +96,7 @@ ALL_DOCUMENTS = (
     TenantSettings,
     OptimizerSettings,
     Recommendation,
+    AuditEntry,
     ReportRow,
     Reconciliation,
     SyncRun,

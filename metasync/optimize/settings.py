@@ -12,7 +12,14 @@ from metasync.models import OptimizerSettings, Recommendation, utcnow
 from metasync.models.optimizer import MODES
 from metasync.optimize.rules import Rule, parse_rules
 
-__all__ = ["RecommendationError", "decide_recommendation", "set_mode", "set_rules"]
+__all__ = [
+    "RecommendationError",
+    "approve_for_apply_mode",
+    "decide_recommendation",
+    "set_guards",
+    "set_mode",
+    "set_rules",
+]
 
 
 class RecommendationError(ValueError):
@@ -35,17 +42,54 @@ def set_rules(tenant_id: str, text: str, by: str) -> list[Rule]:
 
 
 def set_mode(tenant_id: str, mode: str, by: str) -> None:
-    """``off``, ``recommend`` (propose only) or ``apply`` (write approved changes to Meta)."""
+    """``off``, ``recommend`` (propose; an operator approves and applies) or ``apply`` (the
+    optimizer approves and applies its own proposals, within the guards)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if mode == "apply":
-        raise ValueError(
-            "mode apply is not available yet: metasync proposes and records approvals, and "
-            "writes nothing to Meta until its guarded write-back lands; use recommend"
-        )
+
     settings = _settings(tenant_id)
     settings.mode, settings.updated_at, settings.updated_by = mode, utcnow(), by
     settings.save()
+
+
+def set_guards(
+    tenant_id: str,
+    by: str,
+    *,
+    max_actions_per_account_day: int | None = None,
+    max_budget_increase: float | None = None,
+    quiet_hours: int | None = None,
+) -> OptimizerSettings:
+    """Change the write-back's guards of ``tenant_id`` (None: unchanged)."""
+    settings = _settings(tenant_id)
+    for name, value in (
+        ("max_actions_per_account_day", max_actions_per_account_day),
+        ("max_budget_increase", max_budget_increase),
+        ("quiet_hours", quiet_hours),
+    ):
+        if value is not None:
+            if value < 0:
+                raise ValueError(f"{name} cannot be negative: {value}")
+            setattr(settings, name, value)
+    settings.updated_at, settings.updated_by = utcnow(), by
+    settings.save()
+    return settings
+
+
+def approve_for_apply_mode(tenant_id: str, recommendation_ids: list[str]) -> list[str]:
+    """In ``apply`` mode the optimizer approves its own proposals that change something;
+    returns the ids approved (none in other modes)."""
+    settings = OptimizerSettings.objects(tenant_id=tenant_id).first()
+    if settings is None or settings.mode != "apply":
+        return []
+    approved = []
+    for found in Recommendation.objects(
+        tenant_id=tenant_id, pk__in=recommendation_ids, state="proposed"
+    ):
+        if found.change:
+            decide_recommendation(tenant_id, str(found.pk), approve=True, by="optimizer")
+            approved.append(str(found.pk))
+    return approved
 
 
 def decide_recommendation(

@@ -1,6 +1,6 @@
 """The optimizer through real workers: the scheduled task evaluates every tenant whose
-optimizer is on; a second call in the same schedule slot (a second beat) does nothing, and an
-evaluation on demand always runs."""
+optimizer is on; a second call in the same schedule slot (a second beat) does nothing, an
+evaluation on demand always runs; an apply delivered twice writes to Meta once."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from celery import Celery
 
 from metasync.config import load_settings
 from metasync.embedded import Workers
-from metasync.models import Recommendation
+from metasync.models import Ad, AuditEntry, MetaConnection, Recommendation
 from metasync.optimize.settings import set_mode, set_rules
-from metasync.sync import SyncContext
+from metasync.sync import SyncContext, run_inline
 from tests.support.optimizer_mirror import RULES, build_mirror
+from tests.support.sandbox import Sandbox
 from workers.beat import beat_schedule
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -50,3 +51,43 @@ def test_scheduled_evaluation_proposes_for_tenants_that_are_on_once_a_slot(
     assert Recommendation.objects(tenant_id="on").count() == 0
     celery_client.send_task("metasync.evaluate_rules", kwargs={"tenant_id": "on"})
     assert _count_becomes("on", 4) == 4, "on demand: every rule, no slot"
+
+
+def test_an_apply_delivered_twice_acts_once_and_the_mirror_follows(
+    ctx: SyncContext,
+    world: Sandbox,
+    connections: list[MetaConnection],
+    workers: Workers,
+    celery_client: Celery,
+) -> None:
+    connection = connections[0]
+    account = connection.ad_account_ids[0]
+    ad = next(
+        a
+        for a in world.truth()["ads"]
+        if a["account_id"] == account and a["effective_status"] == "ACTIVE"
+    )
+    approved = Recommendation(
+        tenant_id=connection.tenant_id,
+        key="pause-once",
+        account_id=account,
+        level="ad",
+        entity_id=ad["id"],
+        rule="cost",
+        kind="cost_per_conversion",
+        action="pause",
+        change={"status": "PAUSED"},
+        state="approved",
+    ).save()
+    message = {"tenant_id": connection.tenant_id, "recommendation_id": str(approved.pk)}
+    for _ in range(2):  # the broker delivers the same message twice
+        celery_client.send_task("metasync.apply_recommendation", kwargs=message)
+    deadline = time.monotonic() + 60
+    while Recommendation.objects.get(pk=approved.pk).state != "applied":
+        assert time.monotonic() < deadline, Recommendation.objects.get(pk=approved.pk).error
+        time.sleep(0.2)
+    time.sleep(2)  # the second delivery has had its turn
+    assert AuditEntry.objects(recommendation_id=str(approved.pk)).count() == 1
+    assert world.get(ad["id"], fields="status").json()["status"] == "PAUSED"
+    run_inline(ctx, str(connection.pk), full=True)
+    assert Ad.objects.get(tenant_id=connection.tenant_id, meta_id=ad["id"]).status == "PAUSED"

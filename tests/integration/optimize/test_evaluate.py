@@ -85,6 +85,14 @@ def test_the_cli_stores_only_valid_rules_and_lists_recommendations(
     assert evaluated.returncode == 0, evaluated.stderr
     recommendations = run(["recommendations", "list", "--tenant", "t1"], cli_env)
     assert "a-expensive" in recommendations.stdout
+    bad_mode = run(["rules", "mode", "--tenant", "t1", "always"], cli_env)
+    assert (
+        bad_mode.returncode == 2 and "mode must be one of off, recommend, apply" in bad_mode.stderr
+    )
+    bad_guard = run(["rules", "guards", "--tenant", "t1", "--quiet-hours", "-1"], cli_env)
+    assert bad_guard.returncode == 2 and "quiet_hours cannot be negative" in bad_guard.stderr
+    guards = run(["rules", "guards", "--tenant", "t1", "--max-actions-per-day", "3"], cli_env)
+    assert "at most 3 actions per account a day, raises capped at 20%" in guards.stdout
 
 
 def test_a_backtest_replays_the_rules_day_by_day(mongo: str) -> None:

@@ -1,0 +1,216 @@
+"""Write an approved recommendation to Meta, guarded, once, read back and audited; and undo it.
+
+Guards, in the order they are checked (a refusal names which one held):
+
+1. only an ``approved`` recommendation with a change is written; an ``applied`` one is returned
+   as it is, so a redelivered task acts once;
+2. a connection of the tenant must hold the account with a token granted ``ads_management``
+   (from its last ``debug_token``): without it the recommendation is reported, not tried;
+3. the recommendation is claimed atomically (``claimed_at``), so two workers never both write;
+4. the entity is read fresh from Meta: changed by anyone within ``quiet_hours`` (default 72),
+   no longer active (a pause), or a budget no longer the one the evidence saw: the
+   recommendation expires, with the reason;
+5. at most ``max_actions_per_account_day`` writes per ad account per UTC day (the rest wait
+   for the next day, still approved), and a budget raise capped at ``max_budget_increase``.
+
+Writes set absolute values (``status=PAUSED``, ``daily_budget=12000``), so a retried POST whose
+first attempt did reach Meta changes nothing more. Each write is read back and stored with the
+value before it in :class:`~metasync.models.AuditEntry`; :func:`undo_recommendation` writes the
+value before back, only while the entity still holds what the optimizer wrote and nobody
+changed it since: it never re-enables what a person paused.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+
+from metasync.graph import GraphClient, MetaAPIError
+from metasync.models import AuditEntry, MetaConnection, OptimizerSettings, Recommendation, utcnow
+from metasync.models.connection import ConnectionStatus
+from metasync.optimize.settings import RecommendationError
+from metasync.sync.context import SyncContext
+from metasync.sync.mapping import parse_time
+
+__all__ = ["apply_recommendation", "undo_recommendation"]
+
+READ_FIELDS = {  # what the guards read fresh from Meta (an ad has no budget of its own)
+    "ad": "status,effective_status,updated_time",
+    "adset": "status,effective_status,daily_budget,updated_time",
+    "campaign": "status,effective_status,daily_budget,updated_time",
+}
+OWN_WRITE_SLACK = timedelta(minutes=2)  # Meta's updated_time of our own write, give or take
+
+
+def _find(tenant_id: str, recommendation_id: str) -> Recommendation:
+    found = (
+        Recommendation.objects(tenant_id=tenant_id, pk=recommendation_id).first()
+        if ObjectId.is_valid(recommendation_id)
+        else None
+    )
+    if found is None:
+        raise RecommendationError(f"no recommendation {recommendation_id} for tenant {tenant_id}")
+    return found  # type: ignore[no-any-return]
+
+
+def _client(ctx: SyncContext, rec: Recommendation) -> GraphClient:
+    connection = MetaConnection.objects(
+        tenant_id=rec.tenant_id, ad_account_ids=rec.account_id, status=ConnectionStatus.ACTIVE
+    ).first()
+    if connection is None:
+        raise RecommendationError(
+            f"no active connection of tenant {rec.tenant_id} holds ad account {rec.account_id}"
+        )
+    if "ads_management" not in (connection.token_scopes or []):
+        raise RecommendationError(
+            f"the token of connection {connection.name or connection.pk} was not granted "
+            "ads_management: metasync can read this account but not change it; grant the "
+            "permission and add the token again"
+        )
+    return ctx.client_for(connection)
+
+
+def _read(client: GraphClient, rec: Recommendation) -> dict[str, Any]:
+    return dict(
+        client.get(
+            rec.entity_id, {"fields": READ_FIELDS[rec.level]}, account_id=rec.account_id
+        ).body
+        or {}
+    )
+
+
+def _refusal(rec: Recommendation, fresh: dict[str, Any], quiet: OptimizerSettings) -> str | None:
+    updated = parse_time(fresh.get("updated_time"))
+    if updated is not None and utcnow() - updated < timedelta(hours=quiet.quiet_hours):
+        return f"changed at {updated.isoformat()}, within the last {quiet.quiet_hours} hours"
+    if "status" in rec.change and fresh.get("status") != "ACTIVE":
+        return f"no longer active ({fresh.get('status')})"
+    if "daily_budget" in rec.change:
+        seen = rec.evidence.get("daily_budget")
+        if seen is not None and str(fresh.get("daily_budget")) != str(seen):
+            return f"its budget changed since the evidence ({seen} -> {fresh.get('daily_budget')})"
+    return None
+
+
+def _capped(rec: Recommendation, fresh: dict[str, Any], quiet: OptimizerSettings) -> dict[str, Any]:
+    change = dict(rec.change)
+    if "daily_budget" in change and fresh.get("daily_budget"):
+        ceiling = int(int(fresh["daily_budget"]) * (1 + quiet.max_budget_increase))
+        change["daily_budget"] = min(int(change["daily_budget"]), ceiling)
+    return change
+
+
+def _write(
+    client: GraphClient,
+    rec: Recommendation,
+    change: dict[str, Any],
+    before: dict[str, Any],
+    action: str,
+    by: str,
+) -> None:
+    client.post(rec.entity_id, {k: str(v) for k, v in change.items()}, account_id=rec.account_id)
+    after = _read(client, rec)
+    for name, value in change.items():
+        AuditEntry(
+            tenant_id=rec.tenant_id,
+            recommendation_id=str(rec.pk),
+            account_id=rec.account_id,
+            level=rec.level,
+            entity_id=rec.entity_id,
+            action=action,
+            field=name,
+            old_value=None if before.get(name) is None else str(before[name]),
+            new_value=str(value),
+            read_back=None if after.get(name) is None else str(after[name]),
+            by=by,
+        ).save()
+
+
+def _actions_today(rec: Recommendation) -> int:
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    writes = AuditEntry.objects(
+        tenant_id=rec.tenant_id, account_id=rec.account_id, action="apply", at__gte=midnight
+    )
+    return len({entry.recommendation_id for entry in writes.only("recommendation_id")})
+
+
+def apply_recommendation(
+    ctx: SyncContext, tenant_id: str, recommendation_id: str, by: str
+) -> Recommendation:
+    """Write an approved recommendation to Meta (see the module's guards); returns it with its
+    new state (``applied``, ``expired``, or still ``approved`` with ``error`` set)."""
+    rec = _find(tenant_id, recommendation_id)
+    if rec.state == "applied":
+        return rec
+    if rec.state != "approved" or not rec.change:
+        raise RecommendationError(
+            f"recommendation {recommendation_id} is {rec.state}"
+            f"{' and only a flag' if not rec.change else ''}: only an approved change is applied"
+        )
+    try:
+        client = _client(ctx, rec)
+    except RecommendationError as exc:
+        rec.update(set__error=str(exc))
+        raise
+    claimed = Recommendation.objects(pk=rec.pk, state="approved", claimed_at=None).update_one(
+        set__claimed_at=utcnow()
+    )
+    if not claimed:
+        rec.reload()
+        return rec  # another worker is writing it
+    quiet = OptimizerSettings.objects(tenant_id=tenant_id).first() or OptimizerSettings()
+    try:
+        fresh = _read(client, rec)
+        refusal = _refusal(rec, fresh, quiet)
+        if refusal is not None:
+            rec.update(set__state="expired", set__error=refusal, unset__claimed_at=True)
+        elif _actions_today(rec) >= quiet.max_actions_per_account_day:
+            rec.update(
+                set__error=f"ad account {rec.account_id} had its "
+                f"{quiet.max_actions_per_account_day} actions today; applied tomorrow",
+                unset__claimed_at=True,
+            )
+        else:
+            _write(client, rec, _capped(rec, fresh, quiet), fresh, "apply", by)
+            rec.update(set__state="applied", set__applied_at=utcnow(), unset__error=True)
+    except MetaAPIError as exc:
+        rec.update(set__error=client.redact(str(exc)), unset__claimed_at=True)
+        raise
+    rec.reload()
+    return rec
+
+
+def undo_recommendation(
+    ctx: SyncContext, tenant_id: str, recommendation_id: str, by: str
+) -> Recommendation:
+    """Write back the values before an applied recommendation, while the entity still holds
+    what the optimizer wrote and nobody changed it since."""
+    rec = _find(tenant_id, recommendation_id)
+    if rec.state != "applied":
+        raise RecommendationError(f"recommendation {recommendation_id} is {rec.state}, not applied")
+    client = _client(ctx, rec)
+    writes = list(AuditEntry.objects(recommendation_id=str(rec.pk), action="apply"))
+    fresh = _read(client, rec)
+    updated = parse_time(fresh.get("updated_time"))
+    if (
+        rec.applied_at is not None
+        and updated is not None
+        and (updated > rec.applied_at + OWN_WRITE_SLACK)
+    ):
+        raise RecommendationError(
+            f"{rec.level} {rec.entity_id} was changed at {updated.isoformat()}, after the "
+            "optimizer's write: undoing would overwrite that change; nothing written"
+        )
+    for entry in writes:
+        if str(fresh.get(entry.field)) != entry.read_back:
+            raise RecommendationError(
+                f"{entry.field} of {rec.entity_id} is {fresh.get(entry.field)} now, not the "
+                f"{entry.read_back} the optimizer wrote; nothing written"
+            )
+    before = {e.field: e.old_value for e in writes if e.old_value is not None}
+    _write(client, rec, before, fresh, "undo", by)
+    rec.update(set__state="undone")
+    rec.reload()
+    return rec
