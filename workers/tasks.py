@@ -14,7 +14,7 @@ from celery.utils.log import get_task_logger
 from metasync.graph import RateLimitError
 from metasync.models import ConnectionStatus, MetaConnection
 from metasync.optimize.apply import apply_recommendation
-from metasync.optimize.evaluate import evaluate_tenant, tenants_with_rules
+from metasync.optimize.evaluate import evaluate_tenant, has_rules, tenants_with_rules
 from metasync.optimize.settings import RecommendationError, approve_for_apply_mode
 from metasync.sync import Period, Subtask, execute_subtask, start_sync
 from metasync.sync.orchestrate import MAX_COUNTDOWN_SECONDS
@@ -200,6 +200,9 @@ def _run_subtask(task: MetaSyncTask, sub: Subtask) -> str:
         return outcome.status
     for follow_up in outcome.follow_ups:
         enqueue(follow_up)
+    closed = outcome.closed
+    if closed is not None and closed.kind == "performance" and has_rules(closed.tenant_id):
+        evaluate_rules.delay(tenant_id=closed.tenant_id)  # fresh daily rows: rules see them now
     return outcome.status
 
 

@@ -36,6 +36,7 @@ class OptimizerSettings(Document):  # type: ignore[misc]
     quiet_hours = IntField(default=72, min_value=0)
     updated_at = DateTimeField(default=utcnow)
     updated_by = StringField()
+    evaluated_at = DateTimeField()  # the last evaluation of the rules
 
     meta: ClassVar[dict[str, Any]] = {
         **BASE_META,

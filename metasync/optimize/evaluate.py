@@ -41,6 +41,7 @@ __all__ = [
     "Evaluation",
     "daily_figures",
     "evaluate_tenant",
+    "has_rules",
     "number",
     "recommendation_key",
     "subjects_of",
@@ -185,6 +186,7 @@ def evaluate_tenant(
     if not rules:
         result.skipped = "no rules"
         return result
+    settings.update(set__evaluated_at=now)
     subjects, through = subjects_of(tenant_id, now)
     rows = daily_figures(tenant_id, through, _days_needed(rules))
     for subject in subjects:
@@ -197,6 +199,12 @@ def evaluate_tenant(
             if decision is not None:
                 _store(result, subject, decision)
     return result
+
+
+def has_rules(tenant_id: str) -> bool:
+    """The tenant's optimizer is on and has rules."""
+    found = OptimizerSettings.objects(tenant_id=tenant_id, mode__ne="off").first()
+    return found is not None and bool((found.rules_yaml or "").strip())
 
 
 def tenants_with_rules() -> list[str]:

@@ -5,15 +5,25 @@ evaluation on demand always runs; an apply delivered twice writes to Meta once."
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 from celery import Celery
 
 from metasync.config import load_settings
 from metasync.embedded import Workers
-from metasync.models import Ad, AuditEntry, MetaConnection, Recommendation
+from metasync.models import (
+    Ad,
+    AuditEntry,
+    MetaConnection,
+    OptimizerSettings,
+    Recommendation,
+    RunStatus,
+    SyncRun,
+)
 from metasync.optimize.settings import set_mode, set_rules
 from metasync.sync import SyncContext, run_inline
+from tests.e2e.test_entity_sync_workers import enqueue
 from tests.support.optimizer_mirror import RULES, build_mirror
 from tests.support.sandbox import Sandbox
 from workers.beat import beat_schedule
@@ -91,3 +101,24 @@ def test_an_apply_delivered_twice_acts_once_and_the_mirror_follows(
     assert world.get(ad["id"], fields="status").json()["status"] == "PAUSED"
     run_inline(ctx, str(connection.pk), full=True)
     assert Ad.objects.get(tenant_id=connection.tenant_id, meta_id=ad["id"]).status == "PAUSED"
+
+
+def test_a_finished_performance_sync_evaluates_the_tenants_rules(
+    ctx: SyncContext,
+    world: Sandbox,
+    connections: list[MetaConnection],
+    workers: Workers,
+    celery_client: Celery,
+    wait_for_runs: Callable[..., list[SyncRun]],
+) -> None:
+    with_rules, without = connections[0], connections[1]
+    set_rules(with_rules.tenant_id, "- kind: learning_limited\n", by="test")
+    for connection in connections:
+        enqueue(celery_client, connection, kind="performance", period={"preset": "last_3d"})
+    runs = wait_for_runs(2, kind="performance")
+    assert {r.status for r in runs} == {RunStatus.SUCCEEDED}
+    deadline = time.monotonic() + 30
+    while OptimizerSettings.objects.get(tenant_id=with_rules.tenant_id).evaluated_at is None:
+        assert time.monotonic() < deadline, "the rules were not evaluated after the sync"
+        time.sleep(0.2)
+    assert not OptimizerSettings.objects(tenant_id=without.tenant_id).count()
