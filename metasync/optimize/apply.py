@@ -25,12 +25,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bson import ObjectId
-
 from metasync.graph import GraphClient, MetaAPIError
 from metasync.models import AuditEntry, MetaConnection, OptimizerSettings, Recommendation, utcnow
 from metasync.models.connection import ConnectionStatus
-from metasync.optimize.settings import RecommendationError
+from metasync.optimize.settings import RecommendationError, find_recommendation
 from metasync.sync.context import SyncContext
 from metasync.sync.mapping import parse_time
 
@@ -42,17 +40,6 @@ READ_FIELDS = {  # what the guards read fresh from Meta (an ad has no budget of 
     "campaign": "status,effective_status,daily_budget,updated_time",
 }
 OWN_WRITE_SLACK = timedelta(minutes=2)  # Meta's updated_time of our own write, give or take
-
-
-def _find(tenant_id: str, recommendation_id: str) -> Recommendation:
-    found = (
-        Recommendation.objects(tenant_id=tenant_id, pk=recommendation_id).first()
-        if ObjectId.is_valid(recommendation_id)
-        else None
-    )
-    if found is None:
-        raise RecommendationError(f"no recommendation {recommendation_id} for tenant {tenant_id}")
-    return found  # type: ignore[no-any-return]
 
 
 def _client(ctx: SyncContext, rec: Recommendation) -> GraphClient:
@@ -141,7 +128,7 @@ def apply_recommendation(
 ) -> Recommendation:
     """Write an approved recommendation to Meta (see the module's guards); returns it with its
     new state (``applied``, ``expired``, or still ``approved`` with ``error`` set)."""
-    rec = _find(tenant_id, recommendation_id)
+    rec = find_recommendation(tenant_id, recommendation_id)
     if rec.state == "applied":
         return rec
     if rec.state != "approved" or not rec.change:
@@ -187,7 +174,7 @@ def undo_recommendation(
 ) -> Recommendation:
     """Write back the values before an applied recommendation, while the entity still holds
     what the optimizer wrote and nobody changed it since."""
-    rec = _find(tenant_id, recommendation_id)
+    rec = find_recommendation(tenant_id, recommendation_id)
     if rec.state != "applied":
         raise RecommendationError(f"recommendation {recommendation_id} is {rec.state}, not applied")
     client = _client(ctx, rec)

@@ -89,6 +89,19 @@ def held_back(subject: Subject, now: datetime, quiet_hours: int = QUIET_HOURS) -
     return None
 
 
+def _decision(
+    rule: Rule,
+    subject: Subject,
+    action: str,
+    change: dict[str, Any],
+    evidence: dict[str, Any],
+    expected: str,
+) -> Decision:
+    return Decision(
+        rule.label, rule.kind, subject.level, subject.entity_id, action, change, evidence, expected
+    )
+
+
 def _bound(bound: Bound) -> dict[str, Any]:
     return {
         "estimate": bound.estimate,
@@ -119,11 +132,9 @@ def _cost(rule: CostPerConversionRule, subject: Subject, days: list[DayFigures])
     bound = cost_per_conversion(spend, conversions, rule.confidence)
     if not (enough and bound.above(rule.target)):
         return None
-    return Decision(
-        rule.label,
-        rule.kind,
-        subject.level,
-        subject.entity_id,
+    return _decision(
+        rule,
+        subject,
         "pause",
         {"status": "PAUSED"},
         {**totals, "target": rule.target, "cost_per_conversion": _bound(bound)},
@@ -153,11 +164,9 @@ def _return(rule: ReturnOnSpendRule, subject: Subject, days: list[DayFigures]) -
         raised = min(raised, int(rule.max_daily_budget * subject.minor_units))
     if raised <= current:
         return None
-    return Decision(
-        rule.label,
-        rule.kind,
-        subject.level,
-        subject.entity_id,
+    return _decision(
+        rule,
+        subject,
         "raise_budget",
         {"daily_budget": raised},
         {
@@ -186,11 +195,9 @@ def _fatigue(
     if ctr_before == 0 or ctr_recent >= rule.ctr_ratio * ctr_before:
         return None
     change = {"status": "PAUSED"} if rule.action == "pause" else {}
-    return Decision(
-        rule.label,
-        rule.kind,
-        subject.level,
-        subject.entity_id,
+    return _decision(
+        rule,
+        subject,
         rule.action,
         change,
         {
@@ -214,11 +221,9 @@ def _learning_limited(
     started = datetime.fromtimestamp(int(since), UTC) if since else None
     if started is None or now - started < timedelta(days=rule.days):
         return None
-    return Decision(
-        rule.label,
-        rule.kind,
-        subject.level,
-        subject.entity_id,
+    return _decision(
+        rule,
+        subject,
         "flag",
         {},
         {"learning_stage_info": stage, "limited_since": started.isoformat()},

@@ -16,6 +16,7 @@ __all__ = [
     "RecommendationError",
     "approve_for_apply_mode",
     "decide_recommendation",
+    "find_recommendation",
     "set_guards",
     "set_mode",
     "set_rules",
@@ -92,11 +93,9 @@ def approve_for_apply_mode(tenant_id: str, recommendation_ids: list[str]) -> lis
     return approved
 
 
-def decide_recommendation(
-    tenant_id: str, recommendation_id: str, approve: bool, by: str
-) -> Recommendation:
-    """Approve or reject a proposed recommendation of ``tenant_id`` (another tenant's id is
-    reported as unknown, not revealed)."""
+def find_recommendation(tenant_id: str, recommendation_id: str) -> Recommendation:
+    """``tenant_id``'s recommendation; another tenant's id (or no valid id) is reported as
+    unknown, not revealed."""
     found = (
         Recommendation.objects(tenant_id=tenant_id, pk=recommendation_id).first()
         if ObjectId.is_valid(recommendation_id)
@@ -104,6 +103,15 @@ def decide_recommendation(
     )
     if found is None:
         raise RecommendationError(f"no recommendation {recommendation_id} for tenant {tenant_id}")
+    return found  # type: ignore[no-any-return]
+
+
+def decide_recommendation(
+    tenant_id: str, recommendation_id: str, approve: bool, by: str
+) -> Recommendation:
+    """Approve or reject a proposed recommendation of ``tenant_id`` (another tenant's id is
+    reported as unknown, not revealed)."""
+    found = find_recommendation(tenant_id, recommendation_id)
     if found.state != "proposed":
         raise RecommendationError(
             f"recommendation {recommendation_id} is {found.state}; only a proposed one can be "
@@ -116,4 +124,4 @@ def decide_recommendation(
     if not moved:
         raise RecommendationError(f"recommendation {recommendation_id} was decided meanwhile")
     found.reload()
-    return found  # type: ignore[no-any-return]
+    return found
