@@ -120,7 +120,7 @@ def _actions_today(rec: Recommendation) -> int:
     writes = AuditEntry.objects(
         tenant_id=rec.tenant_id, account_id=rec.account_id, action="apply", at__gte=midnight
     )
-    return len({entry.recommendation_id for entry in writes.only("recommendation_id")})
+    return len(writes.distinct("recommendation_id"))
 
 
 def apply_recommendation(

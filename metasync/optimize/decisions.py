@@ -25,7 +25,7 @@ from metasync.optimize.rules import (
     Rule,
 )
 
-__all__ = ["DayFigures", "Decision", "Subject", "decide", "held_back"]
+__all__ = ["QUIET_HOURS", "DayFigures", "Decision", "Subject", "decide", "held_back"]
 
 LEARNING = "LEARNING"
 LEARNING_LIMITED = "FAIL"  # Meta's learning_stage_info status for "learning limited"
@@ -231,11 +231,17 @@ def _learning_limited(
     )
 
 
-def decide(rule: Rule, subject: Subject, days: list[DayFigures], now: datetime) -> Decision | None:
+def decide(
+    rule: Rule,
+    subject: Subject,
+    days: list[DayFigures],
+    now: datetime,
+    quiet_hours: int = QUIET_HOURS,
+) -> Decision | None:
     """What ``rule`` proposes for ``subject`` given its complete ``days`` (oldest first)."""
     if isinstance(rule, LearningLimitedRule):
         return _learning_limited(rule, subject, now)  # the one rule about learning itself
-    if held_back(subject, now) is not None or not days:
+    if held_back(subject, now, quiet_hours) is not None or not days:
         return None
     if isinstance(rule, CostPerConversionRule):
         return _cost(rule, subject, days)

@@ -33,7 +33,14 @@ from metasync.models import (
     OptimizerSettings,
     Recommendation,
 )
-from metasync.optimize.decisions import DayFigures, Decision, Subject, decide, held_back
+from metasync.optimize.decisions import (
+    QUIET_HOURS,
+    DayFigures,
+    Decision,
+    Subject,
+    decide,
+    held_back,
+)
 from metasync.optimize.rules import Rule, parse_rules
 from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
 
@@ -119,13 +126,18 @@ def daily_figures(
     return rows
 
 
-def subjects_of(tenant_id: str, now: datetime) -> tuple[list[Subject], dict[str, date]]:
+def subjects_of(
+    tenant_id: str, now: datetime, quiet_hours: int = QUIET_HOURS
+) -> tuple[list[Subject], dict[str, date]]:
     """The tenant's live ad sets and ads as subjects of the rules, and each account's newest
     complete day (yesterday in its time zone)."""
     accounts = {a.meta_id.removeprefix("act_"): a for a in AdAccount.objects(tenant_id=tenant_id)}
     through = {k: _yesterday(a.timezone_name, now) for k, a in accounts.items()}
     last_activity: dict[str, datetime] = {}
-    for entry in AdActivity.objects(tenant_id=tenant_id).only("object_id", "event_time"):
+    recent = AdActivity.objects(  # only changes that can still hold an entity back
+        tenant_id=tenant_id, event_time__gte=now - timedelta(hours=quiet_hours)
+    )
+    for entry in recent.only("object_id", "event_time"):
         seen = last_activity.get(entry.object_id)
         if entry.object_id and (seen is None or entry.event_time > seen):
             last_activity[entry.object_id] = entry.event_time
@@ -187,15 +199,17 @@ def evaluate_tenant(
         result.skipped = "no rules"
         return result
     settings.update(set__evaluated_at=now)
-    subjects, through = subjects_of(tenant_id, now)
+    quiet = settings.quiet_hours
+    subjects, through = subjects_of(tenant_id, now, quiet)
     rows = daily_figures(tenant_id, through, _days_needed(rules))
     for subject in subjects:
-        reason = held_back(subject, now)
+        reason = held_back(subject, now, quiet)
         if reason is not None:
             word = reason.split(" (")[0]
             result.held_back[word] = result.held_back.get(word, 0) + 1
         for rule in rules:
-            decision = decide(rule, subject, rows.get((subject.level, subject.entity_id), []), now)
+            figures = rows.get((subject.level, subject.entity_id), [])
+            decision = decide(rule, subject, figures, now, quiet)
             if decision is not None:
                 _store(result, subject, decision)
     return result
@@ -218,9 +232,6 @@ def tenants_with_rules() -> list[str]:
 
 def _store(result: Evaluation, subject: Subject, decision: Decision) -> None:
     key = recommendation_key(result.tenant_id, decision)
-    if Recommendation.objects(tenant_id=result.tenant_id, key=key).count():
-        result.known += 1
-        return
     try:
         saved = Recommendation(
             tenant_id=result.tenant_id,

@@ -12,7 +12,12 @@ import pytest
 from metasync.models import Recommendation
 from metasync.optimize.backtest import backtest
 from metasync.optimize.evaluate import evaluate_tenant
-from metasync.optimize.settings import RecommendationError, decide_recommendation, set_rules
+from metasync.optimize.settings import (
+    RecommendationError,
+    decide_recommendation,
+    set_guards,
+    set_rules,
+)
 from tests.integration.test_cli import run, with_database
 from tests.support.optimizer_mirror import NOW, RULES, YESTERDAY, build_mirror
 
@@ -113,3 +118,11 @@ def test_a_backtest_replays_the_rules_day_by_day(mongo: str) -> None:
     assert result.paused_spend == sum(a.spend_after for a in result.actions if a.action == "pause")
     # s-win's 3 days of rows end yesterday: no replayed morning saw 3 complete days before it
     assert not [a for a in result.actions if a.rule == "return_on_spend"]
+
+
+def test_evaluation_uses_the_tenants_quiet_hours(mongo: str) -> None:
+    build_mirror("t1")
+    set_rules("t1", RULES, by="test")
+    set_guards("t1", by="test", quiet_hours=0)  # the tenant acts on changes at once
+    evaluate_tenant("t1", now=NOW)
+    assert Recommendation.objects(tenant_id="t1", entity_id="a-changed").count() == 1
