@@ -9,7 +9,9 @@ a flag is reported once per rule and entity.
 What the replay cannot know, and how it decides: an entity counts as running on D when it had a
 row the day before (the mirror keeps today's statuses, not each day's); the learning stage is
 today's; changes people made in the past are not replayed, so the 72-hour guard is not applied.
-The result is an estimate of the rules' effect, not a prediction.
+The budget rules (reallocation, pacing) are not replayed: a replayed move would change two ad
+sets' later days, which the mirror cannot know. The result is an estimate of the rules' effect,
+not a prediction.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 
 from metasync.models import OptimizerSettings
 from metasync.optimize.decisions import DayFigures, Subject, decide
-from metasync.optimize.evaluate import daily_figures, subjects_of
+from metasync.optimize.evaluate import subjects_of
+from metasync.optimize.figures import daily_figures
 from metasync.optimize.rules import Rule, parse_rules
 
 __all__ = ["Backtest", "BacktestAction", "backtest"]

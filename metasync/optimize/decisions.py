@@ -2,7 +2,8 @@
 
 Nothing here reads MongoDB or calls Meta: the caller gathers a :class:`Subject` (the entity's
 state as mirrored) and its :class:`DayFigures` (complete days, oldest first), so the same code
-proposes today and replays history in a backtest. Every decision carries the rows and figures
+proposes today and replays history in a backtest. The budget rules, which compare ad sets or
+read hours, are in :mod:`metasync.optimize.budgets`. Every decision carries the rows and figures
 that triggered it and the statistic with its bound; a rule that does not fire returns None.
 
 Guards that hold for every rule (:func:`held_back`): an entity not active, an ad set in Meta's
@@ -25,7 +26,17 @@ from metasync.optimize.rules import (
     Rule,
 )
 
-__all__ = ["QUIET_HOURS", "DayFigures", "Decision", "Subject", "decide", "held_back"]
+__all__ = [
+    "QUIET_HOURS",
+    "DayFigures",
+    "Decision",
+    "Subject",
+    "decide",
+    "describe_bound",
+    "held_back",
+    "make_decision",
+    "span_totals",
+]
 
 LEARNING = "LEARNING"
 LEARNING_LIMITED = "FAIL"  # Meta's learning_stage_info status for "learning limited"
@@ -59,6 +70,7 @@ class Subject:
     learning: dict[str, Any] | None = None
     daily_budget: int | None = None
     minor_units: int = 100  # minor units per major unit of the account's currency
+    parent_id: str | None = None  # an ad set's campaign, an ad's ad set
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,7 @@ def held_back(subject: Subject, now: datetime, quiet_hours: int = QUIET_HOURS) -
     return None
 
 
-def _decision(
+def make_decision(
     rule: Rule,
     subject: Subject,
     action: str,
@@ -102,7 +114,7 @@ def _decision(
     )
 
 
-def _bound(bound: Bound) -> dict[str, Any]:
+def describe_bound(bound: Bound) -> dict[str, Any]:
     return {
         "estimate": bound.estimate,
         "low": round(bound.low, 4),
@@ -111,7 +123,7 @@ def _bound(bound: Bound) -> dict[str, Any]:
     }
 
 
-def _totals(days: list[DayFigures]) -> dict[str, Any]:
+def span_totals(days: list[DayFigures]) -> dict[str, Any]:
     return {
         "first": days[0].date,
         "last": days[-1].date,
@@ -126,18 +138,18 @@ def _totals(days: list[DayFigures]) -> dict[str, Any]:
 def _cost(rule: CostPerConversionRule, subject: Subject, days: list[DayFigures]) -> Decision | None:
     if subject.level != "ad":
         return None
-    totals = _totals(days[-rule.days :])
+    totals = span_totals(days[-rule.days :])
     spend, conversions = totals["spend"], totals["conversions"]
     enough = conversions >= rule.min_conversions or spend >= rule.spend_multiple * rule.target
     bound = cost_per_conversion(spend, conversions, rule.confidence)
     if not (enough and bound.above(rule.target)):
         return None
-    return _decision(
+    return make_decision(
         rule,
         subject,
         "pause",
         {"status": "PAUSED"},
-        {**totals, "target": rule.target, "cost_per_conversion": _bound(bound)},
+        {**totals, "target": rule.target, "cost_per_conversion": describe_bound(bound)},
         f"saves about {spend / len(days[-rule.days :]):.2f} a day of spend at a cost per "
         f"conversion of at least {bound.low:.2f}",
     )
@@ -164,15 +176,15 @@ def _return(rule: ReturnOnSpendRule, subject: Subject, days: list[DayFigures]) -
         raised = min(raised, int(rule.max_daily_budget * subject.minor_units))
     if raised <= current:
         return None
-    return _decision(
+    return make_decision(
         rule,
         subject,
         "raise_budget",
         {"daily_budget": raised},
         {
-            **_totals(window),
+            **span_totals(window),
             "target": rule.target,
-            "return_on_spend": _bound(overall),
+            "return_on_spend": describe_bound(overall),
             "daily_budget": current,
         },
         f"daily budget {current} -> {raised} (minor units) at a return of at least "
@@ -195,7 +207,7 @@ def _fatigue(
     if ctr_before == 0 or ctr_recent >= rule.ctr_ratio * ctr_before:
         return None
     change = {"status": "PAUSED"} if rule.action == "pause" else {}
-    return _decision(
+    return make_decision(
         rule,
         subject,
         rule.action,
@@ -221,7 +233,7 @@ def _learning_limited(
     started = datetime.fromtimestamp(int(since), UTC) if since else None
     if started is None or now - started < timedelta(days=rule.days):
         return None
-    return _decision(
+    return make_decision(
         rule,
         subject,
         "flag",
@@ -247,4 +259,6 @@ def decide(
         return _cost(rule, subject, days)
     if isinstance(rule, ReturnOnSpendRule):
         return _return(rule, subject, days)
-    return _fatigue(rule, subject, days)
+    if isinstance(rule, CreativeFatigueRule):
+        return _fatigue(rule, subject, days)
+    return None  # budget rules see several ad sets or hours: metasync.optimize.budgets

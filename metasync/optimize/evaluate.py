@@ -5,7 +5,9 @@ ad sets, their ad sets' learning stage, the last change anyone made to each (Met
 ``updated_time`` and the activity log, whichever is later), and their complete daily rows (up
 to yesterday in the account's time zone, enough days for the longest rule), in one query per
 collection; then stores each decision as a :class:`~metasync.models.Recommendation` keyed by
-what it decided on, so a second evaluation of the same rows proposes nothing new.
+what it decided on, so a second evaluation of the same rows proposes nothing new. The budget
+rules (:mod:`metasync.optimize.budgets`) run after the per-entity ones, on the same subjects and
+rows, plus the hourly report rows when a pacing rule asks for them.
 
 Cost: one query each for accounts, ad sets, ads, activities and daily rows of the tenant; the
 rows read are (entities x days of the longest rule x 2), so a tenant of 10,000 ads and 14 days
@@ -16,10 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from mongoengine.errors import NotUniqueError
@@ -29,10 +29,10 @@ from metasync.models import (
     AdAccount,
     AdActivity,
     AdSet,
-    DailyInsight,
     OptimizerSettings,
     Recommendation,
 )
+from metasync.optimize.budgets import pace, reallocate
 from metasync.optimize.decisions import (
     QUIET_HOURS,
     DayFigures,
@@ -41,15 +41,14 @@ from metasync.optimize.decisions import (
     decide,
     held_back,
 )
-from metasync.optimize.rules import Rule, parse_rules
+from metasync.optimize.figures import daily_figures, hourly_spend, number
+from metasync.optimize.rules import BudgetReallocationRule, Rule, SpendPacingRule, parse_rules
 from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
 
 __all__ = [
     "Evaluation",
-    "daily_figures",
     "evaluate_tenant",
     "has_rules",
-    "number",
     "recommendation_key",
     "subjects_of",
     "tenants_with_rules",
@@ -66,6 +65,7 @@ class Evaluation:
     known: int = 0
     held_back: dict[str, int] = field(default_factory=dict)
     skipped: str | None = None
+    notes: list[str] = field(default_factory=list)  # what a rule lacked to decide
 
 
 def recommendation_key(tenant_id: str, decision: Decision) -> str:
@@ -85,45 +85,8 @@ def _yesterday(timezone_name: str | None, now: datetime) -> date:
     return now.astimezone(zone).date() - timedelta(days=1)
 
 
-def number(value: Any) -> float:
-    """A stored amount (Decimal, Decimal128 or None) as a float; None is 0."""
-    return float(value.to_decimal() if hasattr(value, "to_decimal") else (value or 0))
-
-
-def _figures(row: DailyInsight) -> DayFigures:
-    return DayFigures(
-        date=row.date,
-        spend=number(row.spend),
-        impressions=int(row.impressions or 0),
-        clicks=int(row.clicks or 0),
-        conversions=round(number(row.conversions)),
-        revenue=number(row.revenue),
-        frequency=number(row.frequency) if row.frequency is not None else None,
-    )
-
-
 def _days_needed(rules: list[Rule]) -> int:
     return max(2 * rule.days for rule in rules)
-
-
-def daily_figures(
-    tenant_id: str, through: dict[str, date], days: int
-) -> dict[tuple[str, str], list[DayFigures]]:
-    """Ad and ad set daily rows of the tenant, by (level, entity id), oldest first: ``days``
-    complete days up to each account's ``through`` day (one query)."""
-    earliest = min(through.values(), default=date.today()) - timedelta(days=days)
-    rows: dict[tuple[str, str], list[DayFigures]] = defaultdict(list)
-    for row in DailyInsight.objects(
-        tenant_id=tenant_id,
-        level__in=("ad", "adset"),
-        breakdown_key="",
-        attribution_key="default",
-        date__gte=earliest.isoformat(),
-    ).order_by("date"):
-        last = through.get(row.account_id)
-        if last is not None and row.date <= last.isoformat():
-            rows[(row.level, row.entity_id)].append(_figures(row))
-    return rows
 
 
 def subjects_of(
@@ -162,6 +125,7 @@ def subjects_of(
                 dict(adset.learning_stage_info or {}) or None,
                 round(budget * per_major) if budget is not None else None,
                 per_major,
+                adset.campaign_id,
             )
         )
     for ad in Ad.objects(tenant_id=tenant_id, deleted_at=None):
@@ -175,6 +139,7 @@ def subjects_of(
                 ad.effective_status or ad.status or "",
                 changed(ad.meta_id, ad.updated_time),
                 stage or None,
+                parent_id=ad.adset_id,
             )
         )
     return subjects, through
@@ -212,7 +177,38 @@ def evaluate_tenant(
             decision = decide(rule, subject, figures, now, quiet)
             if decision is not None:
                 _store(result, subject, decision)
+    by_id = {(s.level, s.entity_id): s for s in subjects}
+    for decision in _budget_decisions(result, rules, subjects, rows, through, now, quiet):
+        _store(result, by_id[(decision.level, decision.entity_id)], decision)
     return result
+
+
+def _budget_decisions(
+    result: Evaluation,
+    rules: list[Rule],
+    subjects: list[Subject],
+    rows: dict[tuple[str, str], list[DayFigures]],
+    through: dict[str, date],
+    now: datetime,
+    quiet: int,
+) -> list[Decision]:
+    """What the budget rules propose: reallocations within groups, pacing flags from hours."""
+    decisions: list[Decision] = []
+    pacing = [r for r in rules if isinstance(r, SpendPacingRule)]
+    hourly = hourly_spend(result.tenant_id, through, max(r.days for r in pacing)) if pacing else {}
+    if pacing and not hourly:
+        result.notes.append(
+            "spend_pacing: no hourly report rows to read; enable one "
+            "(metasync reports enable hourly) and let a performance sync read it"
+        )
+    for rule in rules:
+        if isinstance(rule, BudgetReallocationRule):
+            decisions += reallocate(rule, subjects, rows, now, quiet)
+        elif isinstance(rule, SpendPacingRule):
+            for subject in subjects:
+                found = pace(rule, subject, hourly.get(subject.entity_id, {}), now, quiet)
+                decisions += [found] if found is not None else []
+    return decisions
 
 
 def has_rules(tenant_id: str) -> bool:

@@ -20,12 +20,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 __all__ = [
+    "BudgetReallocationRule",
     "CostPerConversionRule",
     "CreativeFatigueRule",
     "LearningLimitedRule",
     "ReturnOnSpendRule",
     "Rule",
     "RuleError",
+    "SpendPacingRule",
     "parse_rules",
 ]
 
@@ -81,12 +83,48 @@ class LearningLimitedRule(_RuleBase):
     kind: Literal["learning_limited"]
 
 
+class BudgetReallocationRule(_RuleBase):
+    """Within each campaign (or ad account, ``within: account``), move ``step`` of a daily
+    budget from the ad set whose cost per conversion is significantly the worst to the one
+    whose is significantly the best, keeping the total: the worst's interval must lie wholly
+    above the best's. The amount moved is ``step`` x the smaller of the two budgets (so the
+    raise stays within the +``step`` cap), never leaving less than ``min_daily_budget``."""
+
+    kind: Literal["budget_reallocation"]
+    within: Literal["campaign", "account"] = "campaign"
+    step: float = Field(0.2, gt=0, le=0.5)
+    min_daily_budget: float = Field(1.0, gt=0)  # major units, what the donor keeps at least
+
+
+class SpendPacingRule(_RuleBase):
+    """Flag an ad set that had spent ``share`` x its daily budget before ``before_hour`` (the
+    ad account's time) on at least ``min_days`` of the last ``days``: its budget runs out
+    before the day does. Reads an hourly report's rows (``metasync reports enable hourly``)."""
+
+    kind: Literal["spend_pacing"]
+    before_hour: int = Field(18, ge=1, le=23)
+    share: float = Field(1.0, gt=0, le=2)
+    min_days: int = Field(2, ge=1)
+
+
 Rule = Annotated[
-    CostPerConversionRule | ReturnOnSpendRule | CreativeFatigueRule | LearningLimitedRule,
+    CostPerConversionRule
+    | ReturnOnSpendRule
+    | CreativeFatigueRule
+    | LearningLimitedRule
+    | BudgetReallocationRule
+    | SpendPacingRule,
     Field(discriminator="kind"),
 ]
 _RULES: TypeAdapter[list[Rule]] = TypeAdapter(list[Rule])
-KINDS = ("cost_per_conversion", "return_on_spend", "creative_fatigue", "learning_limited")
+KINDS = (
+    "cost_per_conversion",
+    "return_on_spend",
+    "creative_fatigue",
+    "learning_limited",
+    "budget_reallocation",
+    "spend_pacing",
+)
 
 
 class RuleError(ValueError):

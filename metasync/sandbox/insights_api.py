@@ -185,7 +185,7 @@ def insights_rows(
     ad_ids = tuple(ad["id"] for ad in ads)
     rows: list[dict[str, Any]] = []
     for period_first, period_last in periods:
-        key = (account_id, query, period_first, period_last, ad_ids)
+        key = (account_id, query, period_first, period_last, ad_ids, world.changes.version)
         cached = state.rows_cache.get((*key, world.last_data_day(account_id)))
         if cached is None:  # every page of one listing asks for the same rows: compute once
             cached = query_rows(world, account_id, query, period_first, period_last, ad_ids)

@@ -33,6 +33,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from metasync.sandbox.breakdowns import allocate, split_actions_by_device, split_ad_day, unit
+from metasync.sandbox.delivery import decayed_ctr, delivery_scale
 from metasync.sandbox.library import custom_conversion_share
 from metasync.sandbox.rows import InsightsQuery, render_row
 from metasync.sandbox.shapes import attribution_setting
@@ -77,12 +78,27 @@ def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
     if rng.random() < 0.08:
         return None  # a day without delivery
     impressions = rng.randrange(150, 25_000)
-    reach = max(1, int(impressions / rng.uniform(1.05, 1.7)))
-    clicks = int(impressions * rng.uniform(0.004, 0.035))
+    frequency = rng.uniform(1.05, 1.7)
+    ctr = rng.uniform(0.004, 0.035)
     cpm = Decimal(str(round(rng.uniform(2.5, 28.0), 4)))
+    purchase_rate = rng.uniform(0.0, 0.09)
+    order_value = Decimal(str(round(rng.uniform(18, 160), 2)))
+    cart_rate = rng.uniform(0.02, 0.2)
+    profile = world.changes.profiles.get(ad_id, {})
+    if profile:  # rates fixed through the control API (see metasync.sandbox.delivery)
+        frequency = profile.get("frequency", frequency)
+        ctr = decayed_ctr(world, ad_id, day, profile.get("ctr", ctr))
+        cpm = Decimal(str(profile.get("cpm", cpm)))
+        purchase_rate = profile.get("purchase_rate", purchase_rate)
+        order_value = Decimal(str(profile.get("order_value", order_value)))
+    impressions = int(impressions * delivery_scale(world, ad_id, day))
+    if impressions == 0:
+        return None  # paused (or left without budget) the whole day
+    reach = max(1, int(impressions / frequency))
+    clicks = int(impressions * ctr)
     spend = (Decimal(impressions) * cpm / 1000).quantize(CENT, ROUND_HALF_UP)
-    purchases = int(clicks * rng.uniform(0.0, 0.09))
-    revenue = (Decimal(purchases) * Decimal(str(round(rng.uniform(18, 160), 2)))).quantize(CENT)
+    purchases = int(clicks * purchase_rate)
+    revenue = (Decimal(purchases) * order_value).quantize(CENT)
     counts: dict[str, Any] = {
         "impressions": impressions,
         "reach": reach,
@@ -91,7 +107,7 @@ def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
         "actions": {
             "link_click": clicks,
             "landing_page_view": int(clicks * 0.82),
-            "add_to_cart": int(clicks * rng.uniform(0.02, 0.2)),
+            "add_to_cart": int(clicks * cart_rate),
             "purchase": purchases,
             "offsite_conversion.fb_pixel_purchase": purchases,
         },

@@ -8,7 +8,11 @@ an ``effective_status`` filter. Every change to a campaign, ad set or ad is logg
 account's activities (:mod:`metasync.sandbox.activity`). Pausing a campaign or ad set changes
 its children's *effective* status without moving their ``updated_time`` (Meta's quirk that makes
 periodic full reconciliation necessary); archiving and deleting cascade to the children and do
-move it.
+move it. Status and budget changes also act on delivery from the moment they are made
+(:mod:`metasync.sandbox.delivery`). Two actions set what Meta decides, not the advertiser, and
+are not logged: ``learning`` (an ad set's ``learning_stage_info`` status, ``LEARNING``,
+``SUCCESS`` or ``FAIL``; ``since`` its last significant edit, unix seconds) and ``performance``
+(an ad's fixed rates, see :data:`metasync.sandbox.delivery.PROFILE_RATES`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from metasync.sandbox import activity
+from metasync.sandbox.delivery import record_budget, record_status, set_profile
 from metasync.sandbox.world import ISSUE, World, meta_time
 
 __all__ = ["ACTIONS", "MutationError", "add_today", "mutate"]
@@ -31,6 +36,8 @@ ACTIONS = (
     "issues",
     "clear_issues",
     "purge",
+    "learning",
+    "performance",
 )
 UPDATABLE = frozenset(
     {
@@ -46,6 +53,14 @@ UPDATABLE = frozenset(
     }
 )
 INHERITED_PAUSE = {"adset": "CAMPAIGN_PAUSED", "ad": "ADSET_PAUSED"}
+STATUS_OF = {
+    "pause": "PAUSED",
+    "activate": "ACTIVE",
+    "archive": "ARCHIVED",
+    "delete": "DELETED",
+    "unlist": "DELETED",
+}
+LEARNING_STATUSES = ("LEARNING", "SUCCESS", "FAIL")
 
 
 class MutationError(ValueError):
@@ -60,6 +75,31 @@ def _children(world: World, kind: str, object_id: str) -> list[tuple[str, dict[s
     if kind == "adset":
         return [("ad", a) for a in world.ads.values() if a["adset_id"] == object_id]
     return []
+
+
+def _signal(
+    world: World, kind: str, obj: dict[str, Any], action: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Set what Meta decides rather than the advertiser (no activity, no ``updated_time``): an
+    ad set's learning stage, or an ad's performance profile."""
+    try:
+        if action == "performance":
+            set_profile(world, obj["id"], fields)
+            return obj
+        status = fields.get("status")
+        if kind != "adset" or status not in LEARNING_STATUSES:
+            raise ValueError(
+                f"learning sets an ad set's status to one of {', '.join(LEARNING_STATUSES)}"
+            )
+    except ValueError as exc:
+        raise MutationError(str(exc)) from None
+    stage = dict(obj.get("learning_stage_info") or {}, status=status)
+    stage.setdefault("attribution_windows", ["7d_click", "1d_view"])
+    stage["conversions"] = int(fields.get("conversions", 50 if status == "SUCCESS" else 0))
+    if "since" in fields:  # unix seconds of the last significant edit
+        stage["last_sig_edit_ts"] = int(fields["since"])
+    obj["learning_stage_info"] = stage
+    return obj
 
 
 def mutate(
@@ -79,7 +119,10 @@ def mutate(
     kind, obj = found
     if kind == "adcreative" and action != "update":
         raise MutationError("creatives can only be updated")
-    stamp = meta_time(now or datetime.now(UTC))
+    moment = now or datetime.now(UTC)
+    stamp = meta_time(moment)
+    if action in ("learning", "performance"):
+        return _signal(world, kind, obj, action, fields or {})
     children = _children(world, kind, object_id)
     if action == "purge":  # Meta stops returning the object (and its children) at all
         tables = {
@@ -92,6 +135,8 @@ def mutate(
             tables[child_kind].pop(child["id"], None)
         return obj
     before = dict(obj)
+    if action in STATUS_OF:
+        record_status(world, obj["id"], STATUS_OF[action], moment)
     if action in ("archive", "delete", "unlist"):
         status = "ARCHIVED" if action == "archive" else "DELETED"
         for _, target in [(kind, obj), *children]:
@@ -127,6 +172,8 @@ def mutate(
         unknown = sorted(set(fields or {}) - UPDATABLE)
         if unknown:
             raise MutationError(f"fields {unknown} cannot be updated; allowed: {sorted(UPDATABLE)}")
+        if (fields or {}).get("daily_budget") is not None:
+            record_budget(world, obj, fields["daily_budget"], moment)  # type: ignore[index]
         obj.update(fields or {})
         obj["updated_time"] = stamp
     elif action == "issues":

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from metasync.sandbox.delivery import DeliveryChanges
 from metasync.sandbox.library import Library, generate_library
 from metasync.sandbox.shapes import ATTRIBUTION_SETTINGS, attribution_setting, story_and_assets
 
@@ -98,6 +99,7 @@ class World:
     delivery: dict[str, tuple[date, date | None]] = field(default_factory=dict)
     extra_days: dict[str, date] = field(default_factory=dict)  # account -> last day with data
     library: Library = field(default_factory=Library)  # images, videos, conversions, ...
+    changes: DeliveryChanges = field(default_factory=DeliveryChanges)  # later writes' effect
     _next_id: int = 0
 
     def new_id(self) -> str:

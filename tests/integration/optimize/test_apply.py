@@ -130,3 +130,57 @@ def test_guards_hold_back_a_read_only_token_a_recent_change_and_the_daily_limit(
         apply_recommendation(ctx, "read-only", blocked, by="op")
     assert world.graph_calls() == 0
     assert "ads_management" in Recommendation.objects.get(pk=blocked).error
+
+
+def test_a_reallocation_moves_budget_between_two_ad_sets_keeping_the_total_and_undoes(
+    ctx: SyncContext, world: Sandbox, connections: list[MetaConnection]
+) -> None:
+    connection = connections[0]
+    tenant, account = connection.tenant_id, connection.ad_account_ids[0]
+    truth = world.truth()
+    with_budget = {c["id"] for c in truth["campaigns"] if c.get("daily_budget")}
+    giver, receiver = [
+        s
+        for s in truth["adsets"]
+        if s["account_id"] == account
+        and s["effective_status"] == "ACTIVE"
+        and s["campaign_id"] not in with_budget
+    ][:2]
+    given, received = int(giver["daily_budget"]), int(receiver["daily_budget"])
+    moved = int(0.2 * min(given, received))
+
+    def reallocation(key: str) -> str:
+        return str(
+            Recommendation(
+                tenant_id=tenant, key=key, account_id=account, level="adset",
+                entity_id=giver["id"], rule="test", kind="budget_reallocation",
+                action="reallocate_budget", state="approved",
+                change={"daily_budget": given - moved},
+                evidence={"daily_budget": str(given), "to": {
+                    "entity_id": receiver["id"], "daily_budget": str(received),
+                    "daily_budget_after": received + moved}},
+            ).save().pk
+        )  # fmt: skip
+
+    def budgets() -> tuple[int, int]:
+        return tuple(  # type: ignore[return-value]
+            int(world.get(s["id"], fields="daily_budget").json()["daily_budget"])
+            for s in (giver, receiver)
+        )
+
+    applied = apply_recommendation(ctx, tenant, reallocation("move"), by="op")
+    assert applied.state == "applied", applied.error
+    assert budgets() == (given - moved, received + moved)
+    assert sum(budgets()) == given + received, "the total is kept"
+    audit = {(e.entity_id, e.old_value, e.read_back) for e in AuditEntry.objects()}
+    assert audit == {
+        (giver["id"], str(given), str(given - moved)),
+        (receiver["id"], str(received), str(received + moved)),
+    }
+    assert undo_recommendation(ctx, tenant, str(applied.pk), by="op").state == "undone"
+    assert budgets() == (given, received)
+    # both ends were just changed (by the undo): a second move expires, and writes neither
+    world.control("POST", "counters")
+    again = apply_recommendation(ctx, tenant, reallocation("again"), by="op")
+    assert again.state == "expired" and "within the last 72 hours" in again.error
+    assert "POST /{id}" not in world.control("GET", "counters")["by_path"]

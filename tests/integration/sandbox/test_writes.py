@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.support.sandbox import Sandbox
 
@@ -114,3 +117,43 @@ def test_a_token_without_ads_management_reads_but_cannot_write(
     app = f"{sandbox.info['app_id']}|{sandbox.info['app_secret']}"
     debug = sandbox.get("debug_token", token=app, input_token=token).json()["data"]
     assert debug["scopes"] == ["ads_read"]
+
+
+def _today_impressions(sandbox: Sandbox, ad: dict[str, Any], today: str) -> int:
+    rows = sandbox.get(
+        f"{ad['id']}/insights",
+        fields="ad_id,impressions",
+        time_range=json.dumps({"since": today, "until": today}),
+    ).json()["data"]
+    return int(rows[0]["impressions"]) if rows else 0
+
+
+def test_a_paused_ad_delivers_only_the_part_of_today_before_its_pause(
+    fresh_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = fresh_sandbox()
+    sandbox.control("POST", "insights/today")
+    truth = sandbox.truth()
+    zones = {a["account_id"]: a["timezone_name"] for a in truth["accounts"]}
+
+    def local_now(ad: dict[str, Any]) -> datetime:
+        return datetime.now(ZoneInfo(zones[ad["account_id"]]))
+
+    delivering = [
+        (ad, local_now(ad).date().isoformat())
+        for ad in truth["ads"]
+        if ad["effective_status"] == "ACTIVE"
+    ]
+    ad, today = next((a, d) for a, d in delivering if _today_impressions(sandbox, a, d) > 0)
+    full = _today_impressions(sandbox, ad, today)
+
+    def share(moment: datetime) -> float:
+        midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        return (moment - midnight).total_seconds() / 86_400
+
+    earliest = share(local_now(ad))
+    assert sandbox.post(ad["id"], status="PAUSED").status_code == 200
+    latest = share(local_now(ad))
+    after = _today_impressions(sandbox, ad, today)
+    assert int(full * earliest) <= after <= int(full * latest) + 1, (full, after)
+    assert after < full, "a pause stops delivery for the rest of the day"
