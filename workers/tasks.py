@@ -157,7 +157,8 @@ def evaluate_rules(
         result = evaluate_tenant(tenant, kinds=chosen)
         totals["proposed"] += len(result.proposed)
         totals["known"] += result.known
-        for approved in approve_for_apply_mode(tenant, result.proposed):
+        pending = result.proposed + result.confirmed  # what today's evidence still supports
+        for approved in approve_for_apply_mode(tenant, pending):
             apply_change.delay(tenant_id=tenant, recommendation_id=approved)
     return totals
 

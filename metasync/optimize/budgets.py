@@ -31,6 +31,7 @@ from metasync.optimize.decisions import (
     describe_bound,
     held_back,
     make_decision,
+    span,
     span_totals,
 )
 from metasync.optimize.evidence import Bound, cost_per_conversion
@@ -58,7 +59,7 @@ def reallocate(
     best; the decision is on the giving ad set, the receiving one is in its evidence."""
     groups: dict[str, list[tuple[Subject, list[DayFigures], Bound]]] = defaultdict(list)
     for subject in subjects:
-        days = rows.get(("adset", subject.entity_id), [])[-rule.days :]
+        days = span(rows.get(("adset", subject.entity_id), []), rule.days)
         if not days or not _eligible(subject, now, quiet_hours):
             continue
         totals = span_totals(days)

@@ -14,7 +14,7 @@ learning phase or learning limited (and an ad of one), or one changed by anyone 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from metasync.optimize.evidence import Bound, cost_per_conversion, return_on_spend
@@ -35,6 +35,7 @@ __all__ = [
     "describe_bound",
     "held_back",
     "make_decision",
+    "span",
     "span_totals",
 ]
 
@@ -135,10 +136,22 @@ def span_totals(days: list[DayFigures]) -> dict[str, Any]:
     }
 
 
+def span(days: list[DayFigures], count: int, skip: int = 0) -> list[DayFigures]:
+    """The rows of ``count`` calendar days ending ``skip`` days before the newest row's day: a
+    day without delivery has no row, so the span is days, not rows."""
+    if not days:
+        return []
+    newest = date.fromisoformat(days[-1].date)
+    first = (newest - timedelta(days=skip + count - 1)).isoformat()
+    last = (newest - timedelta(days=skip)).isoformat()
+    return [d for d in days if first <= d.date <= last]
+
+
 def _cost(rule: CostPerConversionRule, subject: Subject, days: list[DayFigures]) -> Decision | None:
     if subject.level != "ad":
         return None
-    totals = span_totals(days[-rule.days :])
+    window = span(days, rule.days)
+    totals = span_totals(window)
     spend, conversions = totals["spend"], totals["conversions"]
     enough = conversions >= rule.min_conversions or spend >= rule.spend_multiple * rule.target
     bound = cost_per_conversion(spend, conversions, rule.confidence)
@@ -150,15 +163,15 @@ def _cost(rule: CostPerConversionRule, subject: Subject, days: list[DayFigures])
         "pause",
         {"status": "PAUSED"},
         {**totals, "target": rule.target, "cost_per_conversion": describe_bound(bound)},
-        f"saves about {spend / len(days[-rule.days :]):.2f} a day of spend at a cost per "
+        f"saves about {spend / len(window):.2f} a day of spend at a cost per "
         f"conversion of at least {bound.low:.2f}",
     )
 
 
 def _return(rule: ReturnOnSpendRule, subject: Subject, days: list[DayFigures]) -> Decision | None:
-    if subject.level != "adset" or subject.daily_budget is None or len(days) < rule.days:
-        return None
-    window = days[-rule.days :]
+    window = span(days, rule.days)
+    if subject.level != "adset" or subject.daily_budget is None or len(window) < rule.days:
+        return None  # every one of the days above target: a day without delivery is not
     bounds = [return_on_spend(d.spend, d.revenue, d.conversions, rule.confidence) for d in window]
     overall = return_on_spend(
         sum(d.spend for d in window),
@@ -195,9 +208,9 @@ def _return(rule: ReturnOnSpendRule, subject: Subject, days: list[DayFigures]) -
 def _fatigue(
     rule: CreativeFatigueRule, subject: Subject, days: list[DayFigures]
 ) -> Decision | None:
-    if subject.level != "ad" or len(days) < 2 * rule.days:
+    recent, before = span(days, rule.days), span(days, rule.days, skip=rule.days)
+    if subject.level != "ad" or not recent or not before:
         return None
-    recent, before = days[-rule.days :], days[-2 * rule.days : -rule.days]
     frequency = max((d.frequency or 0.0) for d in recent)
     shown = [sum(d.impressions for d in span) for span in (recent, before)]
     if frequency <= rule.max_frequency or 0 in shown:

@@ -63,6 +63,7 @@ class Evaluation:
     tenant_id: str
     proposed: list[str] = field(default_factory=list)  # ids of new recommendations
     known: int = 0
+    confirmed: list[str] = field(default_factory=list)  # ids of known ones still proposed
     held_back: dict[str, int] = field(default_factory=dict)
     skipped: str | None = None
     notes: list[str] = field(default_factory=list)  # what a rule lacked to decide
@@ -242,7 +243,10 @@ def _store(result: Evaluation, subject: Subject, decision: Decision) -> None:
             evidence=decision.evidence,
             expected=decision.expected,
         ).save()
-    except NotUniqueError:  # a concurrent evaluation stored it first
+    except NotUniqueError:  # an earlier (or concurrent) evaluation stored it first
         result.known += 1
+        earlier = Recommendation.objects(tenant_id=result.tenant_id, key=key).only("state").first()
+        if earlier is not None and earlier.state == "proposed":
+            result.confirmed.append(str(earlier.pk))
         return
     result.proposed.append(str(saved.pk))

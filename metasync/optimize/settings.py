@@ -78,7 +78,9 @@ def set_guards(
 
 
 def approve_for_apply_mode(tenant_id: str, recommendation_ids: list[str]) -> list[str]:
-    """In ``apply`` mode the optimizer approves its own proposals that change something;
+    """In ``apply`` mode the optimizer approves its own proposals that change something (new
+    ones, and earlier ones the latest evaluation decided again: a tenant switched from
+    ``recommend`` to ``apply`` has what is still supported applied, not what went stale);
     returns the ids approved (none in other modes)."""
     settings = OptimizerSettings.objects(tenant_id=tenant_id).first()
     if settings is None or settings.mode != "apply":

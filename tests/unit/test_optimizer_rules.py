@@ -104,12 +104,17 @@ def test_a_winning_ad_set_gets_a_capped_raise() -> None:
 
 def test_a_fatigued_creative_is_flagged() -> None:
     rule = CreativeFatigueRule(kind="creative_fatigue")
-    days = _days(7, clicks=30, frequency=2.0) + _days(7, clicks=10, frequency=3.5)
+    week_before = _days(14, clicks=30, frequency=2.0)[:7]
+    days = week_before + _days(7, clicks=10, frequency=3.5)
     decision = decide(rule, _ad(), days, NOW)
     assert decision is not None and decision.action == "flag" and decision.change == {}
     assert decision.evidence["ctr_recent"] == pytest.approx(0.01)
-    steady = _days(7, clicks=30, frequency=2.0) + _days(7, clicks=28, frequency=3.5)
+    steady = week_before + _days(7, clicks=28, frequency=3.5)
     assert decide(rule, _ad(), steady, NOW) is None
+    # a day without delivery leaves no row: the weeks are calendar weeks, not 7 rows each
+    gap = week_before[1:] + _days(7, clicks=10, frequency=3.5)
+    found = decide(rule, _ad(), gap, NOW)
+    assert found is not None and found.evidence["before"] == [gap[0].date, gap[5].date]
 
 
 def test_learning_limited_for_long_enough_is_flagged_with_metas_stage() -> None:
