@@ -8,7 +8,8 @@ a flag is reported once per rule and entity.
 
 What the replay cannot know, and how it decides: an entity counts as running on D when it had a
 row the day before (the mirror keeps today's statuses, not each day's); the learning stage is
-today's; changes people made in the past are not replayed, so the 72-hour guard is not applied.
+today's; changes people made in the past are not replayed, so the 72-hour guard holds only after
+the replay's own budget changes.
 The budget rules (reallocation, pacing) are not replayed: a replayed move would change two ad
 sets' later days, which the mirror cannot know. The result is an estimate of the rules' effect,
 not a prediction.
@@ -86,8 +87,9 @@ def _replay_subject(
                 flagged.add(rule.label)
             elif decision.action == "pause":
                 return actions
-            elif "daily_budget" in decision.change:
-                current = replace(current, daily_budget=int(decision.change["daily_budget"]))
+            elif "daily_budget" in decision.change:  # its own change holds it for quiet hours
+                budget = int(decision.change["daily_budget"])
+                current = replace(current, daily_budget=budget, changed_at=morning)
     return actions
 
 

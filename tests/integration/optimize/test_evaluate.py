@@ -4,14 +4,17 @@ CLI stores rules only when they validate, and one tenant cannot decide another's
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from metasync.models import Recommendation
+from metasync.models import AdAccount, AdSet, Recommendation
 from metasync.optimize.backtest import backtest
 from metasync.optimize.evaluate import evaluate_tenant
+from metasync.optimize.rules import parse_rules
 from metasync.optimize.settings import (
     RecommendationError,
     decide_recommendation,
@@ -19,7 +22,7 @@ from metasync.optimize.settings import (
     set_rules,
 )
 from tests.integration.test_cli import run, with_database
-from tests.support.optimizer_mirror import NOW, RULES, YESTERDAY, build_mirror
+from tests.support.optimizer_mirror import NOW, RULES, YESTERDAY, build_mirror, rows
 
 
 def test_exactly_the_right_recommendations_with_evidence_and_none_twice(mongo: str) -> None:
@@ -126,3 +129,21 @@ def test_evaluation_uses_the_tenants_quiet_hours(mongo: str) -> None:
     set_guards("t1", by="test", quiet_hours=0)  # the tenant acts on changes at once
     evaluate_tenant("t1", now=NOW)
     assert Recommendation.objects(tenant_id="t1", entity_id="a-changed").count() == 1
+
+
+def test_a_backtest_waits_the_quiet_hours_after_its_own_raise(mongo: str) -> None:
+    AdAccount(
+        tenant_id="t3", meta_id="act_1", account_id="1", currency="USD", timezone_name="UTC"
+    ).save()
+    AdSet(
+        tenant_id="t3", meta_id="s-win", account_id="1", status="ACTIVE",
+        effective_status="ACTIVE", updated_time=NOW - timedelta(days=30),
+        learning_stage_info={"status": "SUCCESS"}, daily_budget=Decimal("100.00"),
+    ).save()  # fmt: skip
+    rows("t3", "adset", "s-win", 12, spend=100, conversions=30, revenue=900)
+    result = backtest("t3", days=8, now=NOW, rules=parse_rules(RULES))
+    raises = [a for a in result.actions if a.action == "raise_budget"]
+    days = [date.fromisoformat(a.day) for a in raises]
+    assert len(raises) >= 2, "the winning ad set is raised, and raised again later"
+    assert all(b - a >= timedelta(days=3) for a, b in pairwise(days)), days
+    assert [a.change["daily_budget"] for a in raises[:2]] == [12_000, 14_400], "it compounds"
