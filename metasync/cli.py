@@ -11,6 +11,7 @@ import typer
 from pydantic import SecretStr
 
 from metasync import __version__
+from metasync.commands.api_keys import api_keys_app
 from metasync.commands.common import settings_or_exit
 from metasync.commands.connections import app as connections_app
 from metasync.commands.demo import demo
@@ -42,6 +43,7 @@ app.add_typer(reports_app, name="reports")
 app.add_typer(conversions_app, name="conversions")
 app.add_typer(rules_app, name="rules")
 app.add_typer(recommendations_app, name="recommendations")
+app.add_typer(api_keys_app, name="api-keys")
 app.command("history")(history)
 app.command("verify")(verify)
 register_sync_commands(app)

@@ -1,5 +1,6 @@
 """MongoDB documents (mongoengine) and the bulk upsert used to write pages of them."""
 
+from metasync.models.access import ApiKey, OperatorAction
 from metasync.models.account_state import AccountState, AccountSyncState
 from metasync.models.base import MetaObject, utcnow
 from metasync.models.bulk import RowValidationError, UpsertResult, upsert_page
@@ -43,6 +44,7 @@ __all__ = [
     "AdImage",
     "AdSet",
     "AdVideo",
+    "ApiKey",
     "AuditEntry",
     "Campaign",
     "ChangeRecord",
@@ -53,6 +55,7 @@ __all__ = [
     "InsightLevel",
     "MetaConnection",
     "MetaObject",
+    "OperatorAction",
     "OptimizerSettings",
     "QueuedSubtask",
     "Recommendation",
@@ -79,6 +82,8 @@ __all__ = [
 
 ALL_DOCUMENTS = (
     MetaConnection,
+    ApiKey,
+    OperatorAction,
     AccountSyncState,
     AdAccount,
     Campaign,

@@ -14,6 +14,7 @@ from metasync.optimize.rules import Rule, parse_rules
 
 __all__ = [
     "RecommendationError",
+    "UnknownRecommendation",
     "approve_for_apply_mode",
     "decide_recommendation",
     "find_recommendation",
@@ -25,6 +26,10 @@ __all__ = [
 
 class RecommendationError(ValueError):
     """A recommendation that does not exist for the tenant, or cannot move to that state."""
+
+
+class UnknownRecommendation(RecommendationError):
+    """No recommendation of that id for the tenant (another tenant's is unknown too)."""
 
 
 def _settings(tenant_id: str) -> OptimizerSettings:
@@ -104,7 +109,7 @@ def find_recommendation(tenant_id: str, recommendation_id: str) -> Recommendatio
         else None
     )
     if found is None:
-        raise RecommendationError(f"no recommendation {recommendation_id} for tenant {tenant_id}")
+        raise UnknownRecommendation(f"no recommendation {recommendation_id} for tenant {tenant_id}")
     return found  # type: ignore[no-any-return]
 
 

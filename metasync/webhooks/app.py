@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from metasync import db
+from metasync.api.routes import ApiProblem, SyncRequester, api_router
 from metasync.config import ConfigurationError, Settings
 from metasync.keys import RedisKeys
 from metasync.models import WebhookEvent, WebhookStatus, utcnow
@@ -59,8 +60,11 @@ def create_app(
     redis_client: redis.Redis | None = None,
     *,
     connect_db: bool = True,
+    request_sync: SyncRequester | None = None,
 ) -> FastAPI:
-    """The ASGI app. ``enqueue(change, dedupe_key)`` hands a change to the workers."""
+    """The ASGI app: the webhook endpoint, ``/healthz`` and the REST API (``/api/v1``).
+    ``enqueue(change, dedupe_key)`` hands a change to the workers; ``request_sync(connection
+    id, task kwargs)`` asks them for a sync and returns its request id."""
     if settings.META_APP_VERIFY_TOKEN is None:
         raise ConfigurationError(
             {
@@ -81,11 +85,17 @@ def create_app(
         yield
 
     app = FastAPI(
-        title="metasync webhooks",
+        title="metasync",
         version="1",
         lifespan=lifespan,
-        description="Receives Meta's ad-account webhooks and queues one re-sync per change.",
+        description="Meta's ad-account webhooks (one re-sync queued per change) and the "
+        "tenant-scoped REST API of the mirror (/api/v1, by API key).",
     )
+    app.include_router(api_router(client, keys, request_sync))
+
+    @app.exception_handler(ApiProblem)
+    async def api_problem(_: Request, exc: ApiProblem) -> Response:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
 
     def problem(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)

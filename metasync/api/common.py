@@ -1,0 +1,87 @@
+"""What every ``/api/v1`` route shares: the caller's key, problems, pages and their cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from metasync.api.keys import Caller, authenticate
+from metasync.api.schemas import Problem
+
+__all__ = [
+    "ERRORS",
+    "ApiProblem",
+    "Auth",
+    "Cursor",
+    "Limit",
+    "decode_cursor",
+    "encode_cursor",
+    "money",
+]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem},
+    401: {"model": Problem},
+    404: {"model": Problem},
+}
+Limit = Annotated[int, Query(ge=1, le=500, description="items per page")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+
+bearer = HTTPBearer(auto_error=False, description="an API key: metasync api-keys create")
+header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+class ApiProblem(Exception):
+    """An answer other than 2xx, with ``detail`` naming the problem (and the parameter)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def caller(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    key: Annotated[str | None, Security(header)],
+) -> Caller:
+    """The tenant of the presented key; 401 without a valid, live one."""
+    found = authenticate(credentials.credentials if credentials else key)
+    if found is None:
+        raise ApiProblem(401, "a valid API key is required (Authorization: Bearer msk_...)")
+    return found
+
+
+Auth = Annotated[Caller, Depends(caller)]
+
+
+def money(value: Any) -> str | None:
+    """A stored decimal as exact text (``"12.34"``); None stays None."""
+    if value is None:
+        return None
+    return str(value.to_decimal() if hasattr(value, "to_decimal") else value)
+
+
+def encode_cursor(after: list[str]) -> str:
+    """An opaque cursor holding the sort key of a page's last item."""
+    return base64.urlsafe_b64encode(json.dumps(after).encode()).decode()
+
+
+def decode_cursor(cursor: str | None, size: int) -> list[str] | None:
+    """The sort key in a cursor this API gave (``size`` parts); 400 naming ``cursor`` else."""
+    if cursor is None:
+        return None
+    try:
+        after = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        after = None
+    if (
+        not isinstance(after, list)
+        or len(after) != size
+        or not all(isinstance(a, str) for a in after)
+    ):
+        raise ApiProblem(400, "cursor: not a cursor this API gave (use next_cursor as it came)")
+    return after

@@ -1,0 +1,184 @@
+"""Freshness and health of a tenant's ad accounts: what the console shows, the API serves and
+the metrics export, computed from MongoDB and Redis when asked.
+
+- **Freshness lag**: now minus the end of the newest day the mirror holds complete rows for, in
+  the account's time zone. An account whose yesterday is mirrored lags less than a day; one
+  whose yesterday is missing 6 hours after its midnight lags more than :data:`LAGGING_SECONDS`
+  (30 hours) and is flagged ``lagging``. An account with no rows at all has no lag (None) and
+  is flagged lagging once it has been synced at least once.
+- **Expiring**: the connection's token or its data access ends within :data:`EXPIRING_SECONDS`
+  (7 days).
+- **Failing**: the connection is not active, the account is lost or unreadable, or the last run
+  that planned it failed.
+- **Throttled until**: the latest block the rate governor holds for the account or its
+  connection (Redis).
+
+Cost: one aggregation of the tenant's account-level daily rows (newest date per account, on
+the ``tenant_id, account_id, date`` index), one query each for accounts, connections and account
+states, and two Redis reads per account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis
+
+from metasync.keys import RedisKeys
+from metasync.models import (
+    AccountState,
+    AccountSyncState,
+    AdAccount,
+    ConnectionStatus,
+    DailyInsight,
+    MetaConnection,
+    utcnow,
+)
+
+__all__ = ["EXPIRING_SECONDS", "LAGGING_SECONDS", "AccountHealth", "tenant_health"]
+
+LAGGING_SECONDS = 30 * 3600
+EXPIRING_SECONDS = 7 * 86400
+
+
+@dataclass
+class AccountHealth:
+    """One ad account of one connection, as an operator needs it (times in UTC)."""
+
+    tenant_id: str
+    connection_id: str
+    connection_name: str
+    connection_status: str
+    account_id: str
+    name: str = ""
+    currency: str = ""
+    timezone_name: str = "UTC"
+    state: str = AccountState.ACTIVE
+    newest_day: str | None = None
+    lag_seconds: float | None = None
+    last_entity_sync_at: datetime | None = None
+    last_performance_sync_at: datetime | None = None
+    last_outcome: str | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    token_expires_at: datetime | None = None
+    data_access_expires_at: datetime | None = None
+    throttled_until: datetime | None = None
+    flags: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def newest_days(tenant_id: str) -> dict[str, str]:
+    """Account id -> the newest date of its account-level daily rows."""
+    pipeline = [
+        {"$match": {"tenant_id": tenant_id, "level": "account", "breakdown_key": ""}},
+        {"$group": {"_id": "$account_id", "newest": {"$max": "$date"}}},
+    ]
+    return {row["_id"]: row["newest"] for row in DailyInsight.objects.aggregate(pipeline)}
+
+
+def lag_seconds(newest: str | None, timezone_name: str | None, now: datetime) -> float | None:
+    """Seconds since the end of ``newest`` (YYYY-MM-DD) in the account's time zone."""
+    if newest is None:
+        return None
+    zone = ZoneInfo(timezone_name or "UTC")
+    end = datetime.combine(date.fromisoformat(newest) + timedelta(days=1), time(), zone)
+    return max(0.0, (now - end).total_seconds())
+
+
+def _throttled_until(
+    client: redis.Redis | None, keys: RedisKeys, connection_id: str, account_id: str, now: datetime
+) -> datetime | None:
+    if client is None:
+        return None
+    values = client.mget(
+        [keys.blocked("account", account_id), keys.blocked("connection", connection_id)]
+    )
+    latest = max((int(v) for v in values if v is not None), default=0)
+    until = datetime.fromtimestamp(latest / 1000, UTC)
+    return until if until > now else None
+
+
+def _flags(health: AccountHealth, now: datetime) -> list[str]:
+    flags = []
+    synced = health.last_entity_sync_at or health.last_performance_sync_at
+    lag = health.lag_seconds
+    if (lag is not None and lag > LAGGING_SECONDS) or (lag is None and synced is not None):
+        flags.append("lagging")
+    ends = [t for t in (health.token_expires_at, health.data_access_expires_at) if t is not None]
+    if any((t - now).total_seconds() < EXPIRING_SECONDS for t in ends):
+        flags.append("expiring")
+    if (
+        health.connection_status != ConnectionStatus.ACTIVE
+        or health.state != AccountState.ACTIVE
+        or health.last_outcome == "failed"
+    ):
+        flags.append("failing")
+    return flags
+
+
+def tenant_health(
+    tenant_ids: Iterable[str],
+    client: redis.Redis | None = None,
+    keys: RedisKeys | None = None,
+    now: datetime | None = None,
+) -> list[AccountHealth]:
+    """Every ad account of every connection of ``tenant_ids``, with its health."""
+    now = now or utcnow()
+    keys = keys or RedisKeys()
+    found: list[AccountHealth] = []
+    for tenant_id in tenant_ids:
+        accounts = {
+            a.meta_id.removeprefix("act_"): a for a in AdAccount.objects(tenant_id=tenant_id)
+        }
+        states = {
+            (s.connection_id, s.account_id): s
+            for s in AccountSyncState.objects(tenant_id=tenant_id)
+        }
+        newest = newest_days(tenant_id)
+        for connection in MetaConnection.objects(tenant_id=tenant_id).order_by("created_at"):
+            connection_id = str(connection.pk)
+            held = set(connection.ad_account_ids or []) | {
+                a for c, a in states if c == connection_id
+            }
+            for account_id in sorted(held):
+                account, state = accounts.get(account_id), states.get((connection_id, account_id))
+                zone = account.timezone_name if account is not None else None
+                health = AccountHealth(
+                    tenant_id=tenant_id,
+                    connection_id=connection_id,
+                    connection_name=connection.name or connection_id,
+                    connection_status=connection.status,
+                    account_id=account_id,
+                    name=(account.name or "") if account is not None else "",
+                    currency=(account.currency or "") if account is not None else "",
+                    timezone_name=zone or "UTC",
+                    state=state.state if state is not None else AccountState.ACTIVE,
+                    newest_day=newest.get(account_id),
+                    lag_seconds=lag_seconds(newest.get(account_id), zone, now),
+                    last_entity_sync_at=_aware(state.last_entity_sync_at if state else None),
+                    last_performance_sync_at=_aware(
+                        state.last_performance_sync_at if state else None
+                    ),
+                    last_outcome=state.last_outcome if state is not None else None,
+                    last_error=(state.last_error if state else None) or connection.last_error,
+                    last_error_at=_aware(
+                        (state.last_error_at if state else None) or connection.last_error_at
+                    ),
+                    token_expires_at=_aware(connection.token_expires_at),
+                    data_access_expires_at=_aware(connection.data_access_expires_at),
+                    throttled_until=_throttled_until(client, keys, connection_id, account_id, now),
+                )
+                health.flags = _flags(health, now)
+                found.append(health)
+    return found

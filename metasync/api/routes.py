@@ -1,0 +1,261 @@
+"""``/api/v1``: a tenant's mirror, its health, its sync requests and its recommendations.
+
+Every request carries an API key (``Authorization: Bearer msk_...`` or ``X-API-Key``) that
+belongs to one tenant, and every query is filtered by that tenant: an id of another tenant's
+object answers 404 exactly like an id that does not exist. Lists are pages in a stable order
+with an opaque ``cursor``; a bad parameter answers 4xx naming it (FastAPI's validation for
+types and ranges, :class:`ApiProblem` for the rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import redis
+from bson import ObjectId
+from fastapi import APIRouter, Path, Query
+
+from metasync.api.common import (
+    ERRORS,
+    ApiProblem,
+    Auth,
+    Cursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    money,
+)
+from metasync.api.entities import add_entity_routes
+from metasync.api.health import tenant_health
+from metasync.api.schemas import (
+    AccountOut,
+    HealthOut,
+    InsightOut,
+    Page,
+    Problem,
+    RecommendationOut,
+    SyncAccepted,
+    SyncRequest,
+    SyncStatus,
+)
+from metasync.keys import RedisKeys
+from metasync.models import (
+    AdAccount,
+    DailyInsight,
+    MetaConnection,
+    OperatorAction,
+    Recommendation,
+    SyncRun,
+)
+from metasync.optimize.settings import (
+    RecommendationError,
+    UnknownRecommendation,
+    decide_recommendation,
+)
+
+__all__ = ["ApiProblem", "SyncRequester", "api_router"]
+
+SyncRequester = Callable[[str, dict[str, Any]], str]  # (connection id, task kwargs) -> request id
+Day = Annotated[date | None, Query(description="YYYY-MM-DD, the account's day")]
+
+
+def _insight(row: DailyInsight) -> InsightOut:
+    return InsightOut(
+        account_id=row.account_id,
+        level=row.level,
+        entity_id=row.entity_id,
+        date=row.date,
+        breakdowns=dict(row.breakdowns or {}),
+        impressions=row.impressions,
+        clicks=row.clicks,
+        reach=row.reach,
+        currency=row.currency,
+        **{name: money(getattr(row, name)) for name in ("spend", "conversions", "revenue",
+                                                         "frequency", "ctr", "cpc", "cpm")},
+    )  # fmt: skip
+
+
+def _recommendation(rec: Recommendation) -> RecommendationOut:
+    return RecommendationOut(
+        id=str(rec.pk),
+        **{name: getattr(rec, name) for name in ("account_id", "level", "entity_id", "rule",
+                                                 "kind", "action", "expected", "state",
+                                                 "proposed_at", "decided_by", "error")},
+        change=dict(rec.change or {}),
+        evidence=dict(rec.evidence or {}),
+    )  # fmt: skip
+
+
+def _day_range(since: date | None, until: date | None) -> None:
+    if since is not None and until is not None and since > until:
+        raise ApiProblem(400, f"since: {since} is after until {until}")
+
+
+def api_router(
+    redis_client: redis.Redis, keys: RedisKeys, request_sync: SyncRequester | None
+) -> APIRouter:
+    """The ``/api/v1`` routes (mounted by :func:`metasync.webhooks.app.create_app`); the
+    entity routes (``/{kind}``, ``/{kind}/{id}``) come last so they never shadow a named one."""
+    router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
+
+    @router.get("/accounts", response_model=Page[AccountOut])
+    def accounts(who: Auth, limit: Limit = 100, cursor: Cursor = None) -> Page[AccountOut]:
+        """The tenant's ad accounts, by id."""
+        query = AdAccount.objects(tenant_id=who.tenant_id)
+        after = decode_cursor(cursor, 1)
+        if after:
+            query = query.filter(meta_id__gt=after[0])
+        found = list(query.order_by("meta_id").limit(limit + 1))
+        data = [
+            AccountOut(id=a.meta_id.removeprefix("act_"), name=a.name, currency=a.currency,
+                       timezone_name=a.timezone_name, account_status=a.account_status)
+            for a in found[:limit]
+        ]  # fmt: skip
+        more = encode_cursor([found[limit - 1].meta_id]) if len(found) > limit else None
+        return Page[AccountOut](data=data, next_cursor=more)
+
+    @router.get("/health", response_model=list[HealthOut])
+    def health(who: Auth) -> list[HealthOut]:
+        """Freshness and health of each of the tenant's ad accounts, per connection."""
+        found = tenant_health([who.tenant_id], redis_client, keys)
+        return [HealthOut(**h.as_dict()) for h in found]
+
+    @router.get("/accounts/{account_id}/health", response_model=list[HealthOut])
+    def account_health(
+        who: Auth, account_id: Annotated[str, Path(pattern=r"^\d{1,20}$")]
+    ) -> list[HealthOut]:
+        """One ad account's freshness and health (one entry per connection that holds it)."""
+        found = [
+            HealthOut(**h.as_dict())
+            for h in tenant_health([who.tenant_id], redis_client, keys)
+            if h.account_id == account_id
+        ]
+        if not found:
+            raise ApiProblem(404, f"account_id: no ad account {account_id} of this tenant")
+        return found
+
+    @router.get("/insights", response_model=Page[InsightOut])
+    def insights(
+        who: Auth,
+        level: Literal["account", "campaign", "adset", "ad"],
+        account_id: Annotated[str | None, Query(pattern=r"^\d{1,20}$")] = None,
+        entity_id: str | None = None,
+        since: Day = None,
+        until: Day = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+    ) -> Page[InsightOut]:
+        """Daily rows of one level, by day then entity, within since..until (inclusive)."""
+        _day_range(since, until)
+        filters: dict[str, Any] = {"tenant_id": who.tenant_id, "level": level,
+                                   "breakdown_key": "", "attribution_key": "default"}  # fmt: skip
+        for name, value in (("account_id", account_id), ("entity_id", entity_id),
+                            ("date__gte", since and since.isoformat()),
+                            ("date__lte", until and until.isoformat())):  # fmt: skip
+            if value is not None:
+                filters[name] = value
+        query = DailyInsight.objects(**filters)
+        after = decode_cursor(cursor, 2)
+        if after:
+            query = query.filter(
+                __raw__={"$or": [{"date": {"$gt": after[0]}},
+                                 {"date": after[0], "entity_id": {"$gt": after[1]}}]}
+            )  # fmt: skip
+        found = list(query.order_by("date", "entity_id").limit(limit + 1))
+        last = found[limit - 1] if len(found) > limit else None
+        more = encode_cursor([last.date, last.entity_id]) if last is not None else None
+        return Page[InsightOut](data=[_insight(r) for r in found[:limit]], next_cursor=more)
+
+    @router.get("/recommendations", response_model=Page[RecommendationOut])
+    def recommendations(
+        who: Auth,
+        state: Literal["proposed", "approved", "applied", "rejected", "expired", "undone"]
+        | None = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+    ) -> Page[RecommendationOut]:
+        """The optimizer's recommendations with their evidence, newest first."""
+        query = Recommendation.objects(
+            tenant_id=who.tenant_id, **({"state": state} if state else {})
+        )
+        after = decode_cursor(cursor, 1)
+        if after:
+            query = query.filter(key__lt=after[0])
+        found = list(query.order_by("-key").limit(limit + 1))
+        more = encode_cursor([found[limit - 1].key]) if len(found) > limit else None
+        return Page[RecommendationOut](
+            data=[_recommendation(r) for r in found[:limit]], next_cursor=more
+        )
+
+    @router.post(
+        "/recommendations/{recommendation_id}/{decision}",
+        response_model=RecommendationOut,
+        responses={409: {"model": Problem}},
+    )
+    def decide(
+        who: Auth, recommendation_id: str, decision: Literal["approve", "reject"]
+    ) -> RecommendationOut:
+        """Approve or reject a proposed recommendation (recorded with the key that did)."""
+        try:
+            rec = decide_recommendation(
+                who.tenant_id, recommendation_id, approve=decision == "approve", by=who.name
+            )
+        except RecommendationError as exc:
+            status = 404 if isinstance(exc, UnknownRecommendation) else 409
+            raise ApiProblem(status, f"recommendation_id: {exc}") from None
+        return _recommendation(rec)
+
+    @router.post("/syncs", status_code=202, response_model=SyncAccepted,
+                 responses={409: {"model": Problem}, 503: {"model": Problem}})  # fmt: skip
+    def request(who: Auth, body: SyncRequest) -> SyncAccepted:
+        """Ask the workers for a sync of one of the tenant's connections."""
+        connection = None
+        if ObjectId.is_valid(body.connection_id):
+            connection = MetaConnection.objects(
+                tenant_id=who.tenant_id, pk=body.connection_id
+            ).first()
+        if connection is None:
+            raise ApiProblem(
+                404, f"connection_id: no connection {body.connection_id} of this tenant"
+            )
+        _day_range(body.since, body.until)
+        if body.kind == "entities" and (body.since or body.until):
+            raise ApiProblem(400, "since: a date range is for performance syncs")
+        if request_sync is None:
+            raise ApiProblem(503, "no workers' broker is configured for this web app")
+        kwargs: dict[str, Any] = {"kind": body.kind, "trigger": "api", "full": body.full or None}
+        if body.since or body.until:
+            kwargs["period"] = {
+                "preset": None,
+                "since": body.since and body.since.isoformat(),
+                "until": body.until and body.until.isoformat(),
+            }
+        request_id = request_sync(str(connection.pk), kwargs)
+        details = {"request_id": request_id, **kwargs}
+        OperatorAction(
+            tenant_id=who.tenant_id, action="sync", target=str(connection.pk), by=who.name,
+            details=details,
+        ).save()  # fmt: skip
+        return SyncAccepted(request_id=request_id)
+
+    @router.get("/syncs/{request_id}", response_model=SyncStatus)
+    def sync_status(who: Auth, request_id: str) -> SyncStatus:
+        """A sync request's state: queued until a worker opens its run, then the run's."""
+        run = SyncRun.objects(tenant_id=who.tenant_id, request_id=request_id).first()
+        if run is None:
+            asked = OperatorAction.objects(tenant_id=who.tenant_id, action="sync",
+                                           details__request_id=request_id).first()  # fmt: skip
+            if asked is None:
+                raise ApiProblem(404, f"request_id: no sync request {request_id} of this tenant")
+            return SyncStatus(request_id=request_id, status="queued")
+        return SyncStatus(
+            request_id=request_id, status=run.status, run_id=str(run.pk), kind=run.kind,
+            started_at=run.started_at, finished_at=run.finished_at,
+            entities=dict(run.entities or {}), rows=dict(run.rows or {}),
+            errors=list(run.errors or [])[:20],
+        )  # fmt: skip
+
+    add_entity_routes(router)
+    return router

@@ -1,0 +1,68 @@
+"""``metasync api-keys``: a tenant's keys for the REST API (``/api/v1``)."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from metasync.commands.common import connected_context, console
+
+__all__ = ["api_keys_app"]
+
+api_keys_app = typer.Typer(help="A tenant's keys for the REST API.", no_args_is_help=True)
+Tenant = Annotated[str, typer.Option("--tenant", help="The tenant the key reads for.")]
+
+
+@api_keys_app.command("create")
+def create(
+    tenant: Tenant,
+    name: Annotated[str, typer.Option(help="What the key is for.")] = "",
+) -> None:
+    """Create a key and print it once (only its digest is stored)."""
+    from metasync.api.keys import ApiKeyError, create_key
+
+    connected_context()
+    try:
+        record, plain = create_key(tenant, name, by=f"cli:{getpass.getuser()}")
+    except ApiKeyError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    console.print(f"API key {record.key_id} of tenant {tenant} (shown once, keep it secret):")
+    typer.echo(plain)
+
+
+@api_keys_app.command("list")
+def list_command(tenant: Tenant) -> None:
+    """The tenant's keys: id, name, created, last used, revoked."""
+    from metasync.api.keys import list_keys
+
+    connected_context()
+    table = Table("key id", "name", "created", "last used", "revoked")
+    for key in list_keys(tenant):
+        table.add_row(
+            key.key_id,
+            key.name or "",
+            f"{key.created_at:%Y-%m-%d %H:%M}",
+            f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never",
+            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+        )
+    console.print(table)
+
+
+@api_keys_app.command("revoke")
+def revoke_command(
+    tenant: Tenant, key_id: Annotated[str, typer.Argument(help="The key id (see list).")]
+) -> None:
+    """Revoke a key: requests with it answer 401 from now on."""
+    from metasync.api.keys import ApiKeyError, revoke
+
+    connected_context()
+    try:
+        revoke(tenant, key_id)
+    except ApiKeyError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    console.print(f"API key {key_id} of tenant {tenant} revoked")

@@ -1,0 +1,53 @@
+"""Who may use metasync's own interfaces: tenants' API keys, and what operators did.
+
+An API key belongs to one tenant. Only a SHA-256 digest of its secret part is stored (the key
+is 32 random bytes, so a fast digest is enough: there is nothing to guess); the plain key is
+shown once, when it is created. ``key_id`` is the key's public part, used to find it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from mongoengine import DateTimeField, DictField, Document, StringField
+
+from metasync.models.base import BASE_META, utcnow
+
+__all__ = ["ApiKey", "OperatorAction"]
+
+
+class ApiKey(Document):  # type: ignore[misc]
+    """One tenant's key for ``/api/v1``."""
+
+    tenant_id = StringField(required=True)
+    key_id = StringField(required=True)
+    secret_sha256 = StringField(required=True)
+    name = StringField(default="")
+    created_at = DateTimeField(default=utcnow)
+    created_by = StringField()
+    last_used_at = DateTimeField()
+    revoked_at = DateTimeField()
+
+    meta: ClassVar[dict[str, Any]] = {
+        **BASE_META,
+        "collection": "api_keys",
+        "indexes": [{"fields": ["key_id"], "unique": True}, {"fields": ["tenant_id"]}],
+    }
+
+
+class OperatorAction(Document):  # type: ignore[misc]
+    """Something a person did through the console or the API, and who: a sync requested, a
+    token refreshed, a connection paused or resumed."""
+
+    tenant_id = StringField(required=True)
+    action = StringField(required=True)
+    target = StringField(required=True)  # the connection or account acted on
+    by = StringField(required=True)  # a console user, or "api-key:<key id>"
+    details = DictField()
+    at = DateTimeField(default=utcnow)
+
+    meta: ClassVar[dict[str, Any]] = {
+        **BASE_META,
+        "collection": "operator_actions",
+        "indexes": [{"fields": ["tenant_id", "-at"]}],
+    }

@@ -1,0 +1,233 @@
+"""The REST API with real MongoDB and Redis (in-process ASGI client): keys, tenant isolation on
+every endpoint, cursor pagination, parameters named when bad, sync requests recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from metasync.api.keys import create_key, revoke
+from metasync.config import load_settings
+from metasync.models import ApiKey, DailyInsight, OperatorAction, Recommendation
+from metasync.webhooks.app import create_app
+from tests.integration.test_cli import run, with_database
+from tests.support.api_mirror import TenantMirror, build_tenant
+
+
+@pytest.fixture
+def requested() -> list[tuple[str, dict[str, Any]]]:
+    return []
+
+
+@pytest.fixture
+def api(
+    env: dict[str, str],
+    mongo_uri: str,
+    mongo: str,
+    redis_prefix: str,
+    redis_client: redis.Redis,
+    requested: list[tuple[str, dict[str, Any]]],
+) -> Iterator[TestClient]:
+    web_env = {
+        **env,
+        "MONGODB_URI": with_database(mongo_uri, mongo),
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "META_APP_VERIFY_TOKEN": "verify",
+    }
+
+    def request_sync(connection_id: str, kwargs: dict[str, Any]) -> str:
+        requested.append((connection_id, kwargs))
+        return f"asked-{len(requested)}"
+
+    app = create_app(
+        load_settings(web_env), lambda c, k: None, redis_client, connect_db=False,
+        request_sync=request_sync,
+    )  # fmt: skip
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def tenants(mongo: str) -> tuple[TenantMirror, TenantMirror]:
+    return build_tenant("acme", 1), build_tenant("globex", 2)
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _api_routes(api: TestClient) -> set[tuple[str, str]]:
+    """Every operation of ``/api/v1`` in the OpenAPI schema (what a client can call)."""
+    paths = api.app.openapi()["paths"]  # type: ignore[attr-defined]
+    found = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if path.startswith("/api/v1")
+        for method in operations
+    }
+    assert len(found) >= 10, found
+    return found
+
+
+def test_every_endpoint_needs_a_live_key(
+    api: TestClient, tenants: tuple[TenantMirror, TenantMirror]
+) -> None:
+    record, key = create_key("acme")
+    assert api.get("/api/v1/accounts", headers=_auth(key)).status_code == 200
+    assert api.get("/api/v1/accounts", headers={"X-API-Key": key}).status_code == 200
+    revoke("acme", record.key_id)
+    for method, path in sorted(_api_routes(api)):
+        concrete = path.replace("{decision}", "approve")
+        for name in ("account_id", "entity_id", "recommendation_id", "request_id"):
+            concrete = concrete.replace("{" + name + "}", "1")
+        for headers in ({}, _auth(key), _auth("msk_nope_nope"), _auth("not-a-key")):
+            answer = api.request(method, concrete, headers=headers, json={"connection_id": "1"})
+            assert answer.status_code == 401, (method, concrete, headers, answer.text)
+            assert "API key" in answer.json()["detail"]
+    stored = ApiKey.objects.get(key_id=record.key_id)
+    assert key.split("_")[-1] not in str(stored.to_mongo()), "only a digest of the secret is kept"
+
+
+def test_a_key_reads_and_acts_for_its_own_tenant_only_on_every_endpoint(
+    api: TestClient,
+    tenants: tuple[TenantMirror, TenantMirror],
+    requested: list[tuple[str, dict[str, Any]]],
+) -> None:
+    acme, globex = tenants
+    _, key = create_key("acme")
+    headers = _auth(key)
+    covered: set[tuple[str, str]] = set()
+
+    def get(template: str, path: str, **params: Any) -> Any:
+        covered.add(("GET", template))
+        answer = api.get(path, headers=headers, params=params)
+        return answer
+
+    def ids(answer: Any, field: str = "id") -> set[str]:
+        assert answer.status_code == 200, answer.text
+        return {item[field] for item in answer.json()["data"]}
+
+    assert ids(get("/api/v1/accounts", "/api/v1/accounts")) == {acme.account_id}
+    for kind, own, other in (
+        ("campaigns", acme.campaign_id, globex.campaign_id),
+        ("adsets", acme.adset_id, globex.adset_id),
+        ("ads", acme.ad_id, globex.ad_id),
+    ):
+        assert ids(get(f"/api/v1/{kind}", f"/api/v1/{kind}")) == {own}
+        mine = get(f"/api/v1/{kind}/{{entity_id}}", f"/api/v1/{kind}/{own}")
+        assert mine.status_code == 200 and mine.json()["id"] == own
+        guessed = get(f"/api/v1/{kind}/{{entity_id}}", f"/api/v1/{kind}/{other}")
+        assert guessed.status_code == 404 and "of this tenant" in guessed.json()["detail"]
+        filtered = get(f"/api/v1/{kind}", f"/api/v1/{kind}", account_id=globex.account_id)
+        assert ids(filtered) == set(), "filtering on another tenant's account finds nothing"
+    rows = get("/api/v1/insights", "/api/v1/insights", level="ad", entity_id=globex.ad_id)
+    assert ids(rows, "entity_id") == set()
+    assert ids(get("/api/v1/insights", "/api/v1/insights", level="ad"), "entity_id") == {acme.ad_id}
+    health = get("/api/v1/health", "/api/v1/health")
+    assert {h["account_id"] for h in health.json()} == {acme.account_id}
+    template = "/api/v1/accounts/{account_id}/health"
+    assert get(template, f"/api/v1/accounts/{acme.account_id}/health").status_code == 200
+    assert get(template, f"/api/v1/accounts/{globex.account_id}/health").status_code == 404
+    assert ids(get("/api/v1/recommendations", "/api/v1/recommendations")) == {
+        acme.recommendation_id
+    }
+    template = "/api/v1/syncs/{request_id}"
+    assert get(template, f"/api/v1/syncs/{acme.request_id}").json()["status"] == "succeeded"
+    assert get(template, f"/api/v1/syncs/{globex.request_id}").status_code == 404
+    # writes: another tenant's recommendation and connection are unknown; nothing happens
+    covered |= {("POST", "/api/v1/recommendations/{recommendation_id}/{decision}"),
+                ("POST", "/api/v1/syncs")}  # fmt: skip
+    other = api.post(f"/api/v1/recommendations/{globex.recommendation_id}/approve", headers=headers)
+    assert other.status_code == 404
+    assert Recommendation.objects.get(pk=globex.recommendation_id).state == "proposed"
+    mine = api.post(f"/api/v1/recommendations/{acme.recommendation_id}/approve", headers=headers)
+    assert mine.status_code == 200 and mine.json()["state"] == "approved"
+    assert mine.json()["decided_by"].startswith("api-key:")
+    refused = api.post(
+        "/api/v1/syncs", headers=headers, json={"connection_id": globex.connection_id}
+    )
+    assert refused.status_code == 404 and requested == []
+    assert covered == _api_routes(api), "every endpoint is checked for isolation"
+
+
+def test_pages_follow_a_cursor_and_bad_parameters_are_named(
+    api: TestClient, tenants: tuple[TenantMirror, TenantMirror]
+) -> None:
+    acme, _ = tenants
+    build_tenant("many", 3, days=120)  # 240 rows: the account's and the ad's
+    _, key = create_key("many")
+    seen: list[tuple[str, str]] = []
+    cursor = None
+    while True:
+        params = {"level": "account", "limit": 50, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/api/v1/insights", headers=_auth(key), params=params).json()
+        seen += [(r["date"], r["entity_id"]) for r in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 120 == len(set(seen)) and seen == sorted(seen), "every row once, in order"
+    assert DailyInsight.objects(tenant_id="many", level="account").count() == 120
+    _, acme_key = create_key("acme")
+    cases = {
+        ("/api/v1/insights", "level"): {"level": "week"},
+        ("/api/v1/insights", "since"): {"level": "ad", "since": "2026-02-30"},
+        ("/api/v1/insights", "until"): {
+            "level": "ad",
+            "since": "2026-03-02",
+            "until": "2026-03-01",
+        },
+        ("/api/v1/insights", "cursor"): {"level": "ad", "cursor": "bm90IGEgY3Vyc29y"},
+        ("/api/v1/ads", "limit"): {"limit": 0},
+        ("/api/v1/campaigns", "adset_id"): {"adset_id": acme.adset_id},
+    }
+    for (path, name), params in cases.items():
+        answer = api.get(path, headers=_auth(acme_key), params=params)
+        assert 400 <= answer.status_code < 500, (path, params, answer.text)
+        detail = answer.json()["detail"]
+        named = detail if isinstance(detail, str) else " ".join(str(d["loc"]) for d in detail)
+        assert name in named or (name == "until" and "since" in named), (name, detail)
+
+
+def test_a_sync_request_is_queued_recorded_and_followed(
+    api: TestClient,
+    tenants: tuple[TenantMirror, TenantMirror],
+    requested: list[tuple[str, dict[str, Any]]],
+) -> None:
+    acme, _ = tenants
+    record, key = create_key("acme")
+    body = {"connection_id": acme.connection_id, "kind": "performance",
+            "since": "2026-11-01", "until": "2026-11-07"}  # fmt: skip
+    answer = api.post("/api/v1/syncs", headers=_auth(key), json=body)
+    assert answer.status_code == 202, answer.text
+    request_id = answer.json()["request_id"]
+    [(connection_id, kwargs)] = requested
+    assert connection_id == acme.connection_id and kwargs["kind"] == "performance"
+    assert kwargs["period"] == {"preset": None, "since": "2026-11-01", "until": "2026-11-07"}
+    action = OperatorAction.objects.get(tenant_id="acme", action="sync")
+    assert action.by == f"api-key:{record.key_id}" and action.details["request_id"] == request_id
+    status = api.get(f"/api/v1/syncs/{request_id}", headers=_auth(key)).json()
+    assert status == {**status, "status": "queued", "run_id": None}
+    bad = api.post("/api/v1/syncs", headers=_auth(key),
+                   json={"connection_id": acme.connection_id, "since": "2026-11-01"})  # fmt: skip
+    assert bad.status_code == 400 and "performance" in bad.json()["detail"]
+
+
+def test_the_cli_creates_lists_and_revokes_keys(
+    env: dict[str, str], mongo_uri: str, mongo: str
+) -> None:
+    cli_env = {**env, "MONGODB_URI": with_database(mongo_uri, mongo)}
+    created = run(["api-keys", "create", "--tenant", "acme", "--name", "dashboards"], cli_env)
+    assert created.returncode == 0, created.stderr
+    plain = created.stdout.strip().splitlines()[-1]
+    assert plain.startswith("msk_")
+    key_id = plain.split("_")[1]
+    listed = run(["api-keys", "list", "--tenant", "acme"], cli_env)
+    assert key_id in listed.stdout and "dashboards" in listed.stdout
+    assert plain.split("_")[-1] not in listed.stdout, "the secret is shown once only"
+    assert run(["api-keys", "revoke", "--tenant", "acme", key_id], cli_env).returncode == 0
+    other = run(["api-keys", "revoke", "--tenant", "globex", key_id], cli_env)
+    assert other.returncode == 2 and "has no API key" in other.stderr

@@ -1,0 +1,76 @@
+"""Two tenants' mirrors for the REST API's tests: each with a connection, an ad account, a
+campaign, an ad set, an ad, daily rows, a recommendation and a finished sync run; the ids of
+the second tenant are what the first one's key must never reach."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from metasync.models import (
+    Ad,
+    AdAccount,
+    AdSet,
+    Campaign,
+    DailyInsight,
+    MetaConnection,
+    Recommendation,
+    SyncRun,
+    utcnow,
+)
+
+__all__ = ["TenantMirror", "build_tenant"]
+
+
+@dataclass(frozen=True)
+class TenantMirror:
+    tenant_id: str
+    connection_id: str
+    account_id: str
+    campaign_id: str
+    adset_id: str
+    ad_id: str
+    recommendation_id: str
+    request_id: str
+
+
+def build_tenant(tenant: str, number: int, days: int = 5) -> TenantMirror:
+    """A tenant whose ids all end in ``number`` (so two tenants never share one)."""
+    account = f"10{number}"
+    connection = MetaConnection(
+        tenant_id=tenant, meta_user_id=f"u{number}", name=f"{tenant} main",
+        ad_account_ids=[account], token_expires_at=utcnow() + timedelta(days=3),
+    ).save()  # fmt: skip
+    AdAccount(
+        tenant_id=tenant, meta_id=f"act_{account}", account_id=account, name=f"{tenant} shop",
+        currency="USD", timezone_name="UTC",
+    ).save()  # fmt: skip
+    ids = {kind: f"{kind[0]}{number}" for kind in ("campaign", "adset", "ad")}
+    Campaign(tenant_id=tenant, meta_id=ids["campaign"], account_id=account, name="Sale",
+             status="ACTIVE", effective_status="ACTIVE").save()  # fmt: skip
+    AdSet(tenant_id=tenant, meta_id=ids["adset"], account_id=account,
+          campaign_id=ids["campaign"], status="ACTIVE", effective_status="ACTIVE",
+          daily_budget=Decimal("25.00")).save()  # fmt: skip
+    Ad(tenant_id=tenant, meta_id=ids["ad"], account_id=account, campaign_id=ids["campaign"],
+       adset_id=ids["adset"], status="PAUSED", effective_status="PAUSED").save()  # fmt: skip
+    yesterday = date.today() - timedelta(days=1)
+    for back in range(days):
+        for level, entity in (("account", account), ("ad", ids["ad"])):
+            DailyInsight(
+                tenant_id=tenant, account_id=account, level=level, entity_id=entity,
+                date=(yesterday - timedelta(days=back)).isoformat(), impressions=1000 + back,
+                clicks=10, spend=Decimal("12.34"), currency="USD",
+            ).save()  # fmt: skip
+    rec = Recommendation(
+        tenant_id=tenant, key=f"k{number}", account_id=account, level="ad", entity_id=ids["ad"],
+        rule="cost_per_conversion", kind="cost_per_conversion", action="pause",
+        change={"status": "PAUSED"}, evidence={"spend": 100},
+    ).save()  # fmt: skip
+    request_id = f"request-{number}"
+    SyncRun(connection_id=str(connection.pk), tenant_id=tenant, kind="entities",
+            status="succeeded", request_id=request_id, entities={"ads": 1}).save()  # fmt: skip
+    return TenantMirror(
+        tenant, str(connection.pk), account, ids["campaign"], ids["adset"], ids["ad"],
+        str(rec.pk), request_id,
+    )  # fmt: skip
