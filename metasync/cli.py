@@ -14,6 +14,7 @@ from metasync import __version__
 from metasync.commands.api_keys import api_keys_app
 from metasync.commands.common import settings_or_exit
 from metasync.commands.connections import app as connections_app
+from metasync.commands.console import console_app
 from metasync.commands.demo import demo
 from metasync.commands.errors import OPERATOR_ERRORS, one_line
 from metasync.commands.objects import conversions_app, history
@@ -44,6 +45,7 @@ app.add_typer(conversions_app, name="conversions")
 app.add_typer(rules_app, name="rules")
 app.add_typer(recommendations_app, name="recommendations")
 app.add_typer(api_keys_app, name="api-keys")
+app.add_typer(console_app, name="console")
 app.command("history")(history)
 app.command("verify")(verify)
 register_sync_commands(app)

@@ -132,6 +132,9 @@ _EXPECTS: dict[str, str] = {
     "for, before its unfinished subtasks are queued again (5-86400)",
     "RUN_RETENTION_DAYS": "days sync runs, report jobs and webhook events are kept (1-3650)",
     "RUN_RECOVERY_INTERVAL_SECONDS": "seconds between beat's checks for stalled runs (1-86400)",
+    "CONSOLE_USERS": "name:hash pairs separated by ';', each hash from "
+    "`metasync console hash-password` (argon2id)",
+    "METRICS_PUBLIC": "true to serve /metrics without credentials (default false)",
 }
 
 
@@ -184,6 +187,8 @@ class Settings(BaseModel):
     RUN_STALL_SECONDS: int = Field(900, ge=5, le=86400)
     RUN_RECOVERY_INTERVAL_SECONDS: int = Field(300, ge=1, le=86400)
     RUN_RETENTION_DAYS: int = Field(90, ge=1, le=3650)
+    CONSOLE_USERS: SecretStr | None = None  # hashes only, still kept out of reprs and logs
+    METRICS_PUBLIC: bool = False
 
     @field_validator("META_API_VERSION")
     @classmethod
@@ -228,6 +233,17 @@ class Settings(BaseModel):
     def _split_keys(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("CONSOLE_USERS")
+    @classmethod
+    def _console_users(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        for entry in filter(None, (e.strip() for e in value.get_secret_value().split(";"))):
+            name, _, hashed = entry.partition(":")
+            if not name.strip() or not hashed.startswith("$argon2"):
+                raise ValueError(f"entry for {name.strip() or '?'!r} is not name:argon2-hash")
         return value
 
     @field_validator("LOG_LEVEL")

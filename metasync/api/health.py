@@ -8,8 +8,8 @@ the metrics export, computed from MongoDB and Redis when asked.
   is flagged lagging once it has been synced at least once.
 - **Expiring**: the connection's token or its data access ends within :data:`EXPIRING_SECONDS`
   (7 days).
-- **Failing**: the connection is not active, the account is lost or unreadable, or the last run
-  that planned it failed.
+- **Failing**: the connection's token expired or was revoked, or it is in error (a paused one is
+  not failing), the account is lost or unreadable, or the last run that planned it failed.
 - **Throttled until**: the latest block the rate governor holds for the account or its
   connection (Redis).
 
@@ -119,7 +119,7 @@ def _flags(health: AccountHealth, now: datetime) -> list[str]:
     if any((t - now).total_seconds() < EXPIRING_SECONDS for t in ends):
         flags.append("expiring")
     if (
-        health.connection_status != ConnectionStatus.ACTIVE
+        health.connection_status in ConnectionStatus.BROKEN
         or health.state != AccountState.ACTIVE
         or health.last_outcome == "failed"
     ):

@@ -17,13 +17,13 @@ def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Serve the webhook endpoint (/webhooks/meta), the REST API (/api/v1), /healthz and the
-    OpenAPI schema (/docs)."""
+    """Serve the webhook endpoint (/webhooks/meta), the REST API (/api/v1), the operator
+    console (/console), /metrics, /healthz and the OpenAPI schema (/docs)."""
     import uvicorn
 
     from metasync.config import ConfigurationError
     from metasync.webhooks.app import create_app
-    from workers.tasks import sync_connection, webhook_change
+    from workers.tasks import refresh_token, sync_connection, webhook_change
 
     def request_sync(connection_id: str, kwargs: dict[str, Any]) -> str:
         return str(sync_connection.apply_async(args=[connection_id], kwargs=kwargs).id)
@@ -34,6 +34,7 @@ def web(
             settings,
             lambda change, key: webhook_change.delay(key=key, **change.as_kwargs()),
             request_sync=request_sync,
+            refresh_token=lambda connection_id: str(refresh_token.delay(connection_id).id),
         )
     except ConfigurationError as exc:
         typer.echo(str(exc), err=True)

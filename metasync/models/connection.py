@@ -19,7 +19,9 @@ class ConnectionStatus:
     EXPIRED = "EXPIRED"  # token invalid or expired: syncs stop until a new token is added
     REVOKED = "REVOKED"  # the user removed the app or the tenant disconnected
     ERROR = "ERROR"  # a persistent non-token problem (e.g. missing permission)
-    ALL = (ACTIVE, EXPIRED, REVOKED, ERROR)
+    PAUSED = "PAUSED"  # an operator paused it: not synced until resumed
+    ALL = (ACTIVE, EXPIRED, REVOKED, ERROR, PAUSED)
+    BROKEN = (EXPIRED, REVOKED, ERROR)
 
 
 class MetaConnection(Document):  # type: ignore[misc]

@@ -23,8 +23,10 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from metasync import db
+from metasync.api.metrics import add_metrics_route
 from metasync.api.routes import ApiProblem, SyncRequester, api_router
 from metasync.config import ConfigurationError, Settings
+from metasync.console.app import console_router
 from metasync.keys import RedisKeys
 from metasync.models import WebhookEvent, WebhookStatus, utcnow
 from metasync.webhooks.payload import REFETCH_FIELDS, Change, PayloadError, parse_notification
@@ -61,10 +63,12 @@ def create_app(
     *,
     connect_db: bool = True,
     request_sync: SyncRequester | None = None,
+    refresh_token: Callable[[str], str] | None = None,
 ) -> FastAPI:
-    """The ASGI app: the webhook endpoint, ``/healthz`` and the REST API (``/api/v1``).
-    ``enqueue(change, dedupe_key)`` hands a change to the workers; ``request_sync(connection
-    id, task kwargs)`` asks them for a sync and returns its request id."""
+    """The ASGI app: the webhook endpoint, ``/healthz``, the REST API (``/api/v1``), the
+    console (``/console``) and ``/metrics``. ``enqueue(change, dedupe_key)`` hands a change to
+    the workers; ``request_sync(connection id, task kwargs)`` asks them for a sync and
+    ``refresh_token(connection id)`` for a token exchange, each returning a request id."""
     if settings.META_APP_VERIFY_TOKEN is None:
         raise ConfigurationError(
             {
@@ -88,10 +92,13 @@ def create_app(
         title="metasync",
         version="1",
         lifespan=lifespan,
-        description="Meta's ad-account webhooks (one re-sync queued per change) and the "
-        "tenant-scoped REST API of the mirror (/api/v1, by API key).",
+        description="Meta's ad-account webhooks (one re-sync queued per change), the "
+        "tenant-scoped REST API of the mirror (/api/v1, by API key), the operator console "
+        "(/console) and Prometheus metrics (/metrics).",
     )
     app.include_router(api_router(client, keys, request_sync))
+    app.include_router(console_router(settings, client, keys, request_sync, refresh_token))
+    add_metrics_route(app, settings, client, keys)
 
     @app.exception_handler(ApiProblem)
     async def api_problem(_: Request, exc: ApiProblem) -> Response:

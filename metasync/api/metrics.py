@@ -1,0 +1,186 @@
+"""``/metrics``: Prometheus gauges computed when scraped, from MongoDB and Redis.
+
+Nothing is counted in-process (the web app may run several copies, the work happens in the
+workers), so every figure is read at scrape time with bounded cost: the health of every account
+(:mod:`metasync.api.health`), the sync runs of the last 24 hours (one query, a few fields), one
+``$group`` each over report jobs and webhook events (kept ``RUN_RETENTION_DAYS``), and one Redis
+hash per account and use case for the governor's rolling hour of calls.
+
+Labels are ids (tenant, connection, ad account), never names or tokens.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import timedelta
+
+import redis
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from metasync.api.health import tenant_health
+from metasync.budgets import ADS_INSIGHTS, ADS_MANAGEMENT
+from metasync.config import Settings
+from metasync.console.auth import ConsoleUsers
+from metasync.graph.errors import BUSINESS_USE_CASES, DEFAULT_RATE_LIMIT_WAIT
+from metasync.keys import RedisKeys
+from metasync.models import MetaConnection, ReportRun, SyncRun, WebhookEvent, utcnow
+
+__all__ = ["THROTTLING_CODES", "MirrorCollector", "add_metrics_route"]
+
+THROTTLING_CODES = frozenset({*DEFAULT_RATE_LIMIT_WAIT, *BUSINESS_USE_CASES})
+WINDOW = timedelta(hours=24)
+ACCOUNT = ["tenant", "connection", "account"]
+
+
+def _gauge(name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, labels=labels)
+
+
+class MirrorCollector(Collector):
+    """Every gauge of ``/metrics``, computed per scrape."""
+
+    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
+        self.client, self.keys = client, keys
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._accounts()
+        yield from self._runs()
+        yield from self._jobs_and_webhooks()
+
+    def _accounts(self) -> Iterator[Metric]:
+        now = utcnow()
+        lag = _gauge(
+            "metasync_freshness_lag_seconds",
+            "now minus the end of the newest complete day mirrored (account time)",
+            ACCOUNT,
+        )
+        flagged = _gauge(
+            "metasync_account_flag", "1 when the account is flagged", [*ACCOUNT, "flag"]
+        )
+        throttled = _gauge(
+            "metasync_throttled_seconds",
+            "seconds until the governor lets calls for the account through",
+            ACCOUNT,
+        )
+        token = _gauge(
+            "metasync_token_expiry_seconds",
+            "seconds until the token expires",
+            ["tenant", "connection"],
+        )
+        access = _gauge(
+            "metasync_data_access_expiry_seconds",
+            "seconds until the token's data access ends",
+            ["tenant", "connection"],
+        )
+        calls = _gauge("metasync_graph_calls_hour", "calls in the governor's rolling hour",
+                       [*ACCOUNT, "use_case"])  # fmt: skip
+        tenants = sorted(MetaConnection.objects.distinct("tenant_id"))
+        seen_connections: set[str] = set()
+        for health in tenant_health(tenants, self.client, self.keys, now):
+            labels = [health.tenant_id, health.connection_id, health.account_id]
+            if health.lag_seconds is not None:
+                lag.add_metric(labels, health.lag_seconds)
+            for flag in health.flags:
+                flagged.add_metric([*labels, flag], 1)
+            until = health.throttled_until
+            throttled.add_metric(labels, max(0.0, (until - now).total_seconds()) if until else 0.0)
+            for use_case in (ADS_MANAGEMENT, ADS_INSIGHTS):
+                window = self.client.hvals(self.keys.account_calls(health.account_id, use_case))
+                calls.add_metric([*labels, use_case], sum(int(v) for v in window))
+            if health.connection_id in seen_connections:
+                continue
+            seen_connections.add(health.connection_id)
+            pair = [health.tenant_id, health.connection_id]
+            if health.token_expires_at is not None:
+                token.add_metric(pair, (health.token_expires_at - now).total_seconds())
+            if health.data_access_expires_at is not None:
+                access.add_metric(pair, (health.data_access_expires_at - now).total_seconds())
+        yield from (lag, flagged, throttled, token, access, calls)
+
+    def _runs(self) -> Iterator[Metric]:
+        last = _gauge("metasync_last_run_success",
+                      "1 when the connection's newest finished run of a kind succeeded",
+                      ["tenant", "connection", "kind"])  # fmt: skip
+        finished = _gauge(
+            "metasync_last_run_finished_timestamp_seconds",
+            "when that run finished (unix seconds)",
+            ["tenant", "connection", "kind"],
+        )
+        rows = _gauge(
+            "metasync_rows_written_24h",
+            "rows written by runs of the last 24 hours",
+            ["tenant", "level"],
+        )
+        api_calls = _gauge(
+            "metasync_api_calls_24h", "Graph API calls of the last 24 hours' runs", ["tenant"]
+        )
+        throttling = _gauge("metasync_throttling_errors_24h",
+                            "throttling errors (codes 4, 17, 32, 613, 80000-80014) in 24 hours",
+                            ["tenant"])  # fmt: skip
+        newest: dict[tuple[str, str, str], SyncRun] = {}
+        row_totals: dict[tuple[str, str], int] = defaultdict(int)
+        call_totals: dict[str, int] = defaultdict(int)
+        throttle_totals: dict[str, int] = defaultdict(int)
+        recent = SyncRun.objects(started_at__gte=utcnow() - WINDOW).only(
+            "tenant_id", "connection_id", "kind", "status", "finished_at", "rows", "api_calls",
+            "errors",
+        )  # fmt: skip
+        for run in recent:
+            for level, count in (run.rows or {}).items():
+                row_totals[(run.tenant_id, level)] += int(count or 0)
+            call_totals[run.tenant_id] += int(run.api_calls or 0)
+            throttle_totals[run.tenant_id] += sum(
+                1 for e in run.errors or [] if e.get("code") in THROTTLING_CODES
+            )
+            key = (run.tenant_id, run.connection_id, run.kind)
+            if run.finished_at is not None and (
+                key not in newest or run.finished_at > newest[key].finished_at
+            ):
+                newest[key] = run
+        for key, run in newest.items():
+            last.add_metric(list(key), 1.0 if run.status == "succeeded" else 0.0)
+            finished.add_metric(list(key), run.finished_at.timestamp())
+        for (tenant, level), count in row_totals.items():
+            rows.add_metric([tenant, level], count)
+        for tenant, count in call_totals.items():
+            api_calls.add_metric([tenant], count)
+            throttling.add_metric([tenant], throttle_totals[tenant])
+        yield from (last, finished, rows, api_calls, throttling)
+
+    def _jobs_and_webhooks(self) -> Iterator[Metric]:
+        jobs = _gauge("metasync_report_jobs", "report jobs kept, by state", ["tenant", "state"])
+        pipeline = [{"$group": {"_id": {"t": "$tenant_id", "s": "$status"}, "n": {"$sum": 1}}}]
+        for row in ReportRun.objects.aggregate(pipeline):
+            jobs.add_metric([row["_id"]["t"], row["_id"]["s"]], row["n"])
+        events = _gauge("metasync_webhook_events", "webhook events kept, by outcome", ["outcome"])
+        pipeline = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        for row in WebhookEvent.objects.aggregate(pipeline):
+            events.add_metric([row["_id"]], row["n"])
+        yield from (jobs, events)
+
+
+def add_metrics_route(
+    app: FastAPI, settings: Settings, client: redis.Redis, keys: RedisKeys
+) -> None:
+    """``GET /metrics``: 401 without a console user's Basic credentials unless
+    ``METRICS_PUBLIC=true``."""
+    users = ConsoleUsers(settings)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(MirrorCollector(client, keys))
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        if (
+            not settings.METRICS_PUBLIC
+            and users.basic_user(request.headers.get("authorization")) is None
+        ):
+            return Response(
+                "credentials required: a console user, with HTTP Basic",
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="metasync metrics"'},
+            )
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,251 @@
+"""``/console``: server-rendered pages (Jinja2, htmx for the overview's refresh), behind a login.
+
+Every page but the login form answers 401 (with that form) without a valid session; the
+webhook endpoint stays public and the console never is. Actions (sync now, refresh token,
+pause, resume) are POSTs, each recorded as an :class:`~metasync.models.OperatorAction` with
+the user who took it. The session cookie is ``SameSite=Strict`` and HTTP-only, so another
+site cannot make a logged-in browser post an action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import redis
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from metasync.config import Settings
+from metasync.console.auth import COOKIE, SESSION_SECONDS, ConsoleUsers
+from metasync.console.charts import bar_chart
+from metasync.console.pages import FLAGS, account_page, overview
+from metasync.keys import RedisKeys
+from metasync.models import ConnectionStatus, MetaConnection, OperatorAction, utcnow
+
+__all__ = ["console_router"]
+
+HERE = Path(__file__).parent
+STATIC = {"htmx.min.js": "text/javascript"}
+SyncRequester = Callable[[str, dict[str, Any]], str]
+TokenRefresher = Callable[[str], str]
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "none"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {rest // 60:02d}m"
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _ago(moment: datetime | None, now: datetime) -> str:
+    aware = _aware(moment)
+    return "never" if aware is None else f"{_duration((now - aware).total_seconds())} ago"
+
+
+def _countdown(moment: datetime | None, now: datetime) -> str:
+    aware = _aware(moment)
+    if aware is None:
+        return "never"
+    left = (aware - now).total_seconds()
+    return f"in {_duration(left)}" if left > 0 else f"{_duration(-left)} ago"
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters.update(
+        duration=_duration,
+        ago=_ago,
+        countdown=_countdown,
+        dictsum=lambda d: sum(v for v in (d or {}).values() if isinstance(v, int | float)),
+        dictitems=lambda d: ", ".join(f"{k}: {v}" for k, v in (d or {}).items()),
+    )
+    return templates
+
+
+def console_router(
+    settings: Settings,
+    client: redis.Redis,
+    keys: RedisKeys,
+    request_sync: SyncRequester | None,
+    refresh_token: TokenRefresher | None,
+) -> APIRouter:
+    """The console's routes (mounted by :func:`metasync.webhooks.app.create_app`)."""
+    users = ConsoleUsers(settings)
+    templates = _templates()
+    router = APIRouter(prefix="/console", include_in_schema=False)
+
+    def page(
+        request: Request, name: str, context: Mapping[str, Any], status: int = 200
+    ) -> Response:
+        values = {"now": utcnow(), "user": users.user_of(request.cookies.get(COOKIE)), **context}
+        return templates.TemplateResponse(request, name, values, status_code=status)
+
+    def login_form(request: Request, status: int = 401, error: str | None = None) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        wanted = request.query_params.get("next") or target
+        safe = wanted if wanted.startswith("/console") and "//" not in wanted else "/console"
+        return page(request, "login.html", {"next": safe, "error": error}, status)
+
+    def user_of(request: Request) -> str | None:
+        return users.user_of(request.cookies.get(COOKIE))
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_page(request: Request) -> Response:
+        return login_form(request, 200)
+
+    @router.post("/login")
+    def login(
+        request: Request,
+        username: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+        next: Annotated[str, Form()] = "/console",
+    ) -> Response:
+        if not users.check(username, password):
+            return login_form(request, 401, "unknown user or wrong password")
+        target = next if next.startswith("/console") and "//" not in next else "/console"
+        answer = RedirectResponse(target, status_code=303)
+        answer.set_cookie(
+            COOKIE, users.session_for(username), max_age=SESSION_SECONDS, httponly=True,
+            samesite="strict", secure=request.url.scheme == "https", path="/console",
+        )  # fmt: skip
+        return answer
+
+    @router.post("/logout")
+    def logout() -> Response:
+        answer = RedirectResponse("/console/login", status_code=303)
+        answer.delete_cookie(COOKIE, path="/console")
+        return answer
+
+    @router.get("/static/{name}")
+    def static(request: Request, name: str) -> Response:
+        if user_of(request) is None:
+            return Response("log in first", status_code=401)
+        if name not in STATIC:
+            return Response("not found", status_code=404)
+        return FileResponse(HERE / "static" / name, media_type=STATIC[name])
+
+    @router.get("", response_class=HTMLResponse)
+    def overview_page(request: Request, flag: str | None = None) -> Response:
+        if user_of(request) is None:
+            return login_form(request)
+        chosen = flag if flag in FLAGS else None
+        accounts = overview(client, keys, chosen)
+        return page(
+            request, "overview.html", {"accounts": accounts, "flags": FLAGS, "flag": chosen}
+        )
+
+    @router.get("/overview/table", response_class=HTMLResponse)
+    def overview_table(request: Request, flag: str | None = None) -> Response:
+        if user_of(request) is None:
+            return login_form(request)
+        chosen = flag if flag in FLAGS else None
+        accounts = overview(client, keys, chosen)
+        return page(request, "_overview_table.html", {"accounts": accounts, "flag": chosen})
+
+    @router.get("/accounts/{connection_id}/{account_id}", response_class=HTMLResponse)
+    def account(request: Request, connection_id: str, account_id: str) -> Response:
+        if user_of(request) is None:
+            return login_form(request)
+        found = account_page(client, keys, connection_id, account_id)
+        if found is None:
+            return page(request, "base.html", {}, 404)
+        return page(request, "account.html", {
+            **found, "h": found["health"], "notice": request.query_params.get("notice"),
+            "spend_chart": bar_chart(found["spend"], "spend"),
+            "rows_chart": bar_chart(found["rows"], "rows"),
+        })  # fmt: skip
+
+    def act(
+        request: Request,
+        connection_id: str,
+        account_id: str,
+        action: str,
+        run: Callable[[MetaConnection], str],
+    ) -> Response:
+        user = user_of(request)
+        if user is None:
+            return login_form(request)
+        connection = (
+            MetaConnection.objects(pk=connection_id).first() if len(connection_id) == 24 else None
+        )
+        if connection is None:
+            return Response("no such connection", status_code=404)
+        try:
+            notice = run(connection)
+        except ValueError as exc:
+            notice = f"not done: {exc}"
+        else:
+            details = {"account_id": account_id, "result": notice}
+            OperatorAction(
+                tenant_id=connection.tenant_id, action=action, target=connection_id, by=user,
+                details=details,
+            ).save()  # fmt: skip
+        back = f"/console/accounts/{quote(connection_id)}/{quote(account_id)}"
+        return RedirectResponse(f"{back}?notice={quote(notice)}", status_code=303)
+
+    @router.post("/connections/{connection_id}/sync")
+    def sync_now(
+        request: Request,
+        connection_id: str,
+        account_id: Annotated[str, Form()] = "",
+        kind: Annotated[str, Form()] = "performance",
+        since: Annotated[str, Form()] = "",
+        until: Annotated[str, Form()] = "",
+    ) -> Response:
+        def run(connection: MetaConnection) -> str:
+            if request_sync is None:
+                raise ValueError("no workers' broker is configured for this web app")
+            if connection.status != ConnectionStatus.ACTIVE:
+                raise ValueError(f"the connection is {connection.status}")
+            if kind not in ("entities", "performance"):
+                raise ValueError(f"kind must be entities or performance, not {kind}")
+            kwargs: dict[str, Any] = {"kind": kind, "trigger": "console"}
+            if since or until:
+                first, last = (date.fromisoformat(d) if d else None for d in (since, until))
+                if first and last and first > last:
+                    raise ValueError(f"since {since} is after until {until}")
+                kwargs["period"] = {"preset": None, "since": since or None, "until": until or None}
+            return f"{kind} sync queued ({request_sync(str(connection.pk), kwargs)})"
+
+        return act(request, connection_id, account_id, "sync", run)
+
+    @router.post("/connections/{connection_id}/refresh-token")
+    def refresh(
+        request: Request, connection_id: str, account_id: Annotated[str, Form()] = ""
+    ) -> Response:
+        def run(connection: MetaConnection) -> str:
+            if refresh_token is None:
+                raise ValueError("no workers' broker is configured for this web app")
+            return f"token refresh queued ({refresh_token(str(connection.pk))})"
+
+        return act(request, connection_id, account_id, "refresh_token", run)
+
+    @router.post("/connections/{connection_id}/{change}")
+    def pause_or_resume(
+        request: Request, connection_id: str, change: str, account_id: Annotated[str, Form()] = ""
+    ) -> Response:
+        if change not in ("pause", "resume"):
+            return Response("unknown action", status_code=404)
+
+        def run(connection: MetaConnection) -> str:
+            before = ConnectionStatus.ACTIVE if change == "pause" else ConnectionStatus.PAUSED
+            after = ConnectionStatus.PAUSED if change == "pause" else ConnectionStatus.ACTIVE
+            moved = MetaConnection.objects(pk=connection.pk, status=before).update_one(
+                set__status=after, set__updated_at=utcnow()
+            )
+            if not moved:
+                raise ValueError(f"the connection is {connection.status}, not {before}")
+            return f"connection {'paused' if change == 'pause' else 'resumed'}"
+
+        return act(request, connection_id, account_id, change, run)
+
+    return router

@@ -1,0 +1,100 @@
+"""What the console's pages show, gathered from MongoDB and Redis (no HTML here).
+
+The overview is :func:`metasync.api.health.tenant_health` over every tenant, filtered by flag.
+An account's page reads its last runs, report jobs, reconciled days and webhook events (each a
+bounded, indexed query: the newest 15 to 30) and its last 30 days of spend and rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import redis
+
+from metasync.api.health import AccountHealth, tenant_health
+from metasync.keys import RedisKeys
+from metasync.models import (
+    DailyInsight,
+    MetaConnection,
+    OperatorAction,
+    Reconciliation,
+    ReportRun,
+    SyncRun,
+    WebhookEvent,
+)
+from metasync.optimize.figures import number
+
+__all__ = ["FLAGS", "account_page", "overview"]
+
+FLAGS = ("lagging", "expiring", "failing")
+CHART_DAYS = 30
+
+
+def overview(client: redis.Redis | None, keys: RedisKeys, flag: str | None) -> list[AccountHealth]:
+    """Every account of every tenant (those with ``flag`` only, when given)."""
+    tenants = sorted(MetaConnection.objects.distinct("tenant_id"))
+    found = tenant_health(tenants, client, keys)
+    return [h for h in found if flag is None or flag in h.flags]
+
+
+def _per_day(
+    tenant_id: str, account_id: str
+) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+    since = (date.today() - timedelta(days=CHART_DAYS)).isoformat()
+    spend = [
+        (row.date, number(row.spend))
+        for row in DailyInsight.objects(
+            tenant_id=tenant_id, account_id=account_id, level="account", breakdown_key="",
+            date__gte=since,
+        ).only("date", "spend").order_by("date")
+    ]  # fmt: skip
+    pipeline = [
+        {"$match": {"tenant_id": tenant_id, "account_id": account_id, "date": {"$gte": since}}},
+        {"$group": {"_id": "$date", "rows": {"$sum": 1}}},
+        {"$sort": {"_id": 1}},
+    ]
+    rows = [(r["_id"], float(r["rows"])) for r in DailyInsight.objects.aggregate(pipeline)]
+    return spend, rows
+
+
+def account_page(
+    client: redis.Redis | None, keys: RedisKeys, connection_id: str, account_id: str
+) -> dict[str, Any] | None:
+    """Everything the account page shows, or None when no connection holds that account."""
+    connection = (
+        MetaConnection.objects(pk=connection_id).first() if len(connection_id) == 24 else None
+    )
+    if connection is None:
+        return None
+    health = next(
+        (h for h in tenant_health([connection.tenant_id], client, keys)
+         if h.connection_id == connection_id and h.account_id == account_id),
+        None,
+    )  # fmt: skip
+    if health is None:
+        return None
+    spend, rows = _per_day(connection.tenant_id, account_id)
+    return {
+        "health": health,
+        "runs": list(
+            SyncRun.objects(connection_id=connection_id).order_by("-started_at").limit(15)
+        ),
+        "jobs": list(
+            ReportRun.objects(connection_id=connection_id, account_id=account_id)
+            .order_by("-created_at").limit(15)
+        ),
+        "days": list(
+            Reconciliation.objects(tenant_id=connection.tenant_id, account_id=account_id)
+            .order_by("-date").limit(30)
+        ),
+        "webhooks": list(
+            WebhookEvent.objects(account_id=account_id).order_by("-received_at").limit(20)
+        ),
+        "actions": list(
+            OperatorAction.objects(tenant_id=connection.tenant_id, target=connection_id)
+            .order_by("-at").limit(10)
+        ),
+        "spend": spend,
+        "rows": rows,
+    }  # fmt: skip
