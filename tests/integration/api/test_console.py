@@ -1,0 +1,180 @@
+"""The console and /metrics with real MongoDB and Redis (in-process ASGI client): every page
+answers 401 without a session, a login opens them, actions are recorded with who took them,
+flags follow the mirror, and /metrics needs a console user unless METRICS_PUBLIC=true."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from metasync.config import ConfigurationError, load_settings
+from metasync.console.auth import hash_password
+from metasync.models import (
+    AccountSyncState,
+    DailyInsight,
+    MetaConnection,
+    OperatorAction,
+    SyncRun,
+    utcnow,
+)
+from metasync.webhooks.app import create_app
+from tests.integration.test_cli import with_database
+from tests.support.api_mirror import TenantMirror, build_tenant
+
+PASSWORD = "a long enough password"
+PAGES = ("/console", "/console/overview/table", "/console/static/htmx.min.js")
+
+
+@pytest.fixture
+def web_env(env: dict[str, str], mongo_uri: str, mongo: str, redis_prefix: str) -> dict[str, str]:
+    return {
+        **env,
+        "MONGODB_URI": with_database(mongo_uri, mongo),
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "META_APP_VERIFY_TOKEN": "verify",
+        "CONSOLE_USERS": f"ops:{hash_password(PASSWORD)}",
+    }
+
+
+@pytest.fixture
+def make_client(
+    web_env: dict[str, str], redis_client: redis.Redis
+) -> Iterator[Callable[..., TestClient]]:
+    clients: list[TestClient] = []
+
+    def make(**extra: str) -> TestClient:
+        app = create_app(
+            load_settings({**web_env, **extra}), lambda c, k: None, redis_client,
+            connect_db=False, request_sync=lambda c, k: "req-1", refresh_token=lambda c: "req-2",
+        )  # fmt: skip
+        client = TestClient(app).__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def acme(mongo: str) -> TenantMirror:
+    return build_tenant("acme", 1)
+
+
+def _login(client: TestClient, password: str = PASSWORD) -> Any:
+    return client.post(
+        "/console/login",
+        data={"username": "ops", "password": password, "next": "/console"},
+        follow_redirects=False,
+    )
+
+
+def test_every_page_needs_a_session_and_a_login_opens_them(
+    make_client: Callable[..., TestClient], acme: TenantMirror
+) -> None:
+    client = make_client()
+    account_page = f"/console/accounts/{acme.connection_id}/{acme.account_id}"
+    for path in (*PAGES, account_page):
+        answer = client.get(path)
+        assert answer.status_code == 401, path
+    for action in ("sync", "refresh-token", "pause", "resume"):
+        answer = client.post(f"/console/connections/{acme.connection_id}/{action}")
+        assert answer.status_code == 401, action
+    assert OperatorAction.objects.count() == 0
+    client.cookies.set("metasync_console", "ops")  # an unsigned cookie is no session
+    assert client.get("/console").status_code == 401
+    client.cookies.clear()
+    assert _login(client, "wrong password").status_code == 401
+    assert _login(client).status_code == 303
+    for path in (*PAGES, account_page):
+        assert client.get(path).status_code == 200, path
+    page = client.get("/console").text
+    assert acme.account_id in page and "acme" in page
+    assert "expiring" in page, "the token ends in 3 days"
+
+
+def test_flags_follow_the_mirror_and_actions_are_recorded(
+    make_client: Callable[..., TestClient], acme: TenantMirror
+) -> None:
+    client = make_client()
+    _login(client)
+    row = client.get("/console/overview/table").text
+    assert "flag-lagging" not in row, "yesterday is mirrored"
+    DailyInsight.objects(tenant_id="acme", level="account").delete()
+    old = (date.today() - timedelta(days=4)).isoformat()
+    DailyInsight(tenant_id="acme", account_id=acme.account_id, level="account",
+                 entity_id=acme.account_id, date=old, spend=Decimal(1)).save()  # fmt: skip
+    AccountSyncState(connection_id=acme.connection_id, account_id=acme.account_id,
+                     tenant_id="acme", last_outcome="failed",
+                     last_performance_sync_at=utcnow()).save()  # fmt: skip
+    flagged = client.get("/console?flag=lagging").text
+    assert acme.account_id in flagged and "flag-failing" in flagged
+    assert (
+        acme.account_id not in client.get("/console?flag=expiring&x=").text.split("<tbody>")[1]
+        or "flag-expiring" in flagged
+    )
+    base = f"/console/connections/{acme.connection_id}"
+    synced = client.post(f"{base}/sync", data={"account_id": acme.account_id,
+                         "kind": "performance", "since": "2026-11-01", "until": "2026-11-03"},
+                         follow_redirects=False)  # fmt: skip
+    assert synced.status_code == 303 and "queued" in synced.headers["location"]
+    client.post(f"{base}/pause", data={"account_id": acme.account_id})
+    assert MetaConnection.objects.get(pk=acme.connection_id).status == "PAUSED"
+    refused = client.post(f"{base}/sync", data={"account_id": acme.account_id},
+                          follow_redirects=False)  # fmt: skip
+    assert "not%20done" in refused.headers["location"], "a paused connection is not synced"
+    client.post(f"{base}/resume", data={"account_id": acme.account_id})
+    assert MetaConnection.objects.get(pk=acme.connection_id).status == "ACTIVE"
+    actions = [(a.action, a.by) for a in OperatorAction.objects.order_by("at")]
+    assert actions == [("sync", "ops"), ("pause", "ops"), ("resume", "ops")]
+    page = client.get(f"/console/accounts/{acme.connection_id}/{acme.account_id}").text
+    assert 'class="chart"' in page and "operator-action" in page
+
+
+def test_metrics_need_a_console_user_unless_public(
+    make_client: Callable[..., TestClient], acme: TenantMirror
+) -> None:
+    SyncRun(connection_id=acme.connection_id, tenant_id="acme", kind="performance",
+            status="failed", finished_at=utcnow(), rows={"ad": 7}, api_calls=5,
+            errors=[{"code": 80000, "message": "too many calls"}]).save()  # fmt: skip
+    client = make_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", auth=("ops", "wrong")).status_code == 401
+    answer = client.get("/metrics", auth=("ops", PASSWORD))
+    assert answer.status_code == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+    def value(name: str, **labels: str) -> float | None:
+        return samples.get((name, tuple(sorted(labels.items()))))
+
+    ids = {"tenant": "acme", "connection": acme.connection_id}
+    account = {**ids, "account": acme.account_id}
+    lag = value("metasync_freshness_lag_seconds", **account)
+    assert lag is not None and 0 < lag < 86_400, "yesterday is mirrored: under a day"
+    assert value("metasync_account_flag", **account, flag="expiring") == 1.0
+    expiry = value("metasync_token_expiry_seconds", **ids)
+    assert expiry is not None and 2 * 86_400 < expiry <= 3 * 86_400
+    assert value("metasync_last_run_success", **ids, kind="performance") == 0.0
+    assert value("metasync_rows_written_24h", tenant="acme", level="ad") == 7.0
+    assert value("metasync_throttling_errors_24h", tenant="acme") == 1.0
+    assert value("metasync_api_calls_24h", tenant="acme") == 5.0
+    assert value("metasync_throttled_seconds", **account) == 0.0
+    assert make_client(METRICS_PUBLIC="true").get("/metrics").status_code == 200
+
+
+def test_console_users_are_validated(web_env: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match="CONSOLE_USERS"):
+        load_settings({**web_env, "CONSOLE_USERS": "ops:plaintext-password"})
+    with pytest.raises(ValueError, match="at least 8"):
+        hash_password("short")
