@@ -1,0 +1,111 @@
+"""The console in a real headless Chromium (Selenium, Debian's chromium and chromium-driver),
+against ``metasync web``, real workers and the sandbox: log in, see an account whose mirror
+stopped four days ago (as after days of failed syncs) flagged lagging, press "Sync now", and
+watch the flag clear as the overview refreshes itself. The run saves a screenshot of the
+overview (docs/console-overview.png, shown in the README)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from metasync.console.auth import hash_password
+from metasync.embedded import Workers
+from metasync.models import MetaConnection, OperatorAction, SyncRun
+from metasync.sandbox.world import WorldSize
+from metasync.sync import Period, SyncContext, run_inline
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+PASSWORD = "browser-test-password"
+SCREENSHOT = Path(__file__).parents[2] / "docs" / "console-overview.png"
+
+
+@pytest.fixture
+def world_size() -> WorldSize:
+    return WorldSize(
+        users=1, accounts_per_user=2, campaigns_per_account=2, adsets_per_campaign=1,
+        ads_per_adset=2, days=10,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
+    return {**sync_env, "CONSOLE_USERS": f"ops:{hash_password(PASSWORD)}"}
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, (
+        "chromium and chromedriver are needed (scripts/browser installs them)"
+    )
+    options = Options()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--window-size=1500,900"):  # fmt: skip
+        options.add_argument(argument)
+    session = webdriver.Chrome(service=Service(driver), options=options)
+    yield session
+    session.quit()
+
+
+def _flags(browser: WebDriver, account: str) -> str:
+    row = browser.find_element(By.CSS_SELECTOR, f'tr.account[data-account="{account}"]')
+    return row.get_attribute("data-flags") or ""
+
+
+def test_log_in_see_a_lagging_account_sync_it_and_watch_the_lag_clear(
+    ctx: SyncContext,
+    connections: list[MetaConnection],
+    workers: Workers,
+    web_url: str,
+    browser: WebDriver,
+) -> None:
+    [connection] = connections
+    run_inline(ctx, str(connection.pk), full=True)
+    today = date.today()
+    stale = Period(since=today - timedelta(days=9), until=today - timedelta(days=4))
+    run_inline(ctx, str(connection.pk), kind="performance", period=stale)
+    account = connection.ad_account_ids[0]
+    wait = WebDriverWait(browser, 30)
+
+    browser.get(f"{web_url}/console")
+    assert browser.find_elements(By.ID, "login"), "without a session the console shows the login"
+    browser.find_element(By.ID, "username").send_keys("ops")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "login").click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "accounts")))
+    assert "lagging" in _flags(browser, account).split()
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOT))
+
+    browser.find_element(By.CSS_SELECTOR, f'tr.account[data-account="{account}"] a').click()
+    wait.until(expected_conditions.presence_of_element_located((By.ID, "sync-now"))).click()
+    notice = wait.until(expected_conditions.presence_of_element_located((By.ID, "notice")))
+    assert "performance sync queued" in notice.text
+    action = OperatorAction.objects.get(action="sync", target=str(connection.pk))
+    assert action.by == "ops"
+    deadline = time.monotonic() + 120
+    while not SyncRun.objects(trigger="console", status="succeeded").count():
+        failed = SyncRun.objects(trigger="console", status="failed").first()
+        assert failed is None, failed.errors
+        assert time.monotonic() < deadline, "the console's sync did not finish"
+        time.sleep(0.5)
+
+    browser.get(f"{web_url}/console")  # the overview refreshes itself every 5 s from here on
+    WebDriverWait(browser, 30).until(
+        lambda b: "lagging" not in _flags(b, account).split(), "the lag did not clear"
+    )
