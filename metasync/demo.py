@@ -2,7 +2,7 @@
 
 Without ``MONGODB_URI`` / ``REDIS_URL`` it starts a SecantusDB server and a Redis server (on a
 unix socket, so Celery runs over ``redis+socket://``) in ``.metasync/demo``; then the sandbox,
-two worker processes, beat, Flower (basic auth) and the webhook app; adds one connection per
+two worker processes, beat, Flower (basic auth) and the web app; adds one connection per
 sandbox user (each its own tenant); runs a full entity sync then a performance sync, shows
 progress, and prints a summary and where to look next. ``--once`` stops everything after the
 first sync; otherwise the schedule keeps syncing until Ctrl-C, then everything shuts down.
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from metasync.console.auth import hash_password
 from metasync.embedded import (
     EmbeddedService,
     Workers,
@@ -53,6 +54,7 @@ FULL = WorldSize(
     days=30,
 )
 FLOWER_USER = "demo"
+CONSOLE_USER = "ops"
 
 
 @dataclass
@@ -64,6 +66,7 @@ class DemoServices:
     flower_password: str
     web_url: str
     mongodb_uri: str
+    console_password: str
 
 
 def _process(
@@ -141,6 +144,8 @@ def start_services(
         env = demo_environment(
             base_env, mongodb_uri=mongodb_uri, redis_url=redis_url, sandbox_info=info
         )
+        console_password = secrets.token_urlsafe(12)
+        env["CONSOLE_USERS"] = f"{CONSOLE_USER}:{hash_password(console_password)}"
         workers = Workers(env, workdir, count=2).start()
         stack.callback(workers.stop)
         say("started 2 worker processes")
@@ -172,10 +177,10 @@ def start_services(
             env,
             workdir / "web.log",
             web_port,
-            "the webhook app",
+            "the web app",
         )
         stack.callback(_stop, web)
-        say("started beat, Flower and the webhook app")
+        say("started beat, Flower and the web app (webhooks, REST API, console, metrics)")
         yield DemoServices(
             env,
             sandbox.url,
@@ -184,6 +189,7 @@ def start_services(
             password,
             f"http://127.0.0.1:{web_port}",
             mongodb_uri,
+            console_password,
         )
 
 

@@ -154,7 +154,8 @@ def demo(
     fresh: Annotated[bool, typer.Option(help="Delete the work folder first.")] = True,
 ) -> None:
     """Run metasync end to end on this machine: embedded MongoDB and Redis (unless MONGODB_URI /
-    REDIS_URL are set), the sandbox, workers, beat, Flower and the webhook app."""
+    REDIS_URL are set), the sandbox, workers, beat, Flower and the web app (webhooks, REST API,
+    console, metrics)."""
     from metasync.config import environment_value
     from metasync.demo import default_workdir, start_services
 
@@ -186,6 +187,7 @@ def _tour(services: Any, once: bool) -> None:
 
     get_settings.cache_clear()
     from metasync import db
+    from metasync.api.keys import create_key
     from metasync.models import MetaConnection
     from metasync.reports.store import set_enabled
     from metasync.sync import SyncContext
@@ -204,6 +206,7 @@ def _tour(services: Any, once: bool) -> None:
         for report in DEMO_REPORTS:
             set_enabled(connection.tenant_id, report, True)
     console.print(f"[green]✓[/green] reports on for every tenant: {', '.join(DEMO_REPORTS)}")
+    _, api_key = create_key(connections[0].tenant_id, "demo", by="demo")
     runs: dict[str, list[Any]] = {}
     for kind in ("entities", "performance"):
         ids = [sync_connection.delay(str(c.pk), kind=kind, trigger="demo").id for c in connections]
@@ -221,6 +224,11 @@ def _tour(services: Any, once: bool) -> None:
         f'  sample query: python -c "import pymongo; c = pymongo.MongoClient('
         f"'{services.mongodb_uri}'); print(c.get_database().daily_insights.find_one("
         f"{{'level': 'campaign'}}))\"\n"
+        f"  console (freshness, health, sync now): {services.web_url}/console  user ops, "
+        f"password {services.console_password}\n"
+        f"  REST API of {connections[0].tenant_id}: curl -H 'Authorization: Bearer {api_key}' "
+        f"{services.web_url}/api/v1/health   (schema: {services.web_url}/docs)\n"
+        f"  Prometheus metrics: {services.web_url}/metrics  (the console's user)\n"
         f"  webhooks: {services.web_url}/webhooks/meta   health: {services.web_url}/healthz\n"
         f"  sandbox control API: {services.sandbox_url}/_sandbox/info\n"
         f"  runs: MONGODB_URI=... metasync runs"

@@ -51,6 +51,8 @@ def test_demo_once_on_a_small_world(tmp_path: Path) -> None:
         "act_",
         "The rest of each account",
         "Flower (tasks, retries): http://127.0.0.1:",
+        "/console  user ops, password ",
+        "Authorization: Bearer msk_",
         "--once: stopping everything",
     ):
         assert expected in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_compose_services_and_their_duties() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"mongodb", "redis", "worker", "beat", "flower", "web", "sandbox"}
+    assert set(services) == {
+        "mongodb", "redis", "worker", "beat", "flower", "web", "sandbox", "prometheus", "grafana",
+    }  # fmt: skip
     redis_command = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in redis_command and "--maxmemory-policy noeviction" in redis_command
     assert services["beat"]["deploy"]["replicas"] == 1
@@ -24,7 +28,32 @@ def test_compose_services_and_their_duties() -> None:
     for name in ("worker", "beat", "flower", "web"):
         assert services[name]["environment"]["REDIS_URL"].startswith("redis://redis:")
         assert services[name]["env_file"] == ".env"
-    assert set(compose["volumes"]) == {"mongodb-data", "redis-data"}
+    assert set(compose["volumes"]) == {"mongodb-data", "redis-data", "prometheus-data"}
+
+
+def test_prometheus_scrapes_metasync_and_flower_and_grafana_shows_what_is_exported() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    mounted = " ".join(compose["services"]["prometheus"]["volumes"])
+    assert "deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml" in mounted
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: (job["static_configs"][0]["targets"], job["metrics_path"])
+        for job in config["scrape_configs"]
+    }
+    assert targets == {
+        "metasync": (["web:8000"], "/metrics"),
+        "flower": (["flower:5555"], "/metrics"),
+    }
+    assert all("basic_auth" in job for job in config["scrape_configs"]), "both need credentials"
+    dashboard = json.loads((ROOT / "deploy/grafana/dashboards/metasync.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    used = set(re.findall(r"\b(metasync_[a-z_0-9]+)", exprs))
+    exported = set(
+        re.findall(r'"(metasync_[a-z_0-9]+)"', (ROOT / "metasync/api/metrics.py").read_text())
+    )
+    assert used and used <= exported, used - exported
+    assert exported <= used, f"exported but on no panel: {exported - used}"
+    assert "flower_events_total" in exprs
 
 
 def test_procfile_declares_the_four_processes() -> None:
