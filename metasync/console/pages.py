@@ -18,6 +18,7 @@ from metasync.models import (
     DailyInsight,
     MetaConnection,
     OperatorAction,
+    Recommendation,
     Reconciliation,
     ReportRun,
     SyncRun,
@@ -90,6 +91,10 @@ def account_page(
         ),
         "webhooks": list(
             WebhookEvent.objects(account_id=account_id).order_by("-received_at").limit(20)
+        ),
+        "recommendations": list(
+            Recommendation.objects(tenant_id=connection.tenant_id, account_id=account_id)
+            .order_by("-proposed_at").limit(20)
         ),
         "actions": list(
             OperatorAction.objects(tenant_id=connection.tenant_id, target=connection_id)

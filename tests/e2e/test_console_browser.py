@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
@@ -21,6 +22,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from metasync.api.keys import create_key
 from metasync.console.auth import hash_password
 from metasync.embedded import Workers
 from metasync.models import MetaConnection, OperatorAction, SyncRun
@@ -109,3 +111,42 @@ def test_log_in_see_a_lagging_account_sync_it_and_watch_the_lag_clear(
     WebDriverWait(browser, 30).until(
         lambda b: "lagging" not in _flags(b, account).split(), "the lag did not clear"
     )
+
+
+def test_an_api_sync_request_and_a_console_token_refresh_go_through_the_workers(
+    connections: list[MetaConnection], workers: Workers, web_url: str
+) -> None:
+    [connection] = connections
+    _, key = create_key(connection.tenant_id, "e2e")
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {key}"
+    asked = api.post(f"{web_url}/api/v1/syncs", json={"connection_id": str(connection.pk)})
+    assert asked.status_code == 202, asked.text
+    request_id = asked.json()["request_id"]
+    deadline = time.monotonic() + 90
+    while (status := api.get(f"{web_url}/api/v1/syncs/{request_id}").json())["status"] in (
+        "queued",
+        "running",
+    ):
+        assert time.monotonic() < deadline, status
+        time.sleep(0.5)
+    assert status["status"] == "succeeded" and status["kind"] == "entities", status
+    assert status["entities"].get("ads", 0) > 0
+    other = requests.get(f"{web_url}/api/v1/syncs/{request_id}", timeout=10)
+    assert other.status_code == 401, "no key, no status"
+
+    console = requests.Session()
+    login = {"username": "ops", "password": PASSWORD, "next": "/console"}
+    assert console.post(f"{web_url}/console/login", data=login, timeout=10).status_code == 200
+    before = MetaConnection.objects.get(pk=connection.pk).token_expires_at
+    time.sleep(1.1)  # the sandbox's new expiry is a second later at least
+    refreshed = console.post(
+        f"{web_url}/console/connections/{connection.pk}/refresh-token",
+        data={"account_id": connection.ad_account_ids[0]}, timeout=10,
+    )  # fmt: skip
+    assert refreshed.status_code == 200 and "token refresh queued" in refreshed.text
+    deadline = time.monotonic() + 60
+    while MetaConnection.objects.get(pk=connection.pk).token_expires_at == before:
+        assert time.monotonic() < deadline, "the token was not exchanged"
+        time.sleep(0.3)
+    assert OperatorAction.objects.get(action="refresh_token").by == "ops"

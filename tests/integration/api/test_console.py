@@ -135,6 +135,7 @@ def test_flags_follow_the_mirror_and_actions_are_recorded(
     assert actions == [("sync", "ops"), ("pause", "ops"), ("resume", "ops")]
     page = client.get(f"/console/accounts/{acme.connection_id}/{acme.account_id}").text
     assert 'class="chart"' in page and "operator-action" in page
+    assert 'class="recommendation"' in page and "cost_per_conversion" in page
 
 
 def test_metrics_need_a_console_user_unless_public(
