@@ -182,9 +182,11 @@ def api_router(
         )
         after = decode_cursor(cursor, 1)
         if after:
-            query = query.filter(key__lt=after[0])
-        found = list(query.order_by("-key").limit(limit + 1))
-        more = encode_cursor([found[limit - 1].key]) if len(found) > limit else None
+            if not ObjectId.is_valid(after[0]):
+                raise ApiProblem(400, "cursor: not a cursor this API gave")
+            query = query.filter(pk__lt=ObjectId(after[0]))
+        found = list(query.order_by("-id").limit(limit + 1))  # ids grow with time: newest first
+        more = encode_cursor([str(found[limit - 1].pk)]) if len(found) > limit else None
         return Page[RecommendationOut](
             data=[_recommendation(r) for r in found[:limit]], next_cursor=more
         )

@@ -192,6 +192,27 @@ def test_pages_follow_a_cursor_and_bad_parameters_are_named(
         assert name in named or (name == "until" and "since" in named), (name, detail)
 
 
+def test_recommendations_come_newest_first_page_by_page(
+    api: TestClient, tenants: tuple[TenantMirror, TenantMirror]
+) -> None:
+    acme, _ = tenants
+    for number in range(5):
+        Recommendation(tenant_id="acme", key=f"later-{number}", account_id=acme.account_id,
+                       level="ad", entity_id=acme.ad_id, rule="r", kind="creative_fatigue",
+                       action="flag").save()  # fmt: skip
+    _, key = create_key("acme")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/api/v1/recommendations", headers=_auth(key), params=params).json()
+        seen += [r["id"] for r in page["data"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert len(seen) == 6 and seen == sorted(seen, reverse=True), "newest first, each once"
+    assert seen[-1] == acme.recommendation_id, "the first one proposed comes last"
+
+
 def test_a_sync_request_is_queued_recorded_and_followed(
     api: TestClient,
     tenants: tuple[TenantMirror, TenantMirror],
