@@ -29,6 +29,7 @@ from metasync.api.common import (
 )
 from metasync.api.entities import add_entity_routes
 from metasync.api.health import tenant_health
+from metasync.api.report_rows import add_report_routes
 from metasync.api.schemas import (
     AccountOut,
     HealthOut,
@@ -259,5 +260,6 @@ def api_router(
             errors=list(run.errors or [])[:20],
         )  # fmt: skip
 
+    add_report_routes(router)
     add_entity_routes(router)
     return router

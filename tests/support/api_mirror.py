@@ -1,5 +1,6 @@
 """Two tenants' mirrors for the REST API's tests: each with a connection, an ad account, a
-campaign, an ad set, an ad, daily rows, a recommendation and a finished sync run; the ids of
+campaign, an ad set, an ad, daily rows, a report of its own with rows by country (or age), a
+recommendation and a finished sync run; the ids of
 the second tenant are what the first one's key must never reach."""
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from metasync.models import (
     DailyInsight,
     MetaConnection,
     Recommendation,
+    ReportRow,
     SyncRun,
+    breakdown_key,
     utcnow,
 )
+from metasync.reports.store import set_enabled
 
 __all__ = ["TenantMirror", "build_tenant"]
 
@@ -61,6 +65,19 @@ def build_tenant(tenant: str, number: int, days: int = 5) -> TenantMirror:
                 tenant_id=tenant, account_id=account, level=level, entity_id=entity,
                 date=(yesterday - timedelta(days=back)).isoformat(), impressions=1000 + back,
                 clicks=10, spend=Decimal("12.34"), currency="USD",
+            ).save()  # fmt: skip
+    report = "country" if number == 1 else "age_gender"  # each tenant has a report of its own
+    set_enabled(tenant, report, True)
+    for back in range(days):
+        day = (yesterday - timedelta(days=back)).isoformat()
+        for value in ("DE", "US"):
+            breakdowns = {"country": value} if report == "country" else {"age": value}
+            ReportRow(
+                tenant_id=tenant, account_id=account, report=report, level="ad",
+                entity_id=ids["ad"], span=day, date_start=day, date_stop=day,
+                breakdowns=breakdowns, breakdown_key=breakdown_key(breakdowns),
+                impressions=100, spend=Decimal("1.50"),
+                conversions_by_window={"7d_click": Decimal(2)},
             ).save()  # fmt: skip
     rec = Recommendation(
         tenant_id=tenant, key=f"k{number}", account_id=account, level="ad", entity_id=ids["ad"],

@@ -82,7 +82,7 @@ def test_every_endpoint_needs_a_live_key(
     revoke("acme", record.key_id)
     for method, path in sorted(_api_routes(api)):
         concrete = path.replace("{decision}", "approve")
-        for name in ("account_id", "entity_id", "recommendation_id", "request_id"):
+        for name in ("account_id", "entity_id", "recommendation_id", "request_id", "report"):
             concrete = concrete.replace("{" + name + "}", "1")
         for headers in ({}, _auth(key), _auth("msk_nope_nope"), _auth("not-a-key")):
             answer = api.request(method, concrete, headers=headers, json={"connection_id": "1"})
@@ -127,6 +127,12 @@ def test_a_key_reads_and_acts_for_its_own_tenant_only_on_every_endpoint(
     rows = get("/api/v1/insights", "/api/v1/insights", level="ad", entity_id=globex.ad_id)
     assert ids(rows, "entity_id") == set()
     assert ids(get("/api/v1/insights", "/api/v1/insights", level="ad"), "entity_id") == {acme.ad_id}
+    template = "/api/v1/reports/{report}/rows"
+    rows = get(template, "/api/v1/reports/country/rows", breakdown="country=US")
+    assert ids(rows, "entity_id") == {acme.ad_id}
+    assert {r["breakdowns"]["country"] for r in rows.json()["data"]} == {"US"}
+    assert rows.json()["data"][0]["conversions_by_window"] == {"7d_click": "2"}
+    assert get(template, "/api/v1/reports/age_gender/rows").status_code == 404, "globex's"
     health = get("/api/v1/health", "/api/v1/health")
     assert {h["account_id"] for h in health.json()} == {acme.account_id}
     template = "/api/v1/accounts/{account_id}/health"
@@ -171,6 +177,16 @@ def test_pages_follow_a_cursor_and_bad_parameters_are_named(
             break
     assert len(seen) == 120 == len(set(seen)) and seen == sorted(seen), "every row once, in order"
     assert DailyInsight.objects(tenant_id="many", level="account").count() == 120
+    keyed: list[tuple[str, str]] = []
+    cursor = None
+    while True:
+        params = {"limit": 50, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/api/v1/reports/age_gender/rows", headers=_auth(key), params=params)
+        assert page.status_code == 200, page.text
+        keyed += [(r["date_start"], r["breakdowns"]["age"]) for r in page.json()["data"]]
+        if (cursor := page.json()["next_cursor"]) is None:
+            break
+    assert len(keyed) == 240 == len(set(keyed)) and keyed == sorted(keyed), "report rows too"
     _, acme_key = create_key("acme")
     cases = {
         ("/api/v1/insights", "level"): {"level": "week"},

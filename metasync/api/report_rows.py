@@ -1,0 +1,97 @@
+"""``/api/v1/reports/{report}/rows``: a report's rows (breakdowns, windows), in pages.
+
+Rows come in the order of their key (first day, entity, breakdown values, attribution
+windows), so a cursor of those four parts resumes exactly where a page ended. A report the
+tenant never enabled answers 404, like any other tenant's.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from metasync.api.common import ApiProblem, Auth, Cursor, Limit, decode_cursor, encode_cursor, money
+from metasync.api.schemas import Page
+from metasync.models import ReportRow, TenantReport
+
+__all__ = ["ReportRowOut", "add_report_routes"]
+
+
+class ReportRowOut(BaseModel):
+    """One row of a report: an entity's metrics for a period and breakdown values."""
+
+    account_id: str
+    level: str
+    entity_id: str
+    date_start: str | None = None
+    date_stop: str | None = None
+    breakdowns: dict[str, Any] = Field(default_factory=dict)
+    attribution_windows: str
+    impressions: int | None = None
+    clicks: int | None = None
+    reach: int | None = None
+    spend: str | None = None
+    conversions: str | None = None
+    revenue: str | None = None
+    conversions_by_window: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+def _out(row: ReportRow) -> ReportRowOut:
+    windows = {k: money(v) or "0" for k, v in (row.conversions_by_window or {}).items()}
+    return ReportRowOut(
+        account_id=row.account_id, level=row.level, entity_id=row.entity_id,
+        date_start=row.date_start, date_stop=row.date_stop, breakdowns=dict(row.breakdowns or {}),
+        attribution_windows=row.attribution_key, impressions=row.impressions, clicks=row.clicks,
+        reach=row.reach, spend=money(row.spend), conversions=money(row.conversions),
+        revenue=money(row.revenue),
+        conversions_by_window=windows,
+        metrics=dict(row.metrics or {}),
+    )  # fmt: skip
+
+
+def add_report_routes(router: APIRouter) -> None:
+    """Register the report rows route on ``router``."""
+
+    @router.get("/reports/{report}/rows", response_model=Page[ReportRowOut])
+    def report_rows(
+        who: Auth,
+        report: str,
+        level: Literal["account", "campaign", "adset", "ad"] | None = None,
+        account_id: Annotated[str | None, Query(pattern=r"^\d{1,20}$")] = None,
+        entity_id: str | None = None,
+        since: Annotated[date | None, Query(description="first day, the account's")] = None,
+        until: Annotated[date | None, Query(description="last day, inclusive")] = None,
+        breakdown: Annotated[
+            str | None, Query(pattern=r"^[a-z_]+=.+$", description="name=value, e.g. country=US")
+        ] = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+    ) -> Page[ReportRowOut]:
+        """Rows of one of the tenant's reports, by first day, entity and breakdown values."""
+        if not TenantReport.objects(tenant_id=who.tenant_id, name=report).count():
+            raise ApiProblem(404, f"report: this tenant has no report {report}")
+        if since is not None and until is not None and since > until:
+            raise ApiProblem(400, f"since: {since} is after until {until}")
+        filters: dict[str, Any] = {"tenant_id": who.tenant_id, "report": report}
+        given = {"level": level, "account_id": account_id, "entity_id": entity_id,
+                 "date_start__gte": since and since.isoformat(),
+                 "date_start__lte": until and until.isoformat()}  # fmt: skip
+        filters.update({name: value for name, value in given.items() if value is not None})
+        if breakdown is not None:
+            name, _, value = breakdown.partition("=")
+            filters[f"breakdowns__{name}"] = value
+        query = ReportRow.objects(**filters)
+        order = ("span", "entity_id", "breakdown_key", "attribution_key")
+        after = decode_cursor(cursor, len(order))
+        if after:
+            ties = [dict(zip(order[:i], after[:i], strict=True)) | {order[i]: {"$gt": after[i]}}
+                    for i in range(len(order))]  # fmt: skip
+            query = query.filter(__raw__={"$or": ties})
+        found = list(query.order_by(*order).limit(limit + 1))
+        last = found[limit - 1] if len(found) > limit else None
+        more = encode_cursor([str(getattr(last, f)) for f in order]) if last is not None else None
+        return Page[ReportRowOut](data=[_out(r) for r in found[:limit]], next_cursor=more)
