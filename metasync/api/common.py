@@ -19,6 +19,7 @@ __all__ = [
     "Auth",
     "Cursor",
     "Limit",
+    "after_key",
     "decode_cursor",
     "encode_cursor",
     "money",
@@ -85,3 +86,12 @@ def decode_cursor(cursor: str | None, size: int) -> list[str] | None:
     ):
         raise ApiProblem(400, "cursor: not a cursor this API gave (use next_cursor as it came)")
     return after
+
+
+def after_key(order: tuple[str, ...], after: list[str]) -> dict[str, Any]:
+    """A raw filter for the items sorted after ``after`` by the fields of ``order``."""
+    ties = [
+        {**dict(zip(order[:i], after[:i], strict=True)), order[i]: {"$gt": after[i]}}
+        for i in range(len(order))
+    ]
+    return {"$or": ties}

@@ -13,9 +13,9 @@ the metrics export, computed from MongoDB and Redis when asked.
 - **Throttled until**: the latest block the rate governor holds for the account or its
   connection (Redis).
 
-Cost: one aggregation of the tenant's account-level daily rows (newest date per account, on
-the ``tenant_id, account_id, date`` index), one query each for accounts, connections and account
-states, and two Redis reads per account.
+Cost: one aggregation of the tenant's account-level daily rows of the last 14 days (newest date
+per account; an account with none in them costs one indexed read of its newest row), one query
+each for accounts, connections and account states, and one Redis read per account.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from metasync.models import (
 __all__ = ["EXPIRING_SECONDS", "LAGGING_SECONDS", "AccountHealth", "tenant_health"]
 
 LAGGING_SECONDS = 30 * 3600
+RECENT_DAYS = 14
 EXPIRING_SECONDS = 7 * 86400
 
 
@@ -78,13 +79,25 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
-def newest_days(tenant_id: str) -> dict[str, str]:
-    """Account id -> the newest date of its account-level daily rows."""
+def newest_days(tenant_id: str, accounts: Iterable[str], today: date) -> dict[str, str]:
+    """Account id -> the newest date of its account-level daily rows. One ``$group`` over the
+    last :data:`RECENT_DAYS` days (bounded however long the history), then one indexed read of
+    the newest row for each account with none in them (rare: accounts long out of date)."""
+    since = (today - timedelta(days=RECENT_DAYS)).isoformat()
     pipeline = [
-        {"$match": {"tenant_id": tenant_id, "level": "account", "breakdown_key": ""}},
+        {"$match": {"tenant_id": tenant_id, "level": "account", "breakdown_key": "",
+                    "date": {"$gte": since}}},
         {"$group": {"_id": "$account_id", "newest": {"$max": "$date"}}},
-    ]
-    return {row["_id"]: row["newest"] for row in DailyInsight.objects.aggregate(pipeline)}
+    ]  # fmt: skip
+    found = {row["_id"]: row["newest"] for row in DailyInsight.objects.aggregate(pipeline)}
+    for account_id in set(accounts) - set(found):
+        older = (
+            DailyInsight.objects(tenant_id=tenant_id, account_id=account_id, level="account")
+            .order_by("-date").only("date").first()
+        )  # fmt: skip
+        if older is not None:
+            found[account_id] = older.date
+    return found
 
 
 def lag_seconds(newest: str | None, timezone_name: str | None, now: datetime) -> float | None:
@@ -145,8 +158,10 @@ def tenant_health(
             (s.connection_id, s.account_id): s
             for s in AccountSyncState.objects(tenant_id=tenant_id)
         }
-        newest = newest_days(tenant_id)
-        for connection in MetaConnection.objects(tenant_id=tenant_id).order_by("created_at"):
+        connections = list(MetaConnection.objects(tenant_id=tenant_id).order_by("created_at"))
+        held_ids = {a for c in connections for a in c.ad_account_ids or []} | {a for _, a in states}
+        newest = newest_days(tenant_id, held_ids, now.date())
+        for connection in connections:
             connection_id = str(connection.pk)
             held = set(connection.ad_account_ids or []) | {
                 a for c, a in states if c == connection_id

@@ -13,7 +13,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from metasync.api.common import ApiProblem, Auth, Cursor, Limit, decode_cursor, encode_cursor, money
+from metasync.api.common import (
+    ApiProblem,
+    Auth,
+    Cursor,
+    Limit,
+    after_key,
+    decode_cursor,
+    encode_cursor,
+    money,
+)
 from metasync.api.schemas import Page
 from metasync.models import ReportRow, TenantReport
 
@@ -88,9 +97,7 @@ def add_report_routes(router: APIRouter) -> None:
         order = ("span", "entity_id", "breakdown_key", "attribution_key")
         after = decode_cursor(cursor, len(order))
         if after:
-            ties = [dict(zip(order[:i], after[:i], strict=True)) | {order[i]: {"$gt": after[i]}}
-                    for i in range(len(order))]  # fmt: skip
-            query = query.filter(__raw__={"$or": ties})
+            query = query.filter(__raw__=after_key(order, after))
         found = list(query.order_by(*order).limit(limit + 1))
         last = found[limit - 1] if len(found) > limit else None
         more = encode_cursor([str(getattr(last, f)) for f in order]) if last is not None else None

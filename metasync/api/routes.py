@@ -23,6 +23,7 @@ from metasync.api.common import (
     Auth,
     Cursor,
     Limit,
+    after_key,
     decode_cursor,
     encode_cursor,
     money,
@@ -148,7 +149,7 @@ def api_router(
         limit: Limit = 100,
         cursor: Cursor = None,
     ) -> Page[InsightOut]:
-        """Daily rows of one level, by day then entity, within since..until (inclusive)."""
+        """Daily rows of one level within since..until (inclusive), by account, entity, day."""
         _day_range(since, until)
         filters: dict[str, Any] = {"tenant_id": who.tenant_id, "level": level,
                                    "breakdown_key": "", "attribution_key": "default"}  # fmt: skip
@@ -158,15 +159,13 @@ def api_router(
             if value is not None:
                 filters[name] = value
         query = DailyInsight.objects(**filters)
-        after = decode_cursor(cursor, 2)
+        order = ("account_id", "entity_id", "date")  # the natural key's order: its index serves it
+        after = decode_cursor(cursor, len(order))
         if after:
-            query = query.filter(
-                __raw__={"$or": [{"date": {"$gt": after[0]}},
-                                 {"date": after[0], "entity_id": {"$gt": after[1]}}]}
-            )  # fmt: skip
-        found = list(query.order_by("date", "entity_id").limit(limit + 1))
+            query = query.filter(__raw__=after_key(order, after))
+        found = list(query.order_by(*order).limit(limit + 1))
         last = found[limit - 1] if len(found) > limit else None
-        more = encode_cursor([last.date, last.entity_id]) if last is not None else None
+        more = encode_cursor([str(getattr(last, f)) for f in order]) if last is not None else None
         return Page[InsightOut](data=[_insight(r) for r in found[:limit]], next_cursor=more)
 
     @router.get("/recommendations", response_model=Page[RecommendationOut])

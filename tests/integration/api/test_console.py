@@ -14,6 +14,7 @@ import redis
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from metasync.api.health import tenant_health
 from metasync.config import ConfigurationError, load_settings
 from metasync.console.auth import hash_password
 from metasync.models import (
@@ -178,3 +179,14 @@ def test_console_users_are_validated(web_env: dict[str, str]) -> None:
         load_settings({**web_env, "CONSOLE_USERS": "ops:plaintext-password"})
     with pytest.raises(ValueError, match="at least 8"):
         hash_password("short")
+
+
+def test_an_account_out_of_date_for_weeks_still_has_its_lag(acme: TenantMirror) -> None:
+    DailyInsight.objects(tenant_id="acme", level="account").delete()
+    old = (date.today() - timedelta(days=40)).isoformat()
+    DailyInsight(tenant_id="acme", account_id=acme.account_id, level="account",
+                 entity_id=acme.account_id, date=old, spend=Decimal(1)).save()  # fmt: skip
+    [health] = tenant_health(["acme"])
+    assert health.newest_day == old, "found past the recent days the aggregation reads"
+    assert health.lag_seconds is not None and health.lag_seconds > 39 * 86_400
+    assert "lagging" in health.flags
