@@ -46,10 +46,10 @@ from metasync.keys import RedisKeys
 from metasync.models import (
     AdAccount,
     DailyInsight,
-    MetaConnection,
     OperatorAction,
     Recommendation,
     SyncRun,
+    find_connection,
 )
 from metasync.optimize.settings import (
     RecommendationError,
@@ -213,11 +213,7 @@ def api_router(
                  responses={409: {"model": Problem}, 503: {"model": Problem}})  # fmt: skip
     def request(who: Auth, body: SyncRequest) -> SyncAccepted:
         """Ask the workers for a sync of one of the tenant's connections."""
-        connection = None
-        if ObjectId.is_valid(body.connection_id):
-            connection = MetaConnection.objects(
-                tenant_id=who.tenant_id, pk=body.connection_id
-            ).first()
+        connection = find_connection(body.connection_id, who.tenant_id)
         if connection is None:
             raise ApiProblem(
                 404, f"connection_id: no connection {body.connection_id} of this tenant"

@@ -25,7 +25,13 @@ from metasync.console.auth import COOKIE, SESSION_SECONDS, ConsoleUsers
 from metasync.console.charts import bar_chart
 from metasync.console.pages import FLAGS, account_page, overview
 from metasync.keys import RedisKeys
-from metasync.models import ConnectionStatus, MetaConnection, OperatorAction, utcnow
+from metasync.models import (
+    ConnectionStatus,
+    MetaConnection,
+    OperatorAction,
+    find_connection,
+    utcnow,
+)
 
 __all__ = ["console_router"]
 
@@ -174,9 +180,7 @@ def console_router(
         user = user_of(request)
         if user is None:
             return login_form(request)
-        connection = (
-            MetaConnection.objects(pk=connection_id).first() if len(connection_id) == 24 else None
-        )
+        connection = find_connection(connection_id)
         if connection is None:
             return Response("no such connection", status_code=404)
         try:

@@ -23,6 +23,7 @@ from metasync.models import (
     ReportRun,
     SyncRun,
     WebhookEvent,
+    find_connection,
 )
 from metasync.optimize.figures import number
 
@@ -63,9 +64,7 @@ def account_page(
     client: redis.Redis | None, keys: RedisKeys, connection_id: str, account_id: str
 ) -> dict[str, Any] | None:
     """Everything the account page shows, or None when no connection holds that account."""
-    connection = (
-        MetaConnection.objects(pk=connection_id).first() if len(connection_id) == 24 else None
-    )
+    connection = find_connection(connection_id)
     if connection is None:
         return None
     health = next(

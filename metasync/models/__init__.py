@@ -8,6 +8,7 @@ from metasync.models.connection import (
     ConnectionStatus,
     MetaConnection,
     RotationReport,
+    find_connection,
     rotate_connection_tokens,
 )
 from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
@@ -75,6 +76,7 @@ __all__ = [
     "WebhookStatus",
     "attribution_key",
     "breakdown_key",
+    "find_connection",
     "rotate_connection_tokens",
     "upsert_page",
     "utcnow",

@@ -11,7 +11,13 @@ from mongoengine import BooleanField, DateTimeField, Document, IntField, ListFie
 from metasync.crypto import CryptoError, TokenCipher
 from metasync.models.base import BASE_META, utcnow
 
-__all__ = ["ConnectionStatus", "MetaConnection", "RotationReport", "rotate_connection_tokens"]
+__all__ = [
+    "ConnectionStatus",
+    "MetaConnection",
+    "RotationReport",
+    "find_connection",
+    "rotate_connection_tokens",
+]
 
 
 class ConnectionStatus:
@@ -87,6 +93,15 @@ class MetaConnection(Document):  # type: ignore[misc]
 
     def __str__(self) -> str:
         return f"MetaConnection({self.pk}, tenant={self.tenant_id}, status={self.status})"
+
+
+def find_connection(connection_id: str, tenant_id: str | None = None) -> MetaConnection | None:
+    """The connection of that id (of ``tenant_id`` when given), or None: an id that is not an
+    ObjectId at all is simply not found (never an error)."""
+    if not ObjectId.is_valid(connection_id):
+        return None
+    scope = {"tenant_id": tenant_id} if tenant_id is not None else {}
+    return cast(MetaConnection | None, MetaConnection.objects(pk=connection_id, **scope).first())
 
 
 @dataclass

@@ -98,6 +98,10 @@ def test_every_page_needs_a_session_and_a_login_opens_them(
         assert client.get(path).status_code == 200, path
     page = client.get("/console").text
     assert acme.account_id in page and "acme" in page
+    for guessed in ("x" * 24, "0" * 24, "nope"):  # 24 characters that are not an ObjectId too
+        assert client.get(f"/console/accounts/{guessed}/{acme.account_id}").status_code == 404
+        answer = client.post(f"/console/connections/{guessed}/pause", follow_redirects=False)
+        assert answer.status_code == 404, guessed
     assert "expiring" in page, "the token ends in 3 days"
 
 
