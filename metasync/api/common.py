@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Security
@@ -12,6 +13,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from metasync.api.keys import Caller, authenticate
 from metasync.api.schemas import Problem
+from metasync.models import as_decimal
 
 __all__ = [
     "ERRORS",
@@ -20,8 +22,10 @@ __all__ = [
     "Cursor",
     "Limit",
     "after_key",
+    "check_day_range",
     "decode_cursor",
     "encode_cursor",
+    "metrics_of",
     "money",
 ]
 
@@ -30,6 +34,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem},
     404: {"model": Problem},
 }
+MONEY_METRICS = ("spend", "conversions", "revenue", "frequency", "ctr", "cpc", "cpm")
 Limit = Annotated[int, Query(ge=1, le=500, description="items per page")]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 
@@ -61,9 +66,29 @@ Auth = Annotated[Caller, Depends(caller)]
 
 def money(value: Any) -> str | None:
     """A stored decimal as exact text (``"12.34"``); None stays None."""
-    if value is None:
-        return None
-    return str(value.to_decimal() if hasattr(value, "to_decimal") else value)
+    amount = as_decimal(value)
+    return None if amount is None else str(amount)
+
+
+def metrics_of(row: Any) -> dict[str, Any]:
+    """The fields of :class:`~metasync.api.schemas.MetricsOut` from a daily or report row."""
+    return {
+        "account_id": row.account_id,
+        "level": row.level,
+        "entity_id": row.entity_id,
+        "breakdowns": dict(row.breakdowns or {}),
+        "impressions": row.impressions,
+        "clicks": row.clicks,
+        "reach": row.reach,
+        "currency": row.currency,
+        **{name: money(getattr(row, name)) for name in MONEY_METRICS},
+    }
+
+
+def check_day_range(since: date | None, until: date | None) -> None:
+    """400 naming ``since`` when it comes after ``until``."""
+    if since is not None and until is not None and since > until:
+        raise ApiProblem(400, f"since: {since} is after until {until}")
 
 
 def encode_cursor(after: list[str]) -> str:

@@ -36,6 +36,7 @@ from metasync.models import (
     ConnectionStatus,
     DailyInsight,
     MetaConnection,
+    aware,
     utcnow,
 )
 
@@ -73,10 +74,6 @@ class AccountHealth:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def newest_days(tenant_id: str, accounts: Iterable[str], today: date) -> dict[str, str]:
@@ -181,17 +178,17 @@ def tenant_health(
                     state=state.state if state is not None else AccountState.ACTIVE,
                     newest_day=newest.get(account_id),
                     lag_seconds=lag_seconds(newest.get(account_id), zone, now),
-                    last_entity_sync_at=_aware(state.last_entity_sync_at if state else None),
-                    last_performance_sync_at=_aware(
+                    last_entity_sync_at=aware(state.last_entity_sync_at if state else None),
+                    last_performance_sync_at=aware(
                         state.last_performance_sync_at if state else None
                     ),
                     last_outcome=state.last_outcome if state is not None else None,
                     last_error=(state.last_error if state else None) or connection.last_error,
-                    last_error_at=_aware(
+                    last_error_at=aware(
                         (state.last_error_at if state else None) or connection.last_error_at
                     ),
-                    token_expires_at=_aware(connection.token_expires_at),
-                    data_access_expires_at=_aware(connection.data_access_expires_at),
+                    token_expires_at=aware(connection.token_expires_at),
+                    data_access_expires_at=aware(connection.data_access_expires_at),
                     throttled_until=_throttled_until(client, keys, connection_id, account_id, now),
                 )
                 health.flags = _flags(health, now)

@@ -11,7 +11,6 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 
 from metasync.api.common import (
     ApiProblem,
@@ -19,47 +18,28 @@ from metasync.api.common import (
     Cursor,
     Limit,
     after_key,
+    check_day_range,
     decode_cursor,
     encode_cursor,
+    metrics_of,
     money,
 )
-from metasync.api.schemas import Page
+from metasync.api.schemas import Page, ReportRowOut
 from metasync.models import ReportRow, TenantReport
 
-__all__ = ["ReportRowOut", "add_report_routes"]
-
-
-class ReportRowOut(BaseModel):
-    """One row of a report: an entity's metrics for a period and breakdown values."""
-
-    account_id: str
-    level: str
-    entity_id: str
-    date_start: str | None = None
-    date_stop: str | None = None
-    breakdowns: dict[str, Any] = Field(default_factory=dict)
-    attribution_windows: str
-    impressions: int | None = None
-    clicks: int | None = None
-    reach: int | None = None
-    spend: str | None = None
-    conversions: str | None = None
-    revenue: str | None = None
-    conversions_by_window: dict[str, str] = Field(default_factory=dict)
-    metrics: dict[str, Any] = Field(default_factory=dict)
+__all__ = ["add_report_routes"]
 
 
 def _out(row: ReportRow) -> ReportRowOut:
     windows = {k: money(v) or "0" for k, v in (row.conversions_by_window or {}).items()}
     return ReportRowOut(
-        account_id=row.account_id, level=row.level, entity_id=row.entity_id,
-        date_start=row.date_start, date_stop=row.date_stop, breakdowns=dict(row.breakdowns or {}),
-        attribution_windows=row.attribution_key, impressions=row.impressions, clicks=row.clicks,
-        reach=row.reach, spend=money(row.spend), conversions=money(row.conversions),
-        revenue=money(row.revenue),
+        date_start=row.date_start,
+        date_stop=row.date_stop,
+        attribution_windows=row.attribution_key,
         conversions_by_window=windows,
         metrics=dict(row.metrics or {}),
-    )  # fmt: skip
+        **metrics_of(row),
+    )
 
 
 def add_report_routes(router: APIRouter) -> None:
@@ -83,8 +63,7 @@ def add_report_routes(router: APIRouter) -> None:
         """Rows of one of the tenant's reports, by first day, entity and breakdown values."""
         if not TenantReport.objects(tenant_id=who.tenant_id, name=report).count():
             raise ApiProblem(404, f"report: this tenant has no report {report}")
-        if since is not None and until is not None and since > until:
-            raise ApiProblem(400, f"since: {since} is after until {until}")
+        check_day_range(since, until)
         filters: dict[str, Any] = {"tenant_id": who.tenant_id, "report": report}
         given = {"level": level, "account_id": account_id, "entity_id": entity_id,
                  "date_start__gte": since and since.isoformat(),

@@ -24,9 +24,10 @@ from metasync.api.common import (
     Cursor,
     Limit,
     after_key,
+    check_day_range,
     decode_cursor,
     encode_cursor,
-    money,
+    metrics_of,
 )
 from metasync.api.entities import add_entity_routes
 from metasync.api.health import tenant_health
@@ -64,19 +65,7 @@ Day = Annotated[date | None, Query(description="YYYY-MM-DD, the account's day")]
 
 
 def _insight(row: DailyInsight) -> InsightOut:
-    return InsightOut(
-        account_id=row.account_id,
-        level=row.level,
-        entity_id=row.entity_id,
-        date=row.date,
-        breakdowns=dict(row.breakdowns or {}),
-        impressions=row.impressions,
-        clicks=row.clicks,
-        reach=row.reach,
-        currency=row.currency,
-        **{name: money(getattr(row, name)) for name in ("spend", "conversions", "revenue",
-                                                         "frequency", "ctr", "cpc", "cpm")},
-    )  # fmt: skip
+    return InsightOut(date=row.date, **metrics_of(row))
 
 
 def _recommendation(rec: Recommendation) -> RecommendationOut:
@@ -88,11 +77,6 @@ def _recommendation(rec: Recommendation) -> RecommendationOut:
         change=dict(rec.change or {}),
         evidence=dict(rec.evidence or {}),
     )  # fmt: skip
-
-
-def _day_range(since: date | None, until: date | None) -> None:
-    if since is not None and until is not None and since > until:
-        raise ApiProblem(400, f"since: {since} is after until {until}")
 
 
 def api_router(
@@ -150,7 +134,7 @@ def api_router(
         cursor: Cursor = None,
     ) -> Page[InsightOut]:
         """Daily rows of one level within since..until (inclusive), by account, entity, day."""
-        _day_range(since, until)
+        check_day_range(since, until)
         filters: dict[str, Any] = {"tenant_id": who.tenant_id, "level": level,
                                    "breakdown_key": "", "attribution_key": "default"}  # fmt: skip
         for name, value in (("account_id", account_id), ("entity_id", entity_id),
@@ -218,7 +202,7 @@ def api_router(
             raise ApiProblem(
                 404, f"connection_id: no connection {body.connection_id} of this tenant"
             )
-        _day_range(body.since, body.until)
+        check_day_range(body.since, body.until)
         if body.kind == "entities" and (body.since or body.until):
             raise ApiProblem(400, "since: a date range is for performance syncs")
         if request_sync is None:

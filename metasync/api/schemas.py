@@ -16,9 +16,11 @@ __all__ = [
     "EntityOut",
     "HealthOut",
     "InsightOut",
+    "MetricsOut",
     "Page",
     "Problem",
     "RecommendationOut",
+    "ReportRowOut",
     "SyncAccepted",
     "SyncRequest",
     "SyncStatus",
@@ -57,13 +59,12 @@ class EntityOut(BaseModel):
     deleted_at: datetime | None = None
 
 
-class InsightOut(BaseModel):
-    """One entity's metrics on one day (the account's day)."""
+class MetricsOut(BaseModel):
+    """The metrics every insights row has (daily rows and report rows alike)."""
 
     account_id: str
     level: str
     entity_id: str
-    date: str
     breakdowns: dict[str, Any] = Field(default_factory=dict)
     impressions: int | None = None
     clicks: int | None = None
@@ -76,6 +77,22 @@ class InsightOut(BaseModel):
     cpc: str | None = None
     cpm: str | None = None
     currency: str | None = None
+
+
+class InsightOut(MetricsOut):
+    """One entity's metrics on one day (the account's day)."""
+
+    date: str
+
+
+class ReportRowOut(MetricsOut):
+    """One row of a report: an entity's metrics for a period and breakdown values."""
+
+    date_start: str | None = None
+    date_stop: str | None = None
+    attribution_windows: str
+    conversions_by_window: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
 
 
 class Page(BaseModel, Generic[T]):

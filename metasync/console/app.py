@@ -10,7 +10,7 @@ site cannot make a logged-in browser post an action.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -20,6 +20,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from metasync.api.routes import SyncRequester
 from metasync.config import Settings
 from metasync.console.auth import COOKIE, SESSION_SECONDS, ConsoleUsers
 from metasync.console.charts import bar_chart
@@ -29,6 +30,7 @@ from metasync.models import (
     ConnectionStatus,
     MetaConnection,
     OperatorAction,
+    aware,
     find_connection,
     utcnow,
 )
@@ -37,8 +39,7 @@ __all__ = ["console_router"]
 
 HERE = Path(__file__).parent
 STATIC = {"htmx.min.js": "text/javascript"}
-SyncRequester = Callable[[str, dict[str, Any]], str]
-TokenRefresher = Callable[[str], str]
+TokenRefresher = Callable[[str], str]  # connection id -> request id
 
 
 def _duration(seconds: float | None) -> str:
@@ -48,20 +49,16 @@ def _duration(seconds: float | None) -> str:
     return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {rest // 60:02d}m"
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _ago(moment: datetime | None, now: datetime) -> str:
-    aware = _aware(moment)
-    return "never" if aware is None else f"{_duration((now - aware).total_seconds())} ago"
+    moment = aware(moment)
+    return "never" if moment is None else f"{_duration((now - moment).total_seconds())} ago"
 
 
 def _countdown(moment: datetime | None, now: datetime) -> str:
-    aware = _aware(moment)
-    if aware is None:
+    moment = aware(moment)
+    if moment is None:
         return "never"
-    left = (aware - now).total_seconds()
+    left = (moment - now).total_seconds()
     return f"in {_duration(left)}" if left > 0 else f"{_duration(-left)} ago"
 
 

@@ -2,7 +2,7 @@
 
 from metasync.models.access import ApiKey, OperatorAction
 from metasync.models.account_state import AccountState, AccountSyncState
-from metasync.models.base import MetaObject, utcnow
+from metasync.models.base import MetaObject, as_decimal, aware, utcnow
 from metasync.models.bulk import RowValidationError, UpsertResult, upsert_page
 from metasync.models.connection import (
     ConnectionStatus,
@@ -74,7 +74,9 @@ __all__ = [
     "UpsertResult",
     "WebhookEvent",
     "WebhookStatus",
+    "as_decimal",
     "attribution_key",
+    "aware",
     "breakdown_key",
     "find_connection",
     "rotate_connection_tokens",

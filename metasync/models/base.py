@@ -13,7 +13,15 @@ from typing import Any, ClassVar
 
 from mongoengine import DateTimeField, Decimal128Field, DictField, Document, ListField, StringField
 
-__all__ = ["BASE_META", "MetaObject", "Money", "NaturalKeyed", "utcnow"]
+__all__ = [
+    "BASE_META",
+    "MetaObject",
+    "Money",
+    "NaturalKeyed",
+    "as_decimal",
+    "aware",
+    "utcnow",
+]
 
 BASE_META: dict[str, Any] = {"auto_create_index": False}
 
@@ -24,16 +32,29 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def aware(moment: datetime | None) -> datetime | None:
+    """``moment`` in UTC with its zone (MongoDB gives naive UTC datetimes back); None stays."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def as_decimal(value: Any) -> decimal.Decimal | None:
+    """A stored amount (``Decimal128``, ``Decimal``, a number or its text) as a ``Decimal``;
+    None stays None."""
+    if value is None:
+        return None
+    return value.to_decimal() if hasattr(value, "to_decimal") else decimal.Decimal(str(value))
+
+
 class Money(Decimal128Field):  # type: ignore[misc]
     """An exact decimal stored as ``Decimal128`` (money, rates). Rejects NaN, infinities and text
     that is not a number, which mongoengine's own field would quietly store as NaN."""
 
     def validate(self, value: object) -> None:
         try:
-            number = (
-                value.to_decimal() if hasattr(value, "to_decimal") else decimal.Decimal(str(value))
-            )
+            number = as_decimal(value)
         except (decimal.InvalidOperation, ValueError):
+            number = None
+        if number is None:
             self.error(f"{value!r} is not a decimal number")
             return
         if not number.is_finite():

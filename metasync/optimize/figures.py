@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from metasync.models import DailyInsight, ReportRow
+from metasync.models import DailyInsight, ReportRow, as_decimal
 from metasync.optimize.decisions import DayFigures
 from metasync.reports.catalogue import HOURLY_BREAKDOWNS
 
@@ -26,7 +26,7 @@ BY_ADVERTISER_HOUR = HOURLY_BREAKDOWNS[0]  # hours of the ad account's time zone
 
 def number(value: Any) -> float:
     """A stored amount (Decimal, Decimal128 or None) as a float; None is 0."""
-    return float(value.to_decimal() if hasattr(value, "to_decimal") else (value or 0))
+    return float(as_decimal(value) or 0)
 
 
 def _figures(row: DailyInsight) -> DayFigures:
