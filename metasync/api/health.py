@@ -15,7 +15,7 @@ the metrics export, computed from MongoDB and Redis when asked.
 
 Cost: one aggregation of the tenant's account-level daily rows of the last 14 days (newest date
 per account; an account with none in them costs one indexed read of its newest row), one query
-each for accounts, connections and account states, and one Redis read per account.
+each for accounts, connections and account states, and one Redis ``MGET`` for every block.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from metasync.models import (
 __all__ = ["EXPIRING_SECONDS", "LAGGING_SECONDS", "AccountHealth", "tenant_health"]
 
 LAGGING_SECONDS = 30 * 3600
+ACCOUNT_FIELDS = ("meta_id", "name", "currency", "timezone_name")  # what health reads of one
 RECENT_DAYS = 14
 EXPIRING_SECONDS = 7 * 86400
 
@@ -106,17 +107,27 @@ def lag_seconds(newest: str | None, timezone_name: str | None, now: datetime) ->
     return max(0.0, (now - end).total_seconds())
 
 
-def _throttled_until(
-    client: redis.Redis | None, keys: RedisKeys, connection_id: str, account_id: str, now: datetime
-) -> datetime | None:
-    if client is None:
-        return None
-    values = client.mget(
-        [keys.blocked("account", account_id), keys.blocked("connection", connection_id)]
-    )
-    latest = max((int(v) for v in values if v is not None), default=0)
-    until = datetime.fromtimestamp(latest / 1000, UTC)
-    return until if until > now else None
+def _add_throttles(
+    found: list[AccountHealth], client: redis.Redis | None, keys: RedisKeys, now: datetime
+) -> None:
+    """Set each entry's ``throttled_until``: the later of its account's and its connection's
+    blocks, all read in one ``MGET``."""
+    if client is None or not found:
+        return
+    names = [
+        name
+        for h in found
+        for name in (
+            keys.blocked("account", h.account_id),
+            keys.blocked("connection", h.connection_id),
+        )
+    ]
+    values = client.mget(names)
+    for index, health in enumerate(found):
+        pair = values[2 * index : 2 * index + 2]
+        latest = max((int(v) for v in pair if v is not None), default=0)
+        until = datetime.fromtimestamp(latest / 1000, UTC)
+        health.throttled_until = until if until > now else None
 
 
 def _flags(health: AccountHealth, now: datetime) -> list[str]:
@@ -149,7 +160,8 @@ def tenant_health(
     found: list[AccountHealth] = []
     for tenant_id in tenant_ids:
         accounts = {
-            a.meta_id.removeprefix("act_"): a for a in AdAccount.objects(tenant_id=tenant_id)
+            a.meta_id.removeprefix("act_"): a
+            for a in AdAccount.objects(tenant_id=tenant_id).only(*ACCOUNT_FIELDS)
         }
         states = {
             (s.connection_id, s.account_id): s
@@ -189,8 +201,9 @@ def tenant_health(
                     ),
                     token_expires_at=aware(connection.token_expires_at),
                     data_access_expires_at=aware(connection.data_access_expires_at),
-                    throttled_until=_throttled_until(client, keys, connection_id, account_id, now),
                 )
-                health.flags = _flags(health, now)
                 found.append(health)
+    _add_throttles(found, client, keys, now)
+    for health in found:
+        health.flags = _flags(health, now)
     return found

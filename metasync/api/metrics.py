@@ -3,8 +3,8 @@
 Nothing is counted in-process (the web app may run several copies, the work happens in the
 workers), so every figure is read at scrape time with bounded cost: the health of every account
 (:mod:`metasync.api.health`), the sync runs of the last 24 hours (one query, a few fields), one
-``$group`` each over report jobs and webhook events (kept ``RUN_RETENTION_DAYS``), and one Redis
-hash per account and use case for the governor's rolling hour of calls.
+``$group`` each over report jobs and webhook events (kept ``RUN_RETENTION_DAYS``), and two Redis
+round trips: one ``MGET`` of the blocks, one pipeline of the governor's hour of calls.
 
 Labels are ids (tenant, connection, ad account), never names or tokens.
 """
@@ -33,6 +33,7 @@ __all__ = ["THROTTLING_CODES", "MirrorCollector", "add_metrics_route"]
 
 THROTTLING_CODES = frozenset({*DEFAULT_RATE_LIMIT_WAIT, *BUSINESS_USE_CASES})
 WINDOW = timedelta(hours=24)
+USE_CASES = (ADS_MANAGEMENT, ADS_INSIGHTS)
 ACCOUNT = ["tenant", "connection", "account"]
 
 
@@ -80,7 +81,13 @@ class MirrorCollector(Collector):
                        [*ACCOUNT, "use_case"])  # fmt: skip
         tenants = sorted(MetaConnection.objects.distinct("tenant_id"))
         seen_connections: set[str] = set()
-        for health in tenant_health(tenants, self.client, self.keys, now):
+        found = tenant_health(tenants, self.client, self.keys, now)
+        reads = self.client.pipeline(transaction=False)  # every account's hour in one round trip
+        for health in found:
+            for use_case in USE_CASES:
+                reads.hvals(self.keys.account_calls(health.account_id, use_case))
+        windows = iter(reads.execute())
+        for health in found:
             labels = [health.tenant_id, health.connection_id, health.account_id]
             if health.lag_seconds is not None:
                 lag.add_metric(labels, health.lag_seconds)
@@ -88,9 +95,8 @@ class MirrorCollector(Collector):
                 flagged.add_metric([*labels, flag], 1)
             until = health.throttled_until
             throttled.add_metric(labels, max(0.0, (until - now).total_seconds()) if until else 0.0)
-            for use_case in (ADS_MANAGEMENT, ADS_INSIGHTS):
-                window = self.client.hvals(self.keys.account_calls(health.account_id, use_case))
-                calls.add_metric([*labels, use_case], sum(int(v) for v in window))
+            for use_case in USE_CASES:
+                calls.add_metric([*labels, use_case], sum(int(v) for v in next(windows)))
             if health.connection_id in seen_connections:
                 continue
             seen_connections.add(health.connection_id)
