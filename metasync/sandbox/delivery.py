@@ -5,15 +5,19 @@ The generated world fixes each ad's delivery window and its numbers for every da
 act on the days they touch, as they would at Meta:
 
 - **Status.** An ad delivers only while it, its ad set and its campaign are all ``ACTIVE`` by
-  their own status. A day's counts are scaled by the share of the day (in the account's time
+  their own status (Meta Business Help Center, "Pause or turn off your ad": a paused ad stops
+  delivering, and accruing charges, from the moment it is paused). A day's counts are scaled by the share of the day (in the account's time
   zone) during which all three were active: an ad paused at 10:00 delivers 10/24 of that day,
   and nothing on the days after, until it is activated again (activation resumes delivery only
   within the ad's generated window).
 - **Budget.** A day's counts are scaled by the daily budget in force at noon of that day over
   the budget the world was generated with (the ad set's, or its campaign's when the campaign
-  holds the budget): raising a budget by 20 % raises later delivery by 20 %. The sandbox does
-  not model the auction: spend does not saturate, so a budget change moves delivery in
-  proportion.
+  holds the budget): raising a budget by 20 % raises later delivery by 20 %. Meta's "About
+  daily budgets" makes a daily budget an average over the calendar week (up to 75 % more on one
+  day, at most 7 x the budget in a week); the sandbox does not model the auction and does not
+  cap a day's spend at the budget (its generated numbers predate budgets), so a budget change
+  moves delivery in proportion. No Graph answer depends on this, so no client reads anything
+  Meta would not send; only the numbers are not bounded as Meta's are.
 - **Performance profiles** (control API only, for tests and demos): an ad's rates can be fixed
   (``cpm``, ``ctr``, ``purchase_rate``, ``order_value``, ``frequency``) and its click-through
   rate made to decay by ``ctr_decay`` a day over the account's last 14 days (creative fatigue),
