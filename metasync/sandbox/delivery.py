@@ -6,10 +6,10 @@ act on the days they touch, as they would at Meta:
 
 - **Status.** An ad delivers only while it, its ad set and its campaign are all ``ACTIVE`` by
   their own status (Meta Business Help Center, "Pause or turn off your ad": a paused ad stops
-  delivering, and accruing charges, from the moment it is paused). A day's counts are scaled by the share of the day (in the account's time
-  zone) during which all three were active: an ad paused at 10:00 delivers 10/24 of that day,
-  and nothing on the days after, until it is activated again (activation resumes delivery only
-  within the ad's generated window).
+  delivering, and accruing charges, from the moment it is paused). A day's counts are scaled
+  by the share of the day (in the account's time zone) during which all three were active: an
+  ad paused at 10:00 delivers 10/24 of that day, and nothing on the days after, until it is
+  activated again (activation resumes delivery only within the ad's generated window).
 - **Budget.** A day's counts are scaled by the daily budget in force at noon of that day over
   the budget the world was generated with (the ad set's, or its campaign's when the campaign
   holds the budget): raising a budget by 20 % raises later delivery by 20 %. Meta's "About

@@ -9,8 +9,10 @@ by a key in Redis and not queued again. Bad input gets 400/401/403/413 with a re
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -18,7 +20,6 @@ from typing import Annotated, Any
 import redis
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -207,19 +208,25 @@ def create_app(
             received=len(changes), queued=queued, duplicates=duplicates, ignored=ignored
         )
 
+    @functools.cache
+    def path_patterns() -> list[tuple[re.Pattern[str], set[str]]]:
+        """Each path of the schema as a pattern, with its methods (included routers are not
+        in ``app.routes``; the schema lists every route a client may call)."""
+        return [
+            (re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path))),
+             {method.upper() for method in operations})
+            for path, operations in app.openapi()["paths"].items()
+        ]  # fmt: skip
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # list every method of the path, not just one route's
-            methods = sorted(
-                {
-                    method
-                    for route in app.routes
-                    if isinstance(route, APIRoute) and route.path == request.url.path
-                    for method in route.methods or ()
-                }
-            )
-            headers["Allow"] = ", ".join(methods)
+            methods = {m for m in headers.get("Allow", "").split(", ") if m}
+            for pattern, operations in path_patterns():
+                if pattern.fullmatch(request.url.path):
+                    methods |= operations
+            headers["Allow"] = ", ".join(sorted(methods))
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     @app.get(

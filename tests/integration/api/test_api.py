@@ -268,3 +268,14 @@ def test_the_cli_creates_lists_and_revokes_keys(
     assert run(["api-keys", "revoke", "--tenant", "acme", key_id], cli_env).returncode == 0
     other = run(["api-keys", "revoke", "--tenant", "globex", key_id], cli_env)
     assert other.returncode == 2 and "has no API key" in other.stderr
+
+
+def test_a_wrong_method_names_the_allowed_ones(api: TestClient) -> None:
+    for method, path, allowed in (
+        ("GET", "/api/v1/syncs", "POST"),
+        ("DELETE", "/api/v1/ads/123", "GET"),
+        ("PUT", "/webhooks/meta", "GET, POST"),
+    ):
+        answer = api.request(method, path)
+        assert answer.status_code == 405, (method, path)
+        assert answer.headers["allow"] == allowed, (method, path, answer.headers.get("allow"))
