@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 
 from argon2 import PasswordHasher
@@ -29,7 +30,12 @@ __all__ = [
 COOKIE = "metasync_console"
 SESSION_SECONDS = 12 * 3600
 HASHER = PasswordHasher()
-DUMMY_HASH = HASHER.hash("metasync: an unknown user costs the same as a known one")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for an unknown user (made once, when first needed)."""
+    return HASHER.hash("metasync: an unknown user costs the same as a known one")
 
 
 def hash_password(password: str) -> str:
@@ -55,7 +61,7 @@ class ConsoleUsers:
 
     def check(self, name: str, password: str) -> bool:
         """Whether ``password`` is ``name``'s."""
-        hashed = self.hashes.get(name, DUMMY_HASH)
+        hashed = self.hashes.get(name) or _dummy_hash()
         try:
             HASHER.verify(hashed, password)
         except (VerificationError, InvalidHashError):
