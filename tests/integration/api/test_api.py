@@ -60,6 +60,20 @@ def _auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def _every_page(api: TestClient, key: str, path: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of a list, following ``next_cursor`` from the first page to the last."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = api.get(
+            path, headers=_auth(key), params={**params, **({"cursor": cursor} if cursor else {})}
+        )
+        assert page.status_code == 200, page.text
+        items += page.json()["data"]
+        if (cursor := page.json()["next_cursor"]) is None:
+            return items
+
+
 def _api_routes(api: TestClient) -> set[tuple[str, str]]:
     """Every operation of ``/api/v1`` in the OpenAPI schema (what a client can call)."""
     paths = api.app.openapi()["paths"]  # type: ignore[attr-defined]
@@ -167,25 +181,13 @@ def test_pages_follow_a_cursor_and_bad_parameters_are_named(
     build_tenant("many", 3, days=120)  # 240 rows: the account's and the ad's
     _, key = create_key("many")
     seen: list[tuple[str, str]] = []
-    cursor = None
-    while True:
-        params = {"level": "account", "limit": 50, **({"cursor": cursor} if cursor else {})}
-        page = api.get("/api/v1/insights", headers=_auth(key), params=params).json()
-        seen += [(r["date"], r["entity_id"]) for r in page["data"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    for row in _every_page(api, key, "/api/v1/insights", level="account", limit=50):
+        seen.append((row["date"], row["entity_id"]))
     assert len(seen) == 120 == len(set(seen)) and seen == sorted(seen), "every row once, in order"
     assert DailyInsight.objects(tenant_id="many", level="account").count() == 120
     keyed: list[tuple[str, str]] = []
-    cursor = None
-    while True:
-        params = {"limit": 50, **({"cursor": cursor} if cursor else {})}
-        page = api.get("/api/v1/reports/age_gender/rows", headers=_auth(key), params=params)
-        assert page.status_code == 200, page.text
-        keyed += [(r["date_start"], r["breakdowns"]["age"]) for r in page.json()["data"]]
-        if (cursor := page.json()["next_cursor"]) is None:
-            break
+    for row in _every_page(api, key, "/api/v1/reports/age_gender/rows", limit=50):
+        keyed.append((row["date_start"], row["breakdowns"]["age"]))
     assert len(keyed) == 240 == len(set(keyed)) and keyed == sorted(keyed), "report rows too"
     _, acme_key = create_key("acme")
     cases = {
@@ -217,14 +219,7 @@ def test_recommendations_come_newest_first_page_by_page(
                        level="ad", entity_id=acme.ad_id, rule="r", kind="creative_fatigue",
                        action="flag").save()  # fmt: skip
     _, key = create_key("acme")
-    seen: list[str] = []
-    cursor = None
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = api.get("/api/v1/recommendations", headers=_auth(key), params=params).json()
-        seen += [r["id"] for r in page["data"]]
-        if (cursor := page["next_cursor"]) is None:
-            break
+    seen = [row["id"] for row in _every_page(api, key, "/api/v1/recommendations", limit=2)]
     assert len(seen) == 6 and seen == sorted(seen, reverse=True), "newest first, each once"
     assert seen[-1] == acme.recommendation_id, "the first one proposed comes last"
 
