@@ -131,6 +131,7 @@ _EXPECTS: dict[str, str] = {
     "RUN_STALL_SECONDS": "seconds a running sync may make no progress, past any wait it asked "
     "for, before its unfinished subtasks are queued again (5-86400)",
     "RUN_RETENTION_DAYS": "days sync runs, report jobs and webhook events are kept (1-3650)",
+    "OPTIMIZER_LEASE_SECONDS": "seconds a lease on writing a recommendation lasts (5-86400)",
     "RUN_RECOVERY_INTERVAL_SECONDS": "seconds between beat's checks for stalled runs (1-86400)",
     "CONSOLE_USERS": "name:hash pairs separated by ';', each hash from "
     "`metasync console hash-password` (argon2id)",
@@ -186,6 +187,7 @@ class Settings(BaseModel):
     BROKER_VISIBILITY_TIMEOUT_SECONDS: int = Field(7200, ge=5, le=86400)
     RUN_STALL_SECONDS: int = Field(900, ge=5, le=86400)
     RUN_RECOVERY_INTERVAL_SECONDS: int = Field(300, ge=1, le=86400)
+    OPTIMIZER_LEASE_SECONDS: int = Field(660, ge=5, le=86400)
     RUN_RETENTION_DAYS: int = Field(90, ge=1, le=3650)
     CONSOLE_USERS: SecretStr | None = None  # hashes only, still kept out of reprs and logs
     METRICS_PUBLIC: bool = False

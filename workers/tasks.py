@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 
 from metasync.graph import RateLimitError, TokenError
 from metasync.models import ConnectionStatus, MetaConnection
-from metasync.optimize.apply import apply_recommendation
-from metasync.optimize.evaluate import evaluate_tenant, has_rules, tenants_with_rules
+from metasync.optimize.apply import ApplyBusy, apply_recommendation, stale_applies
+from metasync.optimize.evaluate import evaluate_isolated, has_rules, tenants_with_rules
 from metasync.optimize.settings import RecommendationError, approve_for_apply_mode
 from metasync.sync import Period, Subtask, execute_subtask, start_sync
 from metasync.sync.connections import exchange, mark_token_error
@@ -44,6 +45,7 @@ __all__ = [
 log = get_task_logger(__name__)  # lines carry the task's name and id
 
 RATE_LIMIT_RETRIES = 100  # a throttled subtask waits its turn many times before giving up
+APPLY_BUSY_RETRIES = 20  # an apply waits this many times for another attempt's lease
 
 
 def metasync_task(name: str, **options: Any) -> Any:
@@ -150,7 +152,10 @@ def recover_runs(self: MetaSyncTask) -> int:
     was lost (see metasync.sync.recovery). Returns how many tasks were queued."""
     ctx = context()
     subtasks = sum(r.queued for r in recover_stalled_runs(ctx, enqueue))
-    return subtasks + recover_stalled_webhooks(ctx, enqueue_webhook_change)
+    applies = stale_applies(ctx.settings.OPTIMIZER_LEASE_SECONDS)
+    for rec in applies:  # a worker died holding the lease, or a task stopped mid-plan
+        apply_change.delay(tenant_id=rec.tenant_id, recommendation_id=str(rec.pk))
+    return subtasks + len(applies) + recover_stalled_webhooks(ctx, enqueue_webhook_change)
 
 
 @metasync_task("metasync.evaluate_rules", max_retries=3)
@@ -172,7 +177,10 @@ def evaluate_rules(
     chosen = tuple(kinds) if kinds else None
     totals = {"proposed": 0, "known": 0}
     for tenant in [tenant_id] if tenant_id else tenants_with_rules():
-        result = evaluate_tenant(tenant, kinds=chosen)
+        result = evaluate_isolated(tenant, kinds=chosen)
+        if result is None:  # recorded on the tenant's settings; the other tenants go on
+            totals["failed"] = totals.get("failed", 0) + 1
+            continue
         totals["proposed"] += len(result.proposed)
         totals["known"] += result.known
         pending = result.proposed + result.confirmed  # what today's evidence still supports
@@ -184,9 +192,17 @@ def evaluate_rules(
 @metasync_task("metasync.apply_recommendation", max_retries=5)
 def apply_change(self: MetaSyncTask, tenant_id: str, recommendation_id: str) -> dict[str, Any]:
     """Write one approved recommendation to Meta within the guards (once, however often the
-    message is delivered: see metasync.optimize.apply)."""
+    message is delivered: see metasync.optimize.apply). Another attempt's lease: try again when
+    it expires; a time limit: try again soon (the plan resumes from Meta's values)."""
     try:
-        rec = apply_recommendation(context(), tenant_id, recommendation_id, by="optimizer")
+        rec = apply_recommendation(
+            context(), tenant_id, recommendation_id, by="optimizer",
+            final_attempt=self.final_attempt,
+        )  # fmt: skip
+    except ApplyBusy as exc:
+        raise self.retry(countdown=exc.retry_in, max_retries=APPLY_BUSY_RETRIES) from None
+    except SoftTimeLimitExceeded:
+        raise self.retry(countdown=5) from None
     except RecommendationError as exc:
         log.warning("recommendation %s not applied: %s", recommendation_id, exc)
         return {"state": "refused", "error": str(exc)}

@@ -27,7 +27,14 @@ from metasync.config import Settings
 from metasync.console.auth import ConsoleUsers
 from metasync.graph.errors import BUSINESS_USE_CASES, DEFAULT_RATE_LIMIT_WAIT
 from metasync.keys import RedisKeys
-from metasync.models import MetaConnection, ReportRun, SyncRun, WebhookEvent, utcnow
+from metasync.models import (
+    MetaConnection,
+    OptimizerSettings,
+    ReportRun,
+    SyncRun,
+    WebhookEvent,
+    utcnow,
+)
 
 __all__ = ["THROTTLING_CODES", "MirrorCollector", "add_metrics_route"]
 
@@ -166,7 +173,16 @@ class MirrorCollector(Collector):
         pipeline = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
         for row in WebhookEvent.objects.aggregate(pipeline):
             events.add_metric([row["_id"]], row["n"])
-        yield from (jobs, events)
+        failing = _gauge(
+            "metasync_optimizer_evaluation_failing",
+            "1 when the tenant's last evaluation of its optimization rules failed",
+            ["tenant"],
+        )
+        for settings in OptimizerSettings.objects(mode__ne="off").only(
+            "tenant_id", "evaluation_error"
+        ):
+            failing.add_metric([settings.tenant_id], 1.0 if settings.evaluation_error else 0.0)
+        yield from (jobs, events, failing)
 
 
 def add_metrics_route(

@@ -155,7 +155,16 @@ def api_router(
     @router.get("/recommendations", response_model=Page[RecommendationOut])
     def recommendations(
         who: Auth,
-        state: Literal["proposed", "approved", "applied", "rejected", "expired", "undone"]
+        state: Literal[
+            "proposed",
+            "approved",
+            "applied",
+            "rejected",
+            "expired",
+            "undone",
+            "superseded",
+            "compensated",
+        ]
         | None = None,
         limit: Limit = 100,
         cursor: Cursor = None,

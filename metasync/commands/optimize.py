@@ -75,6 +75,9 @@ def guards_command(
     quiet_hours: Annotated[
         int | None, typer.Option(help="Leave an entity alone this long after a change (72).")
     ] = None,
+    proposal_max_age_hours: Annotated[
+        int | None, typer.Option(help="A proposal older than this cannot be approved (72).")
+    ] = None,
 ) -> None:
     """Show or change the guards of the tenant's write-back."""
     from metasync.optimize.settings import set_guards
@@ -87,13 +90,15 @@ def guards_command(
             max_actions_per_account_day=max_actions_per_day,
             max_budget_increase=max_budget_increase,
             quiet_hours=quiet_hours,
+            proposal_max_age_hours=proposal_max_age_hours,
         )
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     console.print(
         f"tenant {tenant}: at most {found.max_actions_per_account_day} actions per account a "
-        f"day, raises capped at {found.max_budget_increase:.0%}, {found.quiet_hours} quiet hours"
+        f"day, raises capped at {found.max_budget_increase:.0%}, {found.quiet_hours} quiet "
+        f"hours, proposals approvable for {found.proposal_max_age_hours} hours"
     )
 
 
@@ -113,6 +118,11 @@ def list_rules(tenant: Tenant) -> None:
         params = rule.model_dump(exclude={"kind", "name"})
         table.add_row(rule.label, rule.kind, json.dumps(params))
     console.print(f"tenant {tenant}: mode {settings.mode}")
+    if settings.evaluation_error:
+        console.print(
+            f"[red]the last evaluation failed at {settings.evaluation_failed_at}: "
+            f"{settings.evaluation_error}[/red]"
+        )
     console.print(table)
 
 

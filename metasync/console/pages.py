@@ -18,6 +18,7 @@ from metasync.models import (
     DailyInsight,
     MetaConnection,
     OperatorAction,
+    OptimizerSettings,
     Recommendation,
     Reconciliation,
     ReportRun,
@@ -95,6 +96,8 @@ def account_page(
             Recommendation.objects(tenant_id=connection.tenant_id, account_id=account_id)
             .order_by("-proposed_at").limit(20)
         ),
+        "optimizer": OptimizerSettings.objects(tenant_id=connection.tenant_id)
+        .only("mode", "evaluation_error", "evaluation_failed_at").first(),
         "actions": list(
             OperatorAction.objects(tenant_id=connection.tenant_id, target=connection_id)
             .order_by("-at").limit(10)

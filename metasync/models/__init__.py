@@ -21,7 +21,13 @@ from metasync.models.library import (
     CustomAudience,
     CustomConversion,
 )
-from metasync.models.optimizer import AuditEntry, OptimizerSettings, Recommendation
+from metasync.models.optimizer import (
+    ActionCount,
+    AuditEntry,
+    OptimizerSettings,
+    OptimizerStream,
+    Recommendation,
+)
 from metasync.models.reports import Reconciliation, ReportRow, TenantReport
 from metasync.models.runs import (
     QueuedSubtask,
@@ -38,6 +44,7 @@ __all__ = [
     "ALL_DOCUMENTS",
     "AccountState",
     "AccountSyncState",
+    "ActionCount",
     "Ad",
     "AdAccount",
     "AdActivity",
@@ -58,6 +65,7 @@ __all__ = [
     "MetaObject",
     "OperatorAction",
     "OptimizerSettings",
+    "OptimizerStream",
     "QueuedSubtask",
     "Recommendation",
     "Reconciliation",
@@ -106,6 +114,8 @@ ALL_DOCUMENTS = (
     OptimizerSettings,
     Recommendation,
     AuditEntry,
+    OptimizerStream,
+    ActionCount,
     ReportRow,
     Reconciliation,
     SyncRun,

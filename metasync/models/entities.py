@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from mongoengine import (
+    BooleanField,
     DateTimeField,
     DictField,
     IntField,
@@ -48,6 +49,11 @@ class Campaign(MetaObject):
     special_ad_categories = ListField(StringField())
     start_time = DateTimeField()
     stop_time = DateTimeField()
+    # legacy Advantage+ shopping / app campaigns (AUTOMATED_SHOPPING_ADS, SMART_APP_PROMOTION)
+    # can no longer be updated through the API on any version (2026-05-19)
+    smart_promotion_type = StringField()
+    # v24: its ad sets share up to 20 % of their daily budgets with each other
+    is_adset_budget_sharing_enabled = BooleanField()
 
     meta: ClassVar[dict[str, Any]] = {"collection": "campaigns"}
 
@@ -65,6 +71,9 @@ class AdSet(MetaObject):
     # Meta's learning phase ({status: LEARNING|SUCCESS|FAIL, conversions, last_sig_edit_ts,
     # attribution_windows}); Meta returns it for active ad sets only, so it is empty otherwise
     learning_stage_info = DictField()
+    # the unified attribution setting ([{event_type, window_days}]): how long conversions keep
+    # arriving for a day, so how long the optimizer waits before a day counts
+    attribution_spec = ListField(DictField())
     start_time = DateTimeField()
     end_time = DateTimeField()
 

@@ -2,23 +2,44 @@
 
 A recommendation is a decision and its evidence in one record (the rows and figures, the
 statistic with its bound), with a state an operator moves: ``proposed`` -> ``approved`` or
-``rejected``; later ``applied``, ``expired`` or ``undone``. ``key`` identifies the decision (rule,
-entity, action, change and the last day of its evidence), so evaluating the same rows twice
-proposes nothing new.
+``rejected``; later ``applied``, ``expired`` or ``undone``; ``superseded`` when a later
+evaluation decided the same action on the same entity (one open proposal each); ``compensated``
+when a two-write action could not complete and its first write was taken back. ``key``
+identifies the decision (rule, entity, action, change and the last day of its evidence), so
+evaluating the same rows twice proposes nothing new.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mongoengine import DateTimeField, DictField, Document, FloatField, IntField, StringField
+from mongoengine import (
+    DateTimeField,
+    DictField,
+    Document,
+    FloatField,
+    IntField,
+    ListField,
+    StringField,
+)
 
 from metasync.models.base import BASE_META, utcnow
 
-__all__ = ["MODES", "STATES", "AuditEntry", "OptimizerSettings", "Recommendation"]
+__all__ = [
+    "MODES",
+    "STATES",
+    "ActionCount",
+    "AuditEntry",
+    "OptimizerSettings",
+    "OptimizerStream",
+    "Recommendation",
+]
 
 MODES = ("off", "recommend", "apply")
-STATES = ("proposed", "approved", "applied", "rejected", "expired", "undone")
+STATES = (
+    "proposed", "approved", "applied", "rejected", "expired", "undone", "superseded",
+    "compensated",
+)  # fmt: skip
 
 
 class OptimizerSettings(Document):  # type: ignore[misc]
@@ -34,9 +55,15 @@ class OptimizerSettings(Document):  # type: ignore[misc]
     max_actions_per_account_day = IntField(default=10, min_value=0)
     max_budget_increase = FloatField(default=0.2, min_value=0)
     quiet_hours = IntField(default=72, min_value=0)
+    # a proposal older than this can no longer be approved: the evidence is re-decided instead
+    proposal_max_age_hours = IntField(default=72, min_value=1)
     updated_at = DateTimeField(default=utcnow)
     updated_by = StringField()
     evaluated_at = DateTimeField()  # the last evaluation of the rules
+    # the last evaluation that failed (None: the last one ran), shown by the CLI, the console
+    # and /metrics; other tenants' evaluations are not stopped by it
+    evaluation_error = StringField()
+    evaluation_failed_at = DateTimeField()
 
     meta: ClassVar[dict[str, Any]] = {
         **BASE_META,
@@ -63,8 +90,17 @@ class Recommendation(Document):  # type: ignore[misc]
     proposed_at = DateTimeField(default=utcnow)
     decided_at = DateTimeField()
     decided_by = StringField()
-    claimed_at = DateTimeField()  # a worker is writing it to Meta (cleared when it fails)
+    # a worker's lease on writing it to Meta: another may take it over after LEASE_SECONDS
+    # (metasync.optimize.apply), so a killed worker never leaves it claimed for good
+    claimed_at = DateTimeField()
+    claim = StringField()  # which attempt holds the lease
+    # the intent, stored before the first POST: [{level, entity_id, before: {field: value},
+    # after: {field: value}}] in the order written; undo's own, likewise
+    plan = ListField(DictField())
+    planned_at = DateTimeField()
+    undo_plan = ListField(DictField())
     applied_at = DateTimeField()
+    superseded_by = StringField()
     error = StringField()  # why the last attempt to apply did not, in plain words
 
     meta: ClassVar[dict[str, Any]] = {
@@ -73,20 +109,25 @@ class Recommendation(Document):  # type: ignore[misc]
         "indexes": [
             {"fields": ["tenant_id", "key"], "unique": True},
             {"fields": ["tenant_id", "state", "proposed_at"]},
+            {"fields": ["tenant_id", "entity_id", "action", "state"]},
+            {"fields": ["state", "claimed_at"]},  # leases to take over (recovery)
         ],
     }
 
 
 class AuditEntry(Document):  # type: ignore[misc]
     """One write the optimizer made to Meta: the field's value before, the value written, and
-    the value Meta gave back when read afterwards."""
+    the value Meta gave back when read afterwards. ``state``: ``intended`` (recorded before
+    the POST), ``written`` (read back from Meta) or ``abandoned`` (never written)."""
 
     tenant_id = StringField(required=True)
     recommendation_id = StringField(required=True)
     account_id = StringField(required=True)
     level = StringField(required=True)
     entity_id = StringField(required=True)
-    action = StringField(required=True, choices=("apply", "undo"))
+    action = StringField(required=True, choices=("apply", "undo", "compensate"))
+    step = IntField(default=0)  # the plan's step (a reallocation: 0 the giver, 1 the receiver)
+    state = StringField(choices=("intended", "written", "abandoned"), default="written")
     field = StringField(required=True)
     old_value = StringField()
     new_value = StringField()
@@ -100,5 +141,46 @@ class AuditEntry(Document):  # type: ignore[misc]
         "indexes": [
             {"fields": ["tenant_id", "recommendation_id"]},
             {"fields": ["tenant_id", "account_id", "action", "at"]},
+            {"fields": ["recommendation_id", "action", "step", "field"], "unique": True},
         ],
+    }
+
+
+class OptimizerStream(Document):  # type: ignore[misc]
+    """An entity's matured days since a fixed start, as the sequential tests read them
+    (:class:`metasync.optimize.stream.Stream`): kept so each evaluation adds only the days that
+    matured since the last one. Money in the account's currency, major units."""
+
+    tenant_id = StringField(required=True)
+    level = StringField(required=True)  # ad | adset
+    entity_id = StringField(required=True)
+    start = StringField(required=True)
+    through = StringField()
+    spend = FloatField(default=0.0)
+    conversions = IntField(default=0)
+    revenue = FloatField(default=0.0)
+    days = IntField(default=0)
+    updated_at = DateTimeField(default=utcnow)
+
+    meta: ClassVar[dict[str, Any]] = {
+        **BASE_META,
+        "collection": "optimizer_streams",
+        "indexes": [{"fields": ["tenant_id", "level", "entity_id"], "unique": True}],
+    }
+
+
+class ActionCount(Document):  # type: ignore[misc]
+    """Writes the optimizer started on one ad account on one UTC day: taken atomically
+    (``count < cap``), so concurrent applies never pass the daily cap together."""
+
+    tenant_id = StringField(required=True)
+    account_id = StringField(required=True)
+    day = StringField(required=True)  # UTC, ISO
+    count = IntField(default=0)
+    recommendations = ListField(StringField())  # each counted once, however often retried
+
+    meta: ClassVar[dict[str, Any]] = {
+        **BASE_META,
+        "collection": "optimizer_action_counts",
+        "indexes": [{"fields": ["tenant_id", "account_id", "day"], "unique": True}],
     }

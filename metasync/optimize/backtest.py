@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from metasync.models import OptimizerSettings
-from metasync.optimize.decisions import DayFigures, Subject, decide
+from metasync.optimize.decisions import DayFigures, Subject, decide, stream_of
 from metasync.optimize.evaluate import subjects_of
 from metasync.optimize.figures import daily_figures
 from metasync.optimize.rules import Rule, parse_rules
@@ -67,8 +67,9 @@ def _replay_subject(
         if not before or before[-1].date != (day - timedelta(days=1)).isoformat():
             continue  # not running the day before
         morning = datetime.combine(day, time(6), tzinfo=UTC)
+        stream = stream_of(current, before, morning)  # the matured days since the first row
         for rule in rules:
-            decision = decide(rule, current, before, morning)
+            decision = decide(rule, current, before, morning, stream=stream)
             if decision is None or (decision.action == "flag" and rule.label in flagged):
                 continue
             after = sum(d.spend for d in history if d.date >= day.isoformat())

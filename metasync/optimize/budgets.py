@@ -4,40 +4,52 @@ Pure functions like :mod:`metasync.optimize.decisions`, but each sees more than 
 
 - :func:`reallocate` compares the ad sets of a campaign (or an ad account). Meta gives no
   spend-response curve, so an ad set's *marginal* cost per conversion is estimated by its cost
-  over the rule's last ``days`` (what the next unit of budget bought lately). The trade-off: under
-  diminishing returns the average understates the marginal cost of the better ad set, so the
-  move is kept small (``step``, default 20 %) and made only when the two exact Poisson
-  intervals do not overlap (:func:`metasync.optimize.evidence.cost_per_conversion`). One move per
-  group per evaluation: the significantly worst ad set gives to the significantly best.
+  over its matured stream (:mod:`metasync.optimize.stream`). The trade-off: under diminishing
+  returns the average understates the marginal cost of the better ad set, so the move is kept
+  small (``step``, default 20 %). **Error control over k ad sets and every look**: each of the
+  group's ``k`` ad sets gets an anytime confidence sequence for its cost per conversion at
+  ``alpha / k`` (:func:`metasync.optimize.sequential.rate_interval`), so all ``k`` hold at every
+  look at once with probability ``1 - alpha`` (Bonferroni); a move needs the worst's interval
+  wholly above the best's, which, when all ``k`` cost the same, needs one interval to miss: at
+  most ``alpha`` per group, ever. One move per group per evaluation.
 - :func:`pace` reads an ad set's spend by hour of the account's day (an hourly report's rows)
-  and flags the days its daily budget was spent before ``before_hour``.
+  and flags the days it reached what Meta lets it spend that day before ``before_hour``. Meta's
+  "About daily budgets": a daily budget is an average; a day may spend up to 75 % more, a
+  calendar week (Sunday to Saturday) at most 7 x the budget. With ad set budget sharing (v24,
+  the campaign's ``is_adset_budget_sharing_enabled``) an ad set may also take up to 20 % of its
+  budget from its siblings: its day's ceiling is ``1.75 x 1.2 x budget`` ("Ad set budget
+  sharing", Marketing API bidding guides).
 
 Ad sets without a daily budget of their own (the campaign holds it, or a lifetime budget) are
 not subjects of either rule; the guards of :func:`~metasync.optimize.decisions.held_back` apply
-to both ends of a move.
+to both ends of a move. Campaigns that share ad set budgets are not reallocated: Meta already
+moves up to 20 % between their ad sets as it delivers, and a manual move would fight it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from metasync.optimize.decisions import (
     QUIET_HOURS,
-    DayFigures,
     Decision,
     Subject,
     describe_bound,
     held_back,
     make_decision,
-    span,
-    span_totals,
 )
-from metasync.optimize.evidence import Bound, cost_per_conversion
+from metasync.optimize.evidence import Bound
 from metasync.optimize.rules import BudgetReallocationRule, SpendPacingRule
+from metasync.optimize.sequential import rate_interval
+from metasync.optimize.stream import Stream
 
-__all__ = ["hour_reached", "pace", "reallocate"]
+__all__ = ["DAY_FLEXIBILITY", "SHARED_SHARE", "day_ceiling", "hour_reached", "pace", "reallocate"]
+
+DAY_FLEXIBILITY = 1.75  # a day may spend up to 75 % above the daily budget
+WEEK_DAYS = 7  # a calendar week spends at most 7 x the daily budget
+SHARED_SHARE = 0.2  # ad set budget sharing: up to 20 % of a budget moves between ad sets
 
 
 def _eligible(subject: Subject, now: datetime, quiet_hours: int) -> bool:
@@ -48,33 +60,50 @@ def _eligible(subject: Subject, now: datetime, quiet_hours: int) -> bool:
     )
 
 
+def cost_interval(stream: Stream, alpha: float) -> Bound:
+    """The anytime confidence sequence for a stream's cost per conversion at ``alpha``."""
+    low, high = rate_interval(stream.conversions, alpha)
+    estimate = stream.spend / stream.conversions if stream.conversions else None
+    upper = stream.spend / low if low > 0 else float("inf")
+    return Bound(estimate, stream.spend / high, upper, 1 - alpha)
+
+
 def reallocate(
     rule: BudgetReallocationRule,
     subjects: list[Subject],
-    rows: dict[tuple[str, str], list[DayFigures]],
+    streams: dict[tuple[str, str], Stream],
     now: datetime,
     quiet_hours: int = QUIET_HOURS,
 ) -> list[Decision]:
     """One move per campaign (or account) whose worst ad set is significantly worse than its
-    best; the decision is on the giving ad set, the receiving one is in its evidence."""
-    groups: dict[str, list[tuple[Subject, list[DayFigures], Bound]]] = defaultdict(list)
+    best, over all ``k`` of the group at once; the decision is on the giving ad set, the
+    receiving one is in its evidence."""
+    members_of: dict[str, list[tuple[Subject, Stream]]] = defaultdict(list)
     for subject in subjects:
-        days = span(rows.get(("adset", subject.entity_id), []), rule.days)
-        if not days or not _eligible(subject, now, quiet_hours):
+        stream = streams.get(("adset", subject.entity_id))
+        if (
+            stream is None
+            or stream.span_days < rule.days
+            or not _eligible(subject, now, quiet_hours)
+        ):
             continue
-        totals = span_totals(days)
-        bound = cost_per_conversion(totals["spend"], totals["conversions"], rule.confidence)
+        if subject.budget_sharing and rule.within == "campaign":
+            continue  # Meta moves up to 20 % between these ad sets itself
         group = subject.account_id if rule.within == "account" else subject.parent_id or ""
-        groups[f"{subject.account_id}/{group}"].append((subject, days, bound))
+        members_of[f"{subject.account_id}/{group}"].append((subject, stream))
+    groups: list[list[tuple[Subject, Stream, Bound]]] = []
+    for candidates in members_of.values():
+        alpha = (1 - rule.confidence) / len(candidates)  # Bonferroni over the k compared
+        groups.append([(s, st, cost_interval(st, alpha)) for s, st in candidates])
     decisions = []
-    for members in groups.values():
+    for members in groups:
         if len(members) < 2:
             continue
         worst = max(members, key=lambda m: (m[2].low, m[0].entity_id))
         best = min(members, key=lambda m: (m[2].high, m[0].entity_id))
         if worst is best or not worst[2].above(best[2].high):
             continue
-        decision = _move(rule, worst, best)
+        decision = _move(rule, worst, best, len(members))
         if decision is not None:
             decisions.append(decision)
     return decisions
@@ -82,8 +111,9 @@ def reallocate(
 
 def _move(
     rule: BudgetReallocationRule,
-    worst: tuple[Subject, list[DayFigures], Bound],
-    best: tuple[Subject, list[DayFigures], Bound],
+    worst: tuple[Subject, Stream, Bound],
+    best: tuple[Subject, Stream, Bound],
+    compared: int,
 ) -> Decision | None:
     giver, receiver = worst[0], best[0]
     assert giver.daily_budget is not None and receiver.daily_budget is not None
@@ -95,7 +125,7 @@ def _move(
     if moved <= 0:
         return None
     to: dict[str, Any] = {
-        **span_totals(best[1]),
+        **best[1].describe(),
         "entity_id": receiver.entity_id,
         "daily_budget": receiver.daily_budget,
         "daily_budget_after": receiver.daily_budget + moved,
@@ -107,8 +137,9 @@ def _move(
         "reallocate_budget",
         {"daily_budget": giver.daily_budget - moved},
         {
-            **span_totals(worst[1]),
+            **worst[1].describe(),
             "within": rule.within,
+            "compared": compared,  # k: each interval at (1 - confidence) / k, anytime
             "daily_budget": giver.daily_budget,
             "moved": moved,
             "cost_per_conversion": describe_bound(worst[2]),
@@ -130,6 +161,18 @@ def hour_reached(spend_by_hour: list[float], budget: float) -> int | None:
     return None
 
 
+def day_ceiling(budget: float, sharing: bool, spent_this_week: float) -> float:
+    """What Meta lets an ad set spend on a day (major units): 1.75 x its daily budget (with
+    sharing, of its budget plus the 20 % it may take), and no more than what is left of 7 x
+    that in the calendar week."""
+    average = budget * (1 + SHARED_SHARE) if sharing else budget
+    return max(0.0, min(DAY_FLEXIBILITY * average, WEEK_DAYS * average - spent_this_week))
+
+
+def _week_start(day: date) -> date:
+    return day - timedelta(days=(day.weekday() + 1) % 7)  # Meta's weeks start on Sunday
+
+
 def pace(
     rule: SpendPacingRule,
     subject: Subject,
@@ -138,19 +181,28 @@ def pace(
     quiet_hours: int = QUIET_HOURS,
 ) -> Decision | None:
     """Flag ``subject`` when on ``min_days`` of its last ``days`` (``hourly``: date -> 24
-    hours' spend, major units) ``share`` of its daily budget was spent before ``before_hour``."""
+    hours' spend, major units) it had spent ``share`` of its day's ceiling
+    (:func:`day_ceiling`) before ``before_hour``: the budget, not the day, ended its delivery.
+    Days of the week before the hours read count as spent at the budget's average."""
     if not _eligible(subject, now, quiet_hours) or not hourly:
         return None
     assert subject.daily_budget is not None
-    budget = rule.share * subject.daily_budget / subject.minor_units
+    budget = subject.daily_budget / subject.minor_units
     early = []
     recent = sorted(hourly)[-rule.days :]
     for day in recent:
-        hour = hour_reached(hourly[day], budget)
+        first = _week_start(date.fromisoformat(day))
+        before = [first + timedelta(days=n) for n in range((date.fromisoformat(day) - first).days)]
+        spent = sum(
+            sum(hourly[d.isoformat()]) if d.isoformat() in hourly else budget for d in before
+        )
+        ceiling = rule.share * day_ceiling(budget, subject.budget_sharing, spent)
+        hour = hour_reached(hourly[day], ceiling) if ceiling > 0 else 0
         if hour is not None and hour < rule.before_hour:
             early.append(
-                {"date": day, "hour": hour, "spend": round(sum(hourly[day][: hour + 1]), 2)}
-            )
+                {"date": day, "hour": hour, "spend": round(sum(hourly[day][: hour + 1]), 2),
+                 "ceiling": round(ceiling, 2)}
+            )  # fmt: skip
     if len(early) < rule.min_days:
         return None
     return make_decision(
@@ -162,10 +214,12 @@ def pace(
             "first": recent[0],
             "last": recent[-1],
             "daily_budget": subject.daily_budget,
+            "budget_sharing": subject.budget_sharing,
             "spent_early": early,
             "before_hour": rule.before_hour,
             "share": rule.share,
         },
-        f"spent {rule.share:.0%} of its daily budget before {rule.before_hour}:00 on "
-        f"{len(early)} of {len(recent)} days: it misses the rest of each day",
+        f"spent {rule.share:.0%} of what Meta lets it spend in a day (up to 1.75 x its daily "
+        f"budget, 7 x in a week) before {rule.before_hour}:00 on {len(early)} of "
+        f"{len(recent)} days: it misses the rest of each day",
     )

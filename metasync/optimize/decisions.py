@@ -1,14 +1,21 @@
-"""Rules as pure functions: an entity's daily figures in, a decision with its evidence out.
+"""Rules as pure functions: an entity's figures in, a decision with its evidence out.
 
 Nothing here reads MongoDB or calls Meta: the caller gathers a :class:`Subject` (the entity's
-state as mirrored) and its :class:`DayFigures` (complete days, oldest first), so the same code
-proposes today and replays history in a backtest. The budget rules, which compare ad sets or
-read hours, are in :mod:`metasync.optimize.budgets`. Every decision carries the rows and figures
-that triggered it and the statistic with its bound; a rule that does not fire returns None.
+state as mirrored), its :class:`DayFigures` (complete days, oldest first) and, for the rules
+that test a cost or a return, its :class:`~metasync.optimize.stream.Stream` (matured days since
+a fixed start), so the same code proposes today, replays history in a backtest and runs in the
+validity benchmark. The budget rules, which compare ad sets or read hours, are in
+:mod:`metasync.optimize.budgets`. Every decision carries the figures that triggered it and the
+statistic with its bound; a rule that does not fire returns None.
+
+The cost and return rules are sequential tests (:mod:`metasync.optimize.sequential`): the
+chance that one ever acts on an ad that meets its target is at most ``1 - confidence`` over
+every evaluation there will ever be, and they read matured days only.
 
 Guards that hold for every rule (:func:`held_back`): an entity not active, an ad set in Meta's
-learning phase or learning limited (and an ad of one), or one changed by anyone in the last
-``quiet_hours`` is never acted on.
+learning phase or learning limited (and an ad of one), one whose campaign Meta no longer lets
+anyone update (legacy Advantage+ shopping and app campaigns), or one changed by anyone in the
+last ``quiet_hours`` is never acted on.
 """
 
 from __future__ import annotations
@@ -17,13 +24,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from metasync.optimize.evidence import Bound, cost_per_conversion, return_on_spend
+from metasync.optimize.evidence import Bound
 from metasync.optimize.rules import (
     CostPerConversionRule,
     CreativeFatigueRule,
     LearningLimitedRule,
     ReturnOnSpendRule,
     Rule,
+)
+from metasync.optimize.sequential import log_evidence, null_bound, threshold
+from metasync.optimize.stream import (
+    DEFAULT_MATURITY_DAYS,
+    Stream,
+    matured_through,
+    next_stream,
 )
 
 __all__ = [
@@ -37,6 +51,7 @@ __all__ = [
     "make_decision",
     "span",
     "span_totals",
+    "stream_of",
 ]
 
 LEARNING = "LEARNING"
@@ -72,6 +87,9 @@ class Subject:
     daily_budget: int | None = None
     minor_units: int = 100  # minor units per major unit of the account's currency
     parent_id: str | None = None  # an ad set's campaign, an ad's ad set
+    maturity_days: int = DEFAULT_MATURITY_DAYS  # its ad set's attribution window
+    locked: str | None = None  # why Meta refuses every update of it (None: it does not)
+    budget_sharing: bool = False  # its campaign shares up to 20 % of ad set budgets (v24)
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,8 @@ def held_back(subject: Subject, now: datetime, quiet_hours: int = QUIET_HOURS) -
     """Why no rule may act on ``subject`` now (None: it may)."""
     if subject.status != "ACTIVE":
         return f"not active ({subject.status})"
+    if subject.locked is not None:
+        return f"not updatable ({subject.locked})"
     stage = (subject.learning or {}).get("status")
     if stage == LEARNING:
         return "in Meta's learning phase"
@@ -147,61 +167,85 @@ def span(days: list[DayFigures], count: int, skip: int = 0) -> list[DayFigures]:
     return [d for d in days if first <= d.date <= last]
 
 
-def _cost(rule: CostPerConversionRule, subject: Subject, days: list[DayFigures]) -> Decision | None:
-    if subject.level != "ad":
+def _sequential_evidence(
+    rule: CostPerConversionRule | ReturnOnSpendRule, stream: Stream, expected: float, side: str
+) -> dict[str, Any]:
+    """The stream and its test against ``expected`` conversions at the target."""
+    return {
+        **stream.describe(),
+        "target": rule.target,
+        "expected_conversions": round(expected, 4),
+        "log_evidence": round(log_evidence(expected, stream.conversions, side), 4),
+        "threshold": round(threshold(1 - rule.confidence), 4),
+        "confidence": rule.confidence,
+        "test": "anytime-valid Poisson mixture (metasync/optimize/sequential.py)",
+    }  # fmt: skip
+
+
+def _cost(rule: CostPerConversionRule, subject: Subject, stream: Stream) -> Decision | None:
+    """Pause an ad whose matured days since its stream's start show, by the one-sided
+    sequential test, a cost per conversion above the target."""
+    if subject.level != "ad" or stream.span_days < rule.days:
         return None
-    window = span(days, rule.days)
-    totals = span_totals(window)
-    spend, conversions = totals["spend"], totals["conversions"]
+    spend, conversions = stream.spend, stream.conversions
     enough = conversions >= rule.min_conversions or spend >= rule.spend_multiple * rule.target
-    bound = cost_per_conversion(spend, conversions, rule.confidence)
-    if not (enough and bound.above(rule.target)):
+    expected = spend / rule.target  # conversions due if a conversion cost exactly the target
+    alpha = 1 - rule.confidence
+    if not enough or log_evidence(expected, conversions, "below") < threshold(alpha):
         return None
+    lowest = spend / null_bound(conversions, alpha, "below")  # anytime lower bound of the cost
+    evidence = _sequential_evidence(rule, stream, expected, "below")
+    evidence["cost_per_conversion"] = {
+        "estimate": round(spend / conversions, 4) if conversions else None,
+        "low": round(lowest, 4),
+        "confidence": rule.confidence,
+    }
     return make_decision(
         rule,
         subject,
         "pause",
         {"status": "PAUSED"},
-        {**totals, "target": rule.target, "cost_per_conversion": describe_bound(bound)},
-        f"saves about {spend / len(window):.2f} a day of spend at a cost per "
-        f"conversion of at least {bound.low:.2f}",
+        evidence,
+        f"saves about {spend / max(stream.days, 1):.2f} a day of spend at a cost per "
+        f"conversion of at least {lowest:.2f}",
     )
 
 
-def _return(rule: ReturnOnSpendRule, subject: Subject, days: list[DayFigures]) -> Decision | None:
-    window = span(days, rule.days)
-    if subject.level != "adset" or subject.daily_budget is None or len(window) < rule.days:
-        return None  # every one of the days above target: a day without delivery is not
-    bounds = [return_on_spend(d.spend, d.revenue, d.conversions, rule.confidence) for d in window]
-    overall = return_on_spend(
-        sum(d.spend for d in window),
-        sum(d.revenue for d in window),
-        sum(d.conversions for d in window),
-        rule.confidence,
-    )
-    if not overall.above(rule.target) or any(b.estimate is None for b in bounds):
+def _return(rule: ReturnOnSpendRule, subject: Subject, stream: Stream) -> Decision | None:
+    """Raise an ad set's budget when its matured days show, by the one-sided sequential test,
+    a return above the target (at the value per conversion observed)."""
+    if subject.level != "adset" or subject.daily_budget is None or stream.span_days < rule.days:
         return None
-    if any((b.estimate or 0) <= rule.target for b in bounds):
-        return None  # every day above target, and the span significantly so
+    if stream.conversions == 0 or stream.spend <= 0:
+        return None
+    per_conversion = stream.revenue / stream.conversions
+    if per_conversion <= 0:
+        return None
+    expected = stream.spend * rule.target / per_conversion  # conversions due at the target
+    alpha = 1 - rule.confidence
+    if log_evidence(expected, stream.conversions, "above") < threshold(alpha):
+        return None
+    lowest = null_bound(stream.conversions, alpha, "above") * per_conversion / stream.spend
     current = subject.daily_budget
     raised = int(current * (1 + rule.step))
     if rule.max_daily_budget is not None:
         raised = min(raised, int(rule.max_daily_budget * subject.minor_units))
     if raised <= current:
         return None
+    evidence = _sequential_evidence(rule, stream, expected, "above")
+    evidence["return_on_spend"] = {
+        "estimate": round(stream.revenue / stream.spend, 4),
+        "low": round(lowest, 4),
+        "confidence": rule.confidence,
+    }
+    evidence["daily_budget"] = current
     return make_decision(
         rule,
         subject,
         "raise_budget",
         {"daily_budget": raised},
-        {
-            **span_totals(window),
-            "target": rule.target,
-            "return_on_spend": describe_bound(overall),
-            "daily_budget": current,
-        },
-        f"daily budget {current} -> {raised} (minor units) at a return of at least "
-        f"{overall.low:.2f}",
+        evidence,
+        f"daily budget {current} -> {raised} (minor units) at a return of at least {lowest:.2f}",
     )
 
 
@@ -256,22 +300,35 @@ def _learning_limited(
     )
 
 
+def stream_of(subject: Subject, days: list[DayFigures], now: datetime) -> Stream | None:
+    """A stream from ``days`` alone (its start: their first matured day, or the day after the
+    subject's last change), for a caller that keeps none, like a backtest: the matured days up
+    to ``now``'s yesterday (UTC)."""
+    newest = now.astimezone(UTC).date() - timedelta(days=1)
+    changed = subject.changed_at.astimezone(UTC).date() if subject.changed_at else None
+    return next_stream(None, days, matured_through(newest, subject.maturity_days), changed)
+
+
 def decide(
     rule: Rule,
     subject: Subject,
     days: list[DayFigures],
     now: datetime,
     quiet_hours: int = QUIET_HOURS,
+    stream: Stream | None = None,
 ) -> Decision | None:
-    """What ``rule`` proposes for ``subject`` given its complete ``days`` (oldest first)."""
+    """What ``rule`` proposes for ``subject`` given its complete ``days`` (oldest first) and,
+    for the cost and return rules, its matured ``stream`` (None: they cannot decide yet)."""
     if isinstance(rule, LearningLimitedRule):
         return _learning_limited(rule, subject, now)  # the one rule about learning itself
     if held_back(subject, now, quiet_hours) is not None or not days:
         return None
-    if isinstance(rule, CostPerConversionRule):
-        return _cost(rule, subject, days)
-    if isinstance(rule, ReturnOnSpendRule):
-        return _return(rule, subject, days)
+    if isinstance(rule, CostPerConversionRule | ReturnOnSpendRule):
+        if stream is None:
+            return None
+        if isinstance(rule, CostPerConversionRule):
+            return _cost(rule, subject, stream)
+        return _return(rule, subject, stream)
     if isinstance(rule, CreativeFatigueRule):
         return _fatigue(rule, subject, days)
     return None  # budget rules see several ad sets or hours: metasync.optimize.budgets

@@ -1,36 +1,47 @@
 """Evaluate a tenant's rules on the mirror and store what they propose.
 
 The I/O around :func:`metasync.optimize.decisions.decide`: it reads the tenant's live ads and
-ad sets, their ad sets' learning stage, the last change anyone made to each (Meta's
-``updated_time`` and the activity log, whichever is later), and their complete daily rows (up
-to yesterday in the account's time zone, enough days for the longest rule), in one query per
-collection; then stores each decision as a :class:`~metasync.models.Recommendation` keyed by
-what it decided on, so a second evaluation of the same rows proposes nothing new. The budget
-rules (:mod:`metasync.optimize.budgets`) run after the per-entity ones, on the same subjects and
-rows, plus the hourly report rows when a pacing rule asks for them.
+ad sets, their ad sets' learning stage and attribution setting, their campaigns' Advantage+
+type and budget sharing, the last change anyone made to each (Meta's ``updated_time`` and the
+activity log, whichever is later), and their complete daily rows (up to yesterday in the
+account's time zone, enough days for the longest rule and the attribution window), in one
+query per collection. Each entity's matured stream (:mod:`metasync.optimize.stream`) is
+advanced by the days that matured since the last evaluation and stored
+(:class:`~metasync.models.OptimizerStream`, one bulk write). Each decision is stored as a
+:class:`~metasync.models.Recommendation` keyed by what it decided on, so a second evaluation
+of the same rows proposes nothing new, and a newer decision on the same entity and action
+supersedes the older proposal (one open proposal each). The budget rules
+(:mod:`metasync.optimize.budgets`) run after the per-entity ones, on the same subjects and
+streams, plus the hourly report rows when a pacing rule asks for them.
 
-Cost: one query each for accounts, ad sets, ads, activities and daily rows of the tenant; the
-rows read are (entities x days of the longest rule x 2), so a tenant of 10,000 ads and 14 days
-reads 140,000 small rows. Evaluating is cheap next to a sync; it runs on the beat's schedule.
+Cost: one query each for accounts, campaigns, ad sets, ads, activities, streams and daily rows
+of the tenant; the rows read are entities x (twice the longest rule's days + the attribution
+window), so a tenant of 10,000 ads reads about 210,000 small rows. Evaluating is cheap next to
+a sync; it runs on the beat's schedule.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from mongoengine.errors import NotUniqueError
+from pymongo import UpdateOne
 
 from metasync.models import (
     Ad,
     AdAccount,
     AdActivity,
     AdSet,
+    Campaign,
     OptimizerSettings,
+    OptimizerStream,
     Recommendation,
+    utcnow,
 )
 from metasync.optimize.budgets import pace, reallocate
 from metasync.optimize.decisions import (
@@ -42,11 +53,28 @@ from metasync.optimize.decisions import (
     held_back,
 )
 from metasync.optimize.figures import daily_figures, hourly_spend, number
-from metasync.optimize.rules import BudgetReallocationRule, Rule, SpendPacingRule, parse_rules
+from metasync.optimize.rules import (
+    BudgetReallocationRule,
+    CostPerConversionRule,
+    ReturnOnSpendRule,
+    Rule,
+    SpendPacingRule,
+    parse_rules,
+)
+from metasync.optimize.stream import (
+    DEFAULT_MATURITY_DAYS,
+    Stream,
+    matured_through,
+    maturity_days,
+    next_stream,
+)
 from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Evaluation",
+    "evaluate_isolated",
     "evaluate_tenant",
     "has_rules",
     "recommendation_key",
@@ -86,8 +114,22 @@ def _yesterday(timezone_name: str | None, now: datetime) -> date:
     return now.astimezone(zone).date() - timedelta(days=1)
 
 
-def _days_needed(rules: list[Rule]) -> int:
-    return max(2 * rule.days for rule in rules)
+# legacy Advantage+ campaigns: Meta refuses creation, duplication and updates on every version
+# since 2026-05-19 (Marketing API out-of-cycle changes 2026, "Advantage+ shopping and app
+# campaigns"); the new Advantage+ campaigns are ordinary campaigns and stay writable
+LEGACY_ADVANTAGE = {
+    "AUTOMATED_SHOPPING_ADS": "a legacy Advantage+ shopping campaign, which Meta no longer lets "
+    "anyone update",
+    "SMART_APP_PROMOTION": "a legacy Advantage+ app campaign, which Meta no longer lets anyone "
+    "update",
+}
+SEQUENTIAL = (CostPerConversionRule, ReturnOnSpendRule, BudgetReallocationRule)
+LONGEST_WINDOW = 28  # days: the longest attribution window Meta offers (28-day click)
+
+
+def _days_needed(rules: list[Rule], subjects: list[Subject]) -> int:
+    longest = max((s.maturity_days for s in subjects), default=DEFAULT_MATURITY_DAYS)
+    return max(2 * rule.days for rule in rules) + min(longest, LONGEST_WINDOW)
 
 
 def subjects_of(
@@ -110,12 +152,27 @@ def subjects_of(
         times = [t for t in (updated, last_activity.get(meta_id)) if t is not None]
         return max(times) if times else None
 
+    campaigns = {
+        c.meta_id: c
+        for c in Campaign.objects(tenant_id=tenant_id, deleted_at=None).only(
+            "meta_id", "smart_promotion_type", "is_adset_budget_sharing_enabled"
+        )
+    }
     adsets = {s.meta_id: s for s in AdSet.objects(tenant_id=tenant_id, deleted_at=None)}
     subjects = []
+
+    def campaign_facts(campaign_id: str | None) -> tuple[str | None, bool]:
+        campaign = campaigns.get(campaign_id or "")
+        if campaign is None:
+            return None, False
+        locked = LEGACY_ADVANTAGE.get(campaign.smart_promotion_type or "")
+        return locked, bool(campaign.is_adset_budget_sharing_enabled)
+
     for adset in adsets.values():
         currency = accounts[adset.account_id].currency if adset.account_id in accounts else None
         per_major = 1 if (currency or "").upper() in ZERO_DECIMAL_CURRENCIES else 100
         budget = number(adset.daily_budget) if adset.daily_budget is not None else None
+        locked, sharing = campaign_facts(adset.campaign_id)
         subjects.append(
             Subject(
                 "adset",
@@ -127,11 +184,15 @@ def subjects_of(
                 round(budget * per_major) if budget is not None else None,
                 per_major,
                 adset.campaign_id,
+                maturity_days(adset.attribution_spec),
+                locked,
+                sharing,
             )
         )
     for ad in Ad.objects(tenant_id=tenant_id, deleted_at=None):
         parent = adsets.get(ad.adset_id or "")
         stage = dict(parent.learning_stage_info or {}) if parent is not None else {}
+        locked, _ = campaign_facts(ad.campaign_id)
         subjects.append(
             Subject(
                 "ad",
@@ -141,9 +202,68 @@ def subjects_of(
                 changed(ad.meta_id, ad.updated_time),
                 stage or None,
                 parent_id=ad.adset_id,
+                maturity_days=maturity_days(parent.attribution_spec if parent else None),
+                locked=locked,
             )
         )
     return subjects, through
+
+
+def advance_streams(
+    tenant_id: str,
+    subjects: list[Subject],
+    rows: dict[tuple[str, str], list[DayFigures]],
+    through: dict[str, date],
+) -> dict[tuple[str, str], Stream]:
+    """Each subject's matured stream, advanced by the days that matured since the last
+    evaluation and stored (one read, one bulk write of those that moved)."""
+    stored = {
+        (doc.level, doc.entity_id): doc
+        for doc in OptimizerStream.objects(tenant_id=tenant_id).only(
+            "level", "entity_id", "start", "through", "spend", "conversions", "revenue", "days"
+        )
+    }
+    streams: dict[tuple[str, str], Stream] = {}
+    writes = []
+    for subject in subjects:
+        newest = through.get(subject.account_id)
+        if newest is None:
+            continue
+        key = (subject.level, subject.entity_id)
+        doc = stored.get(key)
+        current = (
+            Stream(doc.start, doc.through, doc.spend, doc.conversions, doc.revenue, doc.days)
+            if doc is not None
+            else None
+        )
+        changed_on = subject.changed_at.date() if subject.changed_at is not None else None
+        stream = next_stream(
+            current, rows.get(key, []), matured_through(newest, subject.maturity_days), changed_on
+        )
+        if stream is None:
+            continue
+        streams[key] = stream
+        if stream != current:
+            writes.append(_stream_write(tenant_id, key, current, stream))
+    if writes:
+        OptimizerStream._get_collection().bulk_write(writes, ordered=False)
+    return streams
+
+
+def _stream_write(
+    tenant_id: str, key: tuple[str, str], before: Stream | None, after: Stream
+) -> UpdateOne:
+    """Store ``after`` only over the stream this evaluation read (a concurrent one that moved
+    it first wins: it wrote the same matured days)."""
+    where: dict[str, object] = {"tenant_id": tenant_id, "level": key[0], "entity_id": key[1]}
+    if before is not None:
+        where.update(start=before.start, through=before.through)
+    fields = {
+        "start": after.start, "through": after.through, "spend": after.spend,
+        "conversions": after.conversions, "revenue": after.revenue, "days": after.days,
+        "updated_at": utcnow(),
+    }  # fmt: skip
+    return UpdateOne(where, {"$set": fields}, upsert=before is None)
 
 
 def evaluate_tenant(
@@ -164,22 +284,24 @@ def evaluate_tenant(
     if not rules:
         result.skipped = "no rules"
         return result
-    settings.update(set__evaluated_at=now)
+    settings.update(set__evaluated_at=now, unset__evaluation_error=True)
     quiet = settings.quiet_hours
     subjects, through = subjects_of(tenant_id, now, quiet)
-    rows = daily_figures(tenant_id, through, _days_needed(rules))
+    rows = daily_figures(tenant_id, through, _days_needed(rules, subjects))
+    sequential = any(isinstance(rule, SEQUENTIAL) for rule in rules)
+    streams = advance_streams(tenant_id, subjects, rows, through) if sequential else {}
     for subject in subjects:
         reason = held_back(subject, now, quiet)
         if reason is not None:
             word = reason.split(" (")[0]
             result.held_back[word] = result.held_back.get(word, 0) + 1
+        key = (subject.level, subject.entity_id)
         for rule in rules:
-            figures = rows.get((subject.level, subject.entity_id), [])
-            decision = decide(rule, subject, figures, now, quiet)
+            decision = decide(rule, subject, rows.get(key, []), now, quiet, streams.get(key))
             if decision is not None:
                 _store(result, subject, decision)
     by_id = {(s.level, s.entity_id): s for s in subjects}
-    for decision in _budget_decisions(result, rules, subjects, rows, through, now, quiet):
+    for decision in _budget_decisions(result, rules, subjects, streams, through, now, quiet):
         _store(result, by_id[(decision.level, decision.entity_id)], decision)
     return result
 
@@ -188,7 +310,7 @@ def _budget_decisions(
     result: Evaluation,
     rules: list[Rule],
     subjects: list[Subject],
-    rows: dict[tuple[str, str], list[DayFigures]],
+    streams: dict[tuple[str, str], Stream],
     through: dict[str, date],
     now: datetime,
     quiet: int,
@@ -204,12 +326,27 @@ def _budget_decisions(
         )
     for rule in rules:
         if isinstance(rule, BudgetReallocationRule):
-            decisions += reallocate(rule, subjects, rows, now, quiet)
+            decisions += reallocate(rule, subjects, streams, now, quiet)
         elif isinstance(rule, SpendPacingRule):
             for subject in subjects:
                 found = pace(rule, subject, hourly.get(subject.entity_id, {}), now, quiet)
                 decisions += [found] if found is not None else []
     return decisions
+
+
+def evaluate_isolated(tenant_id: str, kinds: tuple[str, ...] | None = None) -> Evaluation | None:
+    """:func:`evaluate_tenant`, with any failure recorded on the tenant's settings (shown by
+    ``metasync rules list``, the console and ``/metrics``) instead of raised, so one tenant's
+    failure never stops the evaluation of the others; None when it failed."""
+    try:
+        return evaluate_tenant(tenant_id, kinds=kinds)
+    except Exception as exc:  # any failure: recorded for the operator, the others go on
+        log.exception("evaluating the rules of tenant %s failed", tenant_id)
+        OptimizerSettings.objects(tenant_id=tenant_id).update_one(
+            set__evaluation_error=f"{type(exc).__name__}: {exc}"[:500],
+            set__evaluation_failed_at=utcnow(),
+        )
+        return None
 
 
 def has_rules(tenant_id: str) -> bool:
@@ -250,3 +387,11 @@ def _store(result: Evaluation, subject: Subject, decision: Decision) -> None:
             result.confirmed.append(str(earlier.pk))
         return
     result.proposed.append(str(saved.pk))
+    Recommendation.objects(
+        tenant_id=result.tenant_id,
+        entity_id=decision.entity_id,
+        rule=decision.rule,
+        action=decision.action,
+        state="proposed",
+        pk__ne=saved.pk,
+    ).update(set__state="superseded", set__superseded_by=str(saved.pk))

@@ -33,11 +33,16 @@ __all__ = [
 
 
 class _RuleBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: inf or nan in any number is refused, naming the parameter
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = ""  # how the rule is shown; defaults to its kind
-    confidence: float = Field(0.95, gt=0.5, lt=1)  # of the interval a decision must clear
-    days: int = Field(7, ge=1, le=90)  # complete days of rows the rule looks at
+    # of the evidence a decision must reach: 1 - confidence bounds the chance of ever acting
+    # on an entity that meets its target, over every evaluation (sequential rules)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    # complete days of rows the rule looks at; for the sequential rules (cost, return,
+    # reallocation) the fewest matured days a decision needs
+    days: int = Field(7, ge=1, le=90)
 
     @property
     def label(self) -> str:
@@ -45,9 +50,9 @@ class _RuleBase(BaseModel):
 
 
 class CostPerConversionRule(_RuleBase):
-    """Pause an ad whose cost per conversion is significantly above ``target``: it has at least
-    ``min_conversions``, or spent ``spend_multiple`` x target with none, and the optimistic end
-    of the interval (:func:`metasync.optimize.evidence.cost_per_conversion`) is above target."""
+    """Pause an ad whose cost per conversion is above ``target`` by the sequential test of
+    :mod:`metasync.optimize.sequential` on its matured days (at least ``days`` of them), once
+    it has ``min_conversions``, or spent ``spend_multiple`` x target with none."""
 
     kind: Literal["cost_per_conversion"]
     target: float = Field(gt=0)
@@ -57,7 +62,8 @@ class CostPerConversionRule(_RuleBase):
 
 class ReturnOnSpendRule(_RuleBase):
     """Raise an ad set's daily budget by ``step`` (a fraction, capped at ``max_daily_budget``)
-    when its return on spend was significantly above ``target`` over ``days``."""
+    when its return on spend is above ``target`` by the sequential test on its matured days
+    since its last change (at least ``days`` of them)."""
 
     kind: Literal["return_on_spend"]
     target: float = Field(gt=0)
@@ -86,9 +92,10 @@ class LearningLimitedRule(_RuleBase):
 class BudgetReallocationRule(_RuleBase):
     """Within each campaign (or ad account, ``within: account``), move ``step`` of a daily
     budget from the ad set whose cost per conversion is significantly the worst to the one
-    whose is significantly the best, keeping the total: the worst's interval must lie wholly
-    above the best's. The amount moved is ``step`` x the smaller of the two budgets (so the
-    raise stays within the +``step`` cap), never leaving less than ``min_daily_budget``."""
+    whose is significantly the best, keeping the total: the worst's anytime interval must lie
+    wholly above the best's, each at ``(1 - confidence) / k`` for the ``k`` compared. The
+    amount moved is ``step`` x the smaller of the two budgets (so the raise stays within the
+    +``step`` cap), never leaving less than ``min_daily_budget``."""
 
     kind: Literal["budget_reallocation"]
     within: Literal["campaign", "account"] = "campaign"
@@ -97,9 +104,10 @@ class BudgetReallocationRule(_RuleBase):
 
 
 class SpendPacingRule(_RuleBase):
-    """Flag an ad set that had spent ``share`` x its daily budget before ``before_hour`` (the
-    ad account's time) on at least ``min_days`` of the last ``days``: its budget runs out
-    before the day does. Reads an hourly report's rows (``metasync reports enable hourly``)."""
+    """Flag an ad set that had spent ``share`` x what Meta lets it spend in a day (1.75 x its
+    daily budget, within 7 x in the week) before ``before_hour`` (the ad account's time) on at
+    least ``min_days`` of the last ``days``: its budget runs out before the day does. Reads an
+    hourly report's rows (``metasync reports enable hourly``)."""
 
     kind: Literal["spend_pacing"]
     before_hour: int = Field(18, ge=1, le=23)

@@ -6,9 +6,12 @@ recommendation records who did it and when; only a ``proposed`` one can be appro
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
 from bson import ObjectId
 
-from metasync.models import OptimizerSettings, Recommendation, utcnow
+from metasync.models import OptimizerSettings, Recommendation, aware, utcnow
 from metasync.models.optimizer import MODES
 from metasync.optimize.rules import Rule, parse_rules
 
@@ -65,17 +68,24 @@ def set_guards(
     max_actions_per_account_day: int | None = None,
     max_budget_increase: float | None = None,
     quiet_hours: int | None = None,
+    proposal_max_age_hours: int | None = None,
 ) -> OptimizerSettings:
-    """Change the write-back's guards of ``tenant_id`` (None: unchanged)."""
+    """Change the write-back's guards of ``tenant_id`` (None: unchanged); a negative or
+    non-finite value is refused, naming the guard, and nothing is stored."""
     settings = _settings(tenant_id)
     for name, value in (
         ("max_actions_per_account_day", max_actions_per_account_day),
         ("max_budget_increase", max_budget_increase),
         ("quiet_hours", quiet_hours),
+        ("proposal_max_age_hours", proposal_max_age_hours),
     ):
         if value is not None:
-            if value < 0:
-                raise ValueError(f"{name} cannot be negative: {value}")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, not {value}")
+            if value < 0 or (name == "proposal_max_age_hours" and value < 1):
+                raise ValueError(
+                    f"{name} cannot be {'below 1' if value >= 0 else 'negative'}: {value}"
+                )
             setattr(settings, name, value)
     settings.updated_at, settings.updated_by = utcnow(), by
     settings.save()
@@ -124,6 +134,17 @@ def decide_recommendation(
             f"recommendation {recommendation_id} is {found.state}; only a proposed one can be "
             "approved or rejected"
         )
+    max_age = _settings(tenant_id).proposal_max_age_hours
+    proposed_at = aware(found.proposed_at)
+    if approve and proposed_at is not None and utcnow() - proposed_at > timedelta(hours=max_age):
+        reason = (
+            f"proposed at {proposed_at.isoformat()}, more than {max_age} hours ago: too old to "
+            "approve; the next evaluation decides again on fresh evidence"
+        )
+        Recommendation.objects(pk=found.pk, state="proposed").update_one(
+            set__state="expired", set__error=reason
+        )
+        raise RecommendationError(f"recommendation {recommendation_id} was {reason}")
     state = "approved" if approve else "rejected"
     moved = Recommendation.objects(pk=found.pk, state="proposed").update_one(
         set__state=state, set__decided_at=utcnow(), set__decided_by=by

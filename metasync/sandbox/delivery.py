@@ -10,14 +10,11 @@ act on the days they touch, as they would at Meta:
   by the share of the day (in the account's time zone) during which all three were active: an
   ad paused at 10:00 delivers 10/24 of that day, and nothing on the days after, until it is
   activated again (activation resumes delivery only within the ad's generated window).
-- **Budget.** A day's counts are scaled by the daily budget in force at noon of that day over
+- **Budget.** A day's demand is scaled by the daily budget in force at noon of that day over
   the budget the world was generated with (the ad set's, or its campaign's when the campaign
-  holds the budget): raising a budget by 20 % raises later delivery by 20 %. Meta's "About
-  daily budgets" makes a daily budget an average over the calendar week (up to 75 % more on one
-  day, at most 7 x the budget in a week); the sandbox does not model the auction and does not
-  cap a day's spend at the budget (its generated numbers predate budgets), so a budget change
-  moves delivery in proportion. No Graph answer depends on this, so no client reads anything
-  Meta would not send; only the numbers are not bounded as Meta's are.
+  holds the budget): raising a budget by 20 % raises later demand by 20 % (a larger budget
+  bids into more auctions). Then Meta's caps bound what is spent (:mod:`metasync.sandbox.pacing`:
+  a day at most 1.75 x the budget, a calendar week at most 7 x it, "About daily budgets").
 - **Performance profiles** (control API only, for tests and demos): an ad's rates can be fixed
   (``cpm``, ``ctr``, ``purchase_rate``, ``order_value``, ``frequency``) and its click-through
   rate made to decay by ``ctr_decay`` a day over the account's last 14 days (creative fatigue),
@@ -71,6 +68,8 @@ class DeliveryChanges:
     initial_budgets: dict[str, int] = field(default_factory=dict)
     profiles: dict[str, dict[str, float]] = field(default_factory=dict)
     version: int = 0  # moves with every change, so cached rows are computed again
+    # budget caps by (holder, day, version) (metasync.sandbox.pacing)
+    caps: dict[tuple[str, date, int], float] = field(default_factory=dict)
 
 
 def record_status(world: World, object_id: str, status: str, at: datetime) -> None:
@@ -138,9 +137,10 @@ def _budget_factor(world: World, chain: tuple[str, ...], moment: datetime) -> fl
     return factor
 
 
-def delivery_scale(world: World, ad_id: str, day: date) -> float:
+def delivery_scale(world: World, ad_id: str, day: date, running: bool = True) -> float:
     """The factor on the ad's generated counts for ``day``: 1.0 when nothing changed, 0 when
-    it did not deliver at all."""
+    it did not deliver at all. ``running=False``: the budgets' part alone (the ad's demand,
+    whatever pauses did to it)."""
     changes = world.changes
     if not changes.running and not changes.budgets:
         return 1.0
@@ -150,7 +150,7 @@ def delivery_scale(world: World, ad_id: str, day: date) -> float:
         return 1.0
     zone = ZoneInfo(world.accounts[ad["account_id"]]["timezone_name"])
     start = datetime.combine(day, time(), zone)
-    share = _running_share([changes.running.get(i, []) for i in chain], start)
+    share = _running_share([changes.running.get(i, []) for i in chain], start) if running else 1.0
     return share * _budget_factor(world, chain, start + timedelta(hours=12))
 
 

@@ -1,9 +1,13 @@
 """Insights of the sandbox world, computed (not stored) from the seed.
 
-An ad's metrics on a day are a pure function of (seed, ad id, day), so any read, by any process,
-at any time, gives the same numbers, and the ground truth needs no second copy. Campaign, ad set
+An ad's metrics on a day are a pure function of (seed, ad id, day, the changes made to the
+world, and the day of the read, since conversions keep arriving), so any read, by any process,
+on the same day gives the same numbers, and the ground truth needs no second copy. Campaign, ad set
 and account rows are sums over their ads, with the ratios recomputed from the sums. Numbers are
 returned as Meta returns them: strings (``"spend": "53.40"``).
+
+Budgets cap what an ad set spends in a day and a week, and conversions arrive with a lag that
+later reads restate (:mod:`metasync.sandbox.pacing`).
 
 Each delivering day has ``actions`` and ``action_values`` with purchases reported twice, as Meta
 does (``purchase`` and ``offsite_conversion.fb_pixel_purchase``), the share of them the account's
@@ -28,6 +32,7 @@ import hashlib
 import math
 import random
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -35,6 +40,7 @@ from typing import Any
 from metasync.sandbox.breakdowns import allocate, split_actions_by_device, split_ad_day, unit
 from metasync.sandbox.delivery import decayed_ctr, delivery_scale
 from metasync.sandbox.library import custom_conversion_share
+from metasync.sandbox.pacing import budget_factor, visible_conversions
 from metasync.sandbox.rows import InsightsQuery, render_row
 from metasync.sandbox.shapes import attribution_setting
 from metasync.sandbox.video import video_counts
@@ -67,8 +73,20 @@ def days_between(first: date, last: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
-    """Raw counts of one ad on one day, or None when it did not deliver."""
+@dataclass(frozen=True)
+class _Draw:
+    """An ad-day's generated rates and impressions (before changes and budget caps)."""
+
+    impressions: int
+    frequency: float
+    ctr: float
+    cpm: Decimal
+    purchase_rate: float
+    order_value: Decimal
+    cart_rate: float
+
+
+def _draw(world: World, ad_id: str, day: date) -> _Draw | None:
     start, end = world.delivery[ad_id]
     account_id = world.ads[ad_id]["account_id"]
     if day < start or (end is not None and day > end) or day > world.last_data_day(account_id):
@@ -91,14 +109,38 @@ def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
         cpm = Decimal(str(profile.get("cpm", cpm)))
         purchase_rate = profile.get("purchase_rate", purchase_rate)
         order_value = Decimal(str(profile.get("order_value", order_value)))
-    impressions = int(impressions * delivery_scale(world, ad_id, day))
+    return _Draw(impressions, frequency, ctr, cpm, purchase_rate, order_value, cart_rate)
+
+
+def _spend(impressions: int, cpm: Decimal) -> Decimal:
+    return (Decimal(impressions) * cpm / 1000).quantize(CENT, ROUND_HALF_UP)
+
+
+def _demand(world: World, ad_id: str, day: date) -> Decimal:
+    """What the ad would spend on ``day`` without its budget's caps and running all day: the
+    caps are set by the day's demand, so a pause later in the day does not move the hours
+    before it."""
+    drawn = _draw(world, ad_id, day)
+    if drawn is None:
+        return Decimal(0)
+    return _spend(int(drawn.impressions * delivery_scale(world, ad_id, day, False)), drawn.cpm)
+
+
+def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
+    """Raw counts of one ad on one day, or None when it did not deliver."""
+    drawn = _draw(world, ad_id, day)
+    if drawn is None:
+        return None
+    account_id = world.ads[ad_id]["account_id"]
+    capped = budget_factor(world, ad_id, day, lambda ad, when: _demand(world, ad, when))
+    impressions = int(int(drawn.impressions * delivery_scale(world, ad_id, day)) * capped)
     if impressions == 0:
         return None  # paused (or left without budget) the whole day
-    reach = max(1, int(impressions / frequency))
-    clicks = int(impressions * ctr)
-    spend = (Decimal(impressions) * cpm / 1000).quantize(CENT, ROUND_HALF_UP)
-    purchases = int(clicks * purchase_rate)
-    revenue = (Decimal(purchases) * order_value).quantize(CENT)
+    reach = max(1, int(impressions / drawn.frequency))
+    clicks = int(impressions * drawn.ctr)
+    spend = _spend(impressions, drawn.cpm)
+    purchases = visible_conversions(world, ad_id, day, int(clicks * drawn.purchase_rate))
+    revenue = (Decimal(purchases) * drawn.order_value).quantize(CENT)
     counts: dict[str, Any] = {
         "impressions": impressions,
         "reach": reach,
@@ -107,7 +149,7 @@ def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
         "actions": {
             "link_click": clicks,
             "landing_page_view": int(clicks * 0.82),
-            "add_to_cart": int(clicks * cart_rate),
+            "add_to_cart": int(clicks * drawn.cart_rate),
             "purchase": purchases,
             "offsite_conversion.fb_pixel_purchase": purchases,
         },

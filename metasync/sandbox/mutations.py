@@ -42,6 +42,8 @@ ACTIONS = (
 UPDATABLE = frozenset(
     {
         "name",
+        "smart_promotion_type",  # a legacy Advantage+ campaign, for tests of Meta's refusal
+        "is_adset_budget_sharing_enabled",
         "daily_budget",
         "lifetime_budget",
         "bid_amount",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-__all__ = ["ATTRIBUTION_SETTINGS", "attribution_setting", "story_and_assets"]
+__all__ = ["ATTRIBUTION_SETTINGS", "attribution_setting", "campaign_type", "story_and_assets"]
 
 
 # An ad set's unified attribution setting, as insights rows name it, and its attribution_spec.
@@ -35,6 +35,16 @@ def attribution_setting(adset_id: str) -> str:
     """The ad set's unified attribution setting (Meta applies it to every insights row)."""
     names = list(ATTRIBUTION_SETTINGS)
     return names[_hashed("attribution", adset_id) % len(names)]
+
+
+def campaign_type(campaign: dict[str, Any]) -> None:
+    """The v23+ campaign fields: ``smart_promotion_type`` (``GUIDED_CREATION`` for a campaign
+    built by hand; the legacy Advantage+ types are set through the control API) and, for a
+    campaign whose ad sets hold the budgets, ``is_adset_budget_sharing_enabled`` (v24 requires
+    it there; one such campaign in four shares)."""
+    campaign["smart_promotion_type"] = "GUIDED_CREATION"
+    if not campaign.get("daily_budget") and not campaign.get("lifetime_budget"):
+        campaign["is_adset_budget_sharing_enabled"] = _hashed("sharing", campaign["id"]) % 4 == 0
 
 
 def story_and_assets(creative: dict[str, Any], link: str, cta: str) -> None:

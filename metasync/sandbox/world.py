@@ -18,7 +18,12 @@ from zoneinfo import ZoneInfo
 
 from metasync.sandbox.delivery import DeliveryChanges
 from metasync.sandbox.library import Library, generate_library
-from metasync.sandbox.shapes import ATTRIBUTION_SETTINGS, attribution_setting, story_and_assets
+from metasync.sandbox.shapes import (
+    ATTRIBUTION_SETTINGS,
+    attribution_setting,
+    campaign_type,
+    story_and_assets,
+)
 
 __all__ = [
     "SandboxUser",
@@ -279,6 +284,7 @@ def _generate_account(world: World, rng: random.Random, account_id: str, currenc
             campaign["budget_remaining"] = str(int(campaign["daily_budget"]) // 2)
         if status in ("ARCHIVED", "DELETED"):
             campaign["stop_time"] = meta_time(moment - timedelta(days=rng.randrange(2, 10)))
+        campaign_type(campaign)
         world.campaigns[campaign_id] = campaign
         for _ in range(size.adsets_per_campaign):
             _generate_adset(world, rng, campaign, currency, today)

@@ -93,6 +93,22 @@ def _check_budget(world: World, kind: str, obj: dict[str, Any], name: str, amoun
         )
 
 
+# Marketing API out-of-cycle changes 2026, "Advantage+ shopping and app campaigns": from
+# 2026-05-19 the legacy ASC and AAC campaigns cannot be created, duplicated or updated through
+# the API on any version; the new Advantage+ sales and app campaigns replace them.
+LEGACY_ADVANTAGE = ("AUTOMATED_SHOPPING_ADS", "SMART_APP_PROMOTION")
+
+
+def _check_not_legacy_advantage(world: World, kind: str, obj: dict[str, Any]) -> None:
+    campaign = obj if kind == "campaign" else world.campaigns.get(obj.get("campaign_id", ""))
+    if campaign is not None and campaign.get("smart_promotion_type") in LEGACY_ADVANTAGE:
+        raise _invalid(
+            "Updates to legacy Advantage+ shopping and app campaigns are no longer supported "
+            f"(campaign {campaign['id']} is {campaign['smart_promotion_type']}): use "
+            "Advantage+ sales or app campaigns"
+        )
+
+
 def _check_status(obj: dict[str, Any], status: str) -> None:
     if status not in STATUS_ACTIONS:
         raise _invalid(f"Param status must be one of {', '.join(STATUS_ACTIONS)}, not {status!r}")
@@ -125,6 +141,7 @@ def write(
         raise _invalid("The write names no field to change")
     if obj["status"] == "DELETED":
         raise _invalid(f"Object {obj['id']} is deleted and cannot be edited")
+    _check_not_legacy_advantage(world, kind, obj)
     status = changes.pop("status", None)
     updates: dict[str, Any] = {}
     for name, value in changes.items():

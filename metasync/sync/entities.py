@@ -75,7 +75,8 @@ EDGES: dict[str, EdgeSpec] = {
         Campaign,
         "campaign",
         COMMON + "objective,buying_type,daily_budget,lifetime_budget,budget_remaining,"
-        "bid_strategy,special_ad_categories,start_time,stop_time,issues_info,recommendations",
+        "bid_strategy,special_ad_categories,start_time,stop_time,issues_info,recommendations,"
+        "smart_promotion_type,is_adset_budget_sharing_enabled",
         lambda raw, tenant, currency, _: mapping.map_campaign(raw, tenant, currency),
     ),
     "adsets": EdgeSpec(
@@ -84,7 +85,7 @@ EDGES: dict[str, EdgeSpec] = {
         "adset",
         COMMON + "campaign_id,daily_budget,lifetime_budget,bid_amount,billing_event,"
         "optimization_goal,targeting,start_time,end_time,issues_info,recommendations,"
-        "learning_stage_info",
+        "learning_stage_info,attribution_spec",
         lambda raw, tenant, currency, _: mapping.map_adset(raw, tenant, currency),
     ),
     "ads": EdgeSpec(

@@ -111,6 +111,8 @@ def map_campaign(raw: Mapping[str, Any], tenant_id: str, currency: str | None) -
         "special_ad_categories": list(raw.get("special_ad_categories") or []),
         "start_time": parse_time(raw.get("start_time")),
         "stop_time": parse_time(raw.get("stop_time")),
+        "smart_promotion_type": raw.get("smart_promotion_type"),
+        "is_adset_budget_sharing_enabled": raw.get("is_adset_budget_sharing_enabled"),
     }
 
 
@@ -155,6 +157,7 @@ def map_adset(raw: Mapping[str, Any], tenant_id: str, currency: str | None) -> d
         "targeting": dict(targeting or {}),
         "targeting_summary": targeting_summary(targeting),
         "learning_stage_info": dict(raw.get("learning_stage_info") or {}),
+        "attribution_spec": [dict(w) for w in raw.get("attribution_spec") or []],
         "start_time": parse_time(raw.get("start_time")),
         "end_time": parse_time(raw.get("end_time")),
     }

@@ -48,10 +48,15 @@ def test_scheduled_evaluation_proposes_for_tenants_that_are_on_once_a_slot(
         build_mirror(tenant)
         set_rules(tenant, RULES, by="test")
     set_mode("off", "off", by="test")
+    # a tenant whose evaluation fails (rules stored before they were validated) comes first:
+    # its failure is recorded, and the tenants after it are still evaluated
+    OptimizerSettings(tenant_id="a-broken", rules_yaml="- kind: bogus\n").save()
     scheduled = beat_schedule(load_settings(sync_env))["rules-optimizer"]["kwargs"]
     celery_client.send_task("metasync.evaluate_rules", kwargs=scheduled)
     # the 4-hourly schedule runs cost and return rules: the expensive ad and the winning ad set
     assert _count_becomes("on", 2) == 2
+    broken = OptimizerSettings.objects.get(tenant_id="a-broken")
+    assert "kind must be one of" in broken.evaluation_error and broken.evaluation_failed_at
     kinds = {r.kind for r in Recommendation.objects(tenant_id="on")}
     assert kinds == {"cost_per_conversion", "return_on_spend"}
     assert Recommendation.objects(tenant_id="off").count() == 0, "an optimizer off proposes nothing"

@@ -73,9 +73,11 @@ def build_mirror(tenant: str) -> None:
             tenant_id=tenant, meta_id=meta_id, account_id="1", adset_id=adset, status="ACTIVE",
             effective_status="ACTIVE", updated_time=updated,
         ).save()  # fmt: skip
-    for expensive in ("a-expensive", "a-learning", "a-changed"):
-        rows(tenant, "ad", expensive, 7, spend=60, conversions=1)
-    rows(tenant, "ad", "a-two-conversions", 1, spend=70, conversions=2)
+    for expensive in ("a-expensive", "a-learning", "a-changed"):  # 14 matured days (7-day click)
+        rows(tenant, "ad", expensive, 21, spend=60, conversions=1)
+    rows(tenant, "ad", "a-two-conversions", 14, spend=10, conversions=0)
+    DailyInsight.objects(tenant_id=tenant, entity_id="a-two-conversions").order_by("date").first(
+    ).update(set__conversions=Decimal(2))  # fmt: skip
     rows(tenant, "ad", "a-fatigued", 7, clicks=8, frequency=3.6)  # this week
     for back in range(7, 14):  # the week before: a click-through rate three times higher
         DailyInsight(
@@ -83,5 +85,5 @@ def build_mirror(tenant: str) -> None:
             date=(YESTERDAY - timedelta(days=back)).isoformat(), impressions=1000,
             clicks=30, spend=Decimal(10), conversions=Decimal(5), revenue=Decimal(0),
         ).save()  # fmt: skip
-    rows(tenant, "adset", "s-win", 3, spend=100, conversions=30, revenue=900)
-    rows(tenant, "adset", "s-learning", 3, spend=100, conversions=30, revenue=900)
+    rows(tenant, "adset", "s-win", 10, spend=100, conversions=30, revenue=900)  # 3 matured
+    rows(tenant, "adset", "s-learning", 10, spend=100, conversions=30, revenue=900)

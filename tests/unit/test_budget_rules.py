@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from metasync.optimize.budgets import hour_reached, pace, reallocate
-from metasync.optimize.decisions import DayFigures, Subject
+from metasync.optimize.budgets import day_ceiling, hour_reached, pace, reallocate
+from metasync.optimize.decisions import Subject
 from metasync.optimize.rules import (
     BudgetReallocationRule,
     RuleError,
     SpendPacingRule,
     parse_rules,
 )
+from metasync.optimize.stream import Stream
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 REALLOCATE = BudgetReallocationRule(kind="budget_reallocation")
@@ -33,19 +34,17 @@ def _adset(entity: str, budget: int | None = 10_000, campaign: str = "c1", **kw:
     )
 
 
-def _days(spend: float, conversions: int, count: int = 7) -> list[DayFigures]:
-    first = NOW.date() - timedelta(days=count)
-    return [
-        DayFigures(
-            (first + timedelta(days=i)).isoformat(),
-            spend,
-            1000,
-            20,
-            conversions,
-            conversions * 30.0,
-        )
-        for i in range(count)
-    ]
+def _days(spend: float, conversions: int, count: int = 7) -> Stream:
+    """A matured stream of ``count`` days at ``spend`` and ``conversions`` a day."""
+    first = NOW.date() - timedelta(days=count + 7)
+    return Stream(
+        first.isoformat(),
+        (first + timedelta(days=count - 1)).isoformat(),
+        spend * count,
+        conversions * count,
+        conversions * 30.0 * count,
+        count,
+    )
 
 
 def test_the_significantly_worst_ad_set_gives_to_the_best_and_the_total_is_kept() -> None:
@@ -67,6 +66,23 @@ def test_the_significantly_worst_ad_set_gives_to_the_best_and_the_total_is_kept(
     )
     worst_low = move.evidence["cost_per_conversion"]["low"]
     assert worst_low > to["cost_per_conversion"]["high"], "the intervals do not overlap"
+    assert move.evidence["compared"] == 3, "each interval at alpha / 3"
+
+
+def test_more_ad_sets_compared_need_more_evidence() -> None:
+    # two ad sets 2.6 x apart after a week: apart at alpha / 2, not once 20 are compared
+    rows = {("adset", "a"): _days(100, 5), ("adset", "b"): _days(100, 13)}
+    pair = [_adset("a"), _adset("b")]
+    assert len(reallocate(REALLOCATE, pair, rows, NOW)) == 1
+    crowd = pair + [_adset(f"x{i}") for i in range(18)]
+    rows |= {("adset", f"x{i}"): _days(100, 8) for i in range(18)}
+    assert reallocate(REALLOCATE, crowd, rows, NOW) == []
+
+
+def test_campaigns_sharing_ad_set_budgets_are_left_to_meta() -> None:
+    rows = {("adset", "a"): _days(100, 2), ("adset", "b"): _days(100, 20)}
+    shared = [_adset("a", budget_sharing=True), _adset("b", budget_sharing=True)]
+    assert reallocate(REALLOCATE, shared, rows, NOW) == []
 
 
 def test_no_move_without_significance_across_campaigns_or_with_a_held_back_ad_set() -> None:
@@ -94,18 +110,28 @@ def _hours(per_hour: float) -> list[float]:
     return [per_hour] * 24
 
 
-def test_pacing_flags_budgets_spent_before_the_evening_on_enough_days() -> None:
+def test_pacing_flags_days_that_reached_metas_ceiling_before_the_evening() -> None:
     assert hour_reached([10.0] * 24, 55.0) == 5
     assert hour_reached([1.0] * 24, 55.0) is None
+    assert day_ceiling(100.0, False, 0.0) == 175.0, "a day may spend 75 % above the budget"
+    assert day_ceiling(100.0, False, 650.0) == 50.0, "the week's 7 x caps it"
+    assert day_ceiling(100.0, True, 0.0) == pytest.approx(210.0), "sharing: + 20 % first"
     subject = _adset("s", budget=10_000)  # 100.00 a day
+    # Saturday 28 (the week before spent at the budget: 100 left), Sunday 29 (a new week:
+    # 175 allowed, reached at 17:00), Monday 30 (2 an hour: never)
     early = {"2026-11-28": _hours(10), "2026-11-29": _hours(10), "2026-11-30": _hours(2)}
     flag = pace(PACING, subject, early, NOW)
     assert flag is not None and flag.action == "flag" and flag.change == {}
     assert [d["date"] for d in flag.evidence["spent_early"]] == ["2026-11-28", "2026-11-29"]
-    assert flag.evidence["spent_early"][0] == {"date": "2026-11-28", "hour": 9, "spend": 100.0}
+    assert flag.evidence["spent_early"][0] == {
+        "date": "2026-11-28", "hour": 9, "spend": 100.0, "ceiling": 100.0}  # fmt: skip
+    assert flag.evidence["spent_early"][1]["hour"] == 17
     once = {"2026-11-29": _hours(10), "2026-11-30": _hours(2)}
     assert pace(PACING, subject, once, NOW) is None, "one day is not a pattern"
     assert pace(PACING, _adset("s", budget=None), early, NOW) is None
+    # spending the budget by noon is not running out: Meta lets the day go on to 1.75 x
+    mondays = {"2026-11-23": _hours(8), "2026-11-30": _hours(8)}
+    assert pace(PACING, subject, mondays, NOW) is None
 
 
 def test_budget_rules_are_validated_with_their_parameters_named() -> None:

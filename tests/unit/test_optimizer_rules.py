@@ -15,6 +15,7 @@ from metasync.optimize.rules import (
     RuleError,
     parse_rules,
 )
+from metasync.optimize.stream import Stream, matured_through, next_stream
 
 NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
 
@@ -61,45 +62,74 @@ def test_rules_parse_with_defaults_and_every_problem_named() -> None:
         parse_rules("- kind: [")
     with pytest.raises(RuleError, match="must be a list"):
         parse_rules("kind: cost_per_conversion")
+    for bad in (".inf", ".nan", "-.inf"):  # accepted before, then crashed evaluation and apply
+        with pytest.raises(RuleError, match="target: Input should be a finite number"):
+            parse_rules(f"- kind: cost_per_conversion\n  target: {bad}\n")
 
 
-def test_an_expensive_ad_is_paused_with_its_evidence_and_a_two_conversion_one_is_not() -> None:
+def _stream(days: list[DayFigures], maturity: int = 7) -> Stream | None:
+    """The matured stream a first evaluation at NOW builds from ``days``."""
+    return next_stream(None, days, matured_through(NOW.date() - timedelta(days=1), maturity))
+
+
+def test_an_expensive_ad_is_paused_on_matured_days_with_its_evidence() -> None:
     rule = CostPerConversionRule(kind="cost_per_conversion", target=20.0)
-    expensive = decide(rule, _ad(), _days(7, spend=60.0, conversions=1), NOW)
+    days = _days(14, spend=60.0, conversions=1)
+    stream = _stream(days)
+    assert stream is not None and stream.days == 7, "yesterday's week is not mature yet"
+    expensive = decide(rule, _ad(), days, NOW, stream=stream)
     assert expensive is not None and expensive.change == {"status": "PAUSED"}
     evidence = expensive.evidence
-    assert (evidence["spend"], evidence["conversions"]) == (420.0, 7)
+    assert (evidence["spend"], evidence["conversions"], evidence["days"]) == (420.0, 7, 7)
+    assert evidence["last"] == (NOW.date() - timedelta(days=8)).isoformat()
+    assert evidence["log_evidence"] >= evidence["threshold"] == pytest.approx(2.9957, abs=1e-3)
     assert evidence["cost_per_conversion"]["low"] > 20.0
-    # 2 conversions at twice the target: the bound does not clear it, nothing is proposed
-    lucky = _days(7, spend=10.0, conversions=0)
-    lucky[-1] = DayFigures(lucky[-1].date, 10.0, 1000, 20, 2, 0.0)
-    assert decide(rule, _ad(), lucky, NOW) is None
+    # the same ad with only immature days: no stream, no decision, however bad they look
+    fresh = _days(7, spend=60.0, conversions=1)
+    assert _stream(fresh) is None
+    assert decide(rule, _ad(), fresh, NOW, stream=None) is None
+
+
+def test_a_lucky_or_borderline_ad_is_not_paused() -> None:
+    rule = CostPerConversionRule(kind="cost_per_conversion", target=20.0)
+    # 2 conversions on 140 spent (70 each) over 7 matured days: not enough evidence
+    lucky = _days(14, spend=20.0, conversions=0)
+    lucky[0] = DayFigures(lucky[0].date, 20.0, 1000, 20, 2, 0.0)
+    assert decide(rule, _ad(), lucky, NOW, stream=_stream(lucky)) is None
+    # at the target exactly, a long stream never gets there
+    at_target = _days(60, spend=200.0, conversions=10)
+    assert decide(rule, _ad(), at_target, NOW, stream=_stream(at_target)) is None
 
 
 def test_learning_and_recently_changed_entities_are_held_back() -> None:
     rule = CostPerConversionRule(kind="cost_per_conversion", target=20.0)
-    days = _days(7, spend=60.0, conversions=1)
+    days = _days(14, spend=60.0, conversions=1)
+    stream = _stream(days)
     learning = _ad(learning={"status": "LEARNING"})
     changed = _ad(changed_at=NOW - timedelta(hours=1))
     paused = _ad(status="PAUSED")
+    legacy = _ad(locked="a legacy Advantage+ shopping campaign")
     assert held_back(learning, NOW) == "in Meta's learning phase"
     assert "changed within the last 72 hours" in str(held_back(changed, NOW))
     assert held_back(paused, NOW) == "not active (PAUSED)"
-    assert [decide(rule, s, days, NOW) for s in (learning, changed, paused)] == [None] * 3
-    assert decide(rule, _ad(changed_at=NOW - timedelta(hours=73)), days, NOW) is not None
+    assert "legacy Advantage+" in str(held_back(legacy, NOW))
+    subjects = (learning, changed, paused, legacy)
+    assert [decide(rule, s, days, NOW, stream=stream) for s in subjects] == [None] * 4
+    assert decide(rule, _ad(), days, NOW, stream=stream) is not None
 
 
 def test_a_winning_ad_set_gets_a_capped_raise() -> None:
     rule = ReturnOnSpendRule(kind="return_on_spend", target=2.0, max_daily_budget=110.0)
     adset = Subject("adset", "5", "9", "ACTIVE", daily_budget=10_000)
-    decision = decide(rule, adset, _days(3, spend=100.0, conversions=30, revenue=900.0), NOW)
+    days = _days(10, spend=100.0, conversions=30, revenue=900.0)
+    decision = decide(rule, adset, days, NOW, stream=_stream(days))
     assert decision is not None and decision.change == {"daily_budget": 11_000}, (
         "20 % capped at 110.00"
     )
     assert decision.evidence["return_on_spend"]["low"] > 2.0
-    one_bad_day = _days(3, spend=100.0, conversions=30, revenue=900.0)
-    one_bad_day[0] = DayFigures(one_bad_day[0].date, 100.0, 1000, 20, 1, 30.0)
-    assert decide(rule, adset, one_bad_day, NOW) is None
+    # a return at the target (value 20 a conversion, 10 conversions on 100) is not raised
+    even = _days(40, spend=100.0, conversions=10, revenue=200.0)
+    assert decide(rule, adset, even, NOW, stream=_stream(even)) is None
 
 
 def test_a_fatigued_creative_is_flagged() -> None:

@@ -21,7 +21,12 @@ NOW = datetime(2026, 11, 20, 15, tzinfo=UTC)
 
 
 def _world() -> World:
+    """A world whose budgets are far above its ads' demand, so Meta's caps never bind and what
+    is tested is delivery's own scaling (the caps: tests/unit/test_sandbox_pacing.py)."""
     world = generate_world(7, SIZE, now=NOW)
+    for holder in (*world.campaigns.values(), *world.adsets.values()):
+        if holder.get("daily_budget"):
+            holder["daily_budget"] = str(int(holder["daily_budget"]) * 1000)
     add_today(world)
     return world
 
@@ -91,7 +96,7 @@ def test_a_performance_profile_fixes_an_ads_rates() -> None:
     today = world.account_today(ad["account_id"])
     rates = {"cpm": 10, "ctr": 0.02, "purchase_rate": 0.1, "order_value": 50, "frequency": 4}
     mutate(world, ad["id"], "performance", rates)
-    for day in (today - timedelta(days=offset) for offset in range(5)):
+    for day in (today - timedelta(days=offset) for offset in range(8, 13)):  # matured days
         counts = ad_day(world, ad["id"], day)
         if counts is None:
             continue  # the generated world's days without delivery stay so
@@ -127,3 +132,22 @@ def test_learning_and_profiles_are_checked_and_not_logged() -> None:
         mutate(world, ad, "performance", {"ctr": 3})
     with pytest.raises(MutationError, match="profiles are set on ads"):
         mutate(world, adset["id"], "performance", {"ctr": 0.1})
+
+
+def test_conversions_arrive_late_and_later_reads_restate_them() -> None:
+    world = _world()
+    ad = _delivering(world, world.account_today(next(iter(world.accounts))))
+    mutate(world, ad["id"], "performance", {"ctr": 0.05, "purchase_rate": 0.2})
+    yesterday = world.account_today(ad["account_id"]) - timedelta(days=1)
+    counts = ad_day(world, ad["id"], yesterday)
+    assert counts is not None
+    final = int(counts["clicks"] * 0.2)
+    seen = counts["actions"]["purchase"]
+    assert 0 < seen < final, "about 55 % of yesterday's conversions have arrived"
+    readings = []
+    for _ in range(8):  # read again each day after: never fewer, and complete within the window
+        world.now += timedelta(days=1)
+        later = ad_day(world, ad["id"], yesterday)
+        assert later is not None and later["clicks"] == counts["clicks"]
+        readings.append(later["actions"]["purchase"])
+    assert readings == sorted(readings) and readings[0] >= seen and readings[-1] == final

@@ -4,7 +4,7 @@ CLI stores rules only when they validate, and one tenant cannot decide another's
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
@@ -39,10 +39,12 @@ def test_exactly_the_right_recommendations_with_evidence_and_none_twice(mongo: s
     assert len(first.proposed) == 4 and first.known == 0
     expensive = found[("cost_per_conversion", "a-expensive")]
     assert expensive.change == {"status": "PAUSED"} and expensive.state == "proposed"
+    # matured days only: the 7-day click window leaves the last 7 days out
     assert (
-        expensive.evidence["first"] == (YESTERDAY - timedelta(days=6)).isoformat()
-        and expensive.evidence["last"] == YESTERDAY.isoformat()
+        expensive.evidence["first"] == (YESTERDAY - timedelta(days=20)).isoformat()
+        and expensive.evidence["last"] == (YESTERDAY - timedelta(days=7)).isoformat()
     )
+    assert expensive.evidence["log_evidence"] >= expensive.evidence["threshold"]
     assert expensive.evidence["cost_per_conversion"]["low"] > 20
     assert found[("return_on_spend", "s-win")].change == {"daily_budget": 12000}
     assert (
@@ -56,6 +58,30 @@ def test_exactly_the_right_recommendations_with_evidence_and_none_twice(mongo: s
     second = evaluate_tenant("t1", now=NOW)
     assert second.proposed == [] and second.known == 4
     assert Recommendation.objects(tenant_id="t1").count() == 4
+    # a day later one more day has matured: the cost rule decides again, and its new proposal
+    # supersedes the old one (one open proposal per entity and action)
+    third = evaluate_tenant("t1", now=NOW + timedelta(days=1))
+    assert len(third.proposed) >= 1
+    open_ones = Recommendation.objects(tenant_id="t1", entity_id="a-expensive", state="proposed")
+    [latest] = open_ones
+    assert latest.evidence["last"] == (YESTERDAY - timedelta(days=6)).isoformat()
+    assert Recommendation.objects.get(pk=expensive.pk).state == "superseded"
+    assert Recommendation.objects.get(pk=expensive.pk).superseded_by == str(latest.pk)
+
+
+def test_a_proposal_too_old_cannot_be_approved(mongo: str) -> None:
+    build_mirror("t1")
+    set_rules("t1", RULES, by="test")
+    evaluate_tenant("t1", now=NOW)
+    found = Recommendation.objects(tenant_id="t1", rule="cost_per_conversion").get()
+    found.update(set__proposed_at=datetime.now(UTC) - timedelta(hours=73))
+    with pytest.raises(RecommendationError, match="more than 72 hours ago: too old to approve"):
+        decide_recommendation("t1", str(found.pk), approve=True, by="op")
+    assert Recommendation.objects.get(pk=found.pk).state == "expired"
+    with pytest.raises(ValueError, match="proposal_max_age_hours must be a finite number"):
+        set_guards("t1", by="op", proposal_max_age_hours=float("inf"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_budget_increase must be a finite number"):
+        set_guards("t1", by="op", max_budget_increase=float("nan"))
 
 
 def test_decisions_are_recorded_and_scoped_to_their_tenant(mongo: str) -> None:
@@ -108,18 +134,18 @@ def test_a_backtest_replays_the_rules_day_by_day(mongo: str) -> None:
     set_rules("t1", RULES, by="test")
     result = backtest("t1", days=7, now=NOW)
     by_entity = {(a.rule, a.entity_id): a for a in result.actions}
-    # the expensive ad: 60.00 a day for one conversion; with no earlier history the rule needs
-    # 3 days of evidence (180.00, 3 conversions: cost at least 180 / 8.77 = 20.5)
+    # the expensive ad: 60.00 a day for one conversion; the first replayed morning already has
+    # 7 matured days (420.00, 7 conversions where 21 were due at the target)
     paused = by_entity[("cost_per_conversion", "a-expensive")]
     assert (paused.day, paused.action, paused.spend_after) == (
-        (YESTERDAY - timedelta(days=3)).isoformat(),
+        (YESTERDAY - timedelta(days=6)).isoformat(),
         "pause",
-        240.0,
+        420.0,
     )
     assert ("cost_per_conversion", "a-two-conversions") not in by_entity
     assert not {e for _, e in by_entity} & {"a-learning", "s-learning"}, "learning: never"
     assert result.paused_spend == sum(a.spend_after for a in result.actions if a.action == "pause")
-    # s-win's 3 days of rows end yesterday: no replayed morning saw 3 complete days before it
+    # s-win's 10 days of rows end yesterday: no replayed morning saw 3 matured days before it
     assert not [a for a in result.actions if a.rule == "return_on_spend"]
 
 
@@ -127,8 +153,13 @@ def test_evaluation_uses_the_tenants_quiet_hours(mongo: str) -> None:
     build_mirror("t1")
     set_rules("t1", RULES, by="test")
     set_guards("t1", by="test", quiet_hours=0)  # the tenant acts on changes at once
-    evaluate_tenant("t1", now=NOW)
-    assert Recommendation.objects(tenant_id="t1", entity_id="a-changed").count() == 1
+    result = evaluate_tenant("t1", now=NOW)
+    assert "changed within the last 0 hours" not in result.held_back
+    assert "changed within the last 72 hours" not in result.held_back
+    # but a changed ad is a new hypothesis: its evidence starts the day after the change
+    assert Recommendation.objects(tenant_id="t1", entity_id="a-changed").count() == 0
+    set_guards("t1", by="test", quiet_hours=72)
+    assert "changed within the last 72 hours" in evaluate_tenant("t1", now=NOW).held_back
 
 
 def test_a_backtest_waits_the_quiet_hours_after_its_own_raise(mongo: str) -> None:
@@ -140,10 +171,11 @@ def test_a_backtest_waits_the_quiet_hours_after_its_own_raise(mongo: str) -> Non
         effective_status="ACTIVE", updated_time=NOW - timedelta(days=30),
         learning_stage_info={"status": "SUCCESS"}, daily_budget=Decimal("100.00"),
     ).save()  # fmt: skip
-    rows("t3", "adset", "s-win", 12, spend=100, conversions=30, revenue=900)
-    result = backtest("t3", days=8, now=NOW, rules=parse_rules(RULES))
+    rows("t3", "adset", "s-win", 40, spend=100, conversions=30, revenue=900)
+    result = backtest("t3", days=30, now=NOW, rules=parse_rules(RULES))
     raises = [a for a in result.actions if a.action == "raise_budget"]
     days = [date.fromisoformat(a.day) for a in raises]
     assert len(raises) >= 2, "the winning ad set is raised, and raised again later"
-    assert all(b - a >= timedelta(days=3) for a, b in pairwise(days)), days
+    # after its own raise: the quiet hours, then a new stream needs 3 matured days
+    assert all(b - a >= timedelta(days=3 + 7) for a, b in pairwise(days)), days
     assert [a.change["daily_budget"] for a in raises[:2]] == [12_000, 14_400], "it compounds"
