@@ -134,7 +134,7 @@ def main() -> None:
         started = time.monotonic()
         evaluation = evaluate_tenant(TENANT)
         seconds = time.monotonic() - started
-        raw = min(_raw_read_seconds(today - timedelta(days=15)) for _ in range(3))
+        raw = min(_raw_read_seconds(today - timedelta(days=22)) for _ in range(3))
         proposed = Counter(r.kind for r in Recommendation.objects(tenant_id=TENANT))
         replay = backtest(TENANT, days=30)
         window = DailyInsight.objects(

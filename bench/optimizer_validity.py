@@ -20,7 +20,8 @@ days, yesterday included, re-run at every look), so the table shows what the cha
   the pause (goal: at least 80 % of 2 x ads within 14 days).
 - **Pointless reallocations**: ``CAMPAIGNS`` campaigns of k = 2, 5, 10, 20 identical ad sets
   (cost = target, ``SPEND_PER_DAY`` each), the share with any move within 90 days (goal: at most
-  5 %).
+  5 %); and the power: campaigns whose first ad set costs 2 x the others, moved within 30 and
+  90 days.
 
     .venv/bin/python -m bench.optimizer_validity [--quick]
 """
@@ -147,17 +148,22 @@ def _old_reallocation(members: list[list[DayFigures]]) -> bool:
     return worst is not best and worst.above(best.high)
 
 
-def moved_share(k: int, deployed: bool) -> float:
-    """The share of campaigns of ``k`` identical ad sets given any move within the horizon."""
-    rng = np.random.default_rng([SEED, k, deployed])
+def moved_days(k: int, deployed: bool, first_multiple: float = 1.0) -> list[int | None]:
+    """The day each of ``CAMPAIGNS`` campaigns of ``k`` ad sets got its first move (None:
+    none within the horizon); the first ad set costs ``first_multiple`` x the others."""
+    rng = np.random.default_rng([SEED, k, deployed, int(first_multiple * 100)])
     rule = BudgetReallocationRule(kind="budget_reallocation")
-    moved = 0
+    days: list[int | None] = []
     for c in range(CAMPAIGNS):
-        sets = [Entity(1 / TARGET, rng, lagged=False) for _ in range(k)]
+        sets = [
+            Entity(1 / (TARGET * (first_multiple if i == 0 else 1.0)), rng, lagged=False)
+            for i in range(k)
+        ]
         subjects = [
             Subject("adset", f"s{c}-{i}", "1", "ACTIVE", daily_budget=20_000, parent_id=f"c{c}")
             for i in range(k)
         ]
+        fired = False
         for today in range(1, HORIZON + 1):
             rows = [s.figures(today, 2 * MATURITY + 14) for s in sets]
             if deployed:
@@ -170,9 +176,9 @@ def moved_share(k: int, deployed: bool) -> float:
             else:
                 fired = _old_reallocation(rows)
             if fired:
-                moved += 1
                 break
-    return moved / CAMPAIGNS
+        days.append(today if fired else None)
+    return days
 
 
 def main() -> None:
@@ -209,12 +215,24 @@ def main() -> None:
     print(table(["cost", "lag", "test", "14 days", "30 days", "90 days", "median day"], rows))
     rows = []
     for k in (2, 5, 10, 20):
-        before, after = moved_share(k, False), moved_share(k, True)
+        before = _share(moved_days(k, False), HORIZON)
+        after = _share(moved_days(k, True), HORIZON)
         results["reallocations"].append({"k": k, "before": before, "anytime": after})
         rows.append([k, f"{before:.1%}", f"{after:.1%}"])
     print(f"\nCampaigns of k identical ad sets given a pointless move within {HORIZON} days "
           f"({CAMPAIGNS} campaigns a row)")  # fmt: skip
     print(table(["k", "before: 7-day intervals", "anytime, alpha / k"], rows))
+    rows = []
+    for k in (2, 5):
+        days = moved_days(k, True, first_multiple=2.0)
+        moved = [d for d in days if d is not None]
+        power = {"k": k, "within_30": _share(days, 30), "within_90": _share(days, 90),
+                 "median_day": statistics.median(moved) if moved else None}  # fmt: skip
+        results.setdefault("reallocation_power", []).append(power)
+        rows.append([k, f"{power['within_30']:.1%}", f"{power['within_90']:.1%}",
+                     power["median_day"] or "-"])  # fmt: skip
+    print("\nCampaigns whose first ad set costs 2 x the others: moved (anytime, alpha / k)")
+    print(table(["k", "30 days", "90 days", "median day"], rows))
     results["seconds"] = round(time.monotonic() - started, 1)
     print(f"\n{results['seconds']} s; saved {save('optimizer_validity', results)}")
 

@@ -13,7 +13,7 @@ import pytest
 from celery import Celery
 
 from metasync.config import load_settings
-from metasync.embedded import free_port, start_web, wait_for_port
+from metasync.embedded import EmbeddedService, free_port, start_mongo, start_web, wait_for_port
 from metasync.models import RunStatus, SyncRun
 from metasync.sandbox.world import WorldSize
 from tests.support.diagnosis import stuck_runs_report
@@ -42,6 +42,14 @@ def world_size() -> WorldSize:
 @pytest.fixture
 def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
     return {**sync_env, "META_APP_VERIFY_TOKEN": "e2e-verify"}
+
+
+@pytest.fixture
+def own_mongo(tmp_path: Path) -> Iterator[EmbeddedService]:
+    """A MongoDB-wire server of the test's own, for tests that stop and restart it."""
+    service = start_mongo(tmp_path / "mongo")
+    yield service
+    service.stop()
 
 
 @pytest.fixture

@@ -91,13 +91,6 @@ def test_redis_restarted_mid_run(
 
 
 @pytest.fixture
-def own_mongo(tmp_path: Path) -> Iterator[EmbeddedService]:
-    service = start_mongo(tmp_path / "mongo")
-    yield service
-    service.stop()
-
-
-@pytest.fixture
 def mongo_uri(own_mongo: EmbeddedService) -> str:  # this module's tests that ask for it
     return own_mongo.url
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +39,6 @@ def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
         **sync_env, **QUICK_REDELIVERY_ENV, **STALL_CHECK_ENV,
         "OPTIMIZER_LEASE_SECONDS": str(LEASE), "META_MAX_RETRIES": "1",
     }  # fmt: skip
-
-
-@pytest.fixture
-def own_mongo(tmp_path: Path) -> Iterator[EmbeddedService]:
-    service = start_mongo(tmp_path / "mongo")
-    yield service
-    service.stop()
 
 
 @pytest.fixture
@@ -84,6 +76,20 @@ def _budgets(world: Sandbox, *adsets: dict[str, Any]) -> list[int]:
 
 def _faults(world: Sandbox, *planned: dict[str, Any]) -> None:
     world.control("POST", "faults", {"write_faults": list(planned)})
+
+
+def _reallocation(
+    world: Sandbox, client: Celery, connection: MetaConnection, fault: dict[str, Any],
+    **options: Any,
+) -> tuple[str, int, list[dict[str, Any]], int]:  # fmt: skip
+    """A reallocation between two live ad sets sent to the workers with ``fault`` planned on
+    the receiver's write: its id, the amount moved, the two ad sets and their total before."""
+    giver, receiver = live_adsets(world, connection.ad_account_ids[0])
+    total = sum(_budgets(world, giver, receiver))
+    _faults(world, {"id": receiver["id"], **fault})
+    rec, moved = approved_reallocation(connection, giver, receiver)
+    _send(client, connection, rec, **options)
+    return rec, moved, [giver, receiver], total
 
 
 @pytest.mark.usefixtures("recovery_beat")
@@ -131,12 +137,10 @@ def test_a_failing_second_write_is_retried_or_compensated(
     celery_client: Celery,
 ) -> None:
     connection = connections[0]
-    giver, receiver = live_adsets(world, connection.ad_account_ids[0])
-    total = sum(_budgets(world, giver, receiver))
     # for a while: five 500s on the receiver (the task retries; the giver's write is its own)
-    _faults(world, {"id": receiver["id"], "kind": "error", "times": 5})
-    rec, moved = approved_reallocation(connection, giver, receiver)
-    _send(celery_client, connection, rec)
+    rec, moved, (giver, receiver), total = _reallocation(
+        world, celery_client, connection, {"kind": "error", "times": 5}
+    )
     applied = _settles(rec, ("applied", "expired", "compensated"))
     assert applied.state == "applied", applied.error
     assert _budgets(world, giver, receiver) == [
@@ -169,11 +173,9 @@ def test_mongodb_restarted_in_the_middle_of_a_reallocation(
     celery_client: Celery,
 ) -> None:
     connection = connections[0]
-    giver, receiver = live_adsets(world, connection.ad_account_ids[0])
-    total = sum(_budgets(world, giver, receiver))
-    _faults(world, {"id": receiver["id"], "kind": "slow", "ms": 4000})
-    rec, moved = approved_reallocation(connection, giver, receiver)
-    _send(celery_client, connection, rec)
+    rec, moved, (giver, receiver), total = _reallocation(
+        world, celery_client, connection, {"kind": "slow", "ms": 4000}
+    )
     deadline = time.monotonic() + 30
     while _budgets(world, receiver)[0] == int(receiver["daily_budget"]):
         assert time.monotonic() < deadline, "the second POST never reached the sandbox"
@@ -196,12 +198,11 @@ def test_a_soft_time_limit_in_the_middle_of_a_reallocation(
     workers: Workers,
     celery_client: Celery,
 ) -> None:
+    rec, _, (giver, receiver), total = _reallocation(
+        world, celery_client, connections[0], {"kind": "slow", "ms": 6000},
+        soft_time_limit=2, time_limit=20,
+    )  # fmt: skip
     connection = connections[0]
-    giver, receiver = live_adsets(world, connection.ad_account_ids[0])
-    total = sum(_budgets(world, giver, receiver))
-    _faults(world, {"id": receiver["id"], "kind": "slow", "ms": 6000})
-    rec, _ = approved_reallocation(connection, giver, receiver)
-    _send(celery_client, connection, rec, soft_time_limit=2, time_limit=20)
     applied = _settles(rec, ("applied", "expired", "compensated"))
     assert applied.state == "applied", applied.error
     assert sum(_budgets(world, giver, receiver)) == total
