@@ -1,5 +1,10 @@
-"""The statistics behind the optimizer's decisions: when is a cost or a return *significantly*
-beyond a target, not just by the luck of a few conversions.
+"""Fixed-sample intervals for a Poisson count, and :class:`Bound`, the shape decisions report
+their intervals in.
+
+The rules no longer decide by these intervals: re-run at every evaluation they act on entities
+that meet their target far more often than ``1 - confidence`` (the anytime-valid evidence that
+replaced them is :mod:`metasync.optimize.sequential`). They stay as the comparison
+``bench/optimizer_validity.py`` draws ("the test before") and as a single-look description.
 
 Conversions of an ad over a span are modelled as a Poisson count with unknown rate; the exact
 (Garwood) interval on a count ``c`` at confidence ``1 - alpha`` is
@@ -9,17 +14,11 @@ Conversions of an ad over a span are modelled as a Poisson count with unknown ra
 
 From it, for spend ``S`` (account currency, major units) and conversion value ``V``:
 
-- cost per conversion ``S / c`` has the interval ``[S / upper, S / lower]``; an ad is
-  *significantly too expensive* when even the optimistic end ``S / upper`` is above the target.
-  With no conversions at all this still decides: ``S / upper(0) = S / 3.69`` at 95 %, so an ad
-  is paused only after spending about 3.7 times the target without one conversion.
+- cost per conversion ``S / c`` has the interval ``[S / upper, S / lower]``;
 - return on ad spend ``V / S`` scales with the count at a fixed value per conversion
-  (``V / c``), so its interval is ``[lower * (V / c) / S, upper * (V / c) / S]``; an ad set is
-  *significantly profitable* when the pessimistic end is above the target.
+  (``V / c``), so its interval is ``[lower * (V / c) / S, upper * (V / c) / S]``.
 
-The trade-off: the exact interval is conservative (it covers at least ``1 - alpha``), so with
-few conversions metasync waits longer than a point estimate would; a 2-conversion ad is never
-paused on cost unless it spent more than ``upper(2) = 7.2`` times the target.
+Each covers at least ``1 - alpha`` at one look, and no more than that over many.
 """
 
 from __future__ import annotations

@@ -104,9 +104,13 @@ def approve_for_apply_mode(tenant_id: str, recommendation_ids: list[str]) -> lis
     for found in Recommendation.objects(
         tenant_id=tenant_id, pk__in=recommendation_ids, state="proposed"
     ):
-        if found.change:
+        if not found.change:
+            continue
+        try:
             decide_recommendation(tenant_id, str(found.pk), approve=True, by="optimizer")
-            approved.append(str(found.pk))
+        except RecommendationError:
+            continue  # too old (now expired), or decided meanwhile: the others go on
+        approved.append(str(found.pk))
     return approved
 
 

@@ -70,6 +70,7 @@ class DeliveryChanges:
     version: int = 0  # moves with every change, so cached rows are computed again
     # budget caps by (holder, day, version) (metasync.sandbox.pacing)
     caps: dict[tuple[str, date, int], float] = field(default_factory=dict)
+    members: dict[str, list[str]] = field(default_factory=dict)  # ads by ad set and campaign
 
 
 def record_status(world: World, object_id: str, status: str, at: datetime) -> None:

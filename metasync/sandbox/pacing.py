@@ -94,6 +94,16 @@ def budget_factor(
     return _factor(world, holder, day, demand_of, cache)
 
 
+def _members(world: World, holder_id: str) -> list[str]:
+    """The ads under a budget holder (indexed once per world: ads never change parents)."""
+    index = world.changes.members
+    if not index:
+        for ad in world.ads.values():
+            index.setdefault(ad["adset_id"], []).append(ad["id"])
+            index.setdefault(ad["campaign_id"], []).append(ad["id"])
+    return index.get(holder_id, [])
+
+
 def _factor(
     world: World,
     holder: dict[str, Any],
@@ -104,8 +114,7 @@ def _factor(
     key = (holder["id"], day, world.changes.version)
     if key in cache:
         return cache[key]
-    field = "adset_id" if holder["id"] in world.adsets else "campaign_id"
-    ads = [a["id"] for a in world.ads.values() if a[field] == holder["id"]]
+    ads = _members(world, holder["id"])
     demand = float(sum((demand_of(a, day) for a in ads), Decimal(0)))
     average = _budget(world, holder, day) * ((1 + SHARED) if _sharing(world, holder) else 1.0)
     week_start = day - timedelta(days=(day.weekday() + 1) % 7)  # weeks start on Sunday

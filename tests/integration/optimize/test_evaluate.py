@@ -17,8 +17,10 @@ from metasync.optimize.evaluate import evaluate_tenant
 from metasync.optimize.rules import parse_rules
 from metasync.optimize.settings import (
     RecommendationError,
+    approve_for_apply_mode,
     decide_recommendation,
     set_guards,
+    set_mode,
     set_rules,
 )
 from tests.integration.test_cli import run, with_database
@@ -78,6 +80,14 @@ def test_a_proposal_too_old_cannot_be_approved(mongo: str) -> None:
     with pytest.raises(RecommendationError, match="more than 72 hours ago: too old to approve"):
         decide_recommendation("t1", str(found.pk), approve=True, by="op")
     assert Recommendation.objects.get(pk=found.pk).state == "expired"
+    # apply mode approves what is still fresh and passes over what is too old
+    set_mode("t1", "apply", by="op")
+    fresh = Recommendation.objects(tenant_id="t1", rule="return_on_spend").get()
+    stale = Recommendation.objects(tenant_id="t1", rule="creative_fatigue").get()
+    stale.update(set__proposed_at=datetime.now(UTC) - timedelta(hours=80),
+                 set__change={"status": "PAUSED"})  # fmt: skip
+    assert approve_for_apply_mode("t1", [str(stale.pk), str(fresh.pk)]) == [str(fresh.pk)]
+    assert Recommendation.objects.get(pk=stale.pk).state == "expired"
     with pytest.raises(ValueError, match="proposal_max_age_hours must be a finite number"):
         set_guards("t1", by="op", proposal_max_age_hours=float("inf"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_budget_increase must be a finite number"):
