@@ -135,6 +135,8 @@ def mutate(
         }
         for child_kind, child in [(kind, obj), *children]:
             tables[child_kind].pop(child["id"], None)
+        world.changes.members.clear()  # budget holders lost ads: their caps are computed again
+        world.changes.version += 1
         return obj
     before = dict(obj)
     if action in STATUS_OF:

@@ -13,6 +13,7 @@ import pytest
 
 from metasync.sandbox.errors import GraphError
 from metasync.sandbox.metrics import ad_day
+from metasync.sandbox.mutations import mutate
 from metasync.sandbox.world import World, WorldSize, generate_world
 from metasync.sandbox.writes_api import write
 
@@ -74,3 +75,14 @@ def test_legacy_advantage_campaigns_refuse_updates() -> None:
     with pytest.raises(GraphError, match="legacy Advantage\\+ shopping and app campaigns"):
         write(world, scopes, "adset", adset, {"name": "again"})
     assert adset["name"] == "renamed"
+
+
+def test_a_purged_ad_leaves_its_siblings_readable() -> None:
+    world = generate_world(11, SIZE, now=NOW)
+    ad = next(a for a in world.ads.values() if a["status"] == "ACTIVE")
+    sibling = next(a for a in world.ads.values() if a["adset_id"] == ad["adset_id"] and a is not ad)
+    yesterday = world.account_today(ad["account_id"]) - timedelta(days=1)
+    ad_day(world, sibling["id"], yesterday)  # the caps are computed with both
+    mutate(world, ad["id"], "purge")
+    for back in range(1, 10):
+        ad_day(world, sibling["id"], yesterday - timedelta(days=back))  # no KeyError
