@@ -100,6 +100,7 @@ class Recommendation(Document):  # type: ignore[misc]
     planned_at = DateTimeField()
     undo_plan = ListField(DictField())
     applied_at = DateTimeField()
+    waiting_until = DateTimeField()  # held by the daily cap: the recovery sends it again then
     superseded_by = StringField()
     error = StringField()  # why the last attempt to apply did not, in plain words
 

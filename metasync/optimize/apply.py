@@ -201,15 +201,18 @@ def _release(rec: Recommendation, claim: str, **updates: Any) -> None:
 
 
 def stale_applies(lease_seconds: int) -> list[Recommendation]:
-    """Approved recommendations to take over: an expired lease (its worker died), or a plan
-    begun and no lease (its task stopped mid-way, e.g. at a time limit). An undo stopped
-    mid-way is resumed by running the undo again (its lease expires likewise)."""
-    expired = utcnow() - timedelta(seconds=lease_seconds)
+    """Approved recommendations to take over: an expired lease (its worker died), a plan begun
+    and no lease (its task stopped mid-way, e.g. at a time limit), or one the daily cap held
+    whose new day has come. An undo stopped mid-way is resumed by running the undo again (its
+    lease expires likewise)."""
+    now = utcnow()
+    expired = now - timedelta(seconds=lease_seconds)
     stopped = Q(claimed_at=None) & Q(plan__0__exists=True)
+    due = Q(claimed_at=None) & Q(waiting_until__lte=now)  # the daily cap's new day
     return list(
-        Recommendation.objects(Q(state="approved") & (Q(claimed_at__lt=expired) | stopped)).only(
-            "tenant_id"
-        )
+        Recommendation.objects(
+            Q(state="approved") & (Q(claimed_at__lt=expired) | stopped | due)
+        ).only("tenant_id")
     )
 
 
@@ -408,11 +411,13 @@ def _apply_claimed(
             _release(rec, claim, set__state="expired", set__error=refusal)
             return
         if not _take_action_slot(rec, settings.max_actions_per_account_day):
+            midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
             _release(
                 rec,
                 claim,
                 set__error=f"ad account {rec.account_id} had its "
                 f"{settings.max_actions_per_account_day} actions today; applied tomorrow",
+                set__waiting_until=midnight + timedelta(days=1),
             )
             return
         changes = _capped(targets, fresh, settings)
@@ -432,7 +437,10 @@ def _apply_claimed(
             raise ApplyBusy(f"recommendation {rec.pk}: the lease was lost before writing", 1.0)
         rec.plan = plan
     _run_plan(client, rec, plan, "apply", by, final_attempt)
-    _release(rec, claim, set__state="applied", set__applied_at=utcnow(), unset__error=True)
+    _release(
+        rec, claim, set__state="applied", set__applied_at=utcnow(), unset__error=True,
+        unset__waiting_until=True,
+    )  # fmt: skip
 
 
 def undo_recommendation(

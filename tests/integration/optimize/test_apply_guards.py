@@ -65,6 +65,10 @@ def test_the_daily_cap_holds_when_applies_run_at_once(
     assert sum(_status(world, ad) == "PAUSED" for ad in ads) == 1, "one write, not four"
     waiting = Recommendation.objects(pk__in=recs, state="approved")
     assert all("had its 1 actions today" in r.error for r in waiting)
+    # tomorrow the recovery sends them again (each then meets the new day's cap)
+    assert stale_applies(60) == []
+    waiting.update(set__waiting_until=utcnow() - timedelta(seconds=1))
+    assert len(stale_applies(60)) == 3
 
 
 def test_a_lost_answer_is_recognised_and_a_dead_lease_taken_over(
