@@ -142,7 +142,12 @@ class AuditEntry(Document):  # type: ignore[misc]
         "indexes": [
             {"fields": ["tenant_id", "recommendation_id"]},
             {"fields": ["tenant_id", "account_id", "action", "at"]},
-            {"fields": ["recommendation_id", "action", "step", "field"], "unique": True},
+            # one entry per step's field; entity_id in the key keeps the index valid over
+            # entries written before steps existed (a reallocation's two budgets)
+            {
+                "fields": ["recommendation_id", "action", "step", "entity_id", "field"],
+                "unique": True,
+            },
         ],
     }
 

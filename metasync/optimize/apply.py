@@ -249,13 +249,16 @@ def _audit(
     """Upsert the audit entries of one step (one per field) with ``fields``."""
     for name, value in item["after"].items():
         AuditEntry.objects(
-            recommendation_id=str(rec.pk), action=action, step=step, field=name
+            recommendation_id=str(rec.pk),
+            action=action,
+            step=step,
+            entity_id=item["entity_id"],
+            field=name,
         ).update_one(
             upsert=True,
             set_on_insert__tenant_id=rec.tenant_id,
             set_on_insert__account_id=rec.account_id,
             set_on_insert__level=item["level"],
-            set_on_insert__entity_id=item["entity_id"],
             set_on_insert__old_value=item["before"].get(name),
             set_on_insert__new_value=value,
             set_on_insert__by=by,
@@ -482,10 +485,14 @@ def _undo_plan(client: GraphClient, rec: Recommendation) -> list[dict[str, Any]]
     """The writes that undo ``rec``, newest first, after checking nobody changed its entities
     since the optimizer wrote them; raises :class:`RecommendationError` naming what changed."""
     written = list(
-        AuditEntry.objects(recommendation_id=str(rec.pk), action="apply", state="written")
+        AuditEntry.objects(
+            Q(recommendation_id=str(rec.pk))
+            & Q(action="apply")
+            & (Q(state="written") | Q(state__exists=False))  # entries from before intents
+        ).order_by("at")
     )
     plan = []
-    for item in reversed(list(rec.plan or [])):
+    for item in reversed(list(rec.plan or []) or _plan_of(written)):
         entries = [e for e in written if e.entity_id == item["entity_id"]]
         fresh = _read(client, rec, item["level"], item["entity_id"])
         for entry in entries:
@@ -500,6 +507,20 @@ def _undo_plan(client: GraphClient, rec: Recommendation) -> list[dict[str, Any]]
              "before": dict(item["after"]), "after": dict(item["before"])}
         )  # fmt: skip
     return plan
+
+
+def _plan_of(written: list[AuditEntry]) -> list[dict[str, Any]]:
+    """The plan of a recommendation applied before plans were stored, from its audit entries
+    (oldest first)."""
+    plan: dict[str, dict[str, Any]] = {}
+    for entry in written:
+        item = plan.setdefault(
+            entry.entity_id,
+            {"level": entry.level, "entity_id": entry.entity_id, "before": {}, "after": {}},
+        )
+        item["before"][entry.field] = entry.old_value
+        item["after"][entry.field] = entry.new_value
+    return list(plan.values())
 
 
 def _check_activity(

@@ -151,3 +151,21 @@ def test_legacy_advantage_campaigns_are_not_written(
     assert _status(world, ad_id) == "ACTIVE"
     assert audit_matches_meta(world, rec) == []
     assert {e.state for e in AuditEntry.objects(recommendation_id=rec)} == {"abandoned"}
+
+
+def test_a_recommendation_applied_before_plans_existed_can_be_undone(
+    ctx: SyncContext, world: Sandbox, connections: list[MetaConnection]
+) -> None:
+    connection = connections[0]
+    [ad] = _live_ads(world, connection.ad_account_ids[0], 1)
+    rec = approved_pause(connection, ad)
+    assert world.post(ad, token=world.user()["token"], status="PAUSED").status_code == 200
+    Recommendation.objects(pk=rec).update_one(set__state="applied", set__applied_at=utcnow())
+    AuditEntry._get_collection().insert_one(  # as the write-back stored it: no step, no state
+        {"tenant_id": connection.tenant_id, "recommendation_id": rec,
+         "account_id": connection.ad_account_ids[0], "level": "ad", "entity_id": ad,
+         "action": "apply", "field": "status", "old_value": "ACTIVE", "new_value": "PAUSED",
+         "read_back": "PAUSED", "by": "op", "at": utcnow()}
+    )  # fmt: skip
+    assert undo_recommendation(ctx, connection.tenant_id, rec, by="op").state == "undone"
+    assert _status(world, ad) == "ACTIVE"
