@@ -372,8 +372,8 @@ def apply_recommendation(
         )
     try:
         client = _client(ctx, rec)
-    except RecommendationError as exc:
-        rec.update(set__error=str(exc))
+    except RecommendationError as exc:  # reported; not sent again until someone applies it
+        rec.update(set__error=str(exc), unset__waiting_until=True)
         raise
     claim = _take_lease(rec, "approved", ctx.settings.OPTIMIZER_LEASE_SECONDS)
     try:
