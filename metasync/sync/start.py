@@ -160,6 +160,10 @@ def start_sync(
         return _start_locked(
             ctx, connection, run_id, kind, trigger, full, request_id, period, levels
         )
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM of an inline run while it starts
+        interrupt(ctx, str(run_id))  # closed as failed, as in its subtasks: never left running
+        lock.release(str(run_id))
+        raise
     except BaseException:
         lock.release(str(run_id))
         raise

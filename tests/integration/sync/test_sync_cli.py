@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 from metasync.models import MetaConnection, RunStatus, SyncRun
 from metasync.sync import SyncContext
@@ -204,3 +205,26 @@ def test_operator_errors_are_one_line_and_tracebacks_need_debug(
         assert len(lines) == 1 and lines[0].startswith("error: MongoDB does not answer"), lines
     debug = metasync(["runs", "--debug"], away)
     assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_an_interrupt_during_the_start_closes_the_run_and_frees_the_lock(
+    world: Sandbox, ctx: SyncContext, connections: list[MetaConnection], monkeypatch: Any
+) -> None:
+    """Ctrl-C or SIGTERM while a run is starting (its document saved, its accounts still being
+    read) closes it as failed, as one in its subtasks does; it never stays "running"."""
+    import pytest
+
+    from metasync.sync import run_inline
+    from metasync.sync import start as starting
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt("signal 15")
+
+    monkeypatch.setattr(starting, "maybe_refresh_token", interrupted)
+    connection = connections[0]
+    with pytest.raises(KeyboardInterrupt):
+        run_inline(ctx, str(connection.pk))
+    [run] = SyncRun.objects(connection_id=str(connection.pk))
+    assert run.status == RunStatus.FAILED and run.finished_at is not None
+    assert run.errors[-1]["type"] == "Interrupted"
+    assert ctx.sync_lock(str(connection.pk), "entities").holder() is None
