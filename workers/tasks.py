@@ -14,7 +14,8 @@ from celery.utils.log import get_task_logger
 
 from metasync.graph import RateLimitError, TokenError
 from metasync.models import ConnectionStatus, MetaConnection
-from metasync.optimize.apply import ApplyBusy, apply_recommendation, stale_applies
+from metasync.optimize.apply import apply_recommendation
+from metasync.optimize.claims import ApplyBusy, stale_applies
 from metasync.optimize.evaluate import evaluate_isolated, has_rules, tenants_with_rules
 from metasync.optimize.settings import RecommendationError, approve_for_apply_mode
 from metasync.sync import Period, Subtask, execute_subtask, start_sync

@@ -242,8 +242,8 @@ def apply_command(tenant: Tenant, recommendation_id: str) -> None:
 def undo_command(tenant: Tenant, recommendation_id: str) -> None:
     """Restore the values an applied recommendation replaced (if nobody changed them since)."""
     from metasync.graph import MetaAPIError
-    from metasync.optimize.apply import undo_recommendation
     from metasync.optimize.settings import RecommendationError
+    from metasync.optimize.undo import undo_recommendation
 
     ctx = connected_context()
     try:

@@ -99,6 +99,7 @@ class Recommendation(Document):  # type: ignore[misc]
     plan = ListField(DictField())
     planned_at = DateTimeField()
     undo_plan = ListField(DictField())
+    gave_up = StringField()  # the plan cannot complete: what it wrote is being taken back
     applied_at = DateTimeField()
     waiting_until = DateTimeField()  # held by the daily cap: the recovery sends it again then
     superseded_by = StringField()

@@ -36,7 +36,8 @@ class FaultProfile:
     sync_timeout_days: int | None = None  # sync insights over more days: (2, 1504038)
     # "<account id>:<YYYY-MM-DD>": that day's account-level row disagrees with its ads'
     corrupt_account_days: list[str] = field(default_factory=list)
-    # writes (POST /{id}) that go wrong, each {"id", "kind", "times" (default 1), "ms"}: kind
+    # writes (POST /{id}) that go wrong, each {"id", "kind", "times" (default 1), "skip"
+    # (writes of the id that pass first, default 0), "ms"}: kind
     # "error" (500, code 1, nothing written), "invalid" (400, code 100, nothing written),
     # "lost" (written, then a 500: the answer is lost on its way), "slow" (written after ms)
     write_faults: list[dict[str, Any]] = field(default_factory=list)
@@ -68,9 +69,13 @@ class FaultProfile:
     def take_write_fault(self, object_id: str) -> dict[str, Any] | None:
         """The next fault planned for a write of ``object_id`` (used up as it is taken)."""
         for planned in self.write_faults:
-            if str(planned.get("id")) == object_id and int(planned.get("times", 1)) > 0:
-                planned["times"] = int(planned.get("times", 1)) - 1
-                return planned
+            if str(planned.get("id")) != object_id or int(planned.get("times", 1)) <= 0:
+                continue
+            if int(planned.get("skip", 0)) > 0:
+                planned["skip"] = int(planned["skip"]) - 1
+                return None
+            planned["times"] = int(planned.get("times", 1)) - 1
+            return planned
         return None
 
     def merged(self, changes: dict[str, Any]) -> FaultProfile:

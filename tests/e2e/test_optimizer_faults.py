@@ -17,7 +17,7 @@ from celery import Celery
 
 from metasync.embedded import EmbeddedService, Workers, start_mongo
 from metasync.models import AuditEntry, MetaConnection, OptimizerSettings, Recommendation
-from metasync.optimize.apply import undo_recommendation
+from metasync.optimize.undo import undo_recommendation
 from metasync.sync import SyncContext
 from tests.support.optimizer_writes import (
     approved_pause,

@@ -25,9 +25,9 @@ from metasync.models import (
     Recommendation,
     SyncRun,
 )
-from metasync.optimize.apply import undo_recommendation
 from metasync.optimize.figures import number
 from metasync.optimize.settings import set_mode, set_rules
+from metasync.optimize.undo import undo_recommendation
 from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext
 from tests.e2e.test_entity_sync_workers import enqueue

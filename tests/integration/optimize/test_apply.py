@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from metasync.models import AuditEntry, MetaConnection, OptimizerSettings, Recommendation
-from metasync.optimize.apply import apply_recommendation, undo_recommendation
+from metasync.optimize.apply import apply_recommendation
 from metasync.optimize.settings import RecommendationError
+from metasync.optimize.undo import undo_recommendation
 from metasync.sync import SyncContext
 from metasync.sync.connections import add_connection
 from tests.support.sandbox import Sandbox

@@ -6,21 +6,24 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from metasync.config import load_settings
 from metasync.graph import MetaAPIError
 from metasync.models import AuditEntry, MetaConnection, OptimizerSettings, Recommendation, utcnow
-from metasync.optimize.apply import (
-    ApplyBusy,
-    apply_recommendation,
-    stale_applies,
-    undo_recommendation,
-)
+from metasync.optimize.apply import apply_recommendation
+from metasync.optimize.claims import ApplyBusy, stale_applies
 from metasync.optimize.settings import RecommendationError
+from metasync.optimize.undo import undo_recommendation
 from metasync.sync import SyncContext
-from tests.support.optimizer_writes import approved_pause, audit_matches_meta
+from tests.support.optimizer_writes import (
+    approved_pause,
+    approved_reallocation,
+    audit_matches_meta,
+    live_adsets,
+)
 from tests.support.sandbox import Sandbox
 
 
@@ -169,3 +172,34 @@ def test_a_recommendation_applied_before_plans_existed_can_be_undone(
     )  # fmt: skip
     assert undo_recommendation(ctx, connection.tenant_id, rec, by="op").state == "undone"
     assert _status(world, ad) == "ACTIVE"
+
+
+def test_an_attempt_that_dies_taking_back_is_finished_by_the_next(
+    ctx: SyncContext, world: Sandbox, connections: list[MetaConnection]
+) -> None:
+    connection = connections[0]
+    giver, receiver = live_adsets(world, connection.ad_account_ids[0])
+    total = sum(_budgets(world, giver, receiver))
+    world.control("POST", "faults", {"write_faults": [
+        {"id": receiver["id"], "kind": "invalid"},  # Meta refuses the raise for good
+        {"id": giver["id"], "kind": "error", "skip": 1, "times": 9},  # taking back fails
+    ]})  # fmt: skip
+    rec, _ = approved_reallocation(connection, giver, receiver)
+    with pytest.raises(MetaAPIError):
+        apply_recommendation(ctx, connection.tenant_id, rec, by="op", final_attempt=False)
+    stopped = Recommendation.objects.get(pk=rec)
+    assert stopped.state == "approved" and "taken back" in stopped.gave_up
+    assert sum(_budgets(world, giver, receiver)) < total, "the giver is still lowered"
+    world.control("POST", "faults", {"write_faults": []})
+    world.control("POST", "counters")
+    ended = apply_recommendation(ctx, connection.tenant_id, rec, by="op")
+    assert ended.state == "compensated" and ended.claimed_at is None
+    assert sum(_budgets(world, giver, receiver)) == total, "the total is what it was"
+    assert world.control("GET", "counters")["by_path"]["POST /{id}"] == 1, (
+        "the giver taken back, the receiver not tried again"
+    )
+    assert audit_matches_meta(world, rec) == []
+
+
+def _budgets(world: Sandbox, *adsets: dict[str, Any]) -> list[int]:
+    return [int(world.get(s["id"], fields="daily_budget").json()["daily_budget"]) for s in adsets]
