@@ -27,6 +27,7 @@ from metasync.reports.catalogue import HOURLY_BREAKDOWNS, OFF_META_LIMITED_BREAK
 
 __all__ = [
     "ACTION_DEVICES",
+    "BREAKDOWN_NAMES",
     "ON_META_ACTIONS",
     "allocate",
     "family_of",
@@ -88,6 +89,7 @@ CELLS = {
     for family in ("demographics", "geography", "delivery", *HOURLY_BREAKDOWNS)
 }
 FAMILY_OF = {name: family for family, cells in CELLS.items() for name in cells[0]}
+BREAKDOWN_NAMES = tuple(FAMILY_OF)  # every breakdown the sandbox serves, in a row's key order
 
 
 def family_of(breakdowns: Sequence[str]) -> str | None:

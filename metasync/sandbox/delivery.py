@@ -68,8 +68,8 @@ class DeliveryChanges:
     initial_budgets: dict[str, int] = field(default_factory=dict)
     profiles: dict[str, dict[str, float]] = field(default_factory=dict)
     version: int = 0  # moves with every change, so cached rows are computed again
-    # budget caps by (holder, day, version) (metasync.sandbox.pacing)
-    caps: dict[tuple[str, date, int], float] = field(default_factory=dict)
+    # (spent, cap factor) by (budget holder, day, version) (metasync.sandbox.pacing)
+    caps: dict[tuple[str, date, int], tuple[float, float]] = field(default_factory=dict)
     members: dict[str, list[str]] = field(default_factory=dict)  # ads by ad set and campaign
 
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from metasync.budgets import ADS_INSIGHTS, use_case_of
 from metasync.sandbox import insights_api, library_api, tokens_api, writes_api
 from metasync.sandbox.catalogue import NODE_TYPES, allowed_fields
 from metasync.sandbox.errors import GraphError, not_found
 from metasync.sandbox.listing import filter_objects, paginate
 from metasync.sandbox.query import parse_fields, select_fields
+from metasync.sandbox.rate_limits import ADS_INSIGHTS, use_case_of
 from metasync.sandbox.state import SandboxState, TokenRecord
 
 __all__ = ["GraphAPI", "Reply"]
@@ -57,9 +57,6 @@ def _bearer(authorization: str | None, params: Mapping[str, Any]) -> str | None:
             return value.strip()
     token = params.get("access_token")
     return str(token) if token else None
-
-
-DELAY_KEY = "__delay_seconds__"  # a route's own extra delay (a planned slow write)
 
 
 class GraphAPI:
@@ -110,7 +107,7 @@ class GraphAPI:
                 state.counters.graph_calls += 1
             body = self._route(method, path, params, record, base_url, authorization, version)
             extra = body.pop(insights_api.HEADERS_KEY, {}) if isinstance(body, dict) else {}
-            delay += float(body.pop(DELAY_KEY, 0.0)) if isinstance(body, dict) else 0.0
+            delay += float(body.pop(writes_api.DELAY_KEY, 0.0)) if isinstance(body, dict) else 0.0
             reply = Reply(200, body, delay=delay)
         except GraphError as error:
             state.counters.by_error_code[str(error.code)] += 1
@@ -129,23 +126,6 @@ class GraphAPI:
             raise GraphError(500, 1, "An unknown error occurred", is_transient=True)
         if faults.chance(faults.code2_rate):
             raise GraphError(503, 2, "Service temporarily unavailable", is_transient=True)
-
-    def _write(
-        self, record: TokenRecord, kind: str, obj: dict[str, Any], params: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """``POST /{id}``, with the write faults planned for it (:class:`FaultProfile`)."""
-        fault = self.state.faults.take_write_fault(obj["id"])
-        what = (fault or {}).get("kind")
-        if what == "error":
-            raise GraphError(500, 1, "An unknown error occurred", is_transient=True)
-        if what == "invalid":
-            raise GraphError(400, 100, "Invalid parameter", error_type="OAuthException")
-        written = writes_api.write(self.state.world, record.scopes, kind, obj, params)
-        if what == "lost":
-            raise GraphError(500, 1, "An unknown error occurred", is_transient=True)
-        if what == "slow":  # written at once, answered after ms
-            return {**written, DELAY_KEY: float((fault or {}).get("ms", 3000)) / 1000}
-        return written
 
     def _account_for(self, path: str) -> str | None:
         head = path.split("/", 1)[0]
@@ -289,7 +269,10 @@ class GraphAPI:
             self._account(record, obj["account_id"])
             if edge is None:
                 if method == "POST":
-                    return self._write(record, kind, obj, params)
+                    faults = self.state.faults
+                    return writes_api.write_with_faults(
+                        world, faults, record.scopes, kind, obj, params
+                    )
                 return select_fields(self._expand(obj), spec, ALLOWED[kind], NODE_TYPES[kind])
             children = CHILD_EDGES.get((kind, edge))
             if children is not None:  # a campaign's ad sets and ads, an ad set's ads

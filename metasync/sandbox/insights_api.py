@@ -19,7 +19,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from metasync.reports.catalogue import BREAKDOWNS, REACH_FIELDS
+from metasync.sandbox.breakdowns import BREAKDOWN_NAMES
 from metasync.sandbox.catalogue import allowed_fields
 from metasync.sandbox.errors import GraphError
 from metasync.sandbox.insights_query import parse_query
@@ -27,6 +27,7 @@ from metasync.sandbox.listing import matches, paginate
 from metasync.sandbox.metrics import query_rows
 from metasync.sandbox.query import parse_fields, parse_filtering, preset_range, select_fields
 from metasync.sandbox.reach import (
+    REACH_FIELDS,
     corrupted,
     old_reach_start,
     reach_job_allowed,
@@ -207,7 +208,7 @@ def _render(fields: str | None) -> Any:
 
     def render(row: Mapping[str, Any]) -> dict[str, Any]:
         rendered: dict[str, Any] = select_fields(row, spec, INSIGHT_FIELDS, "AdsInsights")
-        rendered.update({name: row[name] for name in BREAKDOWNS if name in row})
+        rendered.update({name: row[name] for name in BREAKDOWN_NAMES if name in row})
         return rendered
 
     return render
@@ -215,7 +216,7 @@ def _render(fields: str | None) -> Any:
 
 def _row_key(row: Mapping[str, Any]) -> str:
     entity = row.get("ad_id") or row.get("adset_id") or row.get("campaign_id") or row["account_id"]
-    values = "|".join(str(row[name]) for name in BREAKDOWNS if name in row)
+    values = "|".join(str(row[name]) for name in BREAKDOWN_NAMES if name in row)
     return f"{row['date_start']}:{row['date_stop']}:{entity}:{values}"
 
 

@@ -6,7 +6,8 @@ connector notes that filtering on videos stopped working on 2023-01-13), so ``fi
 refused with (#100) rather than silently ignored. ``adimages`` takes ``hashes`` (a JSON list)
 to read chosen images. ``activities`` is read by time: ``since`` / ``until`` as unix seconds
 or a date, newest event first; anything else is (#100). Every call spends the account's
-``ads_management`` budget, like the other edges (:func:`metasync.budgets.use_case_of`).
+``ads_management`` budget, like the other edges
+(:func:`metasync.sandbox.rate_limits.use_case_of`).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from metasync.sandbox.shapes import ATTRIBUTION_SETTINGS, attribution_setting
+from metasync.sandbox.shapes import attribution_spec
 
 if TYPE_CHECKING:
     from metasync.sandbox.world import World
@@ -90,8 +90,7 @@ def budget_factor(
     holder = _holder(world, world.ads[ad_id])
     if holder is None:
         return 1.0
-    cache: dict[tuple[str, date, int], float] = world.changes.caps
-    return _factor(world, holder, day, demand_of, cache)
+    return _spent(world, holder, day, demand_of)[1]
 
 
 def _members(world: World, holder_id: str) -> list[str]:
@@ -104,41 +103,37 @@ def _members(world: World, holder_id: str) -> list[str]:
     return index.get(holder_id, [])
 
 
-def _factor(
-    world: World,
-    holder: dict[str, Any],
-    day: date,
-    demand_of: Callable[[str, date], Decimal],
-    cache: dict[tuple[str, date, int], float],
-) -> float:
+def _spent(
+    world: World, holder: dict[str, Any], day: date, demand_of: Callable[[str, date], Decimal]
+) -> tuple[float, float]:
+    """(what the holder spent on ``day``, the factor its demand was scaled by), each holder-day
+    computed once per state of the world's changes."""
     key = (holder["id"], day, world.changes.version)
-    if key in cache:
-        return cache[key]
-    ads = _members(world, holder["id"])
-    demand = float(sum((demand_of(a, day) for a in ads), Decimal(0)))
+    cached = world.changes.caps.get(key)
+    if cached is not None:
+        return cached
+    demand = float(sum((demand_of(a, day) for a in _members(world, holder["id"])), Decimal(0)))
     average = _budget(world, holder, day) * ((1 + SHARED) if _sharing(world, holder) else 1.0)
     week_start = day - timedelta(days=(day.weekday() + 1) % 7)  # weeks start on Sunday
-    spent = 0.0
-    for earlier in range((day - week_start).days):
-        previous = week_start + timedelta(days=earlier)
-        earlier_demand = float(sum((demand_of(a, previous) for a in ads), Decimal(0)))
-        spent += earlier_demand * _factor(world, holder, previous, demand_of, cache)
+    before = sum(
+        _spent(world, holder, week_start + timedelta(days=n), demand_of)[0]
+        for n in range((day - week_start).days)
+    )
     allowance = min(
         average * _opportunity(world, holder["id"], day),
         average * DAY_FLEXIBILITY,
-        max(0.0, average * WEEK_DAYS - spent),
+        max(0.0, average * WEEK_DAYS - before),
     )
     factor = 1.0 if demand <= allowance else allowance / demand
-    cache[key] = factor
-    return factor
+    world.changes.caps[key] = (demand * factor, factor)
+    return demand * factor, factor
 
 
 def visible_conversions(world: World, ad_id: str, day: date, final: int) -> int:
     """How many of the ad's ``final`` conversions of ``day`` have arrived by now."""
     account = world.ads[ad_id]["account_id"]
     after = (world.account_today(account) - day).days - 1  # days since the day ended
-    spec = ATTRIBUTION_SETTINGS[attribution_setting(world.ads[ad_id]["adset_id"])]
-    window = max(int(w["window_days"]) for w in spec)
+    window = max(int(w["window_days"]) for w in attribution_spec(world.ads[ad_id]["adset_id"]))
     if final == 0 or after >= min(window, len(LAG_PROFILE) - 1):
         return final
     share = LAG_PROFILE[max(after, 0)]

@@ -18,10 +18,10 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from metasync.reports.catalogue import REACH_FIELDS, REACH_HISTORY_MONTHS
 from metasync.sandbox.rows import InsightsQuery
 
 __all__ = [
+    "REACH_FIELDS",
     "REACH_JOBS_PER_DAY",
     "REACH_THROTTLE_HEADER",
     "corrupted",
@@ -30,6 +30,8 @@ __all__ = [
     "without_reach",
 ]
 
+REACH_FIELDS = ("reach", "frequency", "cpp")  # the fields Meta omits (the page above)
+REACH_HISTORY_MONTHS = 13
 REACH_JOBS_PER_DAY = 10
 REACH_THROTTLE_HEADER = "x-fb-ads-insights-reach-throttle"
 CORRUPTION = Decimal("1.05")

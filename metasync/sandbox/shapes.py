@@ -7,7 +7,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-__all__ = ["ATTRIBUTION_SETTINGS", "attribution_setting", "campaign_type", "story_and_assets"]
+__all__ = [
+    "ATTRIBUTION_SETTINGS",
+    "attribution_setting",
+    "attribution_spec",
+    "campaign_type",
+    "story_and_assets",
+]
 
 
 # An ad set's unified attribution setting, as insights rows name it, and its attribution_spec.
@@ -35,6 +41,11 @@ def attribution_setting(adset_id: str) -> str:
     """The ad set's unified attribution setting (Meta applies it to every insights row)."""
     names = list(ATTRIBUTION_SETTINGS)
     return names[_hashed("attribution", adset_id) % len(names)]
+
+
+def attribution_spec(adset_id: str) -> list[dict[str, Any]]:
+    """The ad set's ``attribution_spec``: its setting's windows (event type, days)."""
+    return ATTRIBUTION_SETTINGS[attribution_setting(adset_id)]
 
 
 def campaign_type(campaign: dict[str, Any]) -> None:

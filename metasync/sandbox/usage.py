@@ -10,10 +10,11 @@ Every served call is counted in a rolling window (an hour by default) against:
 - the ad account the call is about, and that account's business-use-case budget for the call's
   use case (``ads_management`` for object reads, ``ads_insights`` for insights reads and report
   runs), sized by Meta's formula for the app's access tier and the account's active ads
-  (:mod:`metasync.budgets`). Past it: ``(#80004)`` (management) or ``(#80000)`` (insights), with
-  ``estimated_time_to_regain_access`` (minutes) in ``X-Business-Use-Case-Usage``. The account
-  as a whole (``X-Ad-Account-Usage``, error ``(#17)`` subcode 2446079) may call the sum of its
-  use cases' budgets unless a test sets a smaller one.
+  (:mod:`metasync.sandbox.rate_limits`). Past it: ``(#80004)`` (management) or ``(#80000)``
+  (insights), with ``estimated_time_to_regain_access`` (minutes) in
+  ``X-Business-Use-Case-Usage``. The account as a whole (``X-Ad-Account-Usage``, error
+  ``(#17)`` subcode 2446079) may call the sum of its use cases' budgets unless a test sets a
+  smaller one.
 
 Usage headers report those counts as percentages of their budgets; a call past a budget is
 refused with Meta's error, and refused calls are not counted. ``Budgets`` fields set to a
@@ -30,8 +31,8 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from metasync.budgets import ADS_INSIGHTS, ADS_MANAGEMENT, PLATFORM, hourly_budget
 from metasync.sandbox.errors import GraphError
+from metasync.sandbox.rate_limits import ADS_INSIGHTS, ADS_MANAGEMENT, PLATFORM, hourly_budget
 
 __all__ = ["Budgets", "UsageTracker"]
 

@@ -18,12 +18,7 @@ from zoneinfo import ZoneInfo
 
 from metasync.sandbox.delivery import DeliveryChanges
 from metasync.sandbox.library import Library, generate_library
-from metasync.sandbox.shapes import (
-    ATTRIBUTION_SETTINGS,
-    attribution_setting,
-    campaign_type,
-    story_and_assets,
-)
+from metasync.sandbox.shapes import attribution_spec, campaign_type, story_and_assets
 
 __all__ = [
     "SandboxUser",
@@ -324,7 +319,7 @@ def _generate_adset(
         "optimization_goal": rng.choice(("OFFSITE_CONVERSIONS", "LINK_CLICKS", "REACH")),
         "bid_amount": str(rng.randrange(50, 500)),
         "targeting": targeting,
-        "attribution_spec": ATTRIBUTION_SETTINGS[attribution_setting(adset_id)],
+        "attribution_spec": attribution_spec(adset_id),
         "created_time": campaign["created_time"],
         "start_time": campaign["start_time"],
         "updated_time": updated,

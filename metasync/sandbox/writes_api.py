@@ -25,10 +25,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from metasync.sandbox.errors import GraphError
+from metasync.sandbox.faults import FaultProfile
 from metasync.sandbox.mutations import mutate
 from metasync.sandbox.world import MIN_DAILY_BUDGET, World
 
-__all__ = ["ENVELOPE_PARAMS", "MIN_DAILY_BUDGET", "WRITABLE", "min_daily_budget", "write"]
+__all__ = [
+    "DELAY_KEY",
+    "ENVELOPE_PARAMS",
+    "MIN_DAILY_BUDGET",
+    "WRITABLE",
+    "min_daily_budget",
+    "write",
+    "write_with_faults",
+]
+
+DELAY_KEY = "__delay_seconds__"  # in a write's answer: delay it by this (a planned slow write)
 
 WRITABLE = {
     "campaign": frozenset({"status", "name", "daily_budget", "lifetime_budget"}),
@@ -160,3 +171,27 @@ def write(
     if status is not None and status != obj["status"]:
         mutate(world, obj["id"], STATUS_ACTIONS[str(status)], now=stamp)
     return {"success": True}
+
+
+def write_with_faults(
+    world: World,
+    faults: FaultProfile,
+    scopes: frozenset[str],
+    kind: str,
+    obj: dict[str, Any],
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
+    """:func:`write`, with the write faults planned for the object (``write_faults``): a 500 or
+    a refusal before anything is written, a lost answer after it, or a late answer."""
+    fault = faults.take_write_fault(obj["id"]) or {}
+    what = fault.get("kind")
+    if what == "error":
+        raise GraphError(500, 1, "An unknown error occurred", is_transient=True)
+    if what == "invalid":
+        raise GraphError(400, 100, "Invalid parameter", error_type="OAuthException")
+    written = write(world, scopes, kind, obj, params)
+    if what == "lost":
+        raise GraphError(500, 1, "An unknown error occurred", is_transient=True)
+    if what == "slow":  # written at once, answered after ms
+        return {**written, DELAY_KEY: float(fault.get("ms", 3000)) / 1000}
+    return written
