@@ -50,7 +50,6 @@ __all__ = [
     "held_back",
     "make_decision",
     "span",
-    "span_totals",
     "stream_of",
 ]
 
@@ -141,18 +140,6 @@ def describe_bound(bound: Bound) -> dict[str, Any]:
         "low": round(bound.low, 4),
         "high": bound.high if bound.high == float("inf") else round(bound.high, 4),
         "confidence": bound.confidence,
-    }
-
-
-def span_totals(days: list[DayFigures]) -> dict[str, Any]:
-    return {
-        "first": days[0].date,
-        "last": days[-1].date,
-        "spend": round(sum(d.spend for d in days), 2),
-        "conversions": sum(d.conversions for d in days),
-        "revenue": round(sum(d.revenue for d in days), 2),
-        "impressions": sum(d.impressions for d in days),
-        "clicks": sum(d.clicks for d in days),
     }
 
 

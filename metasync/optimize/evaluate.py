@@ -7,7 +7,7 @@ activity log, whichever is later), and their complete daily rows (up to yesterda
 account's time zone, enough days for the longest rule and the attribution window), in one
 query per collection. Each entity's matured stream (:mod:`metasync.optimize.stream`) is
 advanced by the days that matured since the last evaluation and stored
-(:class:`~metasync.models.OptimizerStream`, one bulk write). Each decision is stored as a
+(:mod:`metasync.optimize.streams_store`, one bulk write). Each decision is stored as a
 :class:`~metasync.models.Recommendation` keyed by what it decided on, so a second evaluation
 of the same rows proposes nothing new, and a newer decision on the same entity and action
 supersedes the older proposal (one open proposal each). The budget rules
@@ -30,7 +30,6 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from mongoengine.errors import NotUniqueError
-from pymongo import UpdateOne
 
 from metasync.models import (
     Ad,
@@ -39,14 +38,12 @@ from metasync.models import (
     AdSet,
     Campaign,
     OptimizerSettings,
-    OptimizerStream,
     Recommendation,
     utcnow,
 )
 from metasync.optimize.budgets import pace, reallocate
 from metasync.optimize.decisions import (
     QUIET_HOURS,
-    DayFigures,
     Decision,
     Subject,
     decide,
@@ -61,13 +58,8 @@ from metasync.optimize.rules import (
     SpendPacingRule,
     parse_rules,
 )
-from metasync.optimize.stream import (
-    DEFAULT_MATURITY_DAYS,
-    Stream,
-    matured_through,
-    maturity_days,
-    next_stream,
-)
+from metasync.optimize.stream import DEFAULT_MATURITY_DAYS, Stream, maturity_days
+from metasync.optimize.streams_store import advance_streams
 from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
 
 log = logging.getLogger(__name__)
@@ -207,63 +199,6 @@ def subjects_of(
             )
         )
     return subjects, through
-
-
-def advance_streams(
-    tenant_id: str,
-    subjects: list[Subject],
-    rows: dict[tuple[str, str], list[DayFigures]],
-    through: dict[str, date],
-) -> dict[tuple[str, str], Stream]:
-    """Each subject's matured stream, advanced by the days that matured since the last
-    evaluation and stored (one read, one bulk write of those that moved)."""
-    stored = {
-        (doc.level, doc.entity_id): doc
-        for doc in OptimizerStream.objects(tenant_id=tenant_id).only(
-            "level", "entity_id", "start", "through", "spend", "conversions", "revenue", "days"
-        )
-    }
-    streams: dict[tuple[str, str], Stream] = {}
-    writes = []
-    for subject in subjects:
-        newest = through.get(subject.account_id)
-        if newest is None:
-            continue
-        key = (subject.level, subject.entity_id)
-        doc = stored.get(key)
-        current = (
-            Stream(doc.start, doc.through, doc.spend, doc.conversions, doc.revenue, doc.days)
-            if doc is not None
-            else None
-        )
-        changed_on = subject.changed_at.date() if subject.changed_at is not None else None
-        stream = next_stream(
-            current, rows.get(key, []), matured_through(newest, subject.maturity_days), changed_on
-        )
-        if stream is None:
-            continue
-        streams[key] = stream
-        if stream != current:
-            writes.append(_stream_write(tenant_id, key, current, stream))
-    if writes:
-        OptimizerStream._get_collection().bulk_write(writes, ordered=False)
-    return streams
-
-
-def _stream_write(
-    tenant_id: str, key: tuple[str, str], before: Stream | None, after: Stream
-) -> UpdateOne:
-    """Store ``after`` only over the stream this evaluation read (a concurrent one that moved
-    it first wins: it wrote the same matured days)."""
-    where: dict[str, object] = {"tenant_id": tenant_id, "level": key[0], "entity_id": key[1]}
-    if before is not None:
-        where.update(start=before.start, through=before.through)
-    fields = {
-        "start": after.start, "through": after.through, "spend": after.spend,
-        "conversions": after.conversions, "revenue": after.revenue, "days": after.days,
-        "updated_at": utcnow(),
-    }  # fmt: skip
-    return UpdateOne(where, {"$set": fields}, upsert=before is None)
 
 
 def evaluate_tenant(
