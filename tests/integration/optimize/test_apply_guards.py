@@ -203,3 +203,19 @@ def test_an_attempt_that_dies_taking_back_is_finished_by_the_next(
 
 def _budgets(world: Sandbox, *adsets: dict[str, Any]) -> list[int]:
     return [int(world.get(s["id"], fields="daily_budget").json()["daily_budget"]) for s in adsets]
+
+
+def test_a_lost_answer_on_the_last_attempt_is_confirmed_not_taken_back(
+    ctx: SyncContext, world: Sandbox, connections: list[MetaConnection]
+) -> None:
+    connection = connections[0]
+    giver, receiver = live_adsets(world, connection.ad_account_ids[0])
+    world.control(
+        "POST", "faults", {"write_faults": [{"id": receiver["id"], "kind": "lost", "times": 9}]}
+    )
+    rec, moved = approved_reallocation(connection, giver, receiver)
+    applied = apply_recommendation(ctx, connection.tenant_id, rec, by="op", final_attempt=True)
+    assert applied.state == "applied", applied.error
+    assert _budgets(world, giver, receiver) == [
+        int(giver["daily_budget"]) - moved, int(receiver["daily_budget"]) + moved]  # fmt: skip
+    assert audit_matches_meta(world, rec) == []
