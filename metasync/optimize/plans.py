@@ -5,10 +5,10 @@ stored on the recommendation before its first POST (the intent). :func:`run_plan
 entity, then step by step: Meta holds the ``after`` values (an earlier attempt's POST landed,
 only its answer was lost): confirm without writing; Meta holds the ``before`` values: record the
 step's audit entries ``intended``, POST, read back, confirm them ``written``; anything else (a
-person changed it meanwhile): give up. A POST that fails on the last attempt is read back first:
-Meta holding the intended values means only its answer was lost, and it is confirmed. Giving up abandons the steps not written and writes the
-written ones back, newest first (``compensate`` in the audit log), so a two-step write ends
-whole or not at all. Writes set absolute values, so a POST repeated after a lost answer changes
+person changed it meanwhile): give up. A POST that fails on the last attempt is read back
+first: Meta holding the intended values means only its answer was lost, and it is confirmed.
+Giving up abandons the steps not written and writes the written ones back, newest first
+(``compensate`` in the audit log), so a two-step write ends whole or not at all. Writes set absolute values, so a POST repeated after a lost answer changes
 nothing more.
 """
 
