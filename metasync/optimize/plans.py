@@ -8,8 +8,8 @@ step's audit entries ``intended``, POST, read back, confirm them ``written``; an
 person changed it meanwhile): give up. A POST that fails on the last attempt is read back
 first: Meta holding the intended values means only its answer was lost, and it is confirmed.
 Giving up abandons the steps not written and writes the written ones back, newest first
-(``compensate`` in the audit log), so a two-step write ends whole or not at all. Writes set absolute values, so a POST repeated after a lost answer changes
-nothing more.
+(``compensate`` in the audit log), so a two-step write ends whole or not at all. Writes set
+absolute values, so a POST repeated after a lost answer changes nothing more.
 """
 
 from __future__ import annotations
