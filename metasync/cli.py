@@ -17,6 +17,7 @@ from metasync.commands.connections import app as connections_app
 from metasync.commands.console import console_app
 from metasync.commands.demo import demo
 from metasync.commands.errors import OPERATOR_ERRORS, one_line
+from metasync.commands.export import export_app
 from metasync.commands.objects import conversions_app, history
 from metasync.commands.optimize import recommendations_app, rules_app
 from metasync.commands.reports import app as reports_app
@@ -46,6 +47,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(recommendations_app, name="recommendations")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(console_app, name="console")
+app.add_typer(export_app, name="export")
 app.command("history")(history)
 app.command("verify")(verify)
 register_sync_commands(app)

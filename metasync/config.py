@@ -132,6 +132,10 @@ _EXPECTS: dict[str, str] = {
     "for, before its unfinished subtasks are queued again (5-86400)",
     "RUN_RETENTION_DAYS": "days sync runs, report jobs and webhook events are kept (1-3650)",
     "OPTIMIZER_LEASE_SECONDS": "seconds a lease on writing a recommendation lasts (5-86400)",
+    "EXPORT_BATCH_ROWS": "mirror documents per warehouse transaction (100-100000)",
+    "EXPORT_LEASE_SECONDS": "seconds one export holds its tenant's destination (5-86400)",
+    "FX_RATES_URL": "where daily reference rates are read (an ECB-shaped CSV or zip, http(s) "
+    "or a path)",
     "RUN_RECOVERY_INTERVAL_SECONDS": "seconds between beat's checks for stalled runs (1-86400)",
     "CONSOLE_USERS": "name:hash pairs separated by ';', each hash from "
     "`metasync console hash-password` (argon2id)",
@@ -188,6 +192,9 @@ class Settings(BaseModel):
     RUN_STALL_SECONDS: int = Field(900, ge=5, le=86400)
     RUN_RECOVERY_INTERVAL_SECONDS: int = Field(300, ge=1, le=86400)
     OPTIMIZER_LEASE_SECONDS: int = Field(660, ge=5, le=86400)
+    EXPORT_BATCH_ROWS: int = Field(5000, ge=100, le=100000)
+    EXPORT_LEASE_SECONDS: int = Field(600, ge=5, le=86400)
+    FX_RATES_URL: str = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip"
     RUN_RETENTION_DAYS: int = Field(90, ge=1, le=3650)
     CONSOLE_USERS: SecretStr | None = None  # hashes only, still kept out of reprs and logs
     METRICS_PUBLIC: bool = False

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 import redis
 
@@ -23,6 +26,7 @@ from tests.support.sandbox import Sandbox
 
 TEST_APP_ID = "1234567890"
 TEST_APP_SECRET = "sandbox-app-secret-for-tests"
+POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture(scope="session")
@@ -151,3 +155,16 @@ def connections(ctx: SyncContext, world: Sandbox) -> list[MetaConnection]:
     return [
         add_connection(ctx, f"tenant-{user['id']}", user["token"]) for user in world.info["users"]
     ]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A database of its own on the PostgreSQL server (dropped afterwards). A missing server
+    fails the test: `scripts/services` starts one."""
+    name = f"export_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    parts = urlsplit(POSTGRES_URL)
+    yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())

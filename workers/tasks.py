@@ -12,6 +12,8 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.log import get_task_logger
 
+from metasync.export import ExportBusy, ExportError
+from metasync.export.targets import enabled_target, export_stored
 from metasync.graph import RateLimitError, TokenError
 from metasync.models import ConnectionStatus, MetaConnection
 from metasync.optimize.apply import apply_recommendation
@@ -35,6 +37,7 @@ __all__ = [
     "check_tokens",
     "enqueue_webhook_change",
     "evaluate_rules",
+    "export_warehouse",
     "fetch_edge",
     "fetch_insights",
     "recover_runs",
@@ -239,7 +242,27 @@ def _run_subtask(task: MetaSyncTask, sub: Subtask) -> str:
     closed = outcome.closed
     if closed is not None and closed.kind == "performance" and has_rules(closed.tenant_id):
         evaluate_rules.delay(tenant_id=closed.tenant_id)  # fresh daily rows: rules see them now
+    if closed is not None and enabled_target(closed.tenant_id) is not None:
+        export_warehouse.delay(tenant_id=closed.tenant_id)  # the warehouse follows the mirror
     return outcome.status
+
+
+@metasync_task("metasync.export_warehouse", max_retries=5)
+def export_warehouse(self: MetaSyncTask, tenant_id: str) -> dict[str, Any]:
+    """Export one tenant to its stored destination (the URL stays encrypted in MongoDB: only
+    the tenant id travels). Another export holding the destination: try again when its lease
+    ends. A failure is recorded on the export's run and tried again with backoff."""
+    ctx = context()
+    try:
+        result = export_stored(ctx.cipher, ctx.settings, tenant_id)
+    except ExportBusy as exc:
+        raise self.retry(countdown=exc.retry_after, max_retries=APPLY_BUSY_RETRIES) from None
+    except ExportError as exc:
+        log.warning("%s", exc)
+        raise self.retry(countdown=60 * 2**self.request.retries) from None
+    if result is None:
+        return {"status": "no destination"}
+    return {"status": "succeeded", "rows": sum(result.rows.values()), "run_id": result.run_id}
 
 
 @metasync_task("metasync.fetch_edge", rate_limit="600/m", max_retries=8)

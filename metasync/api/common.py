@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Security
@@ -13,7 +15,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from metasync.api.keys import Caller, authenticate
 from metasync.api.schemas import Problem
-from metasync.models import as_decimal
+from metasync.export.currency import Converter
+from metasync.models import TenantSettings, as_decimal
 
 __all__ = [
     "ERRORS",
@@ -27,6 +30,7 @@ __all__ = [
     "encode_cursor",
     "metrics_of",
     "money",
+    "reporting_converter",
 ]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -70,9 +74,43 @@ def money(value: Any) -> str | None:
     return None if amount is None else str(amount)
 
 
-def metrics_of(row: Any) -> dict[str, Any]:
-    """The fields of :class:`~metasync.api.schemas.MetricsOut` from a daily or report row."""
+def reporting_converter(tenant_id: str, rows: Sequence[Any], day: str) -> Converter | None:
+    """A converter into the tenant's reporting currency with the rates of ``rows``' days
+    (``day``: the field holding a row's day); None when the tenant has none."""
+    settings = TenantSettings.objects(tenant_id=tenant_id).only("reporting_currency").first()
+    if settings is None or not settings.reporting_currency:
+        return None
+    converter = Converter(settings.reporting_currency)
+    days = [getattr(r, day) for r in rows if getattr(r, day, None)]
+    if days:
+        converter.prepare({r.currency for r in rows if r.currency}, min(days), max(days))
+    return converter
+
+
+def _converted(row: Any, converter: Converter, day: str | None) -> dict[str, Any]:
+    rate = converter.rate(row.currency, day) if day else None
+    cent = Decimal("0.01")
+
+    def convert(value: Any) -> str | None:
+        amount = as_decimal(value)
+        return None if amount is None or rate is None else str((amount * rate).quantize(cent))
+
     return {
+        "reporting_currency": converter.target,
+        "fx_rate": None if rate is None else str(rate),
+        "spend_reporting": convert(row.spend),
+        "revenue_reporting": convert(row.revenue),
+    }
+
+
+def metrics_of(
+    row: Any, converter: Converter | None = None, day: str | None = None
+) -> dict[str, Any]:
+    """The fields of :class:`~metasync.api.schemas.MetricsOut` from a daily or report row;
+    with ``converter``, spend and revenue also in the reporting currency at ``day``'s rate."""
+    converted = _converted(row, converter, day) if converter is not None else {}
+    return {
+        **converted,
         "account_id": row.account_id,
         "level": row.level,
         "entity_id": row.entity_id,

@@ -23,14 +23,16 @@ from metasync.api.common import (
     encode_cursor,
     metrics_of,
     money,
+    reporting_converter,
 )
 from metasync.api.schemas import Page, ReportRowOut
+from metasync.export.currency import Converter
 from metasync.models import ReportRow, TenantReport
 
 __all__ = ["add_report_routes"]
 
 
-def _out(row: ReportRow) -> ReportRowOut:
+def _out(row: ReportRow, converter: Converter | None) -> ReportRowOut:
     windows = {k: money(v) or "0" for k, v in (row.conversions_by_window or {}).items()}
     return ReportRowOut(
         date_start=row.date_start,
@@ -38,7 +40,7 @@ def _out(row: ReportRow) -> ReportRowOut:
         attribution_windows=row.attribution_key,
         conversions_by_window=windows,
         metrics=dict(row.metrics or {}),
-        **metrics_of(row),
+        **metrics_of(row, converter, row.date_start),
     )
 
 
@@ -80,4 +82,6 @@ def add_report_routes(router: APIRouter) -> None:
         found = list(query.order_by(*order).limit(limit + 1))
         last = found[limit - 1] if len(found) > limit else None
         more = encode_cursor([str(getattr(last, f)) for f in order]) if last is not None else None
-        return Page[ReportRowOut](data=[_out(r) for r in found[:limit]], next_cursor=more)
+        page = found[:limit]
+        converter = reporting_converter(who.tenant_id, page, "date_start")
+        return Page[ReportRowOut](data=[_out(r, converter) for r in page], next_cursor=more)

@@ -28,6 +28,7 @@ from metasync.api.common import (
     decode_cursor,
     encode_cursor,
     metrics_of,
+    reporting_converter,
 )
 from metasync.api.entities import add_entity_routes
 from metasync.api.health import tenant_health
@@ -43,6 +44,7 @@ from metasync.api.schemas import (
     SyncRequest,
     SyncStatus,
 )
+from metasync.export.currency import Converter
 from metasync.keys import RedisKeys
 from metasync.models import (
     AdAccount,
@@ -64,8 +66,8 @@ SyncRequester = Callable[[str, dict[str, Any]], str]  # (connection id, task kwa
 Day = Annotated[date | None, Query(description="YYYY-MM-DD, the account's day")]
 
 
-def _insight(row: DailyInsight) -> InsightOut:
-    return InsightOut(date=row.date, **metrics_of(row))
+def _insight(row: DailyInsight, converter: Converter | None) -> InsightOut:
+    return InsightOut(date=row.date, **metrics_of(row, converter, row.date))
 
 
 def _recommendation(rec: Recommendation) -> RecommendationOut:
@@ -150,7 +152,9 @@ def api_router(
         found = list(query.order_by(*order).limit(limit + 1))
         last = found[limit - 1] if len(found) > limit else None
         more = encode_cursor([str(getattr(last, f)) for f in order]) if last is not None else None
-        return Page[InsightOut](data=[_insight(r) for r in found[:limit]], next_cursor=more)
+        page = found[:limit]
+        converter = reporting_converter(who.tenant_id, page, "date")
+        return Page[InsightOut](data=[_insight(r, converter) for r in page], next_cursor=more)
 
     @router.get("/recommendations", response_model=Page[RecommendationOut])
     def recommendations(

@@ -77,6 +77,11 @@ class MetricsOut(BaseModel):
     cpc: str | None = None
     cpm: str | None = None
     currency: str | None = None
+    # the tenant's reporting currency (when it has one) at the day's reference rate
+    reporting_currency: str | None = None
+    fx_rate: str | None = None
+    spend_reporting: str | None = None
+    revenue_reporting: str | None = None
 
 
 class InsightOut(MetricsOut):

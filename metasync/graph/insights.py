@@ -44,6 +44,7 @@ DEFAULT_INSIGHT_FIELDS = (
     "date_stop",
     "impressions",
     "clicks",
+    "inline_link_clicks",
     "spend",
     "reach",
     "frequency",

@@ -12,6 +12,7 @@ from metasync.models.connection import (
     rotate_connection_tokens,
 )
 from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
+from metasync.models.exports import ExportRun, ExportTarget, FxRate
 from metasync.models.insights import DailyInsight, InsightLevel, attribution_key, breakdown_key
 from metasync.models.library import (
     AdActivity,
@@ -60,6 +61,9 @@ __all__ = [
     "CustomAudience",
     "CustomConversion",
     "DailyInsight",
+    "ExportRun",
+    "ExportTarget",
+    "FxRate",
     "InsightLevel",
     "MetaConnection",
     "MetaObject",
@@ -123,4 +127,7 @@ ALL_DOCUMENTS = (
     RunPlan,
     ReportRun,
     WebhookEvent,
+    ExportTarget,
+    ExportRun,
+    FxRate,
 )

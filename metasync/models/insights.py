@@ -55,6 +55,7 @@ class InsightMetrics(Document):  # type: ignore[misc]
     currency = StringField()
     impressions = LongField()
     clicks = LongField()
+    inline_link_clicks = LongField()  # clicks on the ad's links (``clicks`` counts every click)
     reach = LongField()
     frequency = Money()
     spend = Money()
@@ -101,5 +102,7 @@ class DailyInsight(NaturalKeyed, InsightMetrics):
             {"fields": list(natural_key), "unique": True, "name": "natural_key"},
             {"fields": ["tenant_id", "account_id", "date"]},  # an account's days
             {"fields": ["tenant_id", "campaign_id", "date"]},  # a campaign's rows, every level
+            # the warehouse export reads what each account's syncs wrote since its last export
+            {"fields": ["tenant_id", "account_id", "fetched_at"]},
         ],
     }

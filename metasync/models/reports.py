@@ -78,6 +78,7 @@ class ReportRow(NaturalKeyed, InsightMetrics):
         "indexes": [
             {"fields": list(natural_key), "unique": True, "name": "natural_key"},
             {"fields": ["tenant_id", "report", "account_id", "span"]},
+            {"fields": ["tenant_id", "account_id", "fetched_at"]},  # the warehouse export's reads
         ],
     }
 

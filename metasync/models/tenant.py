@@ -14,10 +14,13 @@ __all__ = ["TenantSettings"]
 class TenantSettings(Document):  # type: ignore[misc]
     """``conversion_action_types``: the action types this tenant counts as conversions (first
     found wins); empty means ``META_CONVERSION_ACTION_TYPES``. A custom conversion is counted
-    as ``offsite_conversion.custom.<id>``."""
+    as ``offsite_conversion.custom.<id>``. ``reporting_currency``: the currency this tenant's
+    spend and revenue are also given in (API and export), at the day's reference rate; empty
+    for none."""
 
     tenant_id = StringField(required=True)
     conversion_action_types = ListField(StringField())
+    reporting_currency = StringField(regex=r"^[A-Z]{3}$")
     updated_at = DateTimeField(default=utcnow)
 
     meta: ClassVar[dict[str, Any]] = {

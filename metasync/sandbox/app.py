@@ -16,12 +16,13 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from metasync.reports.definitions import ReportDefinition
 from metasync.sandbox.errors import GraphError
 from metasync.sandbox.faults import FaultProfile
+from metasync.sandbox.fx import ecb_history
 from metasync.sandbox.graph_api import GraphAPI
 from metasync.sandbox.ground_truth import ground_truth, report_truth
 from metasync.sandbox.mutations import MutationError, add_today, mutate
@@ -110,6 +111,10 @@ def build_app(state: SandboxState) -> Starlette:
 
     async def health(_: Request) -> Response:
         return JSONResponse({"ok": True})
+
+    async def ecb_rates(_: Request) -> Response:
+        today = datetime.now(UTC).date()
+        return PlainTextResponse(ecb_history(state.world.seed, today), media_type="text/csv")
 
     async def truth(request: Request) -> Response:
         levels = tuple(request.query_params.get("levels", "account,campaign,adset,ad").split(","))
@@ -283,6 +288,7 @@ def build_app(state: SandboxState) -> Starlette:
     control = [
         Route("/info", info),
         Route("/health", health),
+        Route("/ecb/eurofxref-hist.csv", ecb_rates),
         Route("/ground-truth", truth),
         Route("/ground-truth/report", report_truth_endpoint, methods=["POST"]),
         Route("/counters", counters, methods=["GET", "POST"]),

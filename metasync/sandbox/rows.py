@@ -92,6 +92,8 @@ def render_row(
         "date_stop": bucket[1].isoformat(),
         "impressions": str(counts["impressions"]),
         "clicks": str(counts["clicks"]),
+        # every sandbox click is on the ad's link (its link_click action counts them all)
+        "inline_link_clicks": str(counts["clicks"]),
         "spend": str(spend),
         "reach": str(reach),
         "frequency": _ratio(impressions, Decimal(reach)),

@@ -81,6 +81,7 @@ def map_insight_row(
         "currency": currency,
         "impressions": _count(raw.get("impressions")),
         "clicks": _count(raw.get("clicks")),
+        "inline_link_clicks": _count(raw.get("inline_link_clicks")),
         "reach": _count(raw.get("reach")),
         "frequency": decimal_of(raw.get("frequency")),
         "spend": decimal_of(raw.get("spend")),

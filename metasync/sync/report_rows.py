@@ -21,6 +21,7 @@ __all__ = ["map_report_row"]
 KNOWN = {
     "impressions",
     "clicks",
+    "inline_link_clicks",
     "reach",
     "frequency",
     "cpp",
@@ -31,7 +32,7 @@ KNOWN = {
     "actions",
     "action_values",
 }
-COUNTS = ("impressions", "clicks", "reach")
+COUNTS = ("impressions", "clicks", "inline_link_clicks", "reach")
 DECIMALS = ("frequency", "cpp", "spend", "ctr", "cpc", "cpm")
 
 

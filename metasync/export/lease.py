@@ -1,0 +1,78 @@
+"""Exports take turns: one export of a (tenant, destination) at a time.
+
+Two exports writing one schema at once would each add the same new versions of objects (with
+different sync stamps). An export takes a lease first, renews it every batch, and gives it back
+at the end; a killed export's lease runs out after ``EXPORT_LEASE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from pymongo.errors import DuplicateKeyError
+
+from metasync import db
+from metasync.models import utcnow
+
+__all__ = ["ExportBusy", "ExportError", "Lease"]
+
+
+class ExportError(RuntimeError):
+    """An export failed; the message names the destination, the table or source, the cause."""
+
+
+class ExportBusy(ExportError):
+    """Another export holds this tenant's destination; ``retry_after`` seconds is its lease."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Lease:
+    """The one export of a (tenant, destination) at a time: a MongoDB document holding who
+    exports and until when (``export_leases``)."""
+
+    def __init__(self, tenant_id: str, destination: str, seconds: int) -> None:
+        self.key, self.seconds, self.holder = (
+            f"{tenant_id}|{destination}",
+            seconds,
+            uuid.uuid4().hex,
+        )
+        self.collection = db.database()["export_leases"]
+
+    def take(self) -> None:
+        now = utcnow()
+        try:
+            self.collection.find_one_and_update(
+                {"_id": self.key, "$or": [{"expires_at": {"$lt": now}}, {"holder": None}]},
+                {
+                    "$set": {
+                        "holder": self.holder,
+                        "expires_at": now + timedelta(seconds=self.seconds),
+                    }
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            held = self.collection.find_one({"_id": self.key}) or {}
+            until = held.get("expires_at") or now
+            left = (until.replace(tzinfo=now.tzinfo) - now).total_seconds()
+            destination = self.key.split("|", 1)[1]
+            raise ExportBusy(
+                f"another export to {destination} is running", max(left, 1.0)
+            ) from None
+
+    def renew(self) -> None:
+        moved = self.collection.update_one(
+            {"_id": self.key, "holder": self.holder},
+            {"$set": {"expires_at": utcnow() + timedelta(seconds=self.seconds)}},
+        )
+        if moved.matched_count == 0:
+            raise ExportError("the export's lease was taken over: it ran longer than its lease")
+
+    def release(self) -> None:
+        self.collection.update_one(
+            {"_id": self.key, "holder": self.holder}, {"$set": {"holder": None}}
+        )

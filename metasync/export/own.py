@@ -1,0 +1,78 @@
+"""Mirror documents as rows of metasync's own tables (``metasync_*``): every report's rows,
+the daily rows of every level and breakdown-free read, activities, recommendations, the
+optimizer's audit and reconciliation outcomes. Their keys are the mirror's natural keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from metasync.export.currency import Converter
+from metasync.export.tables import TABLES
+from metasync.models import as_decimal
+
+__all__ = ["own_row"]
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _decimals(mapping: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not mapping:
+        return None
+    return {k: str(as_decimal(v)) for k, v in mapping.items()}
+
+
+def _metrics(
+    doc: Mapping[str, Any], day: str | None, converter: Converter | None
+) -> dict[str, Any]:
+    spend, revenue = as_decimal(doc.get("spend")), as_decimal(doc.get("revenue"))
+    rate = converter.rate(doc.get("currency"), day) if converter is not None and day else None
+    cent = Decimal("0.01")
+    return {
+        "spend": spend,
+        "revenue": revenue,
+        "conversions": as_decimal(doc.get("conversions")),
+        "frequency": float(as_decimal(doc["frequency"]) or 0)
+        if doc.get("frequency") is not None
+        else None,
+        "reporting_currency": converter.target if converter is not None else None,
+        "fx_rate": rate,
+        "spend_reporting": (spend * rate).quantize(cent)
+        if spend is not None and rate is not None
+        else None,
+        "revenue_reporting": (revenue * rate).quantize(cent)
+        if revenue is not None and rate is not None
+        else None,
+    }
+
+
+def own_row(
+    table: str, doc: Mapping[str, Any], converter: Converter | None = None
+) -> tuple[Any, ...]:
+    """The row of ``table`` for one mirror document."""
+    values: dict[str, Any] = {name: doc.get(name) for name in TABLES[table].names}
+    values["id"] = str(doc.get("meta_id") or doc.get("_id"))
+    if table == "metasync_report_rows":
+        values.update(_metrics(doc, doc.get("date_start"), converter))
+        values["date_start"], values["date_stop"] = (
+            _day(doc.get("date_start")),
+            _day(doc.get("date_stop")),
+        )
+        values["conversions_by_window"] = _decimals(doc.get("conversions_by_window"))
+        values["revenue_by_window"] = _decimals(doc.get("revenue_by_window"))
+        values["breakdowns"] = doc.get("breakdowns") or None
+    elif table == "metasync_daily_insights":
+        values.update(_metrics(doc, doc.get("date"), converter))
+        values["date"] = _day(doc.get("date"))
+    elif table == "metasync_reconciliations":
+        values["date"] = _day(doc.get("date"))
+    elif table == "metasync_optimizer_audit":
+        values["by"] = doc.get("by")
+    for name in ("actions", "action_values"):
+        if name in values:
+            values[name] = doc.get(name) or None
+    return tuple(values[n] for n in TABLES[table].names)

@@ -1,0 +1,370 @@
+"""One export of one tenant into one destination: incremental, idempotent and resumable.
+
+- **What is read.** Daily rows and report rows are read per ad account in the order they were
+  written (``fetched_at``, then id) from the account's mark, so an export's cost follows what
+  the syncs since the last one wrote, not the history. Accounts whose connection has a sync
+  running are left for the export after it (their rows may still be arriving). Objects,
+  activities, recommendations, audit entries and reconciliations are read whole: they grow
+  with the number of objects, not with days, and unchanged rows are not rewritten.
+- **Exactly once.** A batch's rows and the account's new mark commit in one transaction of the
+  destination; an export killed at any line resumes from its last committed batch.
+- **One at a time.** An export holds a lease on its (tenant, destination) in MongoDB for
+  ``EXPORT_LEASE_SECONDS`` (renewed each batch); a second one is refused with
+  :class:`ExportBusy` and a killed one's lease runs out. Every export is recorded as an
+  :class:`~metasync.models.ExportRun` with its counts or its error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from bson import ObjectId
+
+from metasync.export.currency import Converter
+from metasync.export.destinations import check, connect, label, schema_for
+from metasync.export.fivetran import (
+    action_rows,
+    basic_ad_row,
+    demographics_rows,
+    entity_row,
+    url_tag_rows,
+)
+from metasync.export.lease import ExportBusy, ExportError, Lease
+from metasync.export.own import own_row
+from metasync.export.tables import TABLES
+from metasync.export.warehouse import Warehouse
+from metasync.models import (
+    Ad,
+    AdAccount,
+    AdActivity,
+    AdCreative,
+    AdSet,
+    AuditEntry,
+    Campaign,
+    DailyInsight,
+    ExportRun,
+    Recommendation,
+    Reconciliation,
+    ReportRow,
+    RunStatus,
+    SyncRun,
+    TenantSettings,
+    utcnow,
+)
+
+__all__ = ["ExportBusy", "ExportError", "ExportResult", "export_tenant"]
+
+log = logging.getLogger(__name__)
+
+DEMOGRAPHIC_REPORTS = ("country", "region")
+WINDOWS_REPORT = "actions_by_device"  # ad-level daily actions with every attribution window
+ENTITIES = (
+    ("account", AdAccount),
+    ("campaign", Campaign),
+    ("adset", AdSet),
+    ("ad", Ad),
+    ("creative", AdCreative),
+)
+HISTORY = {
+    "account": "account_history",
+    "campaign": "campaign_history",
+    "adset": "ad_set_history",
+    "ad": "ad_history",
+    "creative": "creative_history",
+}
+WHOLE = (
+    ("metasync_activities", AdActivity),
+    ("metasync_recommendations", Recommendation),
+    ("metasync_optimizer_audit", AuditEntry),
+    ("metasync_reconciliations", Reconciliation),
+)
+
+
+@dataclass
+class ExportResult:
+    run_id: str
+    destination: str
+    schema: str
+    rows: Counter[str] = field(default_factory=Counter)  # rows added, changed or removed
+    read: Counter[str] = field(default_factory=Counter)  # mirror documents read
+    deferred: list[str] = field(default_factory=list)  # accounts left for the next export
+
+
+def export_tenant(
+    tenant_id: str,
+    url: str,
+    *,
+    schema: str | None = None,
+    batch_rows: int = 5000,
+    lease_seconds: int = 600,
+) -> ExportResult:
+    """Export ``tenant_id``'s mirror into ``url`` (see :mod:`metasync.export.destinations`)
+    under ``schema`` (default ``facebook_ads_<tenant>``). Raises
+    :class:`~metasync.export.destinations.DestinationError` for a URL it cannot use,
+    :class:`ExportBusy` when
+    another export holds the destination and :class:`ExportError` when it fails (recorded on
+    the export's run first)."""
+    check(url)  # a URL metasync cannot use is refused before anything is recorded
+    shown = label(url)
+    lease = Lease(tenant_id, shown, lease_seconds)
+    lease.take()
+    ExportRun.objects(tenant_id=tenant_id, destination=shown, status="running").update(
+        set__status="failed",
+        set__finished_at=utcnow(),
+        set__error="interrupted: the export stopped before it finished; the next one resumed it",
+    )
+    run = ExportRun(tenant_id=tenant_id, destination=shown, status="running").save()
+    result = ExportResult(str(run.pk), shown, schema or schema_for(tenant_id))
+    warehouse: Warehouse | None = None
+    try:
+        warehouse = connect(url)
+        warehouse.open_schema(result.schema)
+        _Exporter(tenant_id, warehouse, result, batch_rows, lease).run()
+    except Exception as exc:  # noqa: BLE001 - recorded on the run, raised as ExportError
+        if warehouse is not None:
+            _quietly(warehouse.rollback)
+        message = f"export of tenant {tenant_id} to {shown} failed: {type(exc).__name__}: {exc}"
+        message = message.replace(url, shown)
+        run.update(
+            set__status="failed",
+            set__finished_at=utcnow(),
+            set__error=message,
+            set__rows=dict(result.rows),
+            set__read=dict(result.read),
+        )
+        log.warning(message)
+        raise ExportError(message) from None
+    finally:
+        if warehouse is not None:
+            _quietly(warehouse.close)
+        lease.release()
+    run.update(
+        set__status="succeeded",
+        set__finished_at=utcnow(),
+        set__rows=dict(result.rows),
+        set__read=dict(result.read),
+    )
+    return result
+
+
+def _quietly(action: Any) -> None:
+    try:
+        action()
+    except Exception:  # closing after a failure must not hide the failure
+        log.debug("closing the destination after a failure failed too", exc_info=True)
+
+
+class _Exporter:
+    def __init__(
+        self, tenant_id: str, warehouse: Warehouse, result: ExportResult, batch: int, lease: Lease
+    ) -> None:
+        self.tenant, self.warehouse, self.result = tenant_id, warehouse, result
+        self.batch, self.lease = batch, lease
+        self.synced = utcnow()
+        settings = TenantSettings.objects(tenant_id=tenant_id).first()
+        target = settings.reporting_currency if settings is not None else None
+        self.converter = Converter(target) if target else None
+        self.touched: set[str] = set()
+        self.currency: dict[str, str | None] = {}
+
+    def run(self) -> None:
+        self.entities()
+        running = {
+            r.connection_id for r in SyncRun.objects(status=RunStatus.RUNNING).only("connection_id")
+        }
+        accounts = AdAccount.objects(tenant_id=self.tenant).only("account_id", "connection_id")
+        marks = self.warehouse.marks()
+        for account in accounts:
+            if account.connection_id in running:
+                self.result.deferred.append(account.account_id)
+                continue
+            self.incremental(account.account_id, "daily", DailyInsight, marks)
+            self.incremental(account.account_id, "reports", ReportRow, marks)
+        for table, model in WHOLE:
+            for docs in self._pages(model, {"tenant_id": self.tenant}):
+                self.result.read[table] += len(docs)
+                self.load(table, [own_row(table, d) for d in docs])
+                self.commit()
+        self.warehouse.after_commit(self.touched)
+
+    # -- writing -----------------------------------------------------------------------
+    def load(
+        self, table: str, rows: list[tuple[Any, ...]], parents: list[tuple[Any, ...]] | None = None
+    ) -> None:
+        changed = self.warehouse.load(TABLES[table], rows, parents or [])
+        self.result.rows[table] += changed
+        if changed:
+            self.touched.add(table)
+
+    def commit(self) -> None:
+        self.lease.renew()
+        self.warehouse.commit()
+
+    def _pages(self, model: Any, query: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        collection = model._get_collection()
+        last: ObjectId | None = None
+        while True:
+            page = {**query, **({"_id": {"$gt": last}} if last is not None else {})}
+            docs = list(collection.find(page).sort("_id", 1).limit(self.batch))
+            if not docs:
+                return
+            yield docs
+            last = docs[-1]["_id"]
+
+    # -- objects -------------------------------------------------------------------------
+    def entities(self) -> None:
+        for kind, model in ENTITIES:
+            for docs in self._pages(model, {"tenant_id": self.tenant}):
+                self.result.read[kind] += len(docs)
+                if kind == "account":
+                    self.currency.update({d["account_id"]: d.get("currency") for d in docs})
+                currency = self.currency.get
+                rows = [entity_row(kind, d, currency(d["account_id"]), self.synced) for d in docs]
+                self.load(HISTORY[kind], rows)
+                if kind == "creative":
+                    tags = [row for d in docs for row in url_tag_rows(d, self.synced)]
+                    parents = [
+                        (int(d["meta_id"]),) for d in docs if str(d.get("meta_id")).isdigit()
+                    ]
+                    self.load("url_tag", tags, parents)
+                self.commit()
+
+    # -- rows in the order they were written -----------------------------------------------
+    def incremental(
+        self,
+        account: str,
+        source: str,
+        model: Any,
+        marks: dict[tuple[str, str], tuple[datetime, str]],
+    ) -> None:
+        collection = model._get_collection()
+        mark = marks.get((account, source))
+        while True:
+            query: dict[str, Any] = {"tenant_id": self.tenant, "account_id": account}
+            if mark is not None:
+                at, last = mark
+                query["$or"] = [
+                    {"fetched_at": {"$gt": at}},
+                    {"fetched_at": at, "_id": {"$gt": ObjectId(last)}},
+                ]
+            docs = list(
+                collection.find(query).sort([("fetched_at", 1), ("_id", 1)]).limit(self.batch)
+            )
+            if not docs:
+                return
+            self.result.read[source] += len(docs)
+            self._prepare(docs)
+            if source == "daily":
+                self.daily(docs)
+            else:
+                self.reports(account, docs)
+            mark = (docs[-1]["fetched_at"], str(docs[-1]["_id"]))
+            self.warehouse.set_mark(account, source, mark, utcnow())
+            self.commit()
+
+    def _prepare(self, docs: list[dict[str, Any]]) -> None:
+        if self.converter is None:
+            return
+        days = [d.get("date") or d.get("date_start") for d in docs]
+        known = [d for d in days if d]
+        if known:
+            currencies = {d.get("currency") for d in docs if d.get("currency")}
+            self.converter.prepare(currencies, min(known), max(known))  # type: ignore[arg-type]
+
+    def daily(self, docs: list[dict[str, Any]]) -> None:
+        rows = [own_row("metasync_daily_insights", d, self.converter) for d in docs]
+        self.load("metasync_daily_insights", rows)
+        self.basic_ads([d for d in docs if _is_basic(d)])
+
+    def basic_ads(self, ads: list[dict[str, Any]]) -> None:
+        """``basic_ad`` and its action tables for ad-level daily rows (their windows from the
+        ``actions_by_device`` report of the same ads and days, where the tenant reads it)."""
+        if not ads:
+            return
+        ids = {d["entity_id"] for d in ads} | {str(d["adset_id"]) for d in ads if d.get("adset_id")}
+        names = {
+            o["meta_id"]: o.get("name")
+            for model in (Ad, AdSet)
+            for o in model._get_collection().find(
+                {"tenant_id": self.tenant, "meta_id": {"$in": sorted(ids)}},
+                {"meta_id": 1, "name": 1},
+            )
+        }
+        self.load("basic_ad", [basic_ad_row(d, names, self.converter, self.synced) for d in ads])
+        windows = self._windows(ads)
+        parents = [(d["entity_id"], _date(d["date"])) for d in ads]
+        for table, key in (
+            ("basic_ad_actions", "actions"),
+            ("basic_ad_action_values", "action_values"),
+        ):
+            rows = []
+            for d in ads:
+                rate = None
+                if key == "action_values" and self.converter is not None:
+                    rate = self.converter.rate(d.get("currency"), d["date"])
+                parent = {"ad_id": d["entity_id"], "date": _date(d["date"])}
+                extra = windows.get((d["entity_id"], d["date"]), {}).get(key, [])
+                rows += action_rows(table, parent, d.get(key) or [], self.synced, rate, extra)
+            self.load(table, rows, parents)
+
+    def _windows(self, ads: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, list[Any]]]:
+        found: dict[tuple[str, str], dict[str, list[Any]]] = {}
+        query = {
+            "tenant_id": self.tenant,
+            "report": WINDOWS_REPORT,
+            "account_id": {"$in": sorted({d["account_id"] for d in ads})},
+            "span": {"$in": sorted({d["date"] for d in ads})},
+            "entity_id": {"$in": sorted({d["entity_id"] for d in ads})},
+        }
+        fields = {"entity_id": 1, "span": 1, "actions": 1, "action_values": 1}
+        for row in ReportRow._get_collection().find(query, fields):
+            slot = found.setdefault(
+                (row["entity_id"], row["span"]), {"actions": [], "action_values": []}
+            )
+            slot["actions"] += row.get("actions") or []
+            slot["action_values"] += row.get("action_values") or []
+        return found
+
+    def reports(self, account: str, docs: list[dict[str, Any]]) -> None:
+        self.load(
+            "metasync_report_rows",
+            [own_row("metasync_report_rows", d, self.converter) for d in docs],
+        )
+        for report in DEMOGRAPHIC_REPORTS:
+            spans = sorted(
+                {d["span"] for d in docs if d["report"] == report and d["level"] == "ad"}
+            )
+            if not spans:
+                continue
+            group = list(
+                ReportRow._get_collection().find(
+                    {
+                        "tenant_id": self.tenant,
+                        "report": report,
+                        "account_id": account,
+                        "span": {"$in": spans},
+                        "level": "ad",
+                    }
+                )
+            )
+            rows, actions, parents = demographics_rows(report, group, self.converter, self.synced)
+            self.load(f"demographics_{report}", rows)
+            self.load(f"demographics_{report}_actions", actions, parents)
+
+
+def _is_basic(doc: Mapping[str, Any]) -> bool:
+    """An ad's daily row without breakdowns at the default attribution: ``basic_ad``'s."""
+    return (
+        doc["level"] == "ad"
+        and not doc.get("breakdown_key")
+        and doc.get("attribution_key", "default") == "default"
+    )
+
+
+def _date(text: str) -> date:
+    return date.fromisoformat(text)

@@ -1,0 +1,127 @@
+"""A destination as the export uses it: one tenant's schema, batches merged in transactions,
+and the marks saying how far each account's rows have been exported.
+
+A batch's rows and its marks commit in one transaction of the destination, so an export that
+dies at any line resumes from the last committed batch and never writes a row twice (the
+marks live in the warehouse itself, table ``_metasync_export_marks``). Subclasses connect and
+stage rows their own fastest way (PostgreSQL ``COPY``; DuckDB a CSV file).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from metasync.export.sql import (
+    MARKS,
+    create_table,
+    delete_orphans,
+    insert_versions,
+    quote,
+    upsert,
+)
+from metasync.export.tables import TABLES, Column, Table
+
+__all__ = ["Mark", "Warehouse"]
+
+Mark = tuple[datetime, str]  # the last exported row's (fetched_at, MongoDB id)
+MARK_TABLE = Table(
+    MARKS,
+    (
+        Column("account_id", "text"),
+        Column("source", "text"),
+        Column("mark_at", "timestamp"),
+        Column("mark_id", "text"),
+        Column("updated_at", "timestamp"),
+    ),
+    key=("account_id", "source"),
+)
+
+
+class Warehouse(ABC):
+    """One connection to a destination, inside one tenant's schema."""
+
+    types: Mapping[str, str]
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.schema = ""
+
+    # -- what each destination provides ---------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the rows it changed."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one query; its rows."""
+
+    @abstractmethod
+    def stage(
+        self, name: str, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """A temporary table ``name`` with ``table``'s types for ``columns``, holding ``rows``."""
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def after_commit(self, tables: set[str]) -> None:  # noqa: B027 - an optional hook
+        """Called after an export committed changes to ``tables`` (files to rewrite)."""
+
+    # -- shared ---------------------------------------------------------------------------
+    def open_schema(self, schema: str) -> None:
+        """Create the tenant's schema, every table and the marks table when missing."""
+        self.schema = schema
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+        for table in (*TABLES.values(), MARK_TABLE):
+            self.execute(create_table(schema, table, self.types))
+        self.commit()
+
+    def load(
+        self, table: Table, rows: Sequence[Sequence[Any]], parents: Sequence[Sequence[Any]] = ()
+    ) -> int:
+        """Merge ``rows`` (in ``table.names`` order) into ``table`` within the open transaction;
+        for a child table, ``parents`` are the keys whose children ``rows`` are now. Returns the
+        rows added, changed or removed."""
+        if not rows and not parents:
+            return 0
+        stage = f"stage_{table.name}"
+        self.stage(stage, table, table.names, _unique(table, rows))
+        changed = 0
+        if table.parent:
+            self.stage(
+                f"parents_{table.name}",
+                table,
+                table.parent,
+                list(dict.fromkeys(map(tuple, parents))),
+            )
+            changed += self.execute(
+                delete_orphans(self.schema, table, stage, f"parents_{table.name}")
+            )
+        statement = insert_versions if table.versions else upsert
+        changed += self.execute(statement(self.schema, table, stage))
+        return changed
+
+    def marks(self) -> dict[tuple[str, str], Mark]:
+        rows = self.query(
+            f"SELECT account_id, source, mark_at, mark_id FROM {quote(self.schema)}.{quote(MARKS)}"
+        )
+        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+    def set_mark(self, account_id: str, source: str, mark: Mark, now: datetime) -> None:
+        self.stage("stage_marks", MARK_TABLE, MARK_TABLE.names, [(account_id, source, *mark, now)])
+        self.execute(upsert(self.schema, MARK_TABLE, "stage_marks"))
+
+
+def _unique(table: Table, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """The last row per key: a merge statement must not meet one key twice."""
+    positions = [table.names.index(k) for k in table.key]
+    return list({tuple(row[p] for p in positions): row for row in rows}.values())

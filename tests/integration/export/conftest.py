@@ -1,0 +1,55 @@
+"""Export tests: a synced sandbox world (``postgres_url`` is in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from metasync.models import MetaConnection, SyncRun
+from metasync.reports.store import set_enabled
+from metasync.sandbox.world import WorldSize
+from metasync.sync import SyncContext, run_inline
+
+
+@pytest.fixture
+def world_size() -> WorldSize:
+    return WorldSize(
+        users=2,
+        accounts_per_user=2,
+        campaigns_per_account=2,
+        adsets_per_campaign=2,
+        ads_per_adset=2,
+        days=9,
+    )
+
+
+@pytest.fixture
+def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
+    return {
+        **sync_env,
+        "META_INSIGHTS_INITIAL_DAYS": "9",
+        "META_REPORT_POLL_SECONDS": "1",
+        "META_RATE_LIMIT_CALLS_PER_HOUR": "100000",
+    }
+
+
+def short_sleep(seconds: float) -> None:
+    time.sleep(min(seconds, 0.05))
+
+
+def sync(ctx: SyncContext, connection: MetaConnection, **kwargs: object) -> SyncRun:
+    start = run_inline(ctx, str(connection.pk), kind="performance", sleep=short_sleep, **kwargs)  # type: ignore[arg-type]
+    return SyncRun.objects.get(pk=start.run_id)
+
+
+@pytest.fixture
+def synced(ctx: SyncContext, connections: list[MetaConnection]) -> list[MetaConnection]:
+    """Every tenant's objects, daily rows and its country and region reports, synced."""
+    for connection in connections:
+        set_enabled(connection.tenant_id, "country", True)
+        set_enabled(connection.tenant_id, "region", True)
+        run_inline(ctx, str(connection.pk))
+        run = sync(ctx, connection)
+        assert run.status == "succeeded", run.errors
+    return connections
