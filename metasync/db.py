@@ -73,6 +73,7 @@ RETENTION_FIELDS = {
     "webhook_events": "received_at",
     "queued_subtasks": "created_at",
     "run_plans": "created_at",  # only a run that was abandoned leaves any behind
+    "export_runs": "started_at",
 }
 
 

@@ -4,7 +4,8 @@ Nothing is counted in-process (the web app may run several copies, the work happ
 workers), so every figure is read at scrape time with bounded cost: the health of every account
 (:mod:`metasync.api.health`), the sync runs of the last 24 hours (one query, a few fields), one
 ``$group`` each over report jobs and webhook events (kept ``RUN_RETENTION_DAYS``), and two Redis
-round trips: one ``MGET`` of the blocks, one pipeline of the governor's hour of calls.
+round trips: one ``MGET`` of the blocks, one pipeline of the governor's hour of calls; and per
+tenant exporting to a warehouse, its latest exports.
 
 Labels are ids (tenant, connection, ad account), never names or tokens.
 """
@@ -28,6 +29,8 @@ from metasync.console.auth import ConsoleUsers
 from metasync.graph.errors import BUSINESS_USE_CASES, DEFAULT_RATE_LIMIT_WAIT
 from metasync.keys import RedisKeys
 from metasync.models import (
+    ExportRun,
+    ExportTarget,
     MetaConnection,
     OptimizerSettings,
     ReportRun,
@@ -183,6 +186,33 @@ class MirrorCollector(Collector):
         ):
             failing.add_metric([settings.tenant_id], 1.0 if settings.evaluation_error else 0.0)
         yield from (jobs, events, failing)
+        yield from self._exports()
+
+    def _exports(self) -> Iterator[Metric]:
+        """Per tenant exporting after its syncs: its latest export's outcome and the time of
+        its latest success (one query per exporting tenant, on its index)."""
+        failing = _gauge(
+            "metasync_export_failing",
+            "1 when the tenant's latest warehouse export failed",
+            ["tenant"],
+        )
+        succeeded = _gauge(
+            "metasync_export_last_success_timestamp_seconds",
+            "when the tenant's latest successful warehouse export finished",
+            ["tenant"],
+        )
+        for target in ExportTarget.objects(enabled=True).only("tenant_id"):
+            runs = ExportRun.objects(tenant_id=target.tenant_id, status__ne="running")
+            latest = runs.order_by("-started_at").only("status", "finished_at").first()
+            failing.add_metric(
+                [target.tenant_id], float(latest is not None and latest.status == "failed")
+            )
+            done = (
+                runs.filter(status="succeeded").order_by("-started_at").only("finished_at").first()
+            )
+            if done is not None and done.finished_at is not None:
+                succeeded.add_metric([target.tenant_id], done.finished_at.timestamp())
+        yield from (failing, succeeded)
 
 
 def add_metrics_route(

@@ -34,6 +34,7 @@ __all__ = [
     "demographics_rows",
     "digest",
     "entity_row",
+    "is_basic_ad_row",
     "number_id",
     "url_tag_rows",
 ]
@@ -146,7 +147,10 @@ def _creative_columns(doc: Mapping[str, Any]) -> dict[str, Any]:
     links = [u.get("website_url") for u in feed.get("link_urls") or [] if isinstance(u, Mapping)]
     return {
         "_fivetran_id": str(doc.get("meta_id")),
-        "page_link": f"https://www.facebook.com/{spec['page_id']}" if spec.get("page_id") else None,
+        # where the ad sends people (Fivetran's meaning; its URL reports split it): the
+        # story's link, else the mirror's link summary (a dynamic creative's first link)
+        "page_link": link.get("link") or doc.get("link_url"),
+        "template_page_link": (spec.get("template_data") or {}).get("link"),
         "url_tags": _tags(doc.get("url_tags")) or None,
         "asset_feed_spec_link_urls": links or None,
         "object_story_link_data_child_attachments": link.get("child_attachments"),
@@ -194,6 +198,15 @@ def _money_columns(
         if amount is not None and rate is not None
         else None,
     }
+
+
+def is_basic_ad_row(doc: Mapping[str, Any]) -> bool:
+    """An ad's daily row without breakdowns at the default attribution: ``basic_ad``'s."""
+    return (
+        doc["level"] == "ad"
+        and not doc.get("breakdown_key")
+        and doc.get("attribution_key", "default") == "default"
+    )
 
 
 def basic_ad_row(

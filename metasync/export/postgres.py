@@ -1,8 +1,11 @@
 """PostgreSQL as a destination (``postgresql://user:password@host:port/database``).
 
-Batches are staged with ``COPY`` into a temporary table (not WAL-logged, dropped at commit) and
-merged by one statement per table. JSON columns are ``jsonb`` (the dbt package unnests
-``url_tags`` with ``jsonb_array_elements``); times are ``timestamptz``.
+Rows whose keys are new (a first export) are copied straight into their table inside a
+savepoint; when a key is already there (a unique violation rolls the savepoint back) the batch
+is staged with ``COPY`` into temporary tables (not WAL-logged; made once per
+connection and emptied at each commit) and merged by one statement per table. JSON columns
+are ``jsonb`` (the dbt package unnests ``url_tags`` with ``jsonb_array_elements``); times are
+``timestamptz``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ class PostgresWarehouse(Warehouse):
     def __init__(self, url: str, label: str) -> None:
         super().__init__(label)
         self.connection = psycopg.connect(url, autocommit=False)
+        self._made: set[str] = set()  # temporary tables this connection has
+        self._made_now: set[str] = set()  # ... made in the open transaction
+        self._used: set[str] = set()  # ... staged in the open transaction
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with self.connection.cursor() as cursor:
@@ -54,20 +60,53 @@ class PostgresWarehouse(Warehouse):
     ) -> None:
         kinds = {c.name: c.kind for c in table.columns}
         spec = ", ".join(f"{quote(c)} {TYPES[kinds[c]]}" for c in columns)
-        self.execute(f"DROP TABLE IF EXISTS {quote(name)}")
-        self.execute(f"CREATE TEMPORARY TABLE {quote(name)} ({spec}) ON COMMIT DROP")
-        json_at = [i for i, c in enumerate(columns) if kinds[c] == "json"]
-        with self.connection.cursor() as cursor:
-            names = ", ".join(quote(c) for c in columns)
-            with cursor.copy(f"COPY {quote(name)} ({names}) FROM STDIN".encode()) as copy:
-                for row in rows:
-                    copy.write_row(_json_encoded(row, json_at) if json_at else row)
+        if name not in self._made:  # once per connection; every commit empties it
+            create = f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(name)} ({spec})"
+            self.execute(f"{create} ON COMMIT DELETE ROWS")
+            self._made.add(name)
+            self._made_now.add(name)
+        elif name in self._used:  # staged twice in one transaction
+            self.execute(f"TRUNCATE {quote(name)}")
+        self._used.add(name)
+        self._copy(quote(name), columns, [kinds[c] for c in columns], rows)
+
+    def append(self, table: Table, rows: Sequence[Sequence[Any]]) -> bool:
+        """``COPY`` straight into the table inside a savepoint: a key already there rolls the
+        savepoint back (a unique violation) and the caller merges instead."""
+        target = f"{quote(self.schema)}.{quote(table.name)}"
+        self.execute("SAVEPOINT metasync_append")  # inside the batch's transaction
+        try:
+            self._copy(target, table.names, [c.kind for c in table.columns], rows)
+        except psycopg.errors.UniqueViolation:
+            self.execute("ROLLBACK TO SAVEPOINT metasync_append")
+            return False
+        self.execute("RELEASE SAVEPOINT metasync_append")
+        return True
+
+    def _copy(
+        self,
+        target: str,
+        columns: Sequence[str],
+        kinds: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        json_at = [i for i, kind in enumerate(kinds) if kind == "json"]
+        names = ", ".join(quote(c) for c in columns)
+        statement = f"COPY {target} ({names}) FROM STDIN".encode()
+        with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(_json_encoded(row, json_at) if json_at else row)
 
     def commit(self) -> None:
         self.connection.commit()
+        self._made_now.clear()
+        self._used.clear()
 
     def rollback(self) -> None:
         self.connection.rollback()
+        self._made -= self._made_now  # tables made in the rolled-back transaction are gone
+        self._made_now.clear()
+        self._used.clear()
 
     def close(self) -> None:
         self.connection.close()

@@ -32,6 +32,7 @@ from metasync.export.fivetran import (
     basic_ad_row,
     demographics_rows,
     entity_row,
+    is_basic_ad_row,
     url_tag_rows,
 )
 from metasync.export.lease import ExportBusy, ExportError, Lease
@@ -170,10 +171,14 @@ class _Exporter:
         target = settings.reporting_currency if settings is not None else None
         self.converter = Converter(target) if target else None
         self.touched: set[str] = set()
+        self.failures: list[str] = []
         self.currency: dict[str, str | None] = {}
 
     def run(self) -> None:
-        self.entities()
+        """Every part in turn; a part that fails is rolled back and named, and the others go
+        on (one account's bad row never holds back the rest). Raises :class:`ExportError`
+        naming every part that failed, after the rest is committed."""
+        self.isolated("objects", self.entities)
         running = {
             r.connection_id for r in SyncRun.objects(status=RunStatus.RUNNING).only("connection_id")
         }
@@ -183,14 +188,30 @@ class _Exporter:
             if account.connection_id in running:
                 self.result.deferred.append(account.account_id)
                 continue
-            self.incremental(account.account_id, "daily", DailyInsight, marks)
-            self.incremental(account.account_id, "reports", ReportRow, marks)
+            for source, model in (("daily", DailyInsight), ("reports", ReportRow)):
+                part = f"account {account.account_id} {source} rows"
+                self.isolated(part, self.incremental, account.account_id, source, model, marks)
         for table, model in WHOLE:
-            for docs in self._pages(model, {"tenant_id": self.tenant}):
-                self.result.read[table] += len(docs)
-                self.load(table, [own_row(table, d) for d in docs])
-                self.commit()
+            self.isolated(table, self.whole, table, model)
         self.warehouse.after_commit(self.touched)
+        if self.failures:
+            raise ExportError("; ".join(self.failures))
+
+    def isolated(self, part: str, action: Any, *args: Any) -> None:
+        try:
+            action(*args)
+        except ExportError:
+            raise  # the lease was lost: nothing more may be written
+        except Exception as exc:  # noqa: BLE001 - named, rolled back, and the other parts go on
+            self.warehouse.rollback()
+            self.failures.append(f"{part}: {type(exc).__name__}: {exc}")
+            log.warning("export of tenant %s: %s failed: %s", self.tenant, part, exc)
+
+    def whole(self, table: str, model: Any) -> None:
+        for docs in self._pages(model, {"tenant_id": self.tenant}):
+            self.result.read[table] += len(docs)
+            self.load(table, [own_row(table, d) for d in docs])
+            self.commit()
 
     # -- writing -----------------------------------------------------------------------
     def load(
@@ -245,16 +266,7 @@ class _Exporter:
         collection = model._get_collection()
         mark = marks.get((account, source))
         while True:
-            query: dict[str, Any] = {"tenant_id": self.tenant, "account_id": account}
-            if mark is not None:
-                at, last = mark
-                query["$or"] = [
-                    {"fetched_at": {"$gt": at}},
-                    {"fetched_at": at, "_id": {"$gt": ObjectId(last)}},
-                ]
-            docs = list(
-                collection.find(query).sort([("fetched_at", 1), ("_id", 1)]).limit(self.batch)
-            )
+            docs = self._after(collection, account, mark)
             if not docs:
                 return
             self.result.read[source] += len(docs)
@@ -266,6 +278,27 @@ class _Exporter:
             mark = (docs[-1]["fetched_at"], str(docs[-1]["_id"]))
             self.warehouse.set_mark(account, source, mark, utcnow())
             self.commit()
+
+    def _after(
+        self, collection: Any, account: str, mark: tuple[datetime, str] | None
+    ) -> list[dict[str, Any]]:
+        """The next batch after ``mark`` in write order: the rest of the mark's own instant
+        (by id), then later instants. Two reads rather than one ``$or``, so each walks the
+        (tenant, account, fetched_at) index instead of the account's whole history."""
+        where = {"tenant_id": self.tenant, "account_id": account}
+        if mark is None:
+            cursor = collection.find(where).sort([("fetched_at", 1), ("_id", 1)])
+            return list(cursor.limit(self.batch))
+        at, last = mark
+        # the mark's instant holds one sync page at most; filtering ids here keeps the read on
+        # the (tenant, account, fetched_at) index (an _id range makes planners pick _id's)
+        same = collection.find({**where, "fetched_at": at}).sort([("fetched_at", 1), ("_id", 1)])
+        docs = [d for d in same if d["_id"] > ObjectId(last)][: self.batch]
+        if len(docs) < self.batch:
+            later = {**where, "fetched_at": {"$gt": at}}
+            cursor = collection.find(later).sort([("fetched_at", 1), ("_id", 1)])
+            docs += list(cursor.limit(self.batch - len(docs)))
+        return docs
 
     def _prepare(self, docs: list[dict[str, Any]]) -> None:
         if self.converter is None:
@@ -279,7 +312,7 @@ class _Exporter:
     def daily(self, docs: list[dict[str, Any]]) -> None:
         rows = [own_row("metasync_daily_insights", d, self.converter) for d in docs]
         self.load("metasync_daily_insights", rows)
-        self.basic_ads([d for d in docs if _is_basic(d)])
+        self.basic_ads([d for d in docs if is_basic_ad_row(d)])
 
     def basic_ads(self, ads: list[dict[str, Any]]) -> None:
         """``basic_ad`` and its action tables for ad-level daily rows (their windows from the
@@ -312,58 +345,48 @@ class _Exporter:
                 rows += action_rows(table, parent, d.get(key) or [], self.synced, rate, extra)
             self.load(table, rows, parents)
 
+    def _report_day(self, report: str, account: str, span: str) -> list[dict[str, Any]]:
+        """The ad-level rows of one report, account and day (equalities only: each read
+        walks the (tenant, report, account, span) index)."""
+        where = {"tenant_id": self.tenant, "report": report, "account_id": account, "span": span}
+        return [d for d in ReportRow._get_collection().find(where) if d["level"] == "ad"]
+
     def _windows(self, ads: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, list[Any]]]:
+        """The ``actions_by_device`` entries of the ads' days, summed over devices later."""
         found: dict[tuple[str, str], dict[str, list[Any]]] = {}
-        query = {
-            "tenant_id": self.tenant,
-            "report": WINDOWS_REPORT,
-            "account_id": {"$in": sorted({d["account_id"] for d in ads})},
-            "span": {"$in": sorted({d["date"] for d in ads})},
-            "entity_id": {"$in": sorted({d["entity_id"] for d in ads})},
-        }
-        fields = {"entity_id": 1, "span": 1, "actions": 1, "action_values": 1}
-        for row in ReportRow._get_collection().find(query, fields):
-            slot = found.setdefault(
-                (row["entity_id"], row["span"]), {"actions": [], "action_values": []}
-            )
-            slot["actions"] += row.get("actions") or []
-            slot["action_values"] += row.get("action_values") or []
+        wanted = {(d["entity_id"], d["date"]) for d in ads}
+        for account, day in sorted({(d["account_id"], d["date"]) for d in ads}):
+            for row in self._report_day(WINDOWS_REPORT, account, day):
+                key = (row["entity_id"], row["span"])
+                if key not in wanted:
+                    continue
+                slot = found.setdefault(key, {"actions": [], "action_values": []})
+                slot["actions"] += row.get("actions") or []
+                slot["action_values"] += row.get("action_values") or []
         return found
 
     def reports(self, account: str, docs: list[dict[str, Any]]) -> None:
-        self.load(
-            "metasync_report_rows",
-            [own_row("metasync_report_rows", d, self.converter) for d in docs],
-        )
-        for report in DEMOGRAPHIC_REPORTS:
-            spans = sorted(
-                {d["span"] for d in docs if d["report"] == report and d["level"] == "ad"}
-            )
-            if not spans:
-                continue
-            group = list(
-                ReportRow._get_collection().find(
-                    {
-                        "tenant_id": self.tenant,
-                        "report": report,
-                        "account_id": account,
-                        "span": {"$in": spans},
-                        "level": "ad",
-                    }
+        rows = [own_row("metasync_report_rows", d, self.converter) for d in docs]
+        self.load("metasync_report_rows", rows)
+        windowed = {(d["entity_id"], d["span"]) for d in docs if d["report"] == WINDOWS_REPORT}
+        if windowed:  # the window columns of these ads' days moved: their actions again
+            ads = [
+                d
+                for day in sorted({span for _, span in windowed})
+                for d in DailyInsight._get_collection().find(
+                    {"tenant_id": self.tenant, "account_id": account, "date": day, "level": "ad"}
                 )
-            )
+                if is_basic_ad_row(d) and (d["entity_id"], d["date"]) in windowed
+            ]
+            self.basic_ads(ads)
+        for report in DEMOGRAPHIC_REPORTS:
+            spans = {d["span"] for d in docs if d["report"] == report and d["level"] == "ad"}
+            group = [d for span in sorted(spans) for d in self._report_day(report, account, span)]
+            if not group:
+                continue
             rows, actions, parents = demographics_rows(report, group, self.converter, self.synced)
             self.load(f"demographics_{report}", rows)
             self.load(f"demographics_{report}_actions", actions, parents)
-
-
-def _is_basic(doc: Mapping[str, Any]) -> bool:
-    """An ad's daily row without breakdowns at the default attribution: ``basic_ad``'s."""
-    return (
-        doc["level"] == "ad"
-        and not doc.get("breakdown_key")
-        and doc.get("attribution_key", "default") == "default"
-    )
 
 
 def _date(text: str) -> date:

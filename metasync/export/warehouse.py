@@ -90,25 +90,41 @@ class Warehouse(ABC):
     ) -> int:
         """Merge ``rows`` (in ``table.names`` order) into ``table`` within the open transaction;
         for a child table, ``parents`` are the keys whose children ``rows`` are now. Returns the
-        rows added, changed or removed."""
+        rows added, changed or removed.
+
+        Rows none of whose keys the table holds yet (a first export) are appended straight
+        where the destination can (:meth:`append`); otherwise they are staged and merged."""
         if not rows and not parents:
             return 0
-        stage = f"stage_{table.name}"
-        self.stage(stage, table, table.names, _unique(table, rows))
-        changed = 0
+        unique = _unique(table, rows)
+        orphans = ""
         if table.parent:
-            self.stage(
-                f"parents_{table.name}",
-                table,
-                table.parent,
-                list(dict.fromkeys(map(tuple, parents))),
-            )
-            changed += self.execute(
-                delete_orphans(self.schema, table, stage, f"parents_{table.name}")
-            )
+            orphans = f"parents_{table.name}"
+            keys = list(dict.fromkeys(map(tuple, parents)))
+            self.stage(orphans, table, table.parent, keys)
+            if not self.has_children(table, orphans) and self.append(table, unique):
+                return len(unique)
+        elif not table.versions and self.append(table, unique):
+            return len(unique)
+        stage = f"stage_{table.name}"
+        self.stage(stage, table, table.names, unique)
+        changed = self.execute(delete_orphans(self.schema, table, stage, orphans)) if orphans else 0
         statement = insert_versions if table.versions else upsert
-        changed += self.execute(statement(self.schema, table, stage))
-        return changed
+        return changed + self.execute(statement(self.schema, table, stage))
+
+    def append(self, table: Table, rows: Sequence[Sequence[Any]]) -> bool:
+        """Write ``rows`` straight into ``table`` if none of their keys is there; False (and
+        nothing written) otherwise, or where the destination has no such path."""
+        return False
+
+    def has_children(self, table: Table, parents: str) -> bool:
+        """Whether ``table`` holds any row of the parents staged in ``parents``."""
+        match = " AND ".join(f"p.{quote(n)} = t.{quote(n)}" for n in table.parent)
+        found = self.query(
+            f"SELECT EXISTS (SELECT 1 FROM {quote(self.schema)}.{quote(table.name)} t "
+            f"JOIN {quote(parents)} p ON {match})"
+        )
+        return bool(found[0][0])
 
     def marks(self) -> dict[tuple[str, str], Mark]:
         rows = self.query(

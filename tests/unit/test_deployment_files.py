@@ -18,6 +18,7 @@ def test_compose_services_and_their_duties() -> None:
     services = compose["services"]
     assert set(services) == {
         "mongodb", "redis", "worker", "beat", "flower", "web", "sandbox", "prometheus", "grafana",
+        "warehouse",
     }  # fmt: skip
     redis_command = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in redis_command and "--maxmemory-policy noeviction" in redis_command
@@ -28,7 +29,13 @@ def test_compose_services_and_their_duties() -> None:
     for name in ("worker", "beat", "flower", "web"):
         assert services[name]["environment"]["REDIS_URL"].startswith("redis://redis:")
         assert services[name]["env_file"] == ".env"
-    assert set(compose["volumes"]) == {"mongodb-data", "redis-data", "prometheus-data"}
+    assert set(compose["volumes"]) == {
+        "mongodb-data", "redis-data", "prometheus-data", "warehouse-data",
+    }  # fmt: skip
+    warehouse = services["warehouse"]
+    assert warehouse["profiles"] == ["warehouse"]
+    assert all(port.startswith("127.0.0.1:") for port in warehouse["ports"])  # not published
+    assert warehouse["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets/")
 
 
 def test_prometheus_scrapes_metasync_and_flower_and_grafana_shows_what_is_exported() -> None:

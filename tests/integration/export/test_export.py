@@ -15,7 +15,15 @@ import pytest
 
 from metasync.export import export_tenant
 from metasync.export.destinations import schema_for
-from metasync.models import Ad, DailyInsight, MetaConnection
+from metasync.models import (
+    Ad,
+    AdAccount,
+    AdCreative,
+    AdSet,
+    Campaign,
+    DailyInsight,
+    MetaConnection,
+)
 from metasync.sync import SyncContext, run_inline
 from tests.integration.export.conftest import sync
 from tests.support.sandbox import Sandbox
@@ -80,14 +88,22 @@ def test_export_holds_the_ground_truth_once_per_tenant(
             assert link_clicks == int(raw["inline_link_clicks"]), key
             assert name == next(a["name"] for a in truth["ads"] if a["id"] == raw["ad_id"])
         # every object's latest version equals the mirror's object
-        latest = query(
-            f"SELECT id, name, status FROM (SELECT *, row_number() OVER (PARTITION BY id "
-            f"ORDER BY updated_time DESC) AS n FROM {schema}.ad_history) v WHERE n = 1"
-        )
-        mirror = {
-            int(a.meta_id): (a.name, a.status) for a in Ad.objects(tenant_id=connection.tenant_id)
-        }
-        assert {row[0]: (row[1], row[2]) for row in latest} == mirror
+        for table, model, order in (
+            ("account_history", AdAccount, "_fivetran_synced"),
+            ("campaign_history", Campaign, "updated_time"),
+            ("ad_set_history", AdSet, "updated_time"),
+            ("ad_history", Ad, "updated_time"),
+            ("creative_history", AdCreative, "_fivetran_synced"),
+        ):
+            latest = query(
+                f"SELECT id, name FROM (SELECT *, row_number() OVER (PARTITION BY id "
+                f"ORDER BY {order} DESC) AS n FROM {schema}.{table}) v WHERE n = 1"
+            )
+            mirror = {
+                int(o.meta_id.removeprefix("act_")): o.name
+                for o in model.objects(tenant_id=connection.tenant_id)
+            }
+            assert dict(latest) == mirror, table
         for table, key in (
             ("campaign_history", "id, updated_time"),
             ("basic_ad_actions", "ad_id, date, action_type"),

@@ -139,3 +139,70 @@ def test_a_parquet_destination_writes_one_file_per_changed_table(
     before = (folder / "basic_ad.parquet").stat().st_mtime_ns
     export_tenant(tenant, f"parquet:///{tmp_path}/lake")  # nothing changed: no file rewritten
     assert (folder / "basic_ad.parquet").stat().st_mtime_ns == before
+
+
+def test_an_export_that_keeps_failing_shows_on_metrics(
+    ctx: Any, synced: list[MetaConnection], sync_env: dict[str, str], redis_client: Any,
+    postgres_url: str,
+) -> None:  # fmt: skip
+    from fastapi.testclient import TestClient
+
+    from metasync.config import load_settings
+    from metasync.export.targets import export_stored, set_target
+    from metasync.webhooks.app import create_app
+
+    failing, working = synced[0].tenant_id, synced[1].tenant_id
+    set_target(ctx.cipher, failing, "postgresql://metasync:pw@127.0.0.1:1/warehouse")
+    set_target(ctx.cipher, working, postgres_url)
+    with pytest.raises(ExportError):
+        export_stored(ctx.cipher, ctx.settings, failing)
+    assert export_stored(ctx.cipher, ctx.settings, working) is not None
+    app = create_app(
+        load_settings({**sync_env, "META_APP_VERIFY_TOKEN": "v", "METRICS_PUBLIC": "true"}),
+        lambda c, k: None, redis_client, connect_db=False,
+    )  # fmt: skip
+    with TestClient(app) as client:
+        text = client.get("/metrics").text
+    assert f'metasync_export_failing{{tenant="{failing}"}} 1.0' in text
+    assert f'metasync_export_failing{{tenant="{working}"}} 0.0' in text
+    assert f'metasync_export_last_success_timestamp_seconds{{tenant="{working}"}}' in text
+    assert f'metasync_export_last_success_timestamp_seconds{{tenant="{failing}"}}' not in text
+
+
+def test_one_accounts_bad_row_holds_back_only_that_account(
+    synced: list[MetaConnection], postgres_url: str
+) -> None:
+    from metasync.models import DailyInsight, utcnow
+
+    tenant = synced[0].tenant_id
+    bad, good = synced[0].ad_account_ids
+    row = DailyInsight._get_collection().find_one(
+        {"tenant_id": tenant, "account_id": bad, "level": "ad"}, {"_id": 0}
+    )
+    assert row is not None
+    broken = {**row, "date": "2026-02-30", "entity_id": "999", "fetched_at": utcnow()}
+    DailyInsight._get_collection().insert_one(broken)  # no such day: the row cannot be a date
+    with pytest.raises(ExportError, match=f"account {bad} daily rows: ValueError"):
+        export_tenant(tenant, postgres_url)
+    schema = schema_for(tenant)
+    with psycopg.connect(postgres_url) as con:
+        accounts = {
+            r[0] for r in con.execute(f"SELECT DISTINCT account_id FROM {schema}.basic_ad".encode())
+        }
+        report_accounts = {
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT account_id FROM {schema}.metasync_report_rows".encode()
+            )
+        }
+    assert int(good) in accounts  # the other account and the bad one's reports carried on
+    assert report_accounts == {bad, good}
+    assert ExportRun.objects(tenant_id=tenant).get().error.count("account") == 1
+    DailyInsight._get_collection().delete_one({"date": "2026-02-30"})
+    result = export_tenant(tenant, postgres_url)  # the operator removed it: the rest follows
+    assert result.rows["basic_ad"] > 0
+    with psycopg.connect(postgres_url) as con:
+        count = con.execute(
+            f"SELECT count(DISTINCT account_id) FROM {schema}.basic_ad".encode()
+        ).fetchone()
+    assert count == (2,)

@@ -42,7 +42,7 @@ def test_runs_report_jobs_and_webhook_events_expire(ctx: SyncContext) -> None:
 
     def retention() -> dict[str, tuple[object, object]]:
         found = {}
-        for name in ("sync_runs", "report_runs", "webhook_events"):
+        for name in ("sync_runs", "report_runs", "webhook_events", "export_runs"):
             index = {i["name"]: i for i in database[name].list_indexes()}["retention"]
             found[name] = (list(index["key"]), index["expireAfterSeconds"])
         return found
@@ -51,8 +51,9 @@ def test_runs_report_jobs_and_webhook_events_expire(ctx: SyncContext) -> None:
         "sync_runs": (["finished_at"], 90 * 86400),
         "report_runs": (["updated_at"], 90 * 86400),
         "webhook_events": (["received_at"], 90 * 86400),
+        "export_runs": (["started_at"], 90 * 86400),
     }
     db.ensure_indexes(30)  # a new RUN_RETENTION_DAYS takes effect at the next start
     assert {name: seconds for name, (_, seconds) in retention().items()} == dict.fromkeys(
-        ("sync_runs", "report_runs", "webhook_events"), 30 * 86400
+        ("sync_runs", "report_runs", "webhook_events", "export_runs"), 30 * 86400
     )
