@@ -67,6 +67,7 @@ class DemoServices:
     web_url: str
     mongodb_uri: str
     console_password: str
+    workdir: Path  # the demo's files (the warehouse's DuckDB files among them)
 
 
 def _process(
@@ -190,6 +191,7 @@ def start_services(
             f"http://127.0.0.1:{web_port}",
             mongodb_uri,
             console_password,
+            workdir,
         )
 
 

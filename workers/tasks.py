@@ -50,6 +50,7 @@ log = get_task_logger(__name__)  # lines carry the task's name and id
 
 RATE_LIMIT_RETRIES = 100  # a throttled subtask waits its turn many times before giving up
 APPLY_BUSY_RETRIES = 20  # an apply waits this many times for another attempt's lease
+EXPORT_BUSY_WAIT_SECONDS = 15  # an export that finds another one running looks again after
 
 
 def metasync_task(name: str, **options: Any) -> Any:
@@ -250,13 +251,16 @@ def _run_subtask(task: MetaSyncTask, sub: Subtask) -> str:
 @metasync_task("metasync.export_warehouse", max_retries=5)
 def export_warehouse(self: MetaSyncTask, tenant_id: str) -> dict[str, Any]:
     """Export one tenant to its stored destination (the URL stays encrypted in MongoDB: only
-    the tenant id travels). Another export holding the destination: try again when its lease
-    ends. A failure is recorded on the export's run and tried again with backoff."""
+    the tenant id travels). Another export holding the destination: look again soon (its
+    lease ends when it finishes). A failure is recorded on the export's run and tried again
+    with backoff."""
     ctx = context()
     try:
         result = export_stored(ctx.cipher, ctx.settings, tenant_id)
     except ExportBusy as exc:
-        raise self.retry(countdown=exc.retry_after, max_retries=APPLY_BUSY_RETRIES) from None
+        # the lease ends when the other export finishes, usually long before it would expire
+        countdown = min(exc.retry_after, EXPORT_BUSY_WAIT_SECONDS)
+        raise self.retry(countdown=countdown, max_retries=APPLY_BUSY_RETRIES) from None
     except ExportError as exc:
         log.warning("%s", exc)
         raise self.retry(countdown=60 * 2**self.request.retries) from None

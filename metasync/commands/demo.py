@@ -181,6 +181,47 @@ def demo(
         return
 
 
+def _warehouses(ctx: Any, connections: list[Any], workdir: Path) -> dict[str, Path]:
+    """Every tenant exports to a DuckDB file of its own after each sync (one file each: a
+    DuckDB file takes one writing process at a time)."""
+    from metasync.export.targets import set_target
+
+    files = {}
+    for connection in connections:
+        path = workdir / "warehouse" / f"{connection.tenant_id}.duckdb"
+        set_target(ctx.cipher, connection.tenant_id, f"duckdb:///{path}")
+        files[connection.tenant_id] = path
+    console.print("[green]✓[/green] every tenant exports to its own DuckDB file after each sync")
+    return files
+
+
+def _show_warehouses(files: dict[str, Path]) -> None:
+    """Wait (two minutes at most) for each tenant's export after its syncs, then say where."""
+    from metasync.demo import wait_until
+    from metasync.export.destinations import schema_for
+    from metasync.models import ExportRun, SyncRun
+
+    def exported() -> bool:
+        for tenant in files:
+            last_sync = SyncRun.objects(tenant_id=tenant).order_by("-finished_at").first()
+            done = ExportRun.objects(tenant_id=tenant, status="succeeded")
+            if last_sync is None or not done.filter(started_at__gte=last_sync.finished_at).count():
+                return False
+        return True
+
+    if not wait_until(exported, timeout=120):
+        console.print("[yellow]the warehouse exports are still running: metasync export status")
+    tenant, path = next(iter(files.items()))
+    table = f"{schema_for(tenant)}.basic_ad"  # a schema name metasync made
+    query = f"SELECT date, sum(spend), sum(impressions) FROM {table}"  # noqa: S608
+    console.print(
+        f"\nYour warehouse (Fivetran's Facebook Ads tables, one DuckDB file per tenant):\n"
+        f"  {path.parent}/<tenant>.duckdb\n"
+        f"  python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True).sql("
+        f"'{query} GROUP BY 1 ORDER BY 1').fetchall())\""
+    )
+
+
 def _tour(services: Any, once: bool) -> None:
     os.environ.update(services.env)  # the demo configures the process it runs in
     from metasync.config import get_settings
@@ -207,6 +248,7 @@ def _tour(services: Any, once: bool) -> None:
             set_enabled(connection.tenant_id, report, True)
     console.print(f"[green]✓[/green] reports on for every tenant: {', '.join(DEMO_REPORTS)}")
     _, api_key = create_key(connections[0].tenant_id, "demo", by="demo")
+    warehouses = _warehouses(ctx, connections, services.workdir)
     runs: dict[str, list[Any]] = {}
     for kind in ("entities", "performance"):
         ids = [sync_connection.delay(str(c.pk), kind=kind, trigger="demo").id for c in connections]
@@ -216,6 +258,7 @@ def _tour(services: Any, once: bool) -> None:
                 console.print(f"[red]{kind} run {run.pk} ended {run.status}: {run.errors[:1]}")
     console.print(_summary(connections, runs))
     console.print(_rest_of_account(connections))
+    _show_warehouses(warehouses)
     console.print(
         f"\nWhere to look next:\n"
         f"  Flower (tasks, retries): {services.flower_url}  user demo, password "

@@ -172,12 +172,14 @@ class _Exporter:
         self.converter = Converter(target) if target else None
         self.touched: set[str] = set()
         self.failures: list[str] = []
+        self.fresh = False  # the rows being loaded are most likely new (see Warehouse.load)
         self.currency: dict[str, str | None] = {}
 
     def run(self) -> None:
         """Every part in turn; a part that fails is rolled back and named, and the others go
         on (one account's bad row never holds back the rest). Raises :class:`ExportError`
         naming every part that failed, after the rest is committed."""
+        first = self.fresh = not self.warehouse.marks()  # nothing exported yet: all is new
         self.isolated("objects", self.entities)
         running = {
             r.connection_id for r in SyncRun.objects(status=RunStatus.RUNNING).only("connection_id")
@@ -191,6 +193,7 @@ class _Exporter:
             for source, model in (("daily", DailyInsight), ("reports", ReportRow)):
                 part = f"account {account.account_id} {source} rows"
                 self.isolated(part, self.incremental, account.account_id, source, model, marks)
+        self.fresh = first
         for table, model in WHOLE:
             self.isolated(table, self.whole, table, model)
         self.warehouse.after_commit(self.touched)
@@ -217,7 +220,7 @@ class _Exporter:
     def load(
         self, table: str, rows: list[tuple[Any, ...]], parents: list[tuple[Any, ...]] | None = None
     ) -> None:
-        changed = self.warehouse.load(TABLES[table], rows, parents or [])
+        changed = self.warehouse.load(TABLES[table], rows, parents or [], fresh=self.fresh)
         self.result.rows[table] += changed
         if changed:
             self.touched.add(table)
@@ -265,6 +268,7 @@ class _Exporter:
     ) -> None:
         collection = model._get_collection()
         mark = marks.get((account, source))
+        self.fresh = mark is None  # never exported: its rows are new (a first export)
         while True:
             docs = self._after(collection, account, mark)
             if not docs:

@@ -18,6 +18,7 @@ Column kinds are portable names each destination maps to its own types. Money is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 __all__ = ["FIVETRAN_TABLES", "OWN_TABLES", "TABLES", "Column", "Table"]
 
@@ -36,8 +37,9 @@ class Table:
     versions: bool = False
     parent: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
+        """The column names, in order (rows are tuples in this order)."""
         return tuple(c.name for c in self.columns)
 
 

@@ -44,6 +44,7 @@ class Warehouse(ABC):
     """One connection to a destination, inside one tenant's schema."""
 
     types: Mapping[str, str]
+    can_append = False  # whether :meth:`append` writes straight into a table
 
     def __init__(self, label: str) -> None:
         self.label = label
@@ -86,29 +87,35 @@ class Warehouse(ABC):
         self.commit()
 
     def load(
-        self, table: Table, rows: Sequence[Sequence[Any]], parents: Sequence[Sequence[Any]] = ()
+        self,
+        table: Table,
+        rows: Sequence[Sequence[Any]],
+        parents: Sequence[Sequence[Any]] = (),
+        fresh: bool = True,
     ) -> int:
         """Merge ``rows`` (in ``table.names`` order) into ``table`` within the open transaction;
         for a child table, ``parents`` are the keys whose children ``rows`` are now. Returns the
         rows added, changed or removed.
 
-        Rows none of whose keys the table holds yet (a first export) are appended straight
-        where the destination can (:meth:`append`); otherwise they are staged and merged."""
+        With ``fresh`` (the caller expects new keys: a first export), rows none of whose keys
+        the table holds yet are appended straight where the destination can (:meth:`append`);
+        otherwise, or when a key is there, they are staged and merged."""
         if not rows and not parents:
             return 0
         unique = _unique(table, rows)
-        orphans = ""
-        if table.parent:
-            orphans = f"parents_{table.name}"
-            keys = list(dict.fromkeys(map(tuple, parents)))
-            self.stage(orphans, table, table.parent, keys)
-            if not self.has_children(table, orphans) and self.append(table, unique):
-                return len(unique)
-        elif not table.versions and self.append(table, unique):
+        keys = list(dict.fromkeys(map(tuple, parents)))
+        appendable = fresh and self.can_append and not table.versions
+        if appendable and table.parent:
+            appendable = not self.has_children(table, keys)  # no orphans can be left behind
+        if appendable and self.append(table, unique):
             return len(unique)
         stage = f"stage_{table.name}"
         self.stage(stage, table, table.names, unique)
-        changed = self.execute(delete_orphans(self.schema, table, stage, orphans)) if orphans else 0
+        changed = 0
+        if table.parent:
+            orphans = f"parents_{table.name}"
+            self.stage(orphans, table, table.parent, keys)
+            changed = self.execute(delete_orphans(self.schema, table, stage, orphans))
         statement = insert_versions if table.versions else upsert
         return changed + self.execute(statement(self.schema, table, stage))
 
@@ -117,12 +124,14 @@ class Warehouse(ABC):
         nothing written) otherwise, or where the destination has no such path."""
         return False
 
-    def has_children(self, table: Table, parents: str) -> bool:
-        """Whether ``table`` holds any row of the parents staged in ``parents``."""
+    def has_children(self, table: Table, parents: Sequence[tuple[Any, ...]]) -> bool:
+        """Whether ``table`` holds any row of ``parents`` (staged here; a destination may
+        ask its own cheaper way)."""
+        self.stage(f"parents_{table.name}", table, table.parent, parents)
         match = " AND ".join(f"p.{quote(n)} = t.{quote(n)}" for n in table.parent)
         found = self.query(
             f"SELECT EXISTS (SELECT 1 FROM {quote(self.schema)}.{quote(table.name)} t "
-            f"JOIN {quote(parents)} p ON {match})"
+            f"JOIN {quote('parents_' + table.name)} p ON {match})"
         )
         return bool(found[0][0])
 

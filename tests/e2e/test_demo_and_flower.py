@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 import requests
 from celery import Celery
@@ -54,9 +55,21 @@ def test_demo_once_on_a_small_world(tmp_path: Path) -> None:
         "/console  user ops, password ",
         "Authorization: Bearer msk_",
         "--once: stopping everything",
+        "Your warehouse (Fivetran's Facebook Ads tables",
     ):
         assert expected in out
     assert "ended failed" not in out and "ended partial" not in out
+    assert "exports are still running" not in out
+    files = sorted((tmp_path / "demo" / "warehouse").glob("*.duckdb"))
+    assert len(files) == 2  # one per tenant, written by the workers after the syncs
+    for file in files:
+        with duckdb.connect(str(file), read_only=True) as warehouse:
+            (schema,) = {r[0] for r in warehouse.sql(
+                "SELECT schema_name FROM information_schema.schemata "
+                "WHERE schema_name LIKE 'facebook_ads_%'"
+            ).fetchall()}  # fmt: skip
+            rows = warehouse.sql(f"SELECT count(*) FROM {schema}.basic_ad").fetchone()
+        assert rows is not None and rows[0] > 0
     assert "sbx-" not in out  # no token is printed
     leftover = subprocess.run(
         ["pgrep", "-f", str(tmp_path / "demo")], capture_output=True, text=True, check=False

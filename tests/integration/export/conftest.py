@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from metasync.models import MetaConnection, SyncRun
+from metasync.models import MetaConnection
 from metasync.reports.store import set_enabled
 from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext, run_inline
+from tests.support.inline import perf
 
 
 @pytest.fixture
@@ -34,15 +33,6 @@ def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def short_sleep(seconds: float) -> None:
-    time.sleep(min(seconds, 0.05))
-
-
-def sync(ctx: SyncContext, connection: MetaConnection, **kwargs: object) -> SyncRun:
-    start = run_inline(ctx, str(connection.pk), kind="performance", sleep=short_sleep, **kwargs)  # type: ignore[arg-type]
-    return SyncRun.objects.get(pk=start.run_id)
-
-
 @pytest.fixture
 def synced(ctx: SyncContext, connections: list[MetaConnection]) -> list[MetaConnection]:
     """Every tenant's objects, daily rows and its country and region reports, synced."""
@@ -50,6 +40,6 @@ def synced(ctx: SyncContext, connections: list[MetaConnection]) -> list[MetaConn
         set_enabled(connection.tenant_id, "country", True)
         set_enabled(connection.tenant_id, "region", True)
         run_inline(ctx, str(connection.pk))
-        run = sync(ctx, connection)
+        run = perf(ctx, connection)
         assert run.status == "succeeded", run.errors
     return connections

@@ -25,7 +25,7 @@ from metasync.models import (
     MetaConnection,
 )
 from metasync.sync import SyncContext, run_inline
-from tests.integration.export.conftest import sync
+from tests.support.inline import perf
 from tests.support.sandbox import Sandbox
 
 Query = Callable[[str], list[tuple[Any, ...]]]
@@ -174,7 +174,7 @@ def test_a_lookback_sync_changes_exactly_the_restated_rows(
     newest = DailyInsight.objects(tenant_id=tenant, level="ad").order_by("-date").first()
     world.control("POST", "mutate", {"id": newest.entity_id, "action": "performance",
                                      "fields": {"cpm": 40.0, "ctr": 0.03}})  # fmt: skip
-    run = sync(ctx, connection)  # a scheduled run: the recent days again
+    run = perf(ctx, connection)  # a scheduled run: the recent days again
     assert run.status == "succeeded", run.errors
     restated = {k for k, v in mirror().items() if mirror_before.get(k) != v}
     assert restated  # the read changed some ad-days (and left the older ones)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -27,6 +26,7 @@ from metasync.reports.store import set_enabled
 from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext, run_inline
 from metasync.sync.report_plan import report_range
+from tests.support.inline import perf, short_sleep
 from tests.support.reports import report_mismatches, report_truth
 from tests.support.sandbox import Sandbox
 
@@ -51,15 +51,6 @@ def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
         "META_REPORT_POLL_SECONDS": "1",
         "META_RATE_LIMIT_CALLS_PER_HOUR": "100000",
     }
-
-
-def short_sleep(seconds: float) -> None:
-    time.sleep(min(seconds, 0.05))
-
-
-def perf(ctx: SyncContext, connection: MetaConnection) -> SyncRun:
-    start = run_inline(ctx, str(connection.pk), kind="performance", sleep=short_sleep)
-    return SyncRun.objects.get(pk=start.run_id)
 
 
 @pytest.fixture

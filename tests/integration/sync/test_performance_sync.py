@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from metasync.models import (
 from metasync.sync import Period, SyncContext, execute_subtask, run_inline, start_sync
 from metasync.sync.performance import refresh_entity_insights
 from tests.integration.sync.conftest import tenant_of_account
+from tests.support.inline import perf, short_sleep
 from tests.support.sandbox import Sandbox
 from tests.support.truth import insight_mismatches
 
@@ -30,16 +30,6 @@ def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
         "META_REPORT_STUCK_SECONDS": "1",
         "META_RATE_LIMIT_CALLS_PER_HOUR": "100000",
     }
-
-
-def short_sleep(seconds: float) -> None:
-    """Inline runs wait for countdowns; here a short real wait keeps polls few and tests fast."""
-    time.sleep(min(seconds, 0.05))
-
-
-def perf(ctx: SyncContext, connection: MetaConnection, **kwargs: object) -> SyncRun:
-    start = run_inline(ctx, str(connection.pk), kind="performance", sleep=short_sleep, **kwargs)  # type: ignore[arg-type]
-    return SyncRun.objects.get(pk=start.run_id)
 
 
 @pytest.fixture
