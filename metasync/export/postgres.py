@@ -84,21 +84,6 @@ class PostgresWarehouse(Warehouse):
         self.execute("RELEASE SAVEPOINT metasync_append")
         return True
 
-    def has_children(self, table: Table, parents: Sequence[tuple[Any, ...]]) -> bool:
-        """One query with the parents' keys as arrays (no temporary table to fill)."""
-        kinds = {c.name: c.kind for c in table.columns}
-        arrays = ", ".join(f"%s::{TYPES[kinds[n]]}[]" for n in table.parent)
-        names = ", ".join(quote(n) for n in table.parent)
-        match = " AND ".join(f"p.{quote(n)} = t.{quote(n)}" for n in table.parent)
-        found = self.query(
-            f"SELECT EXISTS (SELECT 1 FROM {quote(self.schema)}.{quote(table.name)} t "
-            f"JOIN unnest({arrays}) AS p({names}) ON {match})",
-            [list(column) for column in zip(*parents, strict=True)]
-            if parents
-            else [[]] * len(table.parent),
-        )
-        return bool(found[0][0])
-
     def _copy(
         self,
         target: str,
