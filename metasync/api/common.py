@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from metasync.api.keys import Caller, authenticate
@@ -31,6 +31,7 @@ __all__ = [
     "metrics_of",
     "money",
     "reporting_converter",
+    "single_values",
 ]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -66,6 +67,16 @@ def caller(
 
 
 Auth = Annotated[Caller, Depends(caller)]
+
+
+def single_values(request: Request) -> None:
+    """400 naming a query parameter given twice: every parameter takes one value, and reading
+    the last one silently would answer a question nobody asked."""
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name in seen:
+            raise ApiProblem(400, f"{name}: given more than once (a single value is expected)")
+        seen.add(name)
 
 
 def money(value: Any) -> str | None:

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 import redis
 from bson import ObjectId
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from metasync.api.common import (
     ERRORS,
@@ -29,6 +29,7 @@ from metasync.api.common import (
     encode_cursor,
     metrics_of,
     reporting_converter,
+    single_values,
 )
 from metasync.api.entities import add_entity_routes
 from metasync.api.health import tenant_health
@@ -86,7 +87,9 @@ def api_router(
 ) -> APIRouter:
     """The ``/api/v1`` routes (mounted by :func:`metasync.webhooks.app.create_app`); the
     entity routes (``/{kind}``, ``/{kind}/{id}``) come last so they never shadow a named one."""
-    router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
+    router = APIRouter(
+        prefix="/api/v1", tags=["api"], responses=ERRORS, dependencies=[Depends(single_values)]
+    )
 
     @router.get("/accounts", response_model=Page[AccountOut])
     def accounts(who: Auth, limit: Limit = 100, cursor: Cursor = None) -> Page[AccountOut]:

@@ -208,6 +208,10 @@ def test_pages_follow_a_cursor_and_bad_parameters_are_named(
         detail = answer.json()["detail"]
         named = detail if isinstance(detail, str) else " ".join(str(d["loc"]) for d in detail)
         assert name in named or (name == "until" and "since" in named), (name, detail)
+    # a parameter given twice is refused, not silently read as its last value
+    twice = api.get("/api/v1/insights?level=ad&until=2026-03-02&until=0.0", headers=_auth(acme_key))
+    assert twice.status_code == 400, twice.text
+    assert twice.json()["detail"] == "until: given more than once (a single value is expected)"
 
 
 def test_recommendations_come_newest_first_page_by_page(
