@@ -36,6 +36,17 @@ def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
 @pytest.fixture
 def synced(ctx: SyncContext, connections: list[MetaConnection]) -> list[MetaConnection]:
     """Every tenant's objects, daily rows and its country and region reports, synced."""
+    return _sync(ctx, connections)
+
+
+@pytest.fixture
+def synced_first(ctx: SyncContext, connections: list[MetaConnection]) -> list[MetaConnection]:
+    """The first tenant alone, synced like ``synced`` (for tests of one tenant: half the
+    setup)."""
+    return _sync(ctx, connections[:1])
+
+
+def _sync(ctx: SyncContext, connections: list[MetaConnection]) -> list[MetaConnection]:
     for connection in connections:
         set_enabled(connection.tenant_id, "country", True)
         set_enabled(connection.tenant_id, "region", True)

@@ -77,12 +77,12 @@ def test_spend_is_converted_at_each_days_rate(
 
 def test_the_api_gives_the_reporting_currency_beside_the_accounts(
     world: Sandbox,
-    synced: list[MetaConnection],
+    synced_first: list[MetaConnection],
     sync_env: dict[str, str],
     redis_client: redis.Redis,
 ) -> None:
     load_rates(f"{world.url}/_sandbox/ecb/eurofxref-hist.csv")
-    tenant = synced[0].tenant_id
+    tenant = synced_first[0].tenant_id
     set_currency(tenant, "GBP")
     app = create_app(
         load_settings({**sync_env, "META_APP_VERIFY_TOKEN": "verify"}),

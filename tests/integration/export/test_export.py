@@ -120,9 +120,9 @@ def test_export_holds_the_ground_truth_once_per_tenant(
 
 
 def test_a_second_export_changes_nothing_and_demographics_add_up(
-    synced: list[MetaConnection], destination: str
+    synced_first: list[MetaConnection], destination: str
 ) -> None:
-    tenant = synced[0].tenant_id
+    tenant = synced_first[0].tenant_id
     first = export_tenant(tenant, destination)
     again = export_tenant(tenant, destination)
     assert first.rows["basic_ad"] > 0 and first.rows["demographics_country"] > 0
@@ -148,9 +148,9 @@ def test_a_second_export_changes_nothing_and_demographics_add_up(
 
 
 def test_a_lookback_sync_changes_exactly_the_restated_rows(
-    ctx: SyncContext, world: Sandbox, synced: list[MetaConnection], postgres_url: str
+    ctx: SyncContext, world: Sandbox, synced_first: list[MetaConnection], postgres_url: str
 ) -> None:
-    connection = synced[0]
+    connection = synced_first[0]
     tenant = connection.tenant_id
     export_tenant(tenant, postgres_url)
     query = querier(postgres_url)
@@ -188,9 +188,9 @@ def test_a_lookback_sync_changes_exactly_the_restated_rows(
 
 
 def test_objects_keep_every_version_and_deleted_ones_their_last(
-    ctx: SyncContext, world: Sandbox, synced: list[MetaConnection], postgres_url: str
+    ctx: SyncContext, world: Sandbox, synced_first: list[MetaConnection], postgres_url: str
 ) -> None:
-    connection = synced[0]
+    connection = synced_first[0]
     tenant = connection.tenant_id
     export_tenant(tenant, postgres_url)
     ads = list(Ad.objects(tenant_id=tenant).order_by("meta_id"))

@@ -59,9 +59,9 @@ def _marks(url: str, schema: str) -> int:
 
 @pytest.mark.slow
 def test_an_export_killed_mid_way_resumes_without_a_duplicate(
-    synced: list[MetaConnection], sync_env: dict[str, str], postgres_url: str
+    synced_first: list[MetaConnection], sync_env: dict[str, str], postgres_url: str
 ) -> None:
-    tenant = synced[0].tenant_id
+    tenant = synced_first[0].tenant_id
     schema = schema_for(tenant)
     env = {**os.environ, **sync_env, "EXPORT_LEASE_SECONDS": "10"}
     command = [sys.executable, "-m", "metasync", "export", "run", "--tenant", tenant,
@@ -96,9 +96,9 @@ def test_an_export_killed_mid_way_resumes_without_a_duplicate(
 
 
 def test_a_destination_that_fails_is_recorded_without_its_password(
-    synced: list[MetaConnection],
+    synced_first: list[MetaConnection],
 ) -> None:
-    tenant = synced[0].tenant_id
+    tenant = synced_first[0].tenant_id
     url = "postgresql://metasync:s3cret-pass@127.0.0.1:1/warehouse"
     with pytest.raises(ExportError) as failure:
         export_tenant(tenant, url)
@@ -124,11 +124,11 @@ def test_a_destination_metasync_cannot_use_is_refused_by_name(
 
 
 def test_a_parquet_destination_writes_one_file_per_changed_table(
-    synced: list[MetaConnection], tmp_path: Path
+    synced_first: list[MetaConnection], tmp_path: Path
 ) -> None:
     import duckdb
 
-    tenant = synced[0].tenant_id
+    tenant = synced_first[0].tenant_id
     export_tenant(tenant, f"parquet:///{tmp_path}/lake")
     folder = tmp_path / "lake" / schema_for(tenant)
     files = {p.name for p in folder.glob("*.parquet")}
@@ -170,12 +170,12 @@ def test_an_export_that_keeps_failing_shows_on_metrics(
 
 
 def test_one_accounts_bad_row_holds_back_only_that_account(
-    synced: list[MetaConnection], postgres_url: str
+    synced_first: list[MetaConnection], postgres_url: str
 ) -> None:
     from metasync.models import DailyInsight, utcnow
 
-    tenant = synced[0].tenant_id
-    bad, good = synced[0].ad_account_ids
+    tenant = synced_first[0].tenant_id
+    bad, good = synced_first[0].ad_account_ids
     row = DailyInsight._get_collection().find_one(
         {"tenant_id": tenant, "account_id": bad, "level": "ad"}, {"_id": 0}
     )
