@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
-from metasync.reports.definitions import ReportDefinition
 from metasync.sandbox.errors import GraphError
 from metasync.sandbox.faults import FaultProfile
 from metasync.sandbox.fx import ecb_history
@@ -124,7 +123,7 @@ def build_app(state: SandboxState) -> Starlette:
         body = await request.json()
         rows = report_truth(
             state.world,
-            ReportDefinition.from_dict(body["report"]),
+            body["report"],
             str(body["account_id"]),
             date.fromisoformat(body["since"]),
             date.fromisoformat(body["until"]),

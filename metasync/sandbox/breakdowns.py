@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from itertools import product
 from typing import Any
 
-from metasync.reports.catalogue import HOURLY_BREAKDOWNS, OFF_META_LIMITED_BREAKDOWNS
+from metasync.sandbox.breakdown_rules import HOURLY_BREAKDOWNS, OFF_META_LIMITED_BREAKDOWNS
 
 __all__ = [
     "ACTION_DEVICES",

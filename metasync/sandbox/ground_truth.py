@@ -8,16 +8,22 @@ log, and every insights row of every level over each account's data window.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from metasync.graph.insights import DEFAULT_INSIGHT_FIELDS
-from metasync.reports.catalogue import BREAKDOWNS, RETIRED_WINDOWS
-from metasync.reports.definitions import BASE_FIELDS, ReportDefinition
+from metasync.sandbox.breakdown_rules import BREAKDOWNS, RETIRED_WINDOWS
 from metasync.sandbox.metrics import InsightsQuery, level_rows, query_rows
 from metasync.sandbox.world import World
 
 __all__ = ["ground_truth", "report_truth"]
+
+# what every insights row carries whatever the request's fields (ids, dates, the setting)
+IDENTITY = ("account_id", "campaign_id", "adset_id", "ad_id", "date_start", "date_stop",
+            "attribution_setting")  # fmt: skip
+# a complete daily row: Meta's delivery, cost and action fields
+DAILY_FIELDS = (*IDENTITY, "impressions", "clicks", "inline_link_clicks", "spend", "reach",
+                "frequency", "ctr", "cpc", "cpm", "actions", "action_values")  # fmt: skip
 
 
 def ground_truth(
@@ -29,7 +35,7 @@ def ground_truth(
         first, last = world.first_data_day(account_id), world.last_data_day(account_id)
         for level in levels:
             insights[level] += [
-                {key: value for key, value in row.items() if key in DEFAULT_INSIGHT_FIELDS}
+                {key: value for key, value in row.items() if key in DAILY_FIELDS}
                 for row in level_rows(world, account_id, level, first, last)
             ]
     return {
@@ -62,20 +68,25 @@ def ground_truth(
 
 
 def report_truth(
-    world: World, report: ReportDefinition, account_id: str, since: date, until: date
+    world: World, report: Mapping[str, Any], account_id: str, since: date, until: date
 ) -> list[dict[str, Any]]:
     """What a complete read of ``report`` for one account over since..until returns, with
-    the fields it asks for (and the ids, dates and breakdown values every row carries)."""
+    the fields it asks for (and the ids, dates and breakdown values every row carries).
+    ``report`` is a request in Meta's terms: ``level``, ``fields``, ``breakdowns``,
+    ``action_breakdowns`` (``action_type`` when absent), ``attribution_windows`` and
+    ``time_increment`` (``"1"`` when absent)."""
+    fields = tuple(report["fields"])
     query = InsightsQuery(
-        report.level,
-        breakdowns=report.breakdowns,
-        action_device="action_device" in report.action_breakdowns,
-        windows=tuple(w for w in report.attribution_windows if w not in RETIRED_WINDOWS),
-        increment=report.time_increment,
-        video=any(name.startswith("video_") for name in report.fields),
+        str(report["level"]),
+        breakdowns=tuple(report.get("breakdowns") or ()),
+        action_device="action_device" in (report.get("action_breakdowns") or ()),
+        windows=tuple(
+            w for w in report.get("attribution_windows") or () if w not in RETIRED_WINDOWS
+        ),
+        increment=str(report.get("time_increment") or "1"),
+        video=any(name.startswith("video_") for name in fields),
     )
-    identity = [n for n in DEFAULT_INSIGHT_FIELDS if n not in BASE_FIELDS]  # ids, dates, setting
-    keep = {*report.fields, *BREAKDOWNS, *identity}
+    keep = {*fields, *BREAKDOWNS, *IDENTITY}
     return [
         {key: value for key, value in row.items() if key in keep}
         for row in query_rows(world, account_id, query, since, until)

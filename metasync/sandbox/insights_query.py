@@ -1,5 +1,6 @@
 """Reading an insights request's breakdowns, action breakdowns, attribution windows and time
-increment, with Meta's errors for what it does not serve (:mod:`metasync.reports.catalogue`).
+increment, with Meta's errors for what it does not serve (the sandbox's own reading of Meta's pages:
+:mod:`metasync.sandbox.breakdown_rules`).
 
 Retired attribution windows (``7d_view``, ``28d_view``) are accepted and return nothing, as
 Meta does since 2026-01-12. Hourly breakdowns refuse reach and unique fields (the sandbox
@@ -12,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from metasync.reports.catalogue import (
+from metasync.sandbox.breakdown_rules import (
     ACTION_BREAKDOWNS,
     ATTRIBUTION_WINDOWS,
     BREAKDOWNS,
@@ -20,7 +21,7 @@ from metasync.reports.catalogue import (
     REACH_FIELDS,
     RETIRED_WINDOWS,
     combination_error,
-    is_unique_field,
+    counts_people,
 )
 from metasync.sandbox.errors import GraphError
 from metasync.sandbox.rows import InsightsQuery
@@ -83,7 +84,7 @@ def parse_query(params: Mapping[str, Any], level: str) -> InsightsQuery:
                 f"{', '.join((*ATTRIBUTION_WINDOWS, *RETIRED_WINDOWS))}"
             )
     if any(name in HOURLY_BREAKDOWNS for name in breakdowns):
-        people = [name for name in fields if name in REACH_FIELDS or is_unique_field(name)]
+        people = [name for name in fields if name in REACH_FIELDS or counts_people(name)]
         if people:
             raise _error(f"{', '.join(people)} cannot be requested with hourly breakdowns")
     increment = (

@@ -13,7 +13,8 @@ import metasync.sandbox.app
 SANDBOX = Path(metasync.sandbox.app.__file__).parent
 NEVER = ("metasync.budgets", "metasync.sync", "metasync.optimize", "metasync.ratelimit")
 OWN_READING = ("graph_api", "usage", "insights_api", "rate_limits", "reach", "pacing", "metrics",
-               "delivery", "writes_api")  # fmt: skip
+               "delivery", "writes_api", "insights_query", "app", "breakdowns", "ground_truth",
+               "breakdown_rules", "fx")  # fmt: skip
 
 
 def _imports(path: Path) -> set[str]:

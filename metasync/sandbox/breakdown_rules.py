@@ -1,0 +1,82 @@
+"""The sandbox's own reading of Meta's breakdown rules, kept apart from metasync's so that a
+misreading on either side shows up as a test failure instead of being shared.
+
+Sources: "Insights API Breakdowns"
+(https://developers.facebook.com/docs/marketing-api/insights/breakdowns): the combinations
+served, action breakdowns, hourly breakdowns without reach or unique counts, and the
+breakdowns without off-Meta (pixel) action metrics; "Attribution windows" and the 2026-01-12
+out-of-cycle change (7-day and 28-day view windows return nothing, without an error). Where the
+page is unclear the stricter reading is taken: a combination is served only when listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "ACTION_BREAKDOWNS",
+    "ATTRIBUTION_WINDOWS",
+    "BREAKDOWNS",
+    "HOURLY_BREAKDOWNS",
+    "OFF_META_LIMITED_BREAKDOWNS",
+    "REACH_FIELDS",
+    "RETIRED_WINDOWS",
+    "combination_error",
+    "counts_people",
+]
+
+HOURLY_BREAKDOWNS = (
+    "hourly_stats_aggregated_by_advertiser_time_zone",
+    "hourly_stats_aggregated_by_audience_time_zone",
+)
+BREAKDOWNS = (
+    "age", "gender", "country", "region", "publisher_platform", "platform_position",
+    "impression_device", "device_platform", *HOURLY_BREAKDOWNS,
+)  # fmt: skip
+ACTION_BREAKDOWNS = ("action_type", "action_target_id", "action_destination", "action_device")
+OFF_META_LIMITED_BREAKDOWNS = ("region", *HOURLY_BREAKDOWNS)  # the page's "Type 1" note
+ATTRIBUTION_WINDOWS = ("1d_click", "7d_click", "28d_click", "1d_ev", "1d_view")
+RETIRED_WINDOWS = ("7d_view", "28d_view")
+REACH_FIELDS = ("reach", "frequency", "cpp")
+
+_SERVED = {
+    frozenset(c)
+    for c in (
+        (), ("age",), ("gender",), ("age", "gender"), ("country",), ("region",),
+        ("publisher_platform",), ("impression_device",), ("device_platform",),
+        ("publisher_platform", "platform_position"),
+        ("publisher_platform", "impression_device"),
+        ("publisher_platform", "device_platform"),
+        ("publisher_platform", "platform_position", "impression_device"),
+        (HOURLY_BREAKDOWNS[0],), (HOURLY_BREAKDOWNS[1],),
+    )
+}  # fmt: skip
+# action_device goes only with these delivery breakdowns
+_SERVED_WITH_ACTION_DEVICE = {
+    frozenset(c)
+    for c in (
+        (), ("impression_device",), ("publisher_platform",),
+        ("publisher_platform", "impression_device"),
+        ("publisher_platform", "platform_position"),
+        ("publisher_platform", "platform_position", "impression_device"),
+    )
+}  # fmt: skip
+
+
+def counts_people(field: str) -> bool:
+    """``unique_*`` and ``cost_per_unique_*`` fields count people, as reach does."""
+    return field.startswith(("unique_", "cost_per_unique_"))
+
+
+def combination_error(breakdowns: Iterable[str], action_breakdowns: Iterable[str]) -> str | None:
+    """Meta's message for a combination it does not serve; None when it serves it."""
+    names, actions = set(breakdowns), set(action_breakdowns)
+    unknown = sorted((names - set(BREAKDOWNS)) | (actions - set(ACTION_BREAKDOWNS)))
+    if unknown:
+        return f"unknown breakdown {', '.join(unknown)}"
+    served = _SERVED_WITH_ACTION_DEVICE if "action_device" in actions else _SERVED
+    if frozenset(names) in served:
+        return None
+    columns = ", ".join(sorted(names | actions))
+    columns = ", ".join(sorted(names | actions))
+    return f"Current combination of data breakdown columns ({columns}) is invalid"
