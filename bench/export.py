@@ -37,7 +37,7 @@ import psycopg
 from bench.common import bench_services, connected, save, table
 from metasync.export import export_tenant
 from metasync.export.destinations import schema_for
-from metasync.export.postgres import TYPES, PostgresWarehouse
+from metasync.export.postgres import TYPES, PostgresWarehouse, _json_encoded
 from metasync.export.sql import create_table, quote
 from metasync.export.tables import TABLES
 from metasync.models import Ad, DailyInsight, ReportRow
@@ -86,19 +86,9 @@ def raw_copy(url: str, name: str, rows: list[tuple[Any, ...]]) -> float:
     with psycopg.connect(url) as con, con.cursor() as cursor:
         with cursor.copy(f"COPY raw.{quote(name)} ({columns}) FROM STDIN".encode()) as copy:
             for row in rows:
-                copy.write_row(_jsonable(row, json_at) if json_at else row)
+                copy.write_row(_json_encoded(row, json_at) if json_at else row)
         con.commit()
     return time.perf_counter() - start
-
-
-def _jsonable(row: tuple[Any, ...], positions: list[int]) -> list[Any]:
-    import json
-
-    out = list(row)
-    for i in positions:
-        if out[i] is not None:
-            out[i] = json.dumps(out[i], sort_keys=True, default=str)
-    return out
 
 
 def writer_load(

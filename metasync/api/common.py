@@ -7,7 +7,6 @@ import binascii
 import json
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Security
@@ -15,7 +14,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from metasync.api.keys import Caller, authenticate
 from metasync.api.schemas import Problem
-from metasync.export.currency import Converter
+from metasync.export.currency import Converter, reporting_columns
 from metasync.models import TenantSettings, as_decimal
 
 __all__ = [
@@ -99,19 +98,8 @@ def reporting_converter(tenant_id: str, rows: Sequence[Any], day: str) -> Conver
 
 
 def _converted(row: Any, converter: Converter, day: str | None) -> dict[str, Any]:
-    rate = converter.rate(row.currency, day) if day else None
-    cent = Decimal("0.01")
-
-    def convert(value: Any) -> str | None:
-        amount = as_decimal(value)
-        return None if amount is None or rate is None else str((amount * rate).quantize(cent))
-
-    return {
-        "reporting_currency": converter.target,
-        "fx_rate": None if rate is None else str(rate),
-        "spend_reporting": convert(row.spend),
-        "revenue_reporting": convert(row.revenue),
-    }
+    columns = reporting_columns(converter, row.currency, day, spend=row.spend, revenue=row.revenue)
+    return {k: v if v is None or k == "reporting_currency" else str(v) for k, v in columns.items()}
 
 
 def metrics_of(

@@ -16,14 +16,16 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import requests
 
-from metasync.models import FxRate, upsert_page
+from metasync.models import FxRate, as_decimal, upsert_page
 
-__all__ = ["Converter", "RatesError", "load_rates", "parse_rates"]
+__all__ = ["Converter", "RatesError", "load_rates", "parse_rates", "reporting_columns"]
 
 EURO = "EUR"
+CENT = Decimal("0.01")
 
 
 class RatesError(ValueError):
@@ -138,3 +140,21 @@ class Converter:
         if into is None or out_of is None:
             return None
         return (into / out_of).quantize(Decimal("0.0000000001"))
+
+
+def reporting_columns(
+    converter: Converter | None, currency: str | None, day: str | None, **amounts: Any
+) -> dict[str, Any]:
+    """``reporting_currency``, ``fx_rate`` and ``<name>_reporting`` for each of ``amounts``
+    (in ``currency`` on ``day``) converted to cents; all None without a converter, a day or a
+    rate. The one place the export and the API convert."""
+    rate = converter.rate(currency, day) if converter is not None and day else None
+    columns: dict[str, Any] = {
+        "reporting_currency": converter.target if converter is not None else None,
+        "fx_rate": rate,
+    }
+    for name, value in amounts.items():
+        amount = as_decimal(value)
+        converted = None if amount is None or rate is None else amount * rate
+        columns[f"{name}_reporting"] = None if converted is None else converted.quantize(CENT)
+    return columns

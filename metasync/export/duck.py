@@ -98,14 +98,41 @@ class DuckWarehouse(Warehouse):
 
 
 class ParquetWarehouse(DuckWarehouse):
+    """A table's file is owed from the batch that changed it: the name is written to
+    ``_metasync_stale_files`` in that batch's transaction and removed once the file is
+    rewritten, so an export killed between its commits and its files leaves them owed to the
+    next export rather than stale for good."""
+
     def __init__(self, directory: Path, label: str) -> None:
         super().__init__(directory / ".metasync" / "warehouse.duckdb", label)
         self.directory = directory
 
+    def open_schema(self, schema: str) -> None:
+        super().open_schema(schema)
+        self.execute(f"CREATE TABLE IF NOT EXISTS {self._stale} (name VARCHAR PRIMARY KEY)")
+        self.commit()
+
+    @property
+    def _stale(self) -> str:
+        return f"{quote(self.schema)}._metasync_stale_files"
+
+    def load(
+        self,
+        table: Table,
+        rows: Sequence[Sequence[Any]],
+        parents: Sequence[Sequence[Any]] = (),
+        fresh: bool = True,
+    ) -> int:
+        changed = super().load(table, rows, parents, fresh)
+        if changed:
+            self.execute(f"INSERT OR IGNORE INTO {self._stale} VALUES (?)", [table.name])
+        return changed
+
     def after_commit(self, tables: set[str]) -> None:
         folder = self.directory / self.schema
         folder.mkdir(parents=True, exist_ok=True)
-        for name in sorted(tables):
+        owed = {row[0] for row in self.query(f"SELECT name FROM {self._stale}")}
+        for name in sorted(owed | tables):
             final = folder / f"{name}.parquet"
             partial = folder / f".{name}.parquet.partial"
             self.connection.execute(
@@ -113,6 +140,8 @@ class ParquetWarehouse(DuckWarehouse):
                 "(FORMAT PARQUET)"
             )
             os.replace(partial, final)
+            self.execute(f"DELETE FROM {self._stale} WHERE name = ?", [name])
+            self.commit()
 
 
 def _text(value: Any) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
-from metasync.export.currency import Converter
+from metasync.export.currency import Converter, reporting_columns
 from metasync.export.tables import TABLES
 from metasync.models import as_decimal
 from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
@@ -188,16 +188,7 @@ def url_tag_rows(doc: Mapping[str, Any], synced: datetime) -> list[tuple[Any, ..
 def _money_columns(
     spend: Any, currency: str | None, day: str, converter: Converter | None
 ) -> dict[str, Any]:
-    amount = as_decimal(spend)
-    rate = converter.rate(currency, day) if converter is not None else None
-    return {
-        "spend": amount,
-        "reporting_currency": converter.target if converter is not None else None,
-        "fx_rate": rate,
-        "spend_reporting": (amount * rate).quantize(Decimal("0.01"))
-        if amount is not None and rate is not None
-        else None,
-    }
+    return {"spend": as_decimal(spend), **reporting_columns(converter, currency, day, spend=spend)}
 
 
 def is_basic_ad_row(doc: Mapping[str, Any]) -> bool:

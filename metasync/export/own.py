@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
-from metasync.export.currency import Converter
+from metasync.export.currency import Converter, reporting_columns
 from metasync.export.tables import TABLES
 from metasync.models import as_decimal
 
@@ -29,24 +28,15 @@ def _decimals(mapping: Mapping[str, Any] | None) -> dict[str, str] | None:
 def _metrics(
     doc: Mapping[str, Any], day: str | None, converter: Converter | None
 ) -> dict[str, Any]:
-    spend, revenue = as_decimal(doc.get("spend")), as_decimal(doc.get("revenue"))
-    rate = converter.rate(doc.get("currency"), day) if converter is not None and day else None
-    cent = Decimal("0.01")
+    frequency = as_decimal(doc.get("frequency"))
     return {
-        "spend": spend,
-        "revenue": revenue,
+        "spend": as_decimal(doc.get("spend")),
+        "revenue": as_decimal(doc.get("revenue")),
         "conversions": as_decimal(doc.get("conversions")),
-        "frequency": float(as_decimal(doc["frequency"]) or 0)
-        if doc.get("frequency") is not None
-        else None,
-        "reporting_currency": converter.target if converter is not None else None,
-        "fx_rate": rate,
-        "spend_reporting": (spend * rate).quantize(cent)
-        if spend is not None and rate is not None
-        else None,
-        "revenue_reporting": (revenue * rate).quantize(cent)
-        if revenue is not None and rate is not None
-        else None,
+        "frequency": float(frequency) if frequency is not None else None,
+        **reporting_columns(
+            converter, doc.get("currency"), day, spend=doc.get("spend"), revenue=doc.get("revenue")
+        ),
     }
 
 

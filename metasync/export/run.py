@@ -179,13 +179,13 @@ class _Exporter:
         """Every part in turn; a part that fails is rolled back and named, and the others go
         on (one account's bad row never holds back the rest). Raises :class:`ExportError`
         naming every part that failed, after the rest is committed."""
-        first = self.fresh = not self.warehouse.marks()  # nothing exported yet: all is new
+        marks = self.warehouse.marks()
+        first = self.fresh = not marks  # nothing exported yet: every row is new
         self.isolated("objects", self.entities)
         running = {
             r.connection_id for r in SyncRun.objects(status=RunStatus.RUNNING).only("connection_id")
         }
         accounts = AdAccount.objects(tenant_id=self.tenant).only("account_id", "connection_id")
-        marks = self.warehouse.marks()
         for account in accounts:
             if account.connection_id in running:
                 self.result.deferred.append(account.account_id)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
 import pytest
 
@@ -126,8 +127,6 @@ def test_a_destination_metasync_cannot_use_is_refused_by_name(
 def test_a_parquet_destination_writes_one_file_per_changed_table(
     synced_first: list[MetaConnection], tmp_path: Path
 ) -> None:
-    import duckdb
-
     tenant = synced_first[0].tenant_id
     export_tenant(tenant, f"parquet:///{tmp_path}/lake")
     folder = tmp_path / "lake" / schema_for(tenant)
@@ -206,3 +205,28 @@ def test_one_accounts_bad_row_holds_back_only_that_account(
             f"SELECT count(DISTINCT account_id) FROM {schema}.basic_ad".encode()
         ).fetchone()
     assert count == (2,)
+
+
+def test_parquet_files_owed_by_an_export_that_died_are_written_by_the_next(
+    synced_first: list[MetaConnection], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metasync.export.duck import ParquetWarehouse
+
+    tenant = synced_first[0].tenant_id
+    url = f"parquet:///{tmp_path}/lake"
+    written = ParquetWarehouse.after_commit
+
+    def dies(self: ParquetWarehouse, tables: set[str]) -> None:
+        raise KeyboardInterrupt  # the process ends after its rows committed, before its files
+
+    monkeypatch.setattr(ParquetWarehouse, "after_commit", dies)
+    with pytest.raises(KeyboardInterrupt):
+        export_tenant(tenant, url)
+    folder = tmp_path / "lake" / schema_for(tenant)
+    assert not list(folder.glob("*.parquet"))
+    monkeypatch.setattr(ParquetWarehouse, "after_commit", written)
+    again = export_tenant(tenant, url)
+    assert sum(again.rows.values()) == 0  # the rows were all there already
+    rows = duckdb.sql(f"SELECT count(*) FROM '{folder}/basic_ad.parquet'").fetchone()
+    assert rows is not None and rows[0] > 0  # yet the files they owed are written now
+    assert {"ad_history.parquet", "url_tag.parquet"} <= {p.name for p in folder.glob("*")}
