@@ -92,7 +92,9 @@ def render_row(
         "date_stop": bucket[1].isoformat(),
         "impressions": str(counts["impressions"]),
         "clicks": str(counts["clicks"]),
-        # every sandbox click is on the ad's link (its link_click action counts them all)
+        # Meta's Ads Insights field (developers.facebook.com/docs/marketing-api/reference/
+        # ads-insights): clicks on the ad's links. Every sandbox click is one (its link_click
+        # action counts them all), so it equals clicks here.
         "inline_link_clicks": str(counts["clicks"]),
         "spend": str(spend),
         "reach": str(reach),
