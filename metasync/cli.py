@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -189,6 +190,14 @@ def sandbox_serve(
             help="The app's 'Require App Secret' setting: refuse calls without appsecret_proof."
         ),
     ] = True,
+    app_created: Annotated[
+        str,
+        typer.Option(
+            help="When the app was created (YYYY-MM-DD). Apps from 2026-11-04 on cannot use "
+            "multi-id reads, field aliases, date formatting, method override, JSONP or async "
+            "batches (Meta's v27 launch post)."
+        ),
+    ] = "2026-12-01",
     quiet: Annotated[bool, typer.Option(help="Do not print the connection details.")] = False,
 ) -> None:
     """Serve a deterministic synthetic Graph API (tokens, accounts, insights; all fake)."""
@@ -201,8 +210,9 @@ def sandbox_serve(
     try:
         profile = FaultProfile.from_dict(_json_option("--faults", faults))
         limits = Budgets(**_json_option("--budgets", budgets))
+        created = date.fromisoformat(app_created)
     except (TypeError, ValueError) as exc:
-        typer.echo(f"invalid --faults or --budgets: {exc}", err=True)
+        typer.echo(f"invalid --faults, --budgets or --app-created: {exc}", err=True)
         raise typer.Exit(2) from None
     size = WorldSize(
         users, accounts_per_user, campaigns_per_account, adsets_per_campaign, ads_per_adset, days
@@ -213,6 +223,7 @@ def sandbox_serve(
         app_secret=app_secret or None,
         api_versions=served,
         require_appsecret_proof=require_appsecret_proof,
+        app_created=created,
     )
     state = build_state(seed=seed, size=size, config=config, faults=profile, budgets=limits)
     serve(state, host, port, quiet=quiet)

@@ -1,4 +1,4 @@
-"""Batch requests and multi-id reads.
+"""Batch requests, and reading objects by id through them.
 
 A batch is ``POST /`` with up to 50 inner requests; every inner call counts against Meta's limits
 (and against our governor's budget). Each item gets its own result: a body, or a typed error,
@@ -11,7 +11,7 @@ rounds in all; dropping it would lose data silently, so after the last round it 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,21 +137,14 @@ def get_many(
     fields: Sequence[str],
     *,
     account_id: str | None = None,
-    chunk_size: int = BATCH_LIMIT,
 ) -> dict[str, dict[str, Any]]:
-    """Read several objects by id (``GET /?ids=a,b,c``), ``chunk_size`` ids a call.
+    """Read several objects by id, as batches of single reads (50 a batch, each item one call).
 
-    Ids Meta does not return are absent from the result.
+    Multi-id reads (``GET /?ids=``) are closed to apps created from 2026-11-04 on (Meta's v27
+    launch post), so they are never used. Ids Meta does not return, or refuses, are absent from
+    the result; :func:`read_each` tells the two apart.
     """
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), chunk_size):
-        chunk = ids[start : start + chunk_size]
-        body = client.get(
-            "", {"ids": ",".join(chunk), "fields": ",".join(fields)}, account_id=account_id
-        ).body
-        if isinstance(body, Mapping):
-            found.update({str(k): dict(v) for k, v in body.items() if isinstance(v, Mapping)})
-    return found
+    return read_each(client, ids, fields, account_id=account_id).found
 
 
 # errors that concern the whole connection, not one object: they end a read of many objects
@@ -173,31 +166,18 @@ def read_each(
     fields: Sequence[str],
     *,
     account_id: str | None = None,
-    singly: Sequence[str] = (),
 ) -> EachRead:
-    """Read objects by id so that each gets its own answer.
-
-    ``?ids=`` reads 50 at a time; Meta refuses such a read whole when one id cannot be read
-    (#803 unknown, #200 permission), so a refused chunk is read again as one batch of single
-    reads (null items sent again), as are the ``singly`` ids (known to fail: no multi-id read
-    is spent on them). Token, rate-limit and transient errors concern the connection, not one
-    object: they propagate.
+    """Read objects by id so that each gets its own answer: one batch item per id, 50 a batch
+    (null items sent again). An object Meta refuses (#803 unknown, #100/33 gone, #200
+    permission) is named in ``refused`` with its own error. Token, rate-limit and transient
+    errors concern the connection, not one object: they propagate.
     """
     result = EachRead()
-    alone = list(singly)
-    for start in range(0, len(ids), BATCH_LIMIT):
-        chunk = list(ids[start : start + BATCH_LIMIT])
-        try:
-            result.found.update(get_many(client, chunk, fields, account_id=account_id))
-        except _CONNECTION_ERRORS:
-            raise
-        except MetaAPIError:
-            alone += chunk
-    if not alone:
+    if not ids:
         return result
     query = ",".join(fields)
-    requests = [BatchRequest(f"{object_id}?fields={query}") for object_id in alone]
-    for object_id, item in zip(alone, batch(client, requests, account_id=account_id), strict=True):
+    requests = [BatchRequest(f"{object_id}?fields={query}") for object_id in ids]
+    for object_id, item in zip(ids, batch(client, requests, account_id=account_id), strict=True):
         if isinstance(item.error, _CONNECTION_ERRORS):
             raise item.error
         if item.error is not None:

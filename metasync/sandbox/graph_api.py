@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from metasync.sandbox import insights_api, library_api, tokens_api, writes_api
 from metasync.sandbox.catalogue import NODE_TYPES, allowed_fields
 from metasync.sandbox.errors import GraphError, not_found
+from metasync.sandbox.legacy import multi_id_read, refuse_legacy
 from metasync.sandbox.listing import filter_objects, paginate
 from metasync.sandbox.query import parse_fields, select_fields
 from metasync.sandbox.rate_limits import ADS_INSIGHTS, use_case_of
@@ -100,6 +101,7 @@ class GraphAPI:
             state.counters.by_user[user_id] += 1
             if account_id:
                 state.counters.by_account[account_id] += 1
+            refuse_legacy(state.config.app_created, method, path, params)
             self._inject_faults()
             if charged:
                 state.usage.check(user_id, account_id, use_case)
@@ -315,36 +317,20 @@ class GraphAPI:
         return obj
 
     def _multi(self, params: Mapping[str, Any], record: TokenRecord) -> dict[str, Any]:
-        ids = [i for i in str(params.get("ids", "")).split(",") if i]
-        if not ids:
-            raise GraphError(
-                400, 100, "(#100) Missing ids parameter", error_type="GraphMethodException"
-            )
         spec = parse_fields(params.get("fields"))
-        result: dict[str, Any] = {}
-        missing: list[str] = []
-        for object_id in ids:
+
+        def read_one(object_id: str) -> dict[str, Any] | None:
             if object_id.startswith("act_"):
                 account = self._account(record, object_id[4:])
-                result[object_id] = select_fields(
-                    account, spec, ALLOWED["account"], NODE_TYPES["account"]
-                )
-                continue
+                return select_fields(account, spec, ALLOWED["account"], NODE_TYPES["account"])
             found = self.state.world.object(object_id)
             if found is None:
-                missing.append(object_id)
-                continue
+                return None
             kind, obj = found
             self._account(record, obj["account_id"])
-            result[object_id] = select_fields(obj, spec, ALLOWED[kind], NODE_TYPES[kind])
-        if missing:  # Meta refuses the whole read and names the ids it does not know
-            raise GraphError(
-                400,
-                803,
-                f"(#803) Some of the aliases you requested do not exist: {','.join(missing)}",
-                error_type="OAuthException",
-            )
-        return result
+            return select_fields(obj, spec, ALLOWED[kind], NODE_TYPES[kind])
+
+        return multi_id_read(str(params.get("ids", "")), read_one)
 
     def _batch(
         self, params: Mapping[str, Any], base_url: str, authorization: str | None, version: str

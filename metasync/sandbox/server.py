@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,7 @@ def start_sandbox(
     app_secret: str = "sandbox-app-secret",  # noqa: S107
     require_appsecret_proof: bool = True,
     api_versions: tuple[str, ...] | None = None,
+    app_created: date | None = None,
     timeout: float = 30.0,
 ) -> tuple[EmbeddedService, dict[str, Any]]:
     """Start ``metasync sandbox serve`` as a child process; returns it and its ``/info``."""
@@ -149,6 +150,8 @@ def start_sandbox(
     ]
     if api_versions:
         command += ["--api-versions", ",".join(api_versions)]
+    if app_created:
+        command += ["--app-created", app_created.isoformat()]
     if faults:
         command += ["--faults", json.dumps(faults)]
     if budgets:

@@ -6,7 +6,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from metasync.sandbox.faults import FaultProfile
@@ -35,6 +35,9 @@ class SandboxConfig:
     # that never send one (Airbyte's connector, the Singer tap) can only read apps without it;
     # a proof that is sent is always checked.
     require_appsecret_proof: bool = True
+    # When the app was created: apps from 2026-11-04 on cannot use the Graph API's legacy
+    # features (multi-id reads, field aliases, ...; see legacy.py). A new app by default.
+    app_created: date = date(2026, 12, 1)
 
     @property
     def latest_version(self) -> str:

@@ -253,14 +253,10 @@ def _discover(
 def _read_accounts(
     client: GraphClient, account_ids: list[str], probe: list[str]
 ) -> tuple[list[dict[str, Any]], list[tuple[str, MetaAPIError]]]:
-    """Account details: the usual accounts in one multi-id call, the unreadable ones due for a
-    probe one by one (:func:`read_each`); each refused account is named by its own error."""
-    read = read_each(
-        client,
-        [f"act_{a}" for a in account_ids],
-        ACCOUNT_FIELDS,
-        singly=[f"act_{a}" for a in probe],
-    )
+    """Account details, the usual accounts and the unreadable ones due for a probe, as one
+    batch of single reads (:func:`read_each`: multi-id reads are closed to new apps); each
+    refused account is named by its own error."""
+    read = read_each(client, [f"act_{a}" for a in [*account_ids, *probe]], ACCOUNT_FIELDS)
     failures = [(key.removeprefix("act_"), error) for key, error in read.refused.items()]
     return list(read.found.values()), failures
 

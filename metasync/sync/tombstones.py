@@ -9,7 +9,7 @@ mark are the candidates.
 The decision is a pure function (:func:`decide`) of the candidates, the edge's live count and
 the allowed share, so it is tested on plain data. A run that would tombstone more than
 ``META_TOMBSTONE_MAX_SHARE`` (default 20 %) of an edge's live objects at once confirms each
-candidate first with ``?ids=`` reads (:func:`confirm_gone`): one that answers is alive (it is
+candidate first with reads by id (batches of single reads) (:func:`confirm_gone`): one that answers is alive (it is
 written back with what Meta said) and only those Meta no longer knows are marked. A listing bug
 or a Meta incident that hides most of an account then costs a few reads instead of the mirror.
 

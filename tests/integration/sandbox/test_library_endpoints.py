@@ -99,5 +99,5 @@ def test_an_unlisted_deleted_object_still_answers_by_id(sandbox: Sandbox) -> Non
         f"act_{account}/ads", token, fields="id", filtering=statuses, limit=500
     ).json()
     assert ad not in {a["id"] for a in listed["data"]}
-    by_id = sandbox.get("", token, ids=ad, fields="effective_status").json()
-    assert by_id[ad]["effective_status"] == "DELETED"
+    by_id = sandbox.get(ad, token, fields="effective_status").json()
+    assert by_id["effective_status"] == "DELETED"

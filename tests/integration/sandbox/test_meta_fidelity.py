@@ -10,6 +10,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -385,10 +386,45 @@ def test_reach_above_the_ad_is_deduplicated_and_frequency_follows_it(sandbox: Sa
     assert below_sum > 10
 
 
-def test_multi_id_read_names_unknown_ids_803(sandbox: Sandbox) -> None:
+def test_multi_id_read_names_unknown_ids_803_for_an_app_from_before_november_2026(
+    fresh_sandbox: Callable[..., Sandbox],
+) -> None:
+    """Graph API reference, "Multiple ID read requests": the whole read is refused (#803)."""
+    sandbox = fresh_sandbox(app_created=date(2025, 3, 1))
     account = sandbox.user()["ad_account_ids"][0]
     campaign = sandbox.get(f"{account}/campaigns", fields="id").json()["data"][0]["id"]
+    assert sandbox.client().get("", {"ids": campaign, "fields": "id"}).body[campaign]
     with pytest.raises(InvalidRequestError) as raised:
         sandbox.client().get("", {"ids": f"{campaign},123456789012345", "fields": "id"})
     assert raised.value.code == 803
     assert "123456789012345" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "feature"),
+    [
+        ("GET", "", {"ids": "{campaign}", "fields": "id"}, "multi-ID requests"),
+        ("GET", "{campaign}", {"fields": "id.as(x)"}, "field aliases"),
+        ("GET", "{campaign}", {"fields": "created_time", "date_format": "U"}, "date/time"),
+        ("GET", "{campaign}", {"fields": "id", "method": "delete"}, "HTTP method override"),
+        ("GET", "{campaign}", {"fields": "id", "callback": "f"}, "JSONP callbacks"),
+        ("POST", "", {"batch": "[]", "asyncbatch": "[]", "name": "b"}, "asynchronous batch"),
+    ],
+)
+def test_a_new_app_cannot_use_the_legacy_request_features(
+    sandbox: Sandbox, method: str, path: str, params: dict[str, str], feature: str
+) -> None:
+    """Graph API v27.0 launch post (2026-11-04): apps created from that day (the sandbox's
+    default app) cannot use multi-ID requests, date/time formatting, method override, field
+    aliases, JSONP callbacks or asynchronous batch requests, on any version."""
+    account = sandbox.user()["ad_account_ids"][0]
+    campaign = sandbox.get(f"{account}/campaigns", fields="id").json()["data"][0]["id"]
+    filled = {k: v.replace("{campaign}", campaign) for k, v in params.items()}
+    where = path.replace("{campaign}", campaign)
+    answer = sandbox.get(where, **filled) if method == "GET" else sandbox.post(where, **filled)
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["code"] == 100 and error["type"] == "GraphMethodException"
+    assert feature in error["message"] and "November 4, 2026" in error["message"]
+    plain = sandbox.get(campaign, fields="id,name")  # the same object read plainly answers
+    assert plain.status_code == 200 and plain.json()["id"] == campaign

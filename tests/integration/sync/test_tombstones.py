@@ -77,7 +77,8 @@ def test_above_the_allowed_share_each_candidate_is_read_by_id_first(
         == len(campaigns) - 1
     )
     by_path = world.control("GET", "counters")["by_path"]
-    assert by_path.get("GET /", 0) >= 1  # the ?ids= read (refused: one id is gone)
+    assert by_path.get("POST /", 0) >= 1  # one batch of single reads
+    assert by_path.get("GET /", 0) == 0  # no multi-id read: closed to new apps
     assert "read by id" in outcome.reason
 
 

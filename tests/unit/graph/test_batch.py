@@ -1,4 +1,4 @@
-"""Batch requests (chunks of 50, per-item results, null items retried) and multi-id reads."""
+"""Batch requests (chunks of 50, per-item results, null items retried) and reads by id."""
 
 from __future__ import annotations
 
@@ -91,13 +91,23 @@ def test_per_item_errors_headers_and_aborted_items() -> None:
 
 
 @responses.activate
-def test_get_many_reads_ids_in_chunks() -> None:
+def test_get_many_reads_ids_as_batches_of_single_reads() -> None:
     def answer(request: Any) -> tuple[int, dict[str, str], str]:
-        ids = parse_qs(request.url.split("?", 1)[1])["ids"][0].split(",")
-        return 200, {}, json.dumps({i: {"id": i, "name": f"n{i}"} for i in ids if i != "13"})
+        inner = json.loads(parse_qs(request.body)["batch"][0])
+        items = []
+        for r in inner:
+            object_id = r["relative_url"].split("?")[0]
+            if object_id == "13":
+                items.append(item(error_body(100, 33, "does not exist"), code=400))
+            else:
+                items.append(item({"id": object_id, "name": f"n{object_id}"}))
+        return 200, {}, json.dumps(items)
 
-    responses.add_callback(responses.GET, f"{BASE}/", callback=answer)
+    responses.add_callback(responses.POST, f"{BASE}/", callback=answer)
     client, _ = make_client()
     found = get_many(client, [str(n) for n in range(120)], ["id", "name"])
-    assert len(responses.calls) == 3
+    assert len(responses.calls) == 3  # 50 + 50 + 20 items
+    assert all(call.request.method == "POST" for call in responses.calls)
+    assert all("ids=" not in call.request.url for call in responses.calls)
+    assert sent_batch(0)[7]["relative_url"] == "7?fields=id,name"
     assert len(found) == 119 and "13" not in found and found["7"]["name"] == "n7"
