@@ -12,7 +12,7 @@ install: ## Create .venv and install metasync with dev and embedded extras
 services: ## Find or start the Redis the tests use
 	@scripts/services
 
-lint: install ## ruff (lint + format check) and mypy
+lint: install ## ruff (lint + format check), mypy and the import contracts (import-linter)
 	@scripts/lint
 
 format: install ## Apply ruff's formatting and safe fixes

@@ -5,7 +5,8 @@ campaign, ad set and ad. Counted by the sandbox (``graph_calls``):
 
 - metasync's first sync (30 days: one async report job per account and level: start, polls,
   result pages of 500 rows) and its scheduled re-read of the recent 3 days (synchronous);
-- the page-bound minimum: one multi-id account read, plus per account and level
+- the page-bound minimum: each account's details (one batch item each: multi-id reads are
+  closed to apps created from 2026-11-04), plus per account and level
   ceil(rows / 500) pages (and a start and one poll for a job);
 - the per-entity approach metasync replaces, replayed against the sandbox: one
   ``/{id}/insights`` call per campaign, ad set and ad (100 rows a page).
@@ -40,7 +41,8 @@ LEVELS = ("campaign", "adset", "ad")
 
 
 def minimum(truth: dict[str, Any], users: int, async_jobs: bool) -> int:
-    calls = users
+    del users  # every account's details are read (a batch item each), whoever holds it
+    calls = len(truth["accounts"])
     for account in truth["accounts"]:
         for level in LEVELS:
             rows = sum(

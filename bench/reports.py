@@ -7,8 +7,10 @@ level, async jobs taking 1 s. Counted by the sandbox (``graph_calls``):
 
 - per report: the calls of a run with that report alone minus the calls of the same run with
   no report (the daily ad rows), and all reports together (shared requests included);
-- the page-bound minimum: per account, one request per report (per day for ``hourly``) of
-  ceil(rows / 500) pages, and nothing for a report that rides on the daily read (``video``);
+- the page-bound minimum: per account, one request per report (per day for the hourly ones) of
+  ceil(rows / 500) pages, nothing for a report that rides on the daily read (``video``), and
+  one request for an opt-in report Meta withholds from the account (2026-08-03: it answers
+  that account no rows, which one empty answer shows);
 - Airbyte's ``source-facebook-marketing`` 6.1.9, stream by stream, for the prebuilt breakdown
   streams that match one of ours (one async job per account and day, its way): run with
   ``--airbyte`` (installs it in its own virtual environment on first use, a few minutes).
@@ -29,6 +31,7 @@ from bench.common import bench_services, connected, save, table
 from bench.peer_clients import run_airbyte
 from bench.peers import SIZE  # the peers' world: Airbyte's figures compare
 from metasync.models import ReportRow, RunStatus, SyncRun
+from metasync.reports.catalogue import needs_opt_in
 from metasync.reports.definitions import PREBUILT
 from metasync.reports.store import set_enabled
 from metasync.sync import Period, run_inline
@@ -41,7 +44,7 @@ AIRBYTE_EQUIVALENTS = {
     "age_gender": "ads_insights_age_and_gender",
     "country": "ads_insights_country",
     "region": "ads_insights_region",
-    "placement": "ads_insights_platform_and_device",
+    "placement_device": "ads_insights_platform_and_device",
     "device_platform": "ads_insights_delivery_device",
 }
 
@@ -49,12 +52,18 @@ AIRBYTE_EQUIVALENTS = {
 def _minimum(services: Any, accounts: list[str], first: date, last: date) -> dict[str, int]:
     """Page-bound calls per report: every row read once, 500 a page, one request per shape."""
     minimum: dict[str, int] = {}
+    opted = {
+        a.removeprefix("act_") for u in services.info["users"] for a in u["opted_in_account_ids"]
+    }
     for name, report in PREBUILT.items():
         if name == "video":  # its fields ride on the daily ad read: no call of its own
             minimum[name] = 0
             continue
         calls = 0
         for account in accounts:
+            if needs_opt_in(report.breakdowns) and account not in opted:
+                calls += 1  # Meta serves it no rows: one empty answer says so
+                continue
             since, until = report_range(report, "explicit", first, last, last) or (first, last)
             rows = services.sandbox.report_truth(
                 report.as_dict(), account, since.isoformat(), until.isoformat()

@@ -16,7 +16,8 @@ Only calls that are not Marketing API calls (``/me`` and its edges, ``debug_toke
 exchange) spend the user's Graph API platform budget (200 calls per user per hour; metasync
 keeps to ``META_RATE_LIMIT_CALLS_PER_HOUR``, 180 by default).
 
-This module is shared by the rate governor and the sandbox, so both count the same way.
+The rate governor counts with it; the sandbox keeps its own reading of the same pages
+(``metasync/sandbox/rate_limits.py``), so a misreading on either side fails a test.
 """
 
 from __future__ import annotations

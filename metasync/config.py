@@ -53,6 +53,10 @@ _API_VERSION = re.compile(r"^v\d+\.\d+$")
 _EXPLAINED = "explained: "
 
 
+# the access tiers' names before Meta's rename of 2026-05-04 -> today's
+TIER_NAMES = {"standard": "limited", "advanced": "full", "development": "limited"}
+
+
 class ConfigurationError(Exception):
     """A variable is missing or invalid. ``problems`` maps each variable name to what it expects."""
 
@@ -97,7 +101,8 @@ _EXPECTS: dict[str, str] = {
     "ENCRYPTION_OLD_KEYS": "a comma-separated list of retired 64-hex-character keys",
     "META_RATE_LIMIT_CALLS_PER_HOUR": "platform calls (/me, debug_token, token exchange) per hour"
     " per connection (1-100000)",
-    "META_API_ACCESS_TIER": "limited or full (the app's Marketing API access tier)",
+    "META_API_ACCESS_TIER": "limited or full (the app's Marketing API access tier; the names "
+    "before 2026-05-04, standard and advanced, are taken too)",
     "SYNC_SUBTASKS_IN_FLIGHT": "subtasks one run keeps queued or running at once (1-10000)",
     "META_RATE_LIMIT_WARN_RATIO": "a fraction of the hourly budget between 0 and 1 (e.g. 0.9)",
     "META_USAGE_SLOWDOWN_PCT": "a usage percentage between 1 and 100 above which calls slow down",
@@ -126,6 +131,9 @@ _EXPECTS: dict[str, str] = {
     "META_REPORT_INVISIBLE_SECONDS": "seconds a started report job may keep answering (100, 33) "
     "before it is started again or split (10-3600)",
     "META_REPORT_POLL_SECONDS": "seconds between polls of a running report job (1-600)",
+    "META_OPT_IN_RECHECK_HOURS": (
+        "hours between asks of an opt-in report for an account that has not opted in (1-720)"
+    ),
     "BROKER_VISIBILITY_TIMEOUT_SECONDS": "seconds before an unacknowledged task is delivered "
     "again (5-86400); keep it above task time limits (600) and countdowns (3000) in production",
     "RUN_STALL_SECONDS": "seconds a running sync may make no progress, past any wait it asked "
@@ -187,6 +195,7 @@ class Settings(BaseModel):
     )
     META_REPORT_STUCK_SECONDS: int = Field(120, ge=1, le=7200)
     META_REPORT_POLL_SECONDS: int = Field(5, ge=1, le=600)
+    META_OPT_IN_RECHECK_HOURS: int = Field(24, ge=1, le=720)
     META_REPORT_INVISIBLE_SECONDS: int = Field(600, ge=10, le=3600)
     BROKER_VISIBILITY_TIMEOUT_SECONDS: int = Field(7200, ge=5, le=86400)
     RUN_STALL_SECONDS: int = Field(900, ge=5, le=86400)
@@ -198,6 +207,13 @@ class Settings(BaseModel):
     RUN_RETENTION_DAYS: int = Field(90, ge=1, le=3650)
     CONSOLE_USERS: SecretStr | None = None  # hashes only, still kept out of reprs and logs
     METRICS_PUBLIC: bool = False
+
+    @field_validator("META_API_ACCESS_TIER", mode="before")
+    @classmethod
+    def _tier(cls, value: object) -> object:
+        """Meta renamed the tiers on 2026-05-04: Standard is Limited, Advanced is Full."""
+        text = str(value).strip().lower().removesuffix("_access")
+        return TIER_NAMES.get(text, text)
 
     @field_validator("META_API_VERSION")
     @classmethod

@@ -37,6 +37,23 @@ class AdFilters(AdSetFilters):
     adset_id: str | None = None
 
 
+# the v23-v25 object fields, on the kinds that carry them (the others answer null)
+OBJECT_MODEL_FIELDS = (
+    "smart_promotion_type",
+    "advantage_state_info",
+    "is_adset_budget_sharing_enabled",
+    "targeting_automation",
+    "placement_soft_opt_out",
+    "regional_regulated_categories",
+    "ad_review_feedback",
+)
+
+
+def _given(value: Any) -> Any:
+    """An empty dict or list (a field Meta did not send) as null; False stays False."""
+    return None if value in ({}, [], "") else value
+
+
 def _entity(doc: Any) -> EntityOut:
     return EntityOut(
         id=doc.meta_id,
@@ -50,6 +67,8 @@ def _entity(doc: Any) -> EntityOut:
         lifetime_budget=money(getattr(doc, "lifetime_budget", None)),
         updated_time=doc.updated_time,
         deleted_at=doc.deleted_at,
+        issues_info=list(doc.issues_info or []),
+        **{name: _given(getattr(doc, name, None)) for name in OBJECT_MODEL_FIELDS},
     )
 
 

@@ -36,6 +36,8 @@ from metasync.models import (
     ConnectionStatus,
     DailyInsight,
     MetaConnection,
+    ReportAccess,
+    ReportAccessState,
     aware,
     utcnow,
 )
@@ -72,6 +74,7 @@ class AccountHealth:
     data_access_expires_at: datetime | None = None
     throttled_until: datetime | None = None
     flags: list[str] = field(default_factory=list)
+    not_opted_in: list[str] = field(default_factory=list)  # reports Meta withholds
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,6 +173,11 @@ def tenant_health(
         connections = list(MetaConnection.objects(tenant_id=tenant_id).order_by("created_at"))
         held_ids = {a for c in connections for a in c.ad_account_ids or []} | {a for _, a in states}
         newest = newest_days(tenant_id, held_ids, now.date())
+        withheld: dict[str, list[str]] = {}
+        for access in ReportAccess.objects(
+            tenant_id=tenant_id, state=ReportAccessState.NOT_OPTED_IN
+        ).only("account_id", "report"):
+            withheld.setdefault(access.account_id, []).append(access.report)
         for connection in connections:
             connection_id = str(connection.pk)
             held = set(connection.ad_account_ids or []) | {
@@ -201,6 +209,7 @@ def tenant_health(
                     ),
                     token_expires_at=aware(connection.token_expires_at),
                     data_access_expires_at=aware(connection.data_access_expires_at),
+                    not_opted_in=sorted(withheld.get(account_id, [])),
                 )
                 found.append(health)
     _add_throttles(found, client, keys, now)

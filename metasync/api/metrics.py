@@ -33,6 +33,8 @@ from metasync.models import (
     ExportTarget,
     MetaConnection,
     OptimizerSettings,
+    ReportAccess,
+    ReportAccessState,
     ReportRun,
     SyncRun,
     WebhookEvent,
@@ -185,7 +187,19 @@ class MirrorCollector(Collector):
             "tenant_id", "evaluation_error"
         ):
             failing.add_metric([settings.tenant_id], 1.0 if settings.evaluation_error else 0.0)
-        yield from (jobs, events, failing)
+        withheld = _gauge(
+            "metasync_report_not_opted_in_accounts",
+            "accounts Meta withholds an opt-in report from (device, audience-hour, frequency "
+            "breakdowns since 2026-08-03) until they opt in",
+            ["tenant", "report"],
+        )
+        pipeline = [
+            {"$match": {"state": ReportAccessState.NOT_OPTED_IN}},
+            {"$group": {"_id": {"t": "$tenant_id", "r": "$report"}, "n": {"$sum": 1}}},
+        ]
+        for row in ReportAccess.objects.aggregate(pipeline):
+            withheld.add_metric([row["_id"]["t"], row["_id"]["r"]], row["n"])
+        yield from (jobs, events, failing, withheld)
         yield from self._exports()
 
     def _exports(self) -> Iterator[Metric]:

@@ -57,6 +57,20 @@ class EntityOut(BaseModel):
     lifetime_budget: str | None = None
     updated_time: datetime | None = None
     deleted_at: datetime | None = None
+    issues_info: list[dict[str, Any]] = Field(default_factory=list)
+    smart_promotion_type: str | None = Field(None, description="campaigns (v23+)")
+    advantage_state_info: dict[str, Any] | None = Field(
+        None, description="campaigns: which Advantage+ automations are on (v23+, read-only)"
+    )
+    is_adset_budget_sharing_enabled: bool | None = Field(None, description="campaigns (v24+)")
+    targeting_automation: dict[str, Any] | None = Field(
+        None, description="ad sets: Advantage+ audience (v23+)"
+    )
+    placement_soft_opt_out: dict[str, Any] | None = Field(None, description="ad sets (v24+)")
+    regional_regulated_categories: list[str] | None = Field(None, description="ad sets")
+    ad_review_feedback: dict[str, Any] | None = Field(
+        None, description="ads: why Meta disapproved it ({global: {policy: reason}})"
+    )
 
 
 class MetricsOut(BaseModel):
@@ -126,6 +140,11 @@ class HealthOut(BaseModel):
     data_access_expires_at: datetime | None
     throttled_until: datetime | None
     flags: list[str]
+    not_opted_in: list[str] = Field(
+        default_factory=list,
+        description="reports Meta withholds from this account until it opts in to their "
+        "breakdowns (device, audience-hour, frequency; since 2026-08-03)",
+    )
 
 
 class RecommendationOut(BaseModel):

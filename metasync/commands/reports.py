@@ -122,6 +122,36 @@ def show(name: str, tenant: Tenant) -> None:
     raise typer.Exit(1)
 
 
+@app.command("access")
+def access(tenant: Tenant) -> None:
+    """Per account, the opt-in reports Meta withholds ("not opted in") or answers."""
+    from metasync.models import ReportAccess, ReportAccessState
+
+    connected_context()
+    table = Table("account", "report", "state", "since", "last checked", "evidence")
+    counts: dict[str, int] = {}
+    for row in ReportAccess.objects(tenant_id=tenant).order_by("account_id", "report"):
+        withheld = row.state == ReportAccessState.NOT_OPTED_IN
+        counts[row.state] = counts.get(row.state, 0) + 1
+        table.add_row(
+            row.account_id,
+            row.report,
+            "not opted in" if withheld else "available",
+            f"{row.since:%Y-%m-%d %H:%M}" if row.since else "-",
+            f"{row.checked_at:%Y-%m-%d %H:%M}" if row.checked_at else "-",
+            f"{row.delivered_impressions} impressions {row.checked_since}..{row.checked_until}, "
+            "no rows"
+            if withheld
+            else "-",
+        )
+    console.print(table)
+    console.print(
+        f"{counts.get(ReportAccessState.NOT_OPTED_IN, 0)} account-reports not opted in "
+        "(the account opts in to these breakdowns in Ads Manager; metasync asks again every "
+        "META_OPT_IN_RECHECK_HOURS)"
+    )
+
+
 def verify(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
     since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,

@@ -15,12 +15,15 @@ import redis
 from metasync.api.health import AccountHealth, tenant_health
 from metasync.keys import RedisKeys
 from metasync.models import (
+    Ad,
     DailyInsight,
     MetaConnection,
     OperatorAction,
     OptimizerSettings,
     Recommendation,
     Reconciliation,
+    ReportAccess,
+    ReportAccessState,
     ReportRun,
     SyncRun,
     WebhookEvent,
@@ -101,6 +104,18 @@ def account_page(
         "actions": list(
             OperatorAction.objects(tenant_id=connection.tenant_id, target=connection_id)
             .order_by("-at").limit(10)
+        ),
+        "withheld": list(
+            ReportAccess.objects(
+                tenant_id=connection.tenant_id, account_id=account_id,
+                state=ReportAccessState.NOT_OPTED_IN,
+            ).order_by("report")
+        ),
+        "disapproved": list(
+            Ad.objects(
+                tenant_id=connection.tenant_id, account_id=account_id,
+                effective_status="DISAPPROVED", deleted_at=None,
+            ).only("meta_id", "name", "ad_review_feedback", "issues_info").limit(50)
         ),
         "spend": spend,
         "rows": rows,

@@ -128,6 +128,7 @@ def entity_row(
             smart_promotion_type=doc.get("smart_promotion_type"),
             optimization_goal=doc.get("optimization_goal"),
             billing_event=doc.get("billing_event"),
+            **_v23_columns(doc),
         )
         table = TABLES[
             {"campaign": "campaign_history", "adset": "ad_set_history"}.get(kind, "ad_history")
@@ -138,6 +139,18 @@ def entity_row(
         ]
         values["_metasync_version"] = digest(content)
     return tuple(values.get(name) for name in table.names)
+
+
+def _v23_columns(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The v23-v25 fields of campaigns, ad sets and ads (metasync's own columns)."""
+    return {
+        "advantage_state": (doc.get("advantage_state_info") or {}).get("advantage_state"),
+        "is_adset_budget_sharing_enabled": doc.get("is_adset_budget_sharing_enabled"),
+        "advantage_audience": (doc.get("targeting_automation") or {}).get("advantage_audience"),
+        "placement_soft_opt_out": doc.get("placement_soft_opt_out") or None,
+        "regional_regulated_categories": doc.get("regional_regulated_categories") or None,
+        "ad_review_feedback": doc.get("ad_review_feedback") or None,
+    }
 
 
 def _creative_columns(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,6 +174,10 @@ def _creative_columns(doc: Mapping[str, Any]) -> dict[str, Any]:
         "title": doc.get("title"),
         "body": doc.get("body"),
         "call_to_action_type": doc.get("call_to_action_type"),
+        "instagram_user_id": doc.get("instagram_user_id"),
+        "effective_instagram_media_id": doc.get("effective_instagram_media_id"),
+        "source_instagram_media_id": doc.get("source_instagram_media_id"),
+        "degrees_of_freedom_spec": doc.get("degrees_of_freedom_spec") or None,
     }
 
 

@@ -70,7 +70,8 @@ CAMPAIGN_HISTORY = Table(
     created_time timestamp, start_time timestamp, stop_time timestamp, daily_budget bigint,
     lifetime_budget bigint, budget_remaining double, status text, effective_status text,
     objective text, buying_type text, bid_strategy text, smart_promotion_type text,
-    _metasync_deleted_at timestamp"""),
+    _metasync_deleted_at timestamp, advantage_state text, is_adset_budget_sharing_enabled boolean
+    """),
     key=("id", "updated_time"),
 )
 AD_SET_HISTORY = Table(
@@ -79,14 +80,16 @@ AD_SET_HISTORY = Table(
     campaign_id bigint, name text, start_time timestamp, end_time timestamp, bid_strategy text,
     daily_budget bigint, lifetime_budget bigint, budget_remaining bigint, status text,
     effective_status text, optimization_goal text, billing_event text, bid_amount bigint,
-    _metasync_deleted_at timestamp"""),
+    _metasync_deleted_at timestamp, advantage_audience integer, placement_soft_opt_out json,
+    regional_regulated_categories json"""),
     key=("id", "updated_time"),
 )
 AD_HISTORY = Table(
     "ad_history",
     _columns(f"""id bigint, updated_time timestamp, {SYNCED}, account_id bigint,
     ad_set_id bigint, campaign_id bigint, creative_id bigint, name text, conversion_domain text,
-    status text, effective_status text, _metasync_deleted_at timestamp"""),
+    status text, effective_status text, _metasync_deleted_at timestamp,
+    ad_review_feedback json"""),
     key=("id", "updated_time"),
 )
 CREATIVE_HISTORY = Table(
@@ -98,7 +101,9 @@ CREATIVE_HISTORY = Table(
     object_story_link_data_message text, template_app_link_spec_android json,
     template_app_link_spec_ios json, template_app_link_spec_ipad json,
     template_app_link_spec_iphone json, title text, body text, call_to_action_type text,
-    _metasync_deleted_at timestamp, _metasync_version text"""),
+    _metasync_deleted_at timestamp, _metasync_version text, instagram_user_id text,
+    effective_instagram_media_id text, source_instagram_media_id text,
+    degrees_of_freedom_spec json"""),
     key=("id", "_fivetran_synced"),
     versions=True,
 )

@@ -84,7 +84,26 @@ class Warehouse(ABC):
         self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         for table in (*TABLES.values(), MARK_TABLE):
             self.execute(create_table(schema, table, self.types))
+        self.add_new_columns(schema)
         self.commit()
+
+    def add_new_columns(self, schema: str) -> None:
+        """Columns a later metasync added to a table an earlier one created (e.g. the v23-v25
+        object fields): added empty, so an existing destination keeps loading."""
+        present = {
+            (str(table), str(column))
+            for table, column, owner in self.query(
+                "SELECT table_name, column_name, table_schema FROM information_schema.columns"
+            )
+            if owner == schema
+        }
+        for table in (*TABLES.values(), MARK_TABLE):
+            for column in table.columns:
+                if (table.name, column.name) not in present:
+                    self.execute(
+                        f"ALTER TABLE {quote(schema)}.{quote(table.name)} ADD COLUMN "
+                        f"{quote(column.name)} {self.types[column.kind]}"
+                    )
 
     def load(
         self,

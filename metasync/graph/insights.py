@@ -76,6 +76,9 @@ class ReportJobStatus:
     percent: int
     error_code: int | None = None  # from v25 on, for failed jobs
     error_message: str | None = None
+    error_subcode: int | None = None
+    error_user_title: str | None = None
+    error_user_msg: str | None = None
     not_visible_yet: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict)
 
@@ -207,7 +210,8 @@ def report_status(client: GraphClient, report_run_id: str, *, account_id: str) -
         body = client.get(
             report_run_id,
             {
-                "fields": "id,async_status,async_percent_completion,error_code,error_message",
+                "fields": "id,async_status,async_percent_completion,error_code,error_message,"
+                "error_subcode,error_user_title,error_user_msg",
             },
             account_id=account_id,
             use_case=ADS_INSIGHTS,
@@ -224,15 +228,21 @@ def report_status(client: GraphClient, report_run_id: str, *, account_id: str) -
         percent = int(float(body.get("async_percent_completion") or 0))
     except (TypeError, ValueError):
         percent = 0
-    code = body.get("error_code")
     return ReportJobStatus(
         report_run_id,
         state,
         percent,
-        error_code=int(code) if isinstance(code, int | str) and str(code).isdigit() else None,
+        error_code=_number(body.get("error_code")),
         error_message=str(body["error_message"]) if body.get("error_message") else None,
+        error_subcode=_number(body.get("error_subcode")),
+        error_user_title=str(body["error_user_title"]) if body.get("error_user_title") else None,
+        error_user_msg=str(body["error_user_msg"]) if body.get("error_user_msg") else None,
         raw=body,
     )
+
+
+def _number(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
 
 
 def report_results(

@@ -29,6 +29,7 @@ from metasync.models.optimizer import (
     OptimizerStream,
     Recommendation,
 )
+from metasync.models.report_access import ReportAccess, ReportAccessState
 from metasync.models.reports import Reconciliation, ReportRow, TenantReport
 from metasync.models.runs import (
     QueuedSubtask,
@@ -73,6 +74,8 @@ __all__ = [
     "QueuedSubtask",
     "Recommendation",
     "Reconciliation",
+    "ReportAccess",
+    "ReportAccessState",
     "ReportRow",
     "ReportRun",
     "ReportStatus",
@@ -121,6 +124,7 @@ ALL_DOCUMENTS = (
     OptimizerStream,
     ActionCount,
     ReportRow,
+    ReportAccess,
     Reconciliation,
     SyncRun,
     QueuedSubtask,

@@ -54,6 +54,9 @@ class Campaign(MetaObject):
     smart_promotion_type = StringField()
     # v24: its ad sets share up to 20 % of their daily budgets with each other
     is_adset_budget_sharing_enabled = BooleanField()
+    # v23, read-only: which Advantage+ automations are on (advantage_state, budget, audience,
+    # placement states)
+    advantage_state_info = DictField()
 
     meta: ClassVar[dict[str, Any]] = {"collection": "campaigns"}
 
@@ -76,6 +79,11 @@ class AdSet(MetaObject):
     attribution_spec = ListField(DictField())
     start_time = DateTimeField()
     end_time = DateTimeField()
+    # v24: the placements it lets spend up to 5 % of its budget though excluded
+    placement_soft_opt_out = DictField()
+    regional_regulated_categories = ListField(StringField())  # e.g. TAIWAN_UNIVERSAL
+    # v23: Advantage+ audience ({"advantage_audience": 0|1}), also kept inside ``targeting``
+    targeting_automation = DictField()
 
     meta: ClassVar[dict[str, Any]] = {
         "collection": "ad_sets",
@@ -90,6 +98,8 @@ class Ad(MetaObject):
     adset_id = StringField()
     creative_id = StringField()
     configured_status = StringField()
+    # why Meta disapproved it: {"global": {policy: reason}, "placement_specific": {...}}
+    ad_review_feedback = DictField()
 
     meta: ClassVar[dict[str, Any]] = {
         "collection": "ads",
@@ -115,5 +125,11 @@ class AdCreative(MetaObject):
     object_story_spec = DictField()
     # Advantage+ and dynamic creatives: lists of titles, bodies, links, images and videos
     asset_feed_spec = DictField()
+    # v22+: the Advantage+ creative enhancements it is enrolled in
+    degrees_of_freedom_spec = DictField()
+    # v22 names (instagram_actor_id, effective_instagram_story_id, instagram_story_id before)
+    instagram_user_id = StringField()
+    effective_instagram_media_id = StringField()
+    source_instagram_media_id = StringField()
 
     meta: ClassVar[dict[str, Any]] = {"collection": "ad_creatives"}

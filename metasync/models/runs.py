@@ -119,6 +119,9 @@ class ReportRun(Document):  # type: ignore[misc]
     children = ListField(StringField())
     error_code = IntField()
     error_message = StringField()
+    error_subcode = IntField()  # v25+: what Meta says about a failed job
+    error_user_title = StringField()
+    error_user_msg = StringField()
     running_at_100_since = DateTimeField()
     level = StringField()
     step_open = IntField(default=0)  # 1 while a task works on the job: a crash leaves it at 1

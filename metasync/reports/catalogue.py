@@ -1,9 +1,15 @@
 """Meta's rules for insights breakdowns, action breakdowns and attribution windows.
 
-Shared by metasync (which refuses a report Meta would refuse, before any call) and the sandbox
-(which answers such a request with Meta's error), so both follow one reading of Meta's
-"Insights API Breakdowns" page. Where the page is unclear the stricter reading is taken: a
-combination is served only when it is listed here.
+metasync refuses a report Meta would refuse, before any call (the sandbox keeps its own reading
+of the same pages, so a misreading on either side fails a test). Sources: Meta's "Insights API
+Breakdowns" page, where unclear the stricter reading (a combination is served only when listed
+here), and the 2026 out-of-cycle changes:
+
+- 2026-06-22: ``dma`` is retired (:data:`RETIRED_BREAKDOWNS`); ``comscore_market`` replaces it.
+- 2026-08-03: :data:`OPT_IN_BREAKDOWNS` "may return no results for ad accounts that have not
+  opted in": an empty answer is not "no delivery" (:mod:`metasync.sync.opt_in`).
+- 2026-01-12: per-breakdown history (:data:`HISTORY_MONTHS`): hourly 13 months,
+  ``frequency_value`` 6 months; totals 37 months; ``7d_view``/``28d_view`` return nothing.
 """
 
 from __future__ import annotations
@@ -14,15 +20,19 @@ __all__ = [
     "ACTION_BREAKDOWNS",
     "ATTRIBUTION_WINDOWS",
     "BREAKDOWNS",
+    "HISTORY_MONTHS",
     "HOURLY_BREAKDOWNS",
     "NO_BREAKDOWN_FIELDS",
     "OFF_META_LIMITED_BREAKDOWNS",
+    "OPT_IN_BREAKDOWNS",
     "REACH_FIELDS",
     "REACH_HISTORY_MONTHS",
+    "RETIRED_BREAKDOWNS",
     "RETIRED_WINDOWS",
     "TIME_INCREMENTS",
     "combination_error",
     "is_unique_field",
+    "needs_opt_in",
 ]
 
 HOURLY_BREAKDOWNS = (
@@ -38,8 +48,15 @@ BREAKDOWNS = (
     "platform_position",
     "impression_device",
     "device_platform",
+    "comscore_market",
+    "frequency_value",
     *HOURLY_BREAKDOWNS,
 )
+OPT_IN_BREAKDOWNS = ("impression_device", HOURLY_BREAKDOWNS[1], "frequency_value")
+# name -> (the day Meta retired it, what to use instead)
+RETIRED_BREAKDOWNS = {"dma": ("2026-06-22", "comscore_market")}
+# how far back a breakdown reaches, in months (Meta keeps totals 37 months)
+HISTORY_MONTHS = {HOURLY_BREAKDOWNS[0]: 13, HOURLY_BREAKDOWNS[1]: 13, "frequency_value": 6}
 # ``action_target_id`` and ``action_destination`` go wherever ``action_type`` goes
 ACTION_BREAKDOWNS = ("action_type", "action_target_id", "action_destination", "action_device")
 # Meta's "Breakdowns" page, Type 1: no off-Meta action metrics (pixel events) with these
@@ -64,6 +81,8 @@ COMBINATIONS: tuple[frozenset[str], ...] = tuple(
         ("publisher_platform", "platform_position", "impression_device"),
         (HOURLY_BREAKDOWNS[0],),
         (HOURLY_BREAKDOWNS[1],),
+        ("comscore_market",),
+        ("frequency_value",),
     )
 )
 ACTION_DEVICE_COMBINATIONS: tuple[frozenset[str], ...] = tuple(
@@ -103,6 +122,9 @@ def combination_error(breakdowns: Iterable[str], action_breakdowns: Iterable[str
     """None when Meta serves the combination, else its message naming the columns:
     ``Current combination of data breakdown columns (action_type, age, country) is invalid``."""
     names, actions = set(breakdowns), set(action_breakdowns)
+    for name in sorted(names & set(RETIRED_BREAKDOWNS)):
+        retired, instead = RETIRED_BREAKDOWNS[name]
+        return f"breakdown {name!r} was retired by Meta on {retired}; use {instead} instead"
     unknown = sorted((names - set(BREAKDOWNS)) | (actions - set(ACTION_BREAKDOWNS)))
     if unknown:
         return f"unknown breakdown {', '.join(unknown)}"
@@ -111,3 +133,8 @@ def combination_error(breakdowns: Iterable[str], action_breakdowns: Iterable[str
         return None
     columns = ", ".join(sorted(names | actions))
     return f"Current combination of data breakdown columns ({columns}) is invalid"
+
+
+def needs_opt_in(breakdowns: Iterable[str]) -> bool:
+    """Whether Meta answers these breakdowns only for accounts that opted in (2026-08-03)."""
+    return any(name in OPT_IN_BREAKDOWNS for name in breakdowns)

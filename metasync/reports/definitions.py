@@ -115,14 +115,33 @@ PREBUILT: dict[str, ReportDefinition] = {
         ),
         _prebuilt(
             "placement",
-            "ads by platform, position and device",
+            "ads by platform and position",
+            breakdowns=("publisher_platform", "platform_position"),
+        ),
+        _prebuilt(
+            "placement_device",
+            "ads by platform, position and device (only for accounts opted in to the device "
+            "breakdown since 2026-08-03)",
             breakdowns=("publisher_platform", "platform_position", "impression_device"),
+        ),
+        _prebuilt(
+            "comscore_market",
+            "ads by Comscore market (Meta's replacement for DMA since 2026-06-22)",
+            breakdowns=("comscore_market",),
         ),
         _prebuilt("device_platform", "ads by device platform", breakdowns=("device_platform",)),
         _prebuilt(
             "hourly",
             "ads by hour of the advertiser's day (no reach: Meta serves none hourly)",
             breakdowns=(HOURLY_BREAKDOWNS[0],),
+            fields=NO_REACH_FIELDS,
+            attribution_windows=(),
+            lookback_days=7,
+        ),
+        _prebuilt(
+            "hourly_audience",
+            "ads by hour of the audience's day (only for accounts opted in since 2026-08-03)",
+            breakdowns=(HOURLY_BREAKDOWNS[1],),
             fields=NO_REACH_FIELDS,
             attribution_windows=(),
             lookback_days=7,

@@ -284,8 +284,25 @@ def build_app(state: SandboxState) -> Starlette:
         ]
         return JSONResponse({"user_id": user.id, "ad_account_ids": list(user.account_ids)})
 
+    async def opt_in(request: Request) -> Response:
+        """An account opts in to (or out of) the opt-in breakdowns, as its advertiser would in
+        Ads Manager (``{"account_id": "123", "opted_in": true}``)."""
+        try:
+            body = await _json_body(request)
+            account_id = str(body["account_id"]).removeprefix("act_")
+        except (ValueError, KeyError) as exc:
+            return _problem(f"opt-in needs an account_id: {exc}")
+        if account_id not in state.world.accounts:
+            return _problem(f"unknown ad account {account_id}")
+        if body.get("opted_in", True):
+            state.opted_in.add(account_id)
+        else:
+            state.opted_in.discard(account_id)
+        return JSONResponse({"account_id": account_id, "opted_in": account_id in state.opted_in})
+
     control = [
         Route("/info", info),
+        Route("/opt-in", opt_in, methods=["POST"]),
         Route("/health", health),
         Route("/ecb/eurofxref-hist.csv", ecb_rates),
         Route("/ground-truth", truth),

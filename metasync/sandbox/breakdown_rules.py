@@ -7,6 +7,14 @@ served, action breakdowns, hourly breakdowns without reach or unique counts, and
 breakdowns without off-Meta (pixel) action metrics; "Attribution windows" and the 2026-01-12
 out-of-cycle change (7-day and 28-day view windows return nothing, without an error). Where the
 page is unclear the stricter reading is taken: a combination is served only when listed.
+
+The 2026 changes (Marketing API "Out-of-cycle changes", 2026):
+- 2026-06-22: ``dma`` is no longer supported; ``comscore_market`` replaces it.
+- 2026-08-03: ``impression_device`` (and every combination containing it),
+  ``hourly_stats_aggregated_by_audience_time_zone`` and ``frequency_value`` "may return no
+  results for ad accounts that have not opted in" (the sandbox: no rows at all, no error).
+- 2026-01-12: hourly breakdowns reach back 13 months and ``frequency_value`` 6 months (the
+  sandbox refuses an older start, the stricter reading of "not available").
 """
 
 from __future__ import annotations
@@ -17,9 +25,12 @@ __all__ = [
     "ACTION_BREAKDOWNS",
     "ATTRIBUTION_WINDOWS",
     "BREAKDOWNS",
+    "HISTORY_MONTHS",
     "HOURLY_BREAKDOWNS",
     "OFF_META_LIMITED_BREAKDOWNS",
+    "OPT_IN_BREAKDOWNS",
     "REACH_FIELDS",
+    "RETIRED_BREAKDOWNS",
     "RETIRED_WINDOWS",
     "combination_error",
     "counts_people",
@@ -31,8 +42,12 @@ HOURLY_BREAKDOWNS = (
 )
 BREAKDOWNS = (
     "age", "gender", "country", "region", "publisher_platform", "platform_position",
-    "impression_device", "device_platform", *HOURLY_BREAKDOWNS,
+    "impression_device", "device_platform", "comscore_market", "frequency_value",
+    *HOURLY_BREAKDOWNS,
 )  # fmt: skip
+OPT_IN_BREAKDOWNS = ("impression_device", HOURLY_BREAKDOWNS[1], "frequency_value")
+RETIRED_BREAKDOWNS = {"dma": ("2026-06-22", "comscore_market")}  # name -> (retired on, use)
+HISTORY_MONTHS = {HOURLY_BREAKDOWNS[0]: 13, HOURLY_BREAKDOWNS[1]: 13, "frequency_value": 6}
 ACTION_BREAKDOWNS = ("action_type", "action_target_id", "action_destination", "action_device")
 OFF_META_LIMITED_BREAKDOWNS = ("region", *HOURLY_BREAKDOWNS)  # the page's "Type 1" note
 ATTRIBUTION_WINDOWS = ("1d_click", "7d_click", "28d_click", "1d_ev", "1d_view")
@@ -49,6 +64,7 @@ _SERVED = {
         ("publisher_platform", "device_platform"),
         ("publisher_platform", "platform_position", "impression_device"),
         (HOURLY_BREAKDOWNS[0],), (HOURLY_BREAKDOWNS[1],),
+        ("comscore_market",), ("frequency_value",),
     )
 }  # fmt: skip
 # action_device goes only with these delivery breakdowns
@@ -77,6 +93,5 @@ def combination_error(breakdowns: Iterable[str], action_breakdowns: Iterable[str
     served = _SERVED_WITH_ACTION_DEVICE if "action_device" in actions else _SERVED
     if frozenset(names) in served:
         return None
-    columns = ", ".join(sorted(names | actions))
     columns = ", ".join(sorted(names | actions))
     return f"Current combination of data breakdown columns ({columns}) is invalid"

@@ -1,7 +1,8 @@
 """How the sandbox splits one ad's day into breakdown values, the way Meta serves them.
 
 Every breakdown belongs to a family of dimensions (demographics: age x gender; geography:
-country x region; delivery: platform x position x device; the two hourly ones). An ad-day is
+country x region; delivery: platform x position x device; Comscore markets; frequency values;
+the two hourly ones). An ad-day is
 split over its family's joint cells by weights that are a pure function of (seed, ad, cell,
 day), with integer counts allocated by largest remainder, so the values of any additive metric
 over the cells sum exactly to the unbroken row; a query's rows are the marginals of the joint
@@ -30,6 +31,7 @@ __all__ = [
     "BREAKDOWN_NAMES",
     "ON_META_ACTIONS",
     "allocate",
+    "delivery_reach",
     "family_of",
     "split_actions_by_device",
     "split_ad_day",
@@ -56,6 +58,8 @@ DEVICES = ("desktop", "iphone", "android_smartphone", "ipad", "android_tablet", 
 ACTION_DEVICES = ("desktop", "iphone", "android_smartphone", "ipad", "other")
 ON_META_ACTIONS = ("link_click",)  # the others are measured by the pixel (off Meta)
 HOURS = tuple(f"{h:02d}:00:00 - {h:02d}:59:59" for h in range(24))
+COMSCORE_MARKETS = ("New York", "Los Angeles", "Chicago", "Philadelphia", "Dallas-Ft. Worth")
+FREQUENCY_VALUES = ("1", "2", "3", "4", "5", "6-10", "11-20", "21+")
 
 
 def _device_platform(platform: str, device: str) -> str:
@@ -81,12 +85,23 @@ def _cells(family: str) -> list[dict[str, str]]:
             for position in positions
             for device in DEVICES
         ]
+    if family == "comscore_market":
+        return [{family: market} for market in COMSCORE_MARKETS]
+    if family == "frequency_value":
+        return [{family: value} for value in FREQUENCY_VALUES]
     return [{family: hour} for hour in HOURS]  # an hourly breakdown is its own family
 
 
 CELLS = {
     family: _cells(family)
-    for family in ("demographics", "geography", "delivery", *HOURLY_BREAKDOWNS)
+    for family in (
+        "demographics",
+        "geography",
+        "delivery",
+        "comscore_market",
+        "frequency_value",
+        *HOURLY_BREAKDOWNS,
+    )
 }
 FAMILY_OF = {name: family for family, cells in CELLS.items() for name in cells[0]}
 BREAKDOWN_NAMES = tuple(FAMILY_OF)  # every breakdown the sandbox serves, in a row's key order
@@ -194,7 +209,21 @@ def split_ad_day(
         key = tuple(cell[name] for name in breakdowns)
         slot = marginals.setdefault(key, ({name: cell[name] for name in breakdowns}, {}))
         _merge(slot[1], part)
+    if family == "delivery":  # the same people see several placements and devices
+        for _, total in marginals.values():
+            reach = delivery_reach(total["impressions"], counts["impressions"], ratio)
+            total.update(reach=reach, reach_max=reach, reach_parts=1)
     return list(marginals.values())
+
+
+def delivery_reach(impressions: int, whole: int, ratio: float) -> int:
+    """People one placement or device value reached, of an ad-day that reached ``ratio`` people
+    per impression: a smaller share of the day's impressions is seen at a lower frequency
+    (``ratio ** sqrt(share)``), so the values' reach adds up to at least the day's (a person
+    who saw the ad in two placements counts in both, as at Meta) and a value holding the whole
+    day has the day's reach."""
+    share = impressions / whole
+    return max(1, min(impressions, round(impressions * float(ratio ** math.sqrt(share)))))
 
 
 def _merge(total: dict[str, Any], part: dict[str, Any]) -> None:

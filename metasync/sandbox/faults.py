@@ -26,6 +26,7 @@ class FaultProfile:
     batch_null_rate: float = 0.0  # a batch item answered with null
     job_seconds: float = 2.0  # how long an async report job takes
     job_fail_rate: float = 0.0  # "Job Failed"
+    job_fail_code: int = 1  # what a failed job says (v25): 1 too much data, 2 transient, 100
     job_skip_rate: float = 0.0  # "Job Skipped"
     job_stuck_rate: float = 0.0  # "Job Running" at 100 % forever
     job_visibility_seconds: float = 0.0  # (100, 33) on status right after the job started

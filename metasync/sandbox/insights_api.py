@@ -19,6 +19,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from metasync.sandbox.breakdown_rules import HISTORY_MONTHS, OPT_IN_BREAKDOWNS
 from metasync.sandbox.breakdowns import BREAKDOWN_NAMES
 from metasync.sandbox.catalogue import allowed_fields
 from metasync.sandbox.errors import GraphError
@@ -172,6 +173,9 @@ def insights_rows(
     query = parse_query(params, level)
     periods = _periods(state, account_id, params)
     first, last = min(p[0] for p in periods), max(p[1] for p in periods)
+    _check_history(query.breakdowns, first, world.account_today(account_id))
+    if set(query.breakdowns) & set(OPT_IN_BREAKDOWNS) and account_id not in state.opted_in:
+        return []  # "may return no results for ad accounts that have not opted in" (2026-08-03)
     limit_days = state.faults.sync_timeout_days
     if limit_days and (last - first).days + 1 > limit_days and params.get("_sync"):
         raise GraphError(
@@ -198,6 +202,20 @@ def insights_rows(
     if old and (params.get("_sync") or not params.get("_reach_allowed")):
         rows = [without_reach(row) for row in rows]  # Meta omits it, without an error
     return corrupted(state, account_id, query, rows)
+
+
+def _check_history(breakdowns: tuple[str, ...], first: date, today: date) -> None:
+    """Meta's per-breakdown history limits (2026-01-12): an older start is refused."""
+    for name in breakdowns:
+        months = HISTORY_MONTHS.get(name)
+        if months is not None and first < today - relativedelta(months=months):
+            raise GraphError(
+                400,
+                100,
+                f"(#100) {name} is only available for the last {months} months: the start "
+                f"date {first.isoformat()} is too old",
+                error_type="OAuthException",
+            )
 
 
 def _render(fields: str | None) -> Any:

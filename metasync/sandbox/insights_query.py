@@ -19,6 +19,7 @@ from metasync.sandbox.breakdown_rules import (
     BREAKDOWNS,
     HOURLY_BREAKDOWNS,
     REACH_FIELDS,
+    RETIRED_BREAKDOWNS,
     RETIRED_WINDOWS,
     combination_error,
     counts_people,
@@ -54,6 +55,13 @@ def _names(raw: Any, param: str) -> list[str]:
 def parse_query(params: Mapping[str, Any], level: str) -> InsightsQuery:
     """The request's :class:`InsightsQuery`, or Meta's (#100) error naming what is wrong."""
     breakdowns = _names(params.get("breakdowns"), "breakdowns")
+    for name in breakdowns:
+        if name in RETIRED_BREAKDOWNS:
+            retired, instead = RETIRED_BREAKDOWNS[name]
+            raise _error(
+                f"The {name} breakdown is no longer supported since {retired}; use {instead} "
+                "instead"
+            )
     for index, name in enumerate(breakdowns):
         if name not in BREAKDOWNS:
             raise _error(

@@ -15,7 +15,35 @@ from typing import Any
 from metasync.sandbox.faults import FaultProfile
 from metasync.sandbox.versions import version_number
 
-__all__ = ["ReportJob", "ReportJobs"]
+__all__ = ["FAILURES", "ReportJob", "ReportJobs"]
+
+# What a failed job carries from v25.0 on (Marketing API changelog, v25.0: ``error_code``,
+# ``error_message``, ``error_subcode``, ``error_user_title``, ``error_user_msg``), by code.
+FAILURES: dict[int, dict[str, Any]] = {
+    1: {
+        "error_code": 1,
+        "error_subcode": 1487534,
+        "error_message": "Please reduce the amount of data you're asking for, then retry your "
+        "request",
+        "error_user_title": "Too much data",
+        "error_user_msg": "The report asks for too many rows. Ask for a shorter range or fewer "
+        "objects.",
+    },
+    2: {
+        "error_code": 2,
+        "error_subcode": 1504044,
+        "error_message": "Service temporarily unavailable",
+        "error_user_title": "Temporary problem",
+        "error_user_msg": "The report could not be produced this time. Please try again.",
+    },
+    100: {
+        "error_code": 100,
+        "error_subcode": 1487851,
+        "error_message": "Invalid parameter: the report's breakdowns are no longer supported",
+        "error_user_title": "Report cannot be produced",
+        "error_user_msg": "This combination of breakdowns and fields cannot be reported.",
+    },
+}
 
 
 @dataclass
@@ -30,6 +58,7 @@ class ReportJob:
     seconds: float
     fate: str  # complete | fail | skip | stuck
     visible_after: float
+    fail_code: int = 1  # which of FAILURES a failed job reports
     rows: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -94,13 +123,14 @@ class ReportJobs:
                 if faults.chance(faults.job_never_visible_rate)
                 else now + faults.job_visibility_seconds
             ),
+            fail_code=faults.job_fail_code if faults.job_fail_code in FAILURES else 1,
         )
         self.jobs[job.id] = job
         return job
 
     def status(self, job: ReportJob, version: str = "") -> dict[str, Any]:
-        """``GET /{report_run_id}``. ``error_code`` / ``error_message`` on failed jobs exist
-        from v25.0 on (Marketing API changelog, v25.0); older versions answer without them."""
+        """``GET /{report_run_id}``. The error fields of a failed job exist from v25.0 on
+        (Marketing API changelog, v25.0); older versions answer without them."""
         now = self.clock()
         state = job.state(now)
         body: dict[str, Any] = {
@@ -113,6 +143,5 @@ class ReportJobs:
             "time_ref": int(time.time()),
         }
         if state == "Job Failed" and (version_number(version) or (0,)) >= (25,):
-            body["error_code"] = 2601
-            body["error_message"] = "The report could not be produced: too much data"
+            body.update(FAILURES[job.fail_code])
         return body

@@ -64,7 +64,9 @@ def multi_id_read(
     None for such an id and raises for one the token may not read."""
     ids = [i for i in ids_param.split(",") if i]
     if not ids:
-        raise GraphError(400, 100, "(#100) Missing ids parameter", error_type="GraphMethodException")
+        raise GraphError(
+            400, 100, "(#100) Missing ids parameter", error_type="GraphMethodException"
+        )
     result: dict[str, Any] = {}
     missing: list[str] = []
     for object_id in ids:

@@ -11,8 +11,9 @@ periodic full reconciliation necessary); archiving and deleting cascade to the c
 move it. Status and budget changes also act on delivery from the moment they are made
 (:mod:`metasync.sandbox.delivery`). Two actions set what Meta decides, not the advertiser, and
 are not logged: ``learning`` (an ad set's ``learning_stage_info`` status, ``LEARNING``,
-``SUCCESS`` or ``FAIL``; ``since`` its last significant edit, unix seconds) and ``performance``
-(an ad's fixed rates, see :data:`metasync.sandbox.delivery.PROFILE_RATES`).
+``SUCCESS`` or ``FAIL``; ``since`` its last significant edit, unix seconds), ``performance``
+(an ad's fixed rates, see :data:`metasync.sandbox.delivery.PROFILE_RATES`) and ``disapprove``
+(an ad's review outcome: ``DISAPPROVED`` with Meta's ``ad_review_feedback``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from metasync.sandbox import activity
 from metasync.sandbox.delivery import record_budget, record_status, set_profile
+from metasync.sandbox.shapes import review_feedback
 from metasync.sandbox.world import ISSUE, World, meta_time
 
 __all__ = ["ACTIONS", "MutationError", "add_today", "mutate"]
@@ -38,6 +40,7 @@ ACTIONS = (
     "purge",
     "learning",
     "performance",
+    "disapprove",
 )
 UPDATABLE = frozenset(
     {
@@ -83,11 +86,16 @@ def _signal(
     world: World, kind: str, obj: dict[str, Any], action: str, fields: dict[str, Any]
 ) -> dict[str, Any]:
     """Set what Meta decides rather than the advertiser (no activity, no ``updated_time``): an
-    ad set's learning stage, or an ad's performance profile."""
+    ad set's learning stage, an ad's performance profile, or an ad's disapproval by review."""
     try:
         if action == "performance":
             set_profile(world, obj["id"], fields)
             return obj
+        if action == "disapprove":  # ad review: DISAPPROVED, with Meta's reason
+            if kind != "ad":
+                raise ValueError("disapprove applies to ads")
+            obj.update(effective_status="DISAPPROVED", issues_info=[dict(ISSUE)])
+            return review_feedback(obj)
         status = fields.get("status")
         if kind != "adset" or status not in LEARNING_STATUSES:
             raise ValueError(
@@ -123,7 +131,7 @@ def mutate(
         raise MutationError("creatives can only be updated")
     moment = now or datetime.now(UTC)
     stamp = meta_time(moment)
-    if action in ("learning", "performance"):
+    if action in ("learning", "performance", "disapprove"):
         return _signal(world, kind, obj, action, fields or {})
     children = _children(world, kind, object_id)
     if action == "purge":  # Meta stops returning the object (and its children) at all

@@ -1,6 +1,11 @@
 """Details of the sandbox world's objects decided by hash, not by the seeded draws (so adding
 one never shifts the rest of a world): ad sets' attribution settings and creatives' posts, URL
-tags and Advantage+ / dynamic asset feeds."""
+tags and Advantage+ / dynamic asset feeds, and the v22-v25 object fields (Marketing API
+changelogs v22.0-v25.0; shapes as the facebook-business SDK v26 names them): campaigns'
+``advantage_state_info``, ad sets' ``placement_soft_opt_out``, ``regional_regulated_categories``
+and ``targeting.targeting_automation``, creatives' ``degrees_of_freedom_spec`` and Instagram
+ids (v22 names: ``instagram_user_id``, ``effective_instagram_media_id``,
+``source_instagram_media_id``), and a disapproved ad's ``ad_review_feedback``."""
 
 from __future__ import annotations
 
@@ -9,9 +14,11 @@ from typing import Any
 
 __all__ = [
     "ATTRIBUTION_SETTINGS",
+    "adset_type",
     "attribution_setting",
     "attribution_spec",
     "campaign_type",
+    "review_feedback",
     "story_and_assets",
 ]
 
@@ -54,6 +61,13 @@ def campaign_type(campaign: dict[str, Any]) -> None:
     campaign whose ad sets hold the budgets, ``is_adset_budget_sharing_enabled`` (v24 requires
     it there; one such campaign in four shares)."""
     campaign["smart_promotion_type"] = "GUIDED_CREATION"
+    advantage = _hashed("advantage", campaign["id"]) % 3 == 0
+    campaign["advantage_state_info"] = {  # v23: read-only, what Advantage+ turned on
+        "advantage_state": "ADVANTAGE_PLUS_SALES" if advantage else "DISABLED",
+        "advantage_budget_state": "ENABLED" if campaign.get("daily_budget") else "DISABLED",
+        "advantage_audience_state": "ENABLED",
+        "advantage_placement_state": "ENABLED" if advantage else "DISABLED",
+    }
     if not campaign.get("daily_budget") and not campaign.get("lifetime_budget"):
         campaign["is_adset_budget_sharing_enabled"] = _hashed("sharing", campaign["id"]) % 4 == 0
 
@@ -68,6 +82,13 @@ def story_and_assets(creative: dict[str, Any], link: str, cta: str) -> None:
     creative["object_story_id"] = f"{page_id}_{number % 10**15}"
     creative["effective_object_story_id"] = creative["object_story_id"]
     creative["url_tags"] = f"utm_source=facebook&utm_campaign={creative['id'][-6:]}"
+    creative["instagram_user_id"] = "17841400000000001"
+    creative["effective_instagram_media_id"] = f"1790{number % 10**13:013d}"
+    creative["degrees_of_freedom_spec"] = {
+        "creative_features_spec": {
+            "standard_enhancements": {"enroll_status": "OPT_IN" if number % 3 else "OPT_OUT"}
+        }
+    }
     if number % 4:
         return
     title, body = creative.pop("title"), creative.pop("body")
@@ -87,3 +108,28 @@ def story_and_assets(creative: dict[str, Any], link: str, cta: str) -> None:
         creative.pop("image_url")
     creative["asset_feed_spec"] = spec
     creative["object_story_spec"] = {"page_id": page_id}
+
+
+def adset_type(adset: dict[str, Any]) -> dict[str, Any]:
+    """The v23/v24 ad set fields: Advantage+ audience (on by default since v23), up to 5 % of
+    spend in excluded placements (one ad set in three opts out of that), and the regulated
+    categories of one ad set in five. Returns ``adset``."""
+    number = _hashed("adset", adset["id"])
+    adset["targeting"]["targeting_automation"] = {"advantage_audience": 1 if number % 4 else 0}
+    if number % 3 == 0:
+        adset["placement_soft_opt_out"] = {"facebook_positions": ["right_hand_column"]}
+    adset["regional_regulated_categories"] = ["TAIWAN_UNIVERSAL"] if number % 5 == 0 else []
+    return adset
+
+
+def review_feedback(ad: dict[str, Any]) -> dict[str, Any]:
+    """A disapproved ad's ``ad_review_feedback``: the policy and Meta's reason, as Ads Manager
+    shows them (Ad reference: ``{"global": {policy: reason}}``). Returns ``ad``."""
+    if ad.get("effective_status") == "DISAPPROVED":
+        ad["ad_review_feedback"] = {
+            "global": {
+                "Unrealistic outcomes": "Ads may not promise results that are unlikely or "
+                "impossible, such as guaranteed earnings."
+            }
+        }
+    return ad

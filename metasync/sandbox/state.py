@@ -116,6 +116,14 @@ class SandboxState:
         self.rows_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         # (account, day) -> async jobs that asked for reach with old breakdowns (10 a day)
         self.reach_jobs: dict[tuple[str, str], int] = {}
+        # Accounts opted in to the opt-in breakdowns (2026-08-03): every other account of each
+        # user, so both cases exist in any world; changed with POST /_sandbox/opt-in.
+        self.opted_in: set[str] = {
+            account_id
+            for user in world.users.values()
+            for position, account_id in enumerate(user.account_ids)
+            if position % 2 == 1
+        }
         self.started = time.time()
 
     def new_usage(self, budgets: Budgets) -> UsageTracker:
@@ -167,6 +175,9 @@ class SandboxState:
                     ),
                     "business_id": u.business_id,
                     "ad_account_ids": [f"act_{a}" for a in u.account_ids],
+                    "opted_in_account_ids": [
+                        f"act_{a}" for a in u.account_ids if a in self.opted_in
+                    ],
                 }
                 for u in self.world.users.values()
             ],

@@ -16,9 +16,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from metasync.sandbox import shapes
 from metasync.sandbox.delivery import DeliveryChanges
 from metasync.sandbox.library import Library, generate_library
-from metasync.sandbox.shapes import attribution_spec, campaign_type, story_and_assets
 
 __all__ = [
     "SandboxUser",
@@ -279,7 +279,7 @@ def _generate_account(world: World, rng: random.Random, account_id: str, currenc
             campaign["budget_remaining"] = str(int(campaign["daily_budget"]) // 2)
         if status in ("ARCHIVED", "DELETED"):
             campaign["stop_time"] = meta_time(moment - timedelta(days=rng.randrange(2, 10)))
-        campaign_type(campaign)
+        shapes.campaign_type(campaign)
         world.campaigns[campaign_id] = campaign
         for _ in range(size.adsets_per_campaign):
             _generate_adset(world, rng, campaign, currency, today)
@@ -319,7 +319,7 @@ def _generate_adset(
         "optimization_goal": rng.choice(("OFFSITE_CONVERSIONS", "LINK_CLICKS", "REACH")),
         "bid_amount": str(rng.randrange(50, 500)),
         "targeting": targeting,
-        "attribution_spec": attribution_spec(adset_id),
+        "attribution_spec": shapes.attribution_spec(adset_id),
         "created_time": campaign["created_time"],
         "start_time": campaign["start_time"],
         "updated_time": updated,
@@ -327,7 +327,7 @@ def _generate_adset(
     }
     if "daily_budget" not in campaign:
         adset["daily_budget"] = _budget(rng, currency)
-    world.adsets[adset_id] = adset
+    world.adsets[adset_id] = shapes.adset_type(adset)
     for _ in range(world.size.ads_per_adset):
         _generate_ad(world, rng, adset, today)
 
@@ -368,7 +368,7 @@ def _generate_ad(world: World, rng: random.Random, adset: dict[str, Any], today:
             "image_hash": creative["image_hash"],
             "call_to_action": {"type": cta, "value": {"link": link}},
         }
-    story_and_assets(creative, link, cta)
+    shapes.story_and_assets(creative, link, cta)
     world.creatives[creative_id] = creative
     ad: dict[str, Any] = {
         "id": ad_id,
@@ -386,7 +386,7 @@ def _generate_ad(world: World, rng: random.Random, adset: dict[str, Any], today:
     }
     if effective in ("WITH_ISSUES", "DISAPPROVED"):
         ad["issues_info"] = [dict(ISSUE)]
-    world.ads[ad_id] = ad
+    world.ads[ad_id] = shapes.review_feedback(ad)
     days = world.size.days
     start = today - timedelta(days=rng.randrange(max(1, days // 2), days + 1))
     stopped = status != "ACTIVE" or effective not in ("ACTIVE", "WITH_ISSUES")

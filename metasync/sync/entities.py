@@ -55,7 +55,8 @@ PAGES_PER_TASK = 5  # pages one task reads before handing the cursor to a follow
 CREATIVE_FIELDS = (
     "id,account_id,name,status,title,body,image_url,image_hash,video_id,"
     "thumbnail_url,call_to_action_type,object_story_spec,object_story_id,"
-    "effective_object_story_id,asset_feed_spec,url_tags"
+    "effective_object_story_id,asset_feed_spec,url_tags,degrees_of_freedom_spec,"
+    "instagram_user_id,effective_instagram_media_id,source_instagram_media_id"
 )
 COMMON = "id,account_id,name,status,configured_status,effective_status,created_time,updated_time,"
 
@@ -76,7 +77,7 @@ EDGES: dict[str, EdgeSpec] = {
         "campaign",
         COMMON + "objective,buying_type,daily_budget,lifetime_budget,budget_remaining,"
         "bid_strategy,special_ad_categories,start_time,stop_time,issues_info,recommendations,"
-        "smart_promotion_type,is_adset_budget_sharing_enabled",
+        "smart_promotion_type,is_adset_budget_sharing_enabled,advantage_state_info",
         lambda raw, tenant, currency, _: mapping.map_campaign(raw, tenant, currency),
     ),
     "adsets": EdgeSpec(
@@ -85,14 +86,16 @@ EDGES: dict[str, EdgeSpec] = {
         "adset",
         COMMON + "campaign_id,daily_budget,lifetime_budget,bid_amount,billing_event,"
         "optimization_goal,targeting,start_time,end_time,issues_info,recommendations,"
-        "learning_stage_info,attribution_spec",
+        "learning_stage_info,attribution_spec,placement_soft_opt_out,"
+        "regional_regulated_categories",
         lambda raw, tenant, currency, _: mapping.map_adset(raw, tenant, currency),
     ),
     "ads": EdgeSpec(
         "ads",
         Ad,
         "ad",
-        COMMON + f"campaign_id,adset_id,issues_info,recommendations,creative{{{CREATIVE_FIELDS}}}",
+        COMMON + "campaign_id,adset_id,issues_info,recommendations,ad_review_feedback,"
+        f"creative{{{CREATIVE_FIELDS}}}",
         lambda raw, tenant, _currency, _account: mapping.map_ad(raw, tenant),
     ),
     "adcreatives": EdgeSpec(

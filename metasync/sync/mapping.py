@@ -113,6 +113,7 @@ def map_campaign(raw: Mapping[str, Any], tenant_id: str, currency: str | None) -
         "stop_time": parse_time(raw.get("stop_time")),
         "smart_promotion_type": raw.get("smart_promotion_type"),
         "is_adset_budget_sharing_enabled": raw.get("is_adset_budget_sharing_enabled"),
+        "advantage_state_info": dict(_mapping(raw.get("advantage_state_info"))),
     }
 
 
@@ -160,6 +161,9 @@ def map_adset(raw: Mapping[str, Any], tenant_id: str, currency: str | None) -> d
         "attribution_spec": [dict(w) for w in raw.get("attribution_spec") or []],
         "start_time": parse_time(raw.get("start_time")),
         "end_time": parse_time(raw.get("end_time")),
+        "placement_soft_opt_out": dict(_mapping(raw.get("placement_soft_opt_out"))),
+        "regional_regulated_categories": list(raw.get("regional_regulated_categories") or []),
+        "targeting_automation": dict(_mapping((targeting or {}).get("targeting_automation"))),
     }
 
 
@@ -171,6 +175,7 @@ def map_ad(raw: Mapping[str, Any], tenant_id: str) -> dict[str, Any]:
         "adset_id": raw.get("adset_id"),
         "creative_id": creative.get("id") if creative else None,
         "configured_status": raw.get("configured_status"),
+        "ad_review_feedback": dict(_mapping(raw.get("ad_review_feedback"))),
     }
 
 
@@ -231,4 +236,8 @@ def map_creative(raw: Mapping[str, Any], tenant_id: str, account_id: str) -> dic
         "effective_object_story_id": raw.get("effective_object_story_id"),
         "object_story_spec": dict(spec),
         "asset_feed_spec": dict(feed),
+        "degrees_of_freedom_spec": dict(_mapping(raw.get("degrees_of_freedom_spec"))),
+        "instagram_user_id": raw.get("instagram_user_id"),
+        "effective_instagram_media_id": raw.get("effective_instagram_media_id"),
+        "source_instagram_media_id": raw.get("source_instagram_media_id"),
     }

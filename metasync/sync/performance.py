@@ -18,6 +18,7 @@ from metasync.reports.store import enabled_reports
 from metasync.sync import window
 from metasync.sync.context import SyncContext
 from metasync.sync.insight_rows import INSIGHTS_PAGE_SIZE, PAGES_PER_TASK, account_of, write_rows
+from metasync.sync.opt_in import not_due, record_answer, withheld_now
 from metasync.sync.periods import Period, account_today, resolve
 from metasync.sync.report_jobs import insights_subtask
 from metasync.sync.report_plan import report_reads, shared_with_daily
@@ -49,7 +50,9 @@ def plan_performance(
     backlog every account's recent days are read before any account's older ones. This costs
     one more read per account and level on those runs (once a day); recent and explicit
     ranges stay whole. The tenant's reports (:mod:`metasync.sync.report_plan`) ride on these
-    reads where their shape allows, else read after them (ranked ``OLDER``).
+    reads where their shape allows, else read after them (ranked ``OLDER``); an opt-in report
+    an account has not opted in to is read only every ``META_OPT_IN_RECHECK_HOURS``
+    (:mod:`metasync.sync.opt_in`).
     """
     settings, now = ctx.settings, utcnow()
     levels = levels or settings.META_INSIGHTS_LEVELS
@@ -57,6 +60,7 @@ def plan_performance(
     shared = shared_with_daily(settings, reports, levels)
     riding = {name for names in shared.values() for name in names}
     own_reads = [report for report in reports if report.name not in riding]
+    skipped = not_due(connection.tenant_id, accounts, now, settings.META_OPT_IN_RECHECK_HOURS)
     ranked: list[tuple[Subtask, int]] = []
     kinds: dict[str, str] = {}
     ranges: dict[str, list[str]] = {}
@@ -79,8 +83,9 @@ def plan_performance(
                 long = (last - first).days + 1 > settings.META_INSIGHTS_SYNC_MAX_DAYS
                 read = insights_subtask(run, connection, account_id, spec, first, last, as_job=long)
                 ranked.append((read, rank))
+        due = [r for r in own_reads if r.name not in skipped.get(account_id, set())]
         for read in report_reads(
-            settings, run, connection, account_id, own_reads, kind, (since, until), today
+            settings, run, connection, account_id, due, kind, (since, until), today
         ):
             ranked.append((read, window.OLDER))
     by_kind: dict[str, list[str]] = {}  # kind -> accounts: a few keys, however many accounts
@@ -113,9 +118,14 @@ def read_insights_chunk(
     """Up to five pages of a synchronous insights read. ``InsightsTimeoutError`` propagates:
     the caller turns the read into a report job."""
     target = target_of(sub.edge.split(":", 1)[1], connection.tenant_id)
+    every = ctx.settings.META_OPT_IN_RECHECK_HOURS
+    if sub.after is None and withheld_now(
+        connection.tenant_id, sub.account_id, target.reports, every
+    ):
+        return ChunkResult(None, 0)  # Meta withholds it from this account: found this run
     account = account_of(connection, sub.account_id)
     params = target.params(sub.since or "", sub.until or "")
-    pages, last_after = 0, None
+    pages, items, last_after = 0, 0, None
     listing = read_insights(
         client,
         f"act_{sub.account_id}",
@@ -126,6 +136,7 @@ def read_insights_chunk(
     )
     for page in listing:
         pages += 1
+        items += len(page.items)
         on_page(pages, target.write(ctx, connection, account, sub.account_id, page.items))
         last_after = page.after
         if pages >= PAGES_PER_TASK:
@@ -133,6 +144,16 @@ def read_insights_chunk(
     if listing.stopped_early:
         raise IncompleteListing(listing.stopped_early)
     finished = last_after is None or pages < PAGES_PER_TASK
+    if sub.after is None and (finished or items):  # the read's first answer: opted in?
+        record_answer(
+            client,
+            connection.tenant_id,
+            sub.account_id,
+            target.reports,
+            date.fromisoformat(sub.since or ""),
+            date.fromisoformat(sub.until or ""),
+            items,
+        )
     return ChunkResult(None if finished else last_after, pages)
 
 

@@ -8,8 +8,11 @@ request.
   lookback) share one request with the union of their fields.
 - Days: an explicit run reads its range; an initial or lookback run the report's own lookback
   (``lookback_days`` 0: Meta's 37 months); a recent run the recent days, except whole-range
-  (``all_days``) reports, read on initial and lookback runs only (once a day). Weekly reports
-  start on a Monday and monthly ones on the 1st, so their rows cover whole weeks and months.
+  (``all_days``) reports, read on initial and lookback runs only (once a day), and over their
+  own range on explicit runs. Weekly reports read Monday to Sunday and monthly ones whole
+  months (up to today), so their rows always cover whole weeks and months.
+- History limits per breakdown (Meta, 2026-01-12): hourly reports reach back 13 months and
+  ``frequency_value`` 6, whatever the run asks.
 - An hourly report reads one day per request (Meta's rule). A breakdown report that asks for
   reach from more than 13 months ago reads through an async job (the only way Meta serves it),
   as does any range longer than ``META_INSIGHTS_SYNC_MAX_DAYS``.
@@ -24,14 +27,14 @@ from dateutil.relativedelta import relativedelta
 
 from metasync.config import Settings
 from metasync.models import MetaConnection, SyncRun
-from metasync.reports.catalogue import REACH_FIELDS, REACH_HISTORY_MONTHS
+from metasync.reports.catalogue import HISTORY_MONTHS, REACH_FIELDS, REACH_HISTORY_MONTHS
 from metasync.reports.definitions import ReportDefinition
 from metasync.sync.periods import retention_start
 from metasync.sync.report_jobs import insights_subtask
 from metasync.sync.subtasks import Subtask
 from metasync.sync.targets import base_shape, spec_of
 
-__all__ = ["report_range", "report_reads", "shared_with_daily"]
+__all__ = ["history_start", "report_range", "report_reads", "shared_with_daily"]
 
 
 def shared_with_daily(
@@ -50,17 +53,43 @@ def shared_with_daily(
 def report_range(
     report: ReportDefinition, kind: str, since: date, until: date, today: date
 ) -> tuple[date, date] | None:
-    """The days ``report`` reads on a run of ``kind`` whose daily rows read since..until."""
+    """The days ``report`` reads on a run of ``kind`` whose daily rows read since..until.
+
+    A report row keeps its period: weekly and monthly reads cover whole weeks and months (up
+    to today), and a whole-range (``all_days``) report read on an explicit run reads its own
+    range, so an explicit two-day run never overwrites a week's, a month's or a lifetime's row
+    with two days' figures. Nothing older than the report's history limit is asked for.
+    """
     oldest = retention_start(today)
     if kind == "recent" and report.time_increment == "all_days":
         return None
-    if kind in ("initial", "lookback"):
+    whole_range = kind == "explicit" and report.time_increment == "all_days"
+    if kind in ("initial", "lookback") or whole_range:
         since = oldest if report.lookback_days == 0 else today - timedelta(report.lookback_days)
+    if whole_range:  # its one row is the report's whole range, never an explicit run's days
+        until = today
     if report.time_increment == "7":
         since -= timedelta(days=since.weekday())
+        until = min(today, until + timedelta(days=6 - until.weekday()))
     elif report.time_increment == "monthly":
         since = since.replace(day=1)
-    return max(since, oldest), until
+        until = min(today, since_of_next_month(until) - timedelta(days=1))
+    since = max(since, oldest, history_start(report, today))
+    return (since, until) if since <= until else None
+
+
+def since_of_next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def history_start(report: ReportDefinition, today: date) -> date:
+    """The oldest day Meta serves ``report``'s breakdowns (2026-01-12: hourly 13 months,
+    ``frequency_value`` 6 months; 37 months otherwise, which ``retention_start`` applies)."""
+    months = [HISTORY_MONTHS[name] for name in report.breakdowns if name in HISTORY_MONTHS]
+    if not months:
+        return date.min
+    start: date = today - relativedelta(months=min(months))
+    return start
 
 
 def _needs_job(

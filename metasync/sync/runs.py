@@ -89,7 +89,7 @@ def add_call_stats(run_id: str, stats: Mapping[str, float]) -> None:
 
 
 def count_report_jobs(run_id: str, what: str, count: int = 1) -> None:
-    """``what``: started | resumed | split | failed."""
+    """``what``: started | resumed | split | failed | given_up | read_synchronously."""
     _collection().update_one({"_id": ObjectId(run_id)}, {"$inc": {f"report_jobs.{what}": count}})
 
 

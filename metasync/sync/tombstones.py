@@ -9,9 +9,10 @@ mark are the candidates.
 The decision is a pure function (:func:`decide`) of the candidates, the edge's live count and
 the allowed share, so it is tested on plain data. A run that would tombstone more than
 ``META_TOMBSTONE_MAX_SHARE`` (default 20 %) of an edge's live objects at once confirms each
-candidate first with reads by id (batches of single reads) (:func:`confirm_gone`): one that answers is alive (it is
-written back with what Meta said) and only those Meta no longer knows are marked. A listing bug
-or a Meta incident that hides most of an account then costs a few reads instead of the mirror.
+candidate first by reading it by id, in batches (:func:`confirm_gone`): one that answers is
+alive (it is written back with what Meta said) and only those Meta no longer knows are marked.
+A listing bug or a Meta incident that hides most of an account then costs a few reads instead
+of the mirror.
 
 Deleted campaigns, ad sets and ads: Meta stops listing a deleted object on edges but still
 answers for it by id (and serves its insights). A candidate last seen within the insights

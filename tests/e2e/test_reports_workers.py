@@ -16,8 +16,9 @@ from metasync.reports.definitions import PREBUILT
 from metasync.reports.store import set_enabled
 from metasync.sandbox.world import WorldSize
 from metasync.sync.report_plan import report_range
-from tests.support.reports import report_mismatches, report_truth
+from tests.support.reports import report_mismatches, served_truth
 from tests.support.sandbox import Sandbox
+from tests.support.small_world import small_world
 from tests.support.workers import enqueue_sync
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -25,14 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 @pytest.fixture
 def world_size() -> WorldSize:
-    return WorldSize(
-        users=1,
-        accounts_per_user=2,
-        campaigns_per_account=2,
-        adsets_per_campaign=2,
-        ads_per_adset=2,
-        days=8,
-    )
+    return small_world(days=8)
 
 
 @pytest.fixture
@@ -70,7 +64,7 @@ def test_prebuilt_reports_equal_the_ground_truth_and_a_corrupted_day_is_flagged(
         for report in PREBUILT.values():
             days = report_range(report, "initial", since, until, until)
             assert days is not None
-            expected = report_truth(world, report, account_id, *days)
+            expected = served_truth(world, report, account_id, *days)
             problems += report_mismatches(expected, report, connection.tenant_id, account_id)
     assert problems == []
 

@@ -50,9 +50,9 @@ def test_a_permanently_failing_account_costs_only_itself(
     second = {r.tenant_id: r for r in SyncRun.objects(pk__nin=[r.pk for r in first.values()])}
     assert second["failing"].status == RunStatus.SUCCEEDED
     assert second["failing"].full == 0, "the other accounts stay incremental"
-    # one multi-id account read, then per account 8 edges: 3 of the tree since the last sync,
-    # 4 libraries in full, the activities since the last sync
-    assert calls["failing"] == calls["clean"] == 1 + 8 * len(mine)
+    # each account's details (a batch item each), then per account 8 edges: 3 of the tree
+    # since the last sync, 4 libraries in full, the activities since the last sync
+    assert calls["failing"] == calls["clean"] == 9 * len(mine)
 
 
 def test_report_job_polls_are_fresh_messages_not_retries(

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from metasync.crypto import TokenCipher
-from metasync.models import MetaConnection
+from metasync.models import MetaConnection, ReportAccess, ReportAccessState
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -134,3 +134,30 @@ def test_sandbox_serve_rejects_bad_fault_json() -> None:
     assert "--faults must be a JSON object" in result.stderr
     unknown = run(["sandbox", "serve", "--faults", '{"no_such": 1}'], {})
     assert unknown.returncode == 2 and "no_such" in unknown.stderr
+
+
+@pytest.mark.usefixtures("mongo")
+def test_reports_access_names_the_accounts_meta_withholds_reports_from(
+    env: dict[str, str], mongo_uri: str, mongo: str
+) -> None:
+    """An account without Meta's breakdown opt-in (2026-08-03) says "not opted in", with the
+    evidence, instead of looking like one that delivered nothing."""
+    ReportAccess(
+        tenant_id="acme", account_id="4242", report="placement_device",
+        state=ReportAccessState.NOT_OPTED_IN, delivered_impressions=987,
+        checked_since="2026-11-30", checked_until="2026-12-01",
+    ).save()  # fmt: skip
+    ReportAccess(
+        tenant_id="acme", account_id="4343", report="placement_device",
+        state=ReportAccessState.AVAILABLE,
+    ).save()  # fmt: skip
+    result = run(
+        ["reports", "access", "--tenant", "acme"],
+        {**env, "MONGODB_URI": with_database(mongo_uri, mongo), "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    withheld = next(line for line in lines if "4242" in line)
+    assert "not opted in" in withheld and "987 impressions" in withheld
+    assert "available" in next(line for line in lines if "4343" in line)
+    assert "1 account-reports not opted in" in result.stdout

@@ -22,14 +22,17 @@ from metasync.models import (
     Campaign,
     DailyInsight,
     MetaConnection,
+    ReportRow,
     ReportRun,
     RowValidationError,
     SyncRun,
+    TenantReport,
     attribution_key,
     breakdown_key,
     rotate_connection_tokens,
     upsert_page,
 )
+from metasync.upgrades import split_placement_report
 
 pytestmark = pytest.mark.usefixtures("mongo")
 
@@ -208,3 +211,29 @@ def test_rotation_re_encrypts_stored_tokens_and_reports_failures() -> None:
 
 def test_database_helper_points_at_the_test_database(mongo: str) -> None:
     assert db.database().name == mongo
+
+
+def test_rows_of_the_old_placement_report_move_to_placement_device_once() -> None:
+    """``placement`` lost its device split (Meta made it opt-in on 2026-08-03): rows written
+    with a device value are ``placement_device``'s; left in place they would double the new
+    platform x position rows."""
+    day = "2026-11-30"
+
+    def row(report: str, values: dict[str, str]) -> ReportRow:
+        return ReportRow(
+            tenant_id="t1", account_id="1", report=report, level="ad", entity_id="9",
+            span=day, date_start=day, date_stop=day, breakdowns=values,
+            breakdown_key=breakdown_key(values), spend=Decimal(1),
+        ).save()  # fmt: skip
+
+    where = {"publisher_platform": "facebook", "platform_position": "feed"}
+    old = row("placement", {**where, "impression_device": "iphone"})
+    new = row("placement", where)
+    TenantReport(tenant_id="t1", name="placement").save()
+    db.ensure_indexes()
+    assert ReportRow.objects.get(pk=old.pk).report == "placement_device"
+    assert ReportRow.objects.get(pk=new.pk).report == "placement"
+    assert TenantReport.objects.get(tenant_id="t1", name="placement_device").enabled
+    TenantReport.objects(tenant_id="t1", name="placement_device").update(set__enabled=False)
+    assert split_placement_report() == 0  # once: nothing left to move
+    assert not TenantReport.objects.get(tenant_id="t1", name="placement_device").enabled

@@ -6,7 +6,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from metasync.models import ReportRow, attribution_key, breakdown_key
+from metasync.models import (
+    ReportAccess,
+    ReportAccessState,
+    ReportRow,
+    attribution_key,
+    breakdown_key,
+)
+from metasync.reports.catalogue import needs_opt_in
 from metasync.reports.definitions import ReportDefinition
 from tests.support.sandbox import Sandbox
 
@@ -18,6 +25,20 @@ def report_truth(
     world: Sandbox, report: ReportDefinition, account_id: str, since: date, until: date
 ) -> list[dict[str, Any]]:
     return world.report_truth(report.as_dict(), account_id, since.isoformat(), until.isoformat())
+
+
+def served_truth(
+    world: Sandbox, report: ReportDefinition, account_id: str, since: date, until: date
+) -> list[dict[str, Any]]:
+    """The truth's rows as Meta serves them to metasync: none of an opt-in report (device,
+    audience-hour, frequency breakdowns) for an account that has not opted in (2026-08-03),
+    where metasync records ``not_opted_in`` instead (checked here too)."""
+    opted = {a.removeprefix("act_") for u in world.info["users"] for a in u["opted_in_account_ids"]}
+    if needs_opt_in(report.breakdowns) and account_id not in opted:
+        tenant = ReportAccess.objects(account_id=account_id, report=report.name).first()
+        assert tenant is not None and tenant.state == ReportAccessState.NOT_OPTED_IN, report.name
+        return []
+    return report_truth(world, report, account_id, since, until)
 
 
 def _picked(entries: list[dict[str, Any]], key: str) -> Decimal:

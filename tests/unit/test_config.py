@@ -39,7 +39,7 @@ def test_valid_environment_gives_documented_defaults() -> None:
 
 def test_an_unknown_access_tier_is_named_with_the_choices() -> None:
     with pytest.raises(ConfigurationError, match=r"META_API_ACCESS_TIER.*limited or full"):
-        load_settings({**VALID, "META_API_ACCESS_TIER": "standard"})
+        load_settings({**VALID, "META_API_ACCESS_TIER": "premium"})
 
 
 @pytest.mark.parametrize(
@@ -178,3 +178,18 @@ def test_version_table_states() -> None:
     assert version_status("v26.0", today).state == "live"
     assert version_status("v28.0", today).state == "unknown"
     assert version_status("v25.0", date(2027, 2, 23)).state == "expired"
+
+
+@pytest.mark.parametrize(
+    ("given", "tier"),
+    [
+        ("Standard", "limited"),
+        ("advanced", "full"),
+        ("Full_Access", "full"),
+        ("limited", "limited"),
+    ],
+)
+def test_access_tiers_are_taken_under_both_names(given: str, tier: str) -> None:
+    """Meta renamed the tiers on 2026-05-04: Standard is now Limited, Advanced is Full."""
+    settings = load_settings({**VALID, "META_API_ACCESS_TIER": given})
+    assert tier == settings.META_API_ACCESS_TIER

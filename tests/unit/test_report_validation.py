@@ -47,7 +47,11 @@ def test_every_prebuilt_report_is_valid() -> None:
             {"breakdowns": ("age",), "action_breakdowns": ("action_device",)},
             "(action_device, age) is invalid",
         ),
-        ({"breakdowns": ("dma",)}, "unknown breakdown dma"),
+        (
+            {"breakdowns": ("dma",)},
+            "breakdown 'dma' was retired by Meta on 2026-06-22; use comscore_market instead",
+        ),
+        ({"breakdowns": ("nielsen_dma",)}, "unknown breakdown nielsen_dma"),
         (
             {
                 "breakdowns": ("hourly_stats_aggregated_by_advertiser_time_zone",),

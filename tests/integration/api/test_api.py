@@ -12,7 +12,16 @@ from fastapi.testclient import TestClient
 
 from metasync.api.keys import create_key, revoke
 from metasync.config import load_settings
-from metasync.models import ApiKey, DailyInsight, OperatorAction, Recommendation
+from metasync.models import (
+    Ad,
+    ApiKey,
+    Campaign,
+    DailyInsight,
+    OperatorAction,
+    Recommendation,
+    ReportAccess,
+    ReportAccessState,
+)
 from metasync.webhooks.app import create_app
 from tests.integration.test_cli import run, with_database
 from tests.support.api_mirror import TenantMirror, build_tenant
@@ -278,3 +287,35 @@ def test_a_wrong_method_names_the_allowed_ones(api: TestClient) -> None:
         answer = api.request(method, path)
         assert answer.status_code == 405, (method, path)
         assert answer.headers["allow"] == allowed, (method, path, answer.headers.get("allow"))
+
+
+def test_withheld_reports_and_the_v23_object_fields_are_in_the_api(
+    api: TestClient, tenants: tuple[TenantMirror, TenantMirror]
+) -> None:
+    """Meta withholds opt-in breakdowns from accounts that have not opted in (2026-08-03): the
+    account's health names those reports; ads carry why Meta disapproved them (v23+)."""
+    acme, _ = tenants
+    ReportAccess(
+        tenant_id="acme", account_id=acme.account_id, report="placement_device",
+        state=ReportAccessState.NOT_OPTED_IN, delivered_impressions=120,
+    ).save()  # fmt: skip
+    ReportAccess(
+        tenant_id="acme", account_id=acme.account_id, report="hourly_audience",
+        state=ReportAccessState.AVAILABLE,
+    ).save()  # fmt: skip
+    reason = {"global": {"Unrealistic outcomes": "Ads may not promise guaranteed earnings."}}
+    Ad.objects(tenant_id="acme", meta_id=acme.ad_id).update(
+        set__effective_status="DISAPPROVED", set__ad_review_feedback=reason
+    )
+    Campaign.objects(tenant_id="acme", meta_id=acme.campaign_id).update(
+        set__advantage_state_info={"advantage_state": "ADVANTAGE_PLUS_SALES"},
+        set__is_adset_budget_sharing_enabled=False,
+    )
+    _, key = create_key("acme")
+    health = api.get(f"/api/v1/accounts/{acme.account_id}/health", headers=_auth(key)).json()
+    assert [h["not_opted_in"] for h in health] == [["placement_device"]]
+    ad = api.get(f"/api/v1/ads/{acme.ad_id}", headers=_auth(key)).json()
+    assert ad["ad_review_feedback"] == reason and ad["effective_status"] == "DISAPPROVED"
+    campaign = api.get(f"/api/v1/campaigns/{acme.campaign_id}", headers=_auth(key)).json()
+    assert campaign["advantage_state_info"] == {"advantage_state": "ADVANTAGE_PLUS_SALES"}
+    assert campaign["is_adset_budget_sharing_enabled"] is False

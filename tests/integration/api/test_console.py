@@ -19,9 +19,12 @@ from metasync.config import ConfigurationError, load_settings
 from metasync.console.auth import hash_password
 from metasync.models import (
     AccountSyncState,
+    Ad,
     DailyInsight,
     MetaConnection,
     OperatorAction,
+    ReportAccess,
+    ReportAccessState,
     SyncRun,
     utcnow,
 )
@@ -194,3 +197,31 @@ def test_an_account_out_of_date_for_weeks_still_has_its_lag(acme: TenantMirror) 
     assert health.newest_day == old, "found past the recent days the aggregation reads"
     assert health.lag_seconds is not None and health.lag_seconds > 39 * 86_400
     assert "lagging" in health.flags
+
+
+def test_the_account_page_shows_withheld_reports_and_why_ads_were_disapproved(
+    make_client: Callable[..., TestClient], acme: TenantMirror
+) -> None:
+    """Before: an account without Meta's breakdown opt-in looked like one without delivery,
+    and a disapproved ad showed no reason."""
+    ReportAccess(
+        tenant_id="acme", account_id=acme.account_id, report="placement_device",
+        state=ReportAccessState.NOT_OPTED_IN, delivered_impressions=4321,
+        checked_since="2026-11-01", checked_until="2026-11-03",
+    ).save()  # fmt: skip
+    Ad.objects(tenant_id="acme", meta_id=acme.ad_id).update(
+        set__effective_status="DISAPPROVED",
+        set__ad_review_feedback={"global": {"Misleading claims": "Ads may not <b>mislead</b>."}},
+    )
+    client = make_client()
+    _login(client)
+    page = client.get(f"/console/accounts/{acme.connection_id}/{acme.account_id}").text
+    assert 'class="not-opted-in"' in page and "placement_device" in page
+    assert "not opted in" in page and "4321 impressions" in page
+    assert 'class="disapproved"' in page and "Misleading claims" in page
+    assert "&lt;b&gt;mislead&lt;/b&gt;" in page  # Meta's text is escaped
+    metrics = client.get("/metrics", auth=("ops", PASSWORD)).text
+    assert (
+        'metasync_report_not_opted_in_accounts{report="placement_device",tenant="acme"} 1.0'
+        in metrics
+    )

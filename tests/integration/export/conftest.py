@@ -9,28 +9,17 @@ from metasync.reports.store import set_enabled
 from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext, run_inline
 from tests.support.inline import perf
+from tests.support.small_world import quick_reports_env, small_world
 
 
 @pytest.fixture
 def world_size() -> WorldSize:
-    return WorldSize(
-        users=2,
-        accounts_per_user=2,
-        campaigns_per_account=2,
-        adsets_per_campaign=2,
-        ads_per_adset=2,
-        days=9,
-    )
+    return small_world(users=2)
 
 
 @pytest.fixture
 def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
-    return {
-        **sync_env,
-        "META_INSIGHTS_INITIAL_DAYS": "9",
-        "META_REPORT_POLL_SECONDS": "1",
-        "META_RATE_LIMIT_CALLS_PER_HOUR": "100000",
-    }
+    return quick_reports_env(sync_env)
 
 
 @pytest.fixture

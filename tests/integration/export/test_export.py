@@ -4,6 +4,7 @@ and tenants kept apart."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -56,8 +57,12 @@ def destination(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def test_export_holds_the_ground_truth_once_per_tenant(
-    world: Sandbox, synced: list[MetaConnection], destination: str
+    ctx: SyncContext, world: Sandbox, synced: list[MetaConnection], destination: str
 ) -> None:
+    active = next(a for a in world.truth()["ads"] if a["effective_status"] == "ACTIVE")
+    world.control("POST", "mutate", {"id": active["id"], "action": "disapprove"})
+    owner = next(c for c in synced if active["account_id"] in c.ad_account_ids)
+    run_inline(ctx, str(owner.pk), full=True)  # Meta's review moves no updated_time
     for connection in synced:
         export_tenant(connection.tenant_id, destination, batch_rows=200)
     query = querier(destination)
@@ -104,6 +109,23 @@ def test_export_holds_the_ground_truth_once_per_tenant(
                 for o in model.objects(tenant_id=connection.tenant_id)
             }
             assert dict(latest) == mirror, table
+        # the v23-v25 fields: why Meta disapproved an ad, and the Advantage+ states
+        disapproved = {
+            int(a["id"]): a["ad_review_feedback"]
+            for a in truth["ads"]
+            if a["account_id"] in connection.ad_account_ids and a.get("ad_review_feedback")
+        }
+        reasons = {
+            ad_id: json.loads(feedback) if isinstance(feedback, str) else feedback
+            for ad_id, feedback in query(
+                f"SELECT id, ad_review_feedback FROM {schema}.ad_history "
+                "WHERE ad_review_feedback IS NOT NULL"
+            )
+        }
+        assert reasons == disapproved
+        assert (active["id"] in {str(i) for i in reasons}) is (connection is owner)
+        states = {s for (s,) in query(f"SELECT advantage_state FROM {schema}.campaign_history")}
+        assert states and None not in states
         for table, key in (
             ("campaign_history", "id, updated_time"),
             ("basic_ad_actions", "ad_id, date, action_type"),

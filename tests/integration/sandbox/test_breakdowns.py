@@ -38,7 +38,7 @@ def window(sandbox: Sandbox, account: str) -> dict[str, str]:
 
 
 def test_breakdown_rows_sum_exactly_to_the_unbroken_rows(sandbox: Sandbox) -> None:
-    account = sandbox.user()["ad_account_ids"][0]
+    account = sandbox.user()["opted_in_account_ids"][0]  # impression_device needs the opt-in
     common = {
         "level": "ad",
         "time_increment": 1,
@@ -108,7 +108,7 @@ def test_unserved_combinations_get_metas_error(sandbox: Sandbox) -> None:
         "Current combination of data breakdown columns (action_type, age, country) is invalid"
         in error["message"]
     )
-    unknown = sandbox.get(f"{account}/insights", breakdowns="dma", fields="impressions")
+    unknown = sandbox.get(f"{account}/insights", breakdowns="nielsen_dma", fields="impressions")
     assert "breakdowns[0] must be one of the following values" in unknown.json()["error"]["message"]
 
 

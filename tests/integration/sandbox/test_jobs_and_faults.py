@@ -65,7 +65,8 @@ def test_failed_and_skipped_jobs(sandbox: Sandbox, fault: str, state: JobState) 
     status, _ = wait_for(sandbox, report_id, account)
     assert status.state is state and status.failed
     if state is JobState.FAILED:
-        assert status.error_code == 2601 and status.error_message
+        assert (status.error_code, status.error_subcode) == (1, 1487534)  # v25: too much data
+        assert status.error_message and status.error_user_title and status.error_user_msg
     with pytest.raises(TransientError):
         list(report_results(client, report_id, account_id="x"))
 

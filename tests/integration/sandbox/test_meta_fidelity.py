@@ -139,12 +139,12 @@ def test_documented_fields_are_accepted_and_unmodelled_ones_come_back_absent(
     account = sandbox.user()["ad_account_ids"][0]
     response = sandbox.get(
         f"{account}/adcreatives",
-        fields="id,object_story_id,asset_feed_spec,degrees_of_freedom_spec",
+        fields="id,object_story_id,asset_feed_spec,dynamic_ad_voice",
     )
     assert response.status_code == 200, response.text
     creatives = response.json()["data"]
     assert all("object_story_id" in c for c in creatives)
-    assert not any("degrees_of_freedom_spec" in c for c in creatives)
+    assert not any("dynamic_ad_voice" in c for c in creatives)  # documented, not modelled
     insights = sandbox.get(
         f"{account}/insights",
         fields="spend,ad_click_actions,attribution_setting",

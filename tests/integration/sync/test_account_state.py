@@ -50,7 +50,8 @@ def test_one_unreadable_account_costs_only_itself(ctx: SyncContext, world: Sandb
     entities, calls = _run(ctx, failing, world)
     assert entities.status == RunStatus.SUCCEEDED
     assert entities.full == 0 and RunPlan.of(entities.pk).full_accounts == []
-    assert calls == clean_calls == 1 + 8 * len(clean.ad_account_ids)
+    # each account's details (a batch item each, no multi-id read), then 8 edges per account
+    assert calls == clean_calls == 9 * len(clean.ad_account_ids)
     assert list(RunPlan.of(entities.pk).account_outcomes) == ["succeeded"]
     assert sorted(RunPlan.of(entities.pk).account_outcomes["succeeded"]) == sorted(
         clean.ad_account_ids

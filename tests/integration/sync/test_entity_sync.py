@@ -39,9 +39,9 @@ def test_full_sync_equals_the_ground_truth(
     run = runs[0]
     accounts = len(connections[0].ad_account_ids)
     assert run.full == 1 and run.entities["accounts"] == accounts
-    # account details, then per account the campaign tree and creatives (4), the four
-    # libraries and the activity log
-    assert run.api_calls == 1 + 9 * accounts
+    # per account its details (one batch item each: multi-id reads are closed to new apps),
+    # the campaign tree and creatives (4), the four libraries and the activity log
+    assert run.api_calls == accounts + 9 * accounts
     assert run.duration_ms is not None and run.finished_at is not None
     assert MetaConnection.objects.get(pk=connections[0].pk).last_full_sync_at == run.started_at
 
@@ -54,8 +54,8 @@ def test_no_change_incremental_costs_one_call_per_edge(
     again = run_all(ctx, connections)
     accounts = sum(len(c.ad_account_ids) for c in connections)
     assert all(r.full == 0 and r.status == RunStatus.SUCCEEDED for r in again)
-    assert sum(r.api_calls for r in again) == len(connections) + 8 * accounts
-    assert world.control("GET", "counters")["graph_calls"] == len(connections) + 8 * accounts
+    assert sum(r.api_calls for r in again) == accounts + 8 * accounts  # details + 8 edges
+    assert world.control("GET", "counters")["graph_calls"] == accounts + 8 * accounts
     tree = ("campaigns", "adsets", "ads", "adcreatives", "activities")  # nothing changed
     assert all(sum(v for k, v in r.entities.items() if k in tree) == 0 for r in again)
     assert all(r.entities.get("adimages", 0) > 0 for r in again), "libraries are listed whole"
@@ -179,8 +179,8 @@ def test_permission_errors_are_recorded_and_other_accounts_finish(
     assert [e["edge"] for e in denied] == ["account"]  # no edge of it is even tried
     assert Campaign.objects(account_id=first.ad_account_ids[0]).count() > 0
     readable = len(first.ad_account_ids) - 1
-    # the multi-id read, one batch (Meta counts each item) and the edges
-    assert run.api_calls == 1 + len(first.ad_account_ids) + 9 * readable
+    # one batch of account reads (Meta counts each item) and the edges
+    assert run.api_calls == len(first.ad_account_ids) + 9 * readable
     assert world.control("GET", "counters")["by_path"]["POST /"] == 1, "one batch request"
     assert MetaConnection.objects.get(pk=first.pk).status == ConnectionStatus.ACTIVE
 

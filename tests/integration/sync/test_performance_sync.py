@@ -62,7 +62,8 @@ def test_first_sync_reads_30_days_and_equals_the_ground_truth(
     again = [perf(ctx, c) for c in connections]
     assert all(r.period["kind"] == "recent" and r.status == RunStatus.SUCCEEDED for r in again)
     assert {d.pk for d in DailyInsight.objects} == ids_before  # re-reading adds no row
-    assert again[0].api_calls == 1 + 4 * accounts  # 3 recent days: one sync read per level
+    # the accounts' details (a batch item each), then 3 recent days: one read per level
+    assert again[0].api_calls == accounts + 4 * accounts
     assert again[0].report_jobs == {}
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from metasync.graph import InvalidRequestError
 from metasync.models import MetaConnection, ReportRun, ReportStatus, utcnow
 from metasync.sync import Period, Subtask, SyncContext, report_jobs, start_sync
 from metasync.sync.report_jobs import JobStep, report_step
@@ -127,3 +128,54 @@ def test_a_small_job_read_synchronously_reads_a_few_pages_per_step(
     pages = world.control("GET", "counters")["by_path"]["GET /act_{id}/insights"]
     assert pages > report_jobs.PAGES_PER_TASK  # more pages than one step may read
     assert steps.count("poll") >= pages // report_jobs.PAGES_PER_TASK
+
+
+def _until_decided(ctx: SyncContext, connection: MetaConnection, sub: Subtask) -> JobStep:
+    """Steps until the job has failed once and metasync decided (started again, split)."""
+    result = _step(ctx, connection, sub)  # started
+    while result.status == "poll" and ReportRun.objects.get(job_key=sub.job_key).polls == 0:
+        result = _step(ctx, connection, sub)
+    return result
+
+
+def test_a_failed_job_meta_calls_invalid_is_given_up_with_its_v25_fields(
+    ctx: SyncContext, world: Sandbox, connections: list[MetaConnection]
+) -> None:
+    """Marketing API v25.0: a failed job says why. An invalid request never succeeds: before,
+    it was started again and split into more failing jobs."""
+    world.control("POST", "faults", {"job_fail_rate": 1.0, "job_fail_code": 100, "job_seconds": 0})
+    connection = connections[0]
+    sub = _job_subtask(ctx, connection)
+    with pytest.raises(InvalidRequestError) as raised:
+        _until_decided(ctx, connection, sub)
+    assert "no longer supported" in raised.value.message
+    assert raised.value.user_message and raised.value.user_title == "Report cannot be produced"
+    job = ReportRun.objects.get(job_key=sub.job_key)
+    assert job.status == ReportStatus.FAILED and job.attempts == 1 and not job.children
+    assert (job.error_code, job.error_subcode) == (100, 1487851)
+    assert job.error_user_title == "Report cannot be produced" and job.error_user_msg
+
+
+def test_a_failed_job_with_too_much_data_is_split_at_once(
+    ctx: SyncContext, world: Sandbox, connections: list[MetaConnection]
+) -> None:
+    """Before v25's fields every failure was started once more first: one wasted job."""
+    world.control("POST", "faults", {"job_fail_rate": 1.0, "job_fail_code": 1, "job_seconds": 0})
+    connection = connections[0]
+    sub = _job_subtask(ctx, connection)
+    result = _until_decided(ctx, connection, sub)
+    job = ReportRun.objects.get(job_key=sub.job_key)
+    assert job.status == ReportStatus.SPLIT and job.attempts == 1
+    assert result.follow_ups and job.error_subcode == 1487534
+
+
+def test_a_failed_job_meta_calls_temporary_is_started_again(
+    ctx: SyncContext, world: Sandbox, connections: list[MetaConnection]
+) -> None:
+    world.control("POST", "faults", {"job_fail_rate": 1.0, "job_fail_code": 2, "job_seconds": 0})
+    connection = connections[0]
+    sub = _job_subtask(ctx, connection)
+    _until_decided(ctx, connection, sub)
+    job = ReportRun.objects.get(job_key=sub.job_key)
+    assert job.status == ReportStatus.PENDING and job.attempts == 1  # to be started again
+    assert (job.error_code, job.error_user_title) == (2, "Temporary problem")

@@ -1,0 +1,187 @@
+"""Opt-in breakdowns: telling "not opted in" from "no delivery".
+
+Since 2026-08-03 Meta's ``impression_device`` (and every combination containing it),
+``hourly_stats_aggregated_by_audience_time_zone`` and ``frequency_value`` breakdowns "may return
+no results for ad accounts that have not opted in" (Marketing API out-of-cycle changes, 2026).
+Such an answer is an empty listing, not an error, and reads exactly like an account that
+delivered nothing. So when a read of an opt-in report comes back empty, the account's delivery
+over the same days decides:
+
+- the mirror's daily rows first (free): any impressions over those days;
+- else one account-level call for the days' impressions (the daily read may not have run yet).
+
+An account that delivered gets ``ReportAccess`` ``not_opted_in`` for each report of the read:
+nothing is stored as rows, and the CLI (``metasync reports access``), console, REST API and
+``/metrics`` say "not opted in". The report is then planned for that account only every
+``META_OPT_IN_RECHECK_HOURS`` (default 24: one read a day), so an opt-in is noticed within a
+day; the first answer with rows makes it ``available`` again. Within a run, once the first
+day's read of an hourly report finds it withheld, the other days' reads are skipped
+(:func:`withheld_now`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+
+from metasync.graph import GraphClient, insights_params, read_insights
+from metasync.models import DailyInsight, ReportAccess, ReportAccessState, ReportRun, utcnow
+from metasync.reports.catalogue import needs_opt_in
+from metasync.reports.definitions import ReportDefinition
+
+__all__ = [
+    "delivered_impressions",
+    "not_due",
+    "record_answer",
+    "record_job_answer",
+    "withheld_now",
+]
+
+log = logging.getLogger(__name__)
+
+
+def not_due(
+    tenant_id: str, account_ids: Sequence[str], now: datetime, every_hours: int
+) -> dict[str, set[str]]:
+    """account -> names of its opt-in reports not to read on this run: not opted in, and
+    checked less than ``every_hours`` ago. One query for all of a plan's accounts."""
+    recent = now - timedelta(hours=every_hours)
+    skipped: dict[str, set[str]] = {}
+    for access in ReportAccess.objects(
+        tenant_id=tenant_id, state=ReportAccessState.NOT_OPTED_IN, checked_at__gt=recent
+    ).only("account_id", "report"):
+        if access.account_id in account_ids:
+            skipped.setdefault(access.account_id, set()).add(access.report)
+    return skipped
+
+
+def withheld_now(
+    tenant_id: str, account_id: str, reports: Sequence[ReportDefinition], every_hours: int
+) -> bool:
+    """Whether every report of a read is one Meta withholds from the account, as found within
+    ``every_hours``: the read is skipped. A run that finds it on its first day's read (an
+    hourly report reads one day a request) thus skips the other days' reads."""
+    names = [report.name for report in reports if needs_opt_in(report.breakdowns)]
+    if not names or len(names) < len(reports):
+        return False
+    recent = utcnow() - timedelta(hours=every_hours)
+    withheld = ReportAccess.objects(
+        tenant_id=tenant_id,
+        account_id=account_id,
+        report__in=names,
+        state=ReportAccessState.NOT_OPTED_IN,
+        checked_at__gt=recent,
+    ).count()
+    return bool(withheld == len(names))
+
+
+def delivered_impressions(
+    client: GraphClient, tenant_id: str, account_id: str, since: date, until: date
+) -> int:
+    """The account's impressions over since..until: from the mirror's daily rows when it has
+    any with delivery, else one account-level call (0 when Meta has no row either)."""
+    first, last = since.isoformat(), until.isoformat()
+    row = (
+        DailyInsight.objects(
+            tenant_id=tenant_id,
+            account_id=account_id,
+            date__gte=first,
+            date__lte=last,
+            impressions__gt=0,
+        )
+        .only("impressions")
+        .first()
+    )
+    if row is not None:
+        return int(row.impressions)
+    params = insights_params(
+        level="account", fields=["impressions"], since=first, until=last, time_increment="all_days"
+    )
+    total = 0
+    for page in read_insights(client, f"act_{account_id}", params, account_id=account_id):
+        total += sum(int(float(item.get("impressions") or 0)) for item in page.items)
+    return total
+
+
+def record_answer(
+    client: GraphClient,
+    tenant_id: str,
+    account_id: str,
+    reports: Iterable[ReportDefinition],
+    since: date,
+    until: date,
+    rows: int,
+) -> None:
+    """After a complete read of ``reports`` over since..until that gave ``rows`` rows: record
+    which opt-in reports the account is (not) opted in to. Reports without an opt-in
+    breakdown are ignored; an empty answer without delivery decides nothing."""
+    names = [report.name for report in reports if needs_opt_in(report.breakdowns)]
+    if not names:
+        return
+    now = utcnow()
+    if rows > 0:
+        for name in names:
+            _set(tenant_id, account_id, name, ReportAccessState.AVAILABLE, now)
+        return
+    impressions = delivered_impressions(client, tenant_id, account_id, since, until)
+    if impressions <= 0:
+        return
+    changed = [
+        name
+        for name in names
+        if _set(
+            tenant_id,
+            account_id,
+            name,
+            ReportAccessState.NOT_OPTED_IN,
+            now,
+            checked_since=since.isoformat(),
+            checked_until=until.isoformat(),
+            delivered_impressions=impressions,
+        )
+    ]
+    if not changed:  # said once, when it is first seen
+        return
+    log.warning(
+        "account %s delivered %d impressions over %s..%s but Meta returned no rows for %s: "
+        "the account has not opted in to these breakdowns (Ads Manager)",
+        account_id,
+        impressions,
+        since,
+        until,
+        ", ".join(changed),
+    )
+
+
+def record_job_answer(
+    client: GraphClient, tenant_id: str, reports: Iterable[ReportDefinition], job: ReportRun
+) -> None:
+    """:func:`record_answer` for a completed async job, by the rows its results gave."""
+    job.reload("written")
+    time_range = job.params["time_range"]
+    record_answer(
+        client,
+        tenant_id,
+        job.account_id,
+        reports,
+        date.fromisoformat(time_range["since"]),
+        date.fromisoformat(time_range["until"]),
+        sum((job.written or {}).values()),
+    )
+
+
+def _set(
+    tenant_id: str, account_id: str, report: str, state: str, now: datetime, **evidence: object
+) -> bool:
+    """Upsert one account's access to one report; ``since`` moves only when the state does.
+    Returns whether the state changed."""
+    key = {"tenant_id": tenant_id, "account_id": account_id, "report": report}
+    before = ReportAccess.objects(**key).only("state").first()
+    changes = {f"set__{name}": value for name, value in evidence.items()}
+    if before is None or before.state != state:
+        changes["set__since"] = now
+    ReportAccess.objects(**key).update_one(
+        upsert=True, set__state=state, set__checked_at=now, **changes
+    )
+    return before is None or before.state != state
