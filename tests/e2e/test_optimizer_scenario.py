@@ -50,7 +50,8 @@ BASELINE = {"cpm": 10, "ctr": 0.02, "purchase_rate": 0.4, "order_value": 2, "fre
 PROFILES = {
     # spends (at a high price, so it takes most of its campaign's capped budget), never converts
     "expensive": {**BASELINE, "cpm": 200, "purchase_rate": 0.0},
-    "fatigued": {"cpm": 4, "ctr": 0.03, "purchase_rate": 0.5, "frequency": 4, "ctr_decay": 0.8},
+    # clicks often enough to be measured in both weeks even on its starved share of the budget
+    "fatigued": {"cpm": 4, "ctr": 0.2, "purchase_rate": 0.5, "frequency": 4, "ctr_decay": 0.8},
     "winning": {**BASELINE, "order_value": 50},  # a return of about 40 on spend
 }
 
@@ -80,13 +81,23 @@ def _roles(world: Sandbox) -> dict[str, Any]:
     shared = [s for s in live if not s.get("daily_budget") and active_ads.get(s["id"])]
     testing = next(s for s in shared if len(active_ads[s["id"]]) >= 2)
     learning = next(s for s in shared if s is not testing)
+    # the fatigue rule compares the last week with the week before: the fatigued ad is the one
+    # of the testing ad set (besides the expensive one) that has delivered longest, so it has
+    # both weeks whatever day the world is generated on
+    first_day: dict[str, str] = {}
+    for row in truth["insights"]["ad"]:
+        if int(row["impressions"]) > 0:
+            day = first_day.get(row["ad_id"], row["date_start"])
+            first_day[row["ad_id"]] = min(day, row["date_start"])
+    expensive, *others = active_ads[testing["id"]]
+    fatigued = min(others, key=lambda ad_id: first_day.get(ad_id, "9999"))
     return {
         "ads": truth["ads"],
         "live_adsets": live,
         "winning": own[0],
         "changed": own[1],
-        "expensive": active_ads[testing["id"]][0],
-        "fatigued": active_ads[testing["id"]][1],
+        "expensive": expensive,
+        "fatigued": fatigued,
         "learning": learning,
     }
 
