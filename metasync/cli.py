@@ -172,6 +172,7 @@ def sandbox_serve(
             help='Fault profile as JSON, e.g. \'{"error_5xx_rate": 0.05, "latency_ms": 20}\'. '
             "Keys: latency_ms, jitter_ms, error_5xx_rate, code2_rate, slow_rate, slow_ms, "
             "reduce_data_above, empty_page_rate, batch_null_rate, job_seconds, job_fail_rate, "
+            "job_fail_code (1, 2 or 100), "
             "job_skip_rate, job_stuck_rate, job_visibility_seconds, job_never_visible_rate, "
             "repeat_cursor_rate, short_page_rate, token_expire_after_calls, "
             "sync_timeout_days, seed. Change it at run time with PUT /_sandbox/faults."

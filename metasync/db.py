@@ -18,7 +18,7 @@ from pymongo.database import Database
 from pymongo.uri_parser import parse_uri
 
 from metasync.models import ALL_DOCUMENTS
-from metasync.upgrades import split_placement_report
+from metasync.upgrades import apply_upgrades
 
 __all__ = ["connect", "database", "disconnect", "ensure_indexes"]
 
@@ -81,13 +81,13 @@ RETENTION_FIELDS = {
 def ensure_indexes(retention_days: int | None = None) -> None:
     """Create every declared index (unique natural keys included), and with ``retention_days``
     the TTL indexes that let MongoDB remove old runs, report jobs and webhook events (an
-    existing one takes the new retention), then the data upgrades of :mod:`metasync.upgrades`.
-    Idempotent; run at start."""
+    existing one takes the new retention), then the data upgrades of :mod:`metasync.upgrades`
+    this mirror has not had. Idempotent; run at start."""
     for document in ALL_DOCUMENTS:
         document.ensure_indexes()
     if retention_days is not None:
         ensure_retention(retention_days)
-    split_placement_report()
+    apply_upgrades()
 
 
 def ensure_retention(days: int) -> None:

@@ -1,19 +1,27 @@
-"""Data changes a new metasync makes once to a mirror an earlier one wrote (idempotent; run at
-start with the indexes).
+"""Data changes a new metasync makes once to a mirror an earlier one wrote.
 
-- The prebuilt ``placement`` report was platform x position x device until Meta made the device
-  breakdown opt-in (2026-08-03); it is now platform x position, and the device split is
-  ``placement_device``. Rows written under the old definition carry an ``impression_device``
-  value: they are ``placement_device``'s rows, and are moved there (left under ``placement``
-  they would double its totals). A tenant that read ``placement`` gets ``placement_device``
-  switched on once, so it keeps what it had; switching it off later is kept.
+:func:`apply_upgrades` runs at start with the indexes; each upgrade is recorded in
+``applied_upgrades`` when it has finished, so later starts cost one indexed read. An upgrade is
+idempotent: two processes starting together, or one killed halfway, run it again safely.
+
+- ``split_placement_report``: the prebuilt ``placement`` report was platform x position x
+  device until Meta made the device breakdown opt-in (2026-08-03); it is now platform x
+  position, and the device split is ``placement_device``. Rows written under the old definition
+  carry an ``impression_device`` value: they are ``placement_device``'s rows, and are moved
+  there (left under ``placement`` they would double its totals). A tenant that read
+  ``placement`` gets ``placement_device`` switched on, so it keeps what it had.
 """
 
 from __future__ import annotations
 
-from metasync.models import ReportRow, TenantReport, utcnow
+import contextlib
+from collections.abc import Callable
 
-__all__ = ["split_placement_report"]
+from mongoengine.errors import NotUniqueError
+
+from metasync.models import AppliedUpgrade, ReportRow, TenantReport, utcnow
+
+__all__ = ["apply_upgrades", "split_placement_report"]
 
 
 def split_placement_report() -> int:
@@ -21,9 +29,24 @@ def split_placement_report() -> int:
     moved = ReportRow.objects(report="placement", breakdowns__impression_device__exists=True)
     count = int(moved.update(set__report="placement_device"))
     for tenant in TenantReport.objects(name="placement", enabled=True).only("tenant_id"):
-        if TenantReport.objects(tenant_id=tenant.tenant_id, name="placement_device").first():
-            continue
         TenantReport.objects(tenant_id=tenant.tenant_id, name="placement_device").update_one(
             upsert=True, set_on_insert__enabled=True, set_on_insert__updated_at=utcnow()
         )
     return count
+
+
+UPGRADES: dict[str, Callable[[], object]] = {"split_placement_report": split_placement_report}
+
+
+def apply_upgrades() -> list[str]:
+    """Run every upgrade this mirror has not had yet; returns the names run."""
+    done = {u.name for u in AppliedUpgrade.objects.only("name")}
+    ran = []
+    for name, upgrade in UPGRADES.items():
+        if name in done:
+            continue
+        upgrade()
+        with contextlib.suppress(NotUniqueError):  # another process finished it as well
+            AppliedUpgrade(name=name).save()
+        ran.append(name)
+    return ran

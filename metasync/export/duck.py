@@ -46,6 +46,7 @@ NULL = "\\N"
 
 class DuckWarehouse(Warehouse):
     types = TYPES
+    placeholder = "?"
 
     def __init__(self, path: Path, label: str) -> None:
         super().__init__(label)
@@ -116,17 +117,8 @@ class ParquetWarehouse(DuckWarehouse):
     def _stale(self) -> str:
         return f"{quote(self.schema)}._metasync_stale_files"
 
-    def load(
-        self,
-        table: Table,
-        rows: Sequence[Sequence[Any]],
-        parents: Sequence[Sequence[Any]] = (),
-        fresh: bool = True,
-    ) -> int:
-        changed = super().load(table, rows, parents, fresh)
-        if changed:
-            self.execute(f"INSERT OR IGNORE INTO {self._stale} VALUES (?)", [table.name])
-        return changed
+    def changed(self, table: Table) -> None:
+        self.execute(f"INSERT OR IGNORE INTO {self._stale} VALUES (?)", [table.name])
 
     def after_commit(self, tables: set[str]) -> None:
         folder = self.directory / self.schema

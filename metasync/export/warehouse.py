@@ -45,6 +45,7 @@ class Warehouse(ABC):
 
     types: Mapping[str, str]
     can_append = False  # whether :meth:`append` writes straight into a table
+    placeholder = "%s"  # how the driver marks a query parameter
 
     def __init__(self, label: str) -> None:
         self.label = label
@@ -77,6 +78,9 @@ class Warehouse(ABC):
     def after_commit(self, tables: set[str]) -> None:  # noqa: B027 - an optional hook
         """Called after an export committed changes to ``tables`` (files to rewrite)."""
 
+    def changed(self, table: Table) -> None:  # noqa: B027 - an optional hook
+        """Called, inside the open transaction, when a load changed rows of ``table``."""
+
     # -- shared ---------------------------------------------------------------------------
     def open_schema(self, schema: str) -> None:
         """Create the tenant's schema, every table and the marks table when missing."""
@@ -92,10 +96,11 @@ class Warehouse(ABC):
         object fields): added empty, so an existing destination keeps loading."""
         present = {
             (str(table), str(column))
-            for table, column, owner in self.query(
-                "SELECT table_name, column_name, table_schema FROM information_schema.columns"
+            for table, column in self.query(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                f"WHERE table_schema = {self.placeholder}",
+                (schema,),
             )
-            if owner == schema
         }
         for table in (*TABLES.values(), MARK_TABLE):
             for column in table.columns:
@@ -119,6 +124,18 @@ class Warehouse(ABC):
         With ``fresh`` (the caller expects new keys: a first export), rows none of whose keys
         the table holds yet are appended straight where the destination can (:meth:`append`);
         otherwise, or when a key is there, they are staged and merged."""
+        changed = self._merge(table, rows, parents, fresh)
+        if changed:
+            self.changed(table)
+        return changed
+
+    def _merge(
+        self,
+        table: Table,
+        rows: Sequence[Sequence[Any]],
+        parents: Sequence[Sequence[Any]],
+        fresh: bool,
+    ) -> int:
         if not rows and not parents:
             return 0
         orphans = f"parents_{table.name}"

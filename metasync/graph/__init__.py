@@ -5,7 +5,6 @@ from metasync.graph.batch import (
     BatchResult,
     EachRead,
     batch,
-    get_many,
     read_each,
 )
 from metasync.graph.client import ClientStats, GraphClient, GraphConfig, GraphResponse
@@ -68,7 +67,6 @@ __all__ = [
     "debug_token",
     "error_from_response",
     "exchange_token",
-    "get_many",
     "insights_params",
     "iter_pages",
     "parse_usage_headers",

@@ -31,7 +31,6 @@ __all__ = [
     "BatchResult",
     "EachRead",
     "batch",
-    "get_many",
     "read_each",
 ]
 
@@ -129,22 +128,6 @@ def batch(
             error=TransientError(f"batch item did not complete after {max_rounds} rounds"),
         )
     return [result for result in results if result is not None]
-
-
-def get_many(
-    client: GraphClient,
-    ids: Sequence[str],
-    fields: Sequence[str],
-    *,
-    account_id: str | None = None,
-) -> dict[str, dict[str, Any]]:
-    """Read several objects by id, as batches of single reads (50 a batch, each item one call).
-
-    Multi-id reads (``GET /?ids=``) are closed to apps created from 2026-11-04 on (Meta's v27
-    launch post), so they are never used. Ids Meta does not return, or refuses, are absent from
-    the result; :func:`read_each` tells the two apart.
-    """
-    return read_each(client, ids, fields, account_id=account_id).found
 
 
 # errors that concern the whole connection, not one object: they end a read of many objects

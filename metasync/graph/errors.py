@@ -41,6 +41,7 @@ __all__ = [
     "ReduceDataError",
     "TokenError",
     "TransientError",
+    "as_int",
     "error_from_response",
 ]
 
@@ -296,8 +297,8 @@ def error_from_response(
             )
         return MetaAPIError(message, http_status=http_status, usage=usage)
 
-    code = _as_int(error.get("code"))
-    subcode = _as_int(error.get("error_subcode"))
+    code = as_int(error.get("code"))
+    subcode = as_int(error.get("error_subcode"))
     text = str(error.get("message") or "Graph API error")
     common: dict[str, Any] = {
         "message": text,
@@ -339,7 +340,8 @@ def error_from_response(
     return MetaAPIError(text, **rest)
 
 
-def _as_int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
+    """A number Meta sent as an int or a string (codes, subcodes), or None when it is not one."""
     try:
         return int(value) if value is not None else None
     except (TypeError, ValueError):

@@ -16,7 +16,7 @@ from typing import Any
 
 from metasync.budgets import ADS_INSIGHTS
 from metasync.graph.client import GraphClient
-from metasync.graph.errors import InvalidRequestError, ObjectNotFoundError
+from metasync.graph.errors import InvalidRequestError, ObjectNotFoundError, as_int
 from metasync.graph.ids import meta_id
 from metasync.graph.paging import DEFAULT_LIMIT, Listing, iter_pages
 from metasync.graph.statuses import all_statuses_rule
@@ -232,17 +232,13 @@ def report_status(client: GraphClient, report_run_id: str, *, account_id: str) -
         report_run_id,
         state,
         percent,
-        error_code=_number(body.get("error_code")),
+        error_code=as_int(body.get("error_code")),
         error_message=str(body["error_message"]) if body.get("error_message") else None,
-        error_subcode=_number(body.get("error_subcode")),
+        error_subcode=as_int(body.get("error_subcode")),
         error_user_title=str(body["error_user_title"]) if body.get("error_user_title") else None,
         error_user_msg=str(body["error_user_msg"]) if body.get("error_user_msg") else None,
         raw=body,
     )
-
-
-def _number(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
 
 
 def report_results(

@@ -40,6 +40,7 @@ from metasync.models.runs import (
     SyncRun,
 )
 from metasync.models.tenant import TenantSettings
+from metasync.models.upgrades import AppliedUpgrade
 from metasync.models.webhooks import WebhookEvent, WebhookStatus
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "AdSet",
     "AdVideo",
     "ApiKey",
+    "AppliedUpgrade",
     "AuditEntry",
     "Campaign",
     "ChangeRecord",
@@ -125,6 +127,7 @@ ALL_DOCUMENTS = (
     ActionCount,
     ReportRow,
     ReportAccess,
+    AppliedUpgrade,
     Reconciliation,
     SyncRun,
     QueuedSubtask,

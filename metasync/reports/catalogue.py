@@ -122,7 +122,9 @@ def combination_error(breakdowns: Iterable[str], action_breakdowns: Iterable[str
     """None when Meta serves the combination, else its message naming the columns:
     ``Current combination of data breakdown columns (action_type, age, country) is invalid``."""
     names, actions = set(breakdowns), set(action_breakdowns)
-    for name in sorted(names & set(RETIRED_BREAKDOWNS)):
+    retired_names = sorted(names & set(RETIRED_BREAKDOWNS))
+    if retired_names:
+        name = retired_names[0]
         retired, instead = RETIRED_BREAKDOWNS[name]
         return f"breakdown {name!r} was retired by Meta on {retired}; use {instead} instead"
     unknown = sorted((names - set(BREAKDOWNS)) | (actions - set(ACTION_BREAKDOWNS)))

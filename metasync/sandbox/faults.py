@@ -10,7 +10,11 @@ import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["FaultProfile"]
+__all__ = ["JOB_FAIL_CODES", "FaultProfile"]
+
+
+# the failures a failed report job can report (v25 error fields; see jobs.FAILURES)
+JOB_FAIL_CODES = (1, 2, 100)
 
 
 @dataclass
@@ -26,7 +30,7 @@ class FaultProfile:
     batch_null_rate: float = 0.0  # a batch item answered with null
     job_seconds: float = 2.0  # how long an async report job takes
     job_fail_rate: float = 0.0  # "Job Failed"
-    job_fail_code: int = 1  # what a failed job says (v25): 1 too much data, 2 transient, 100
+    job_fail_code: int = 1  # what a failed job says (v25): one of JOB_FAIL_CODES
     job_skip_rate: float = 0.0  # "Job Skipped"
     job_stuck_rate: float = 0.0  # "Job Running" at 100 % forever
     job_visibility_seconds: float = 0.0  # (100, 33) on status right after the job started
@@ -45,6 +49,11 @@ class FaultProfile:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.job_fail_code not in JOB_FAIL_CODES:
+            raise ValueError(
+                f"job_fail_code {self.job_fail_code!r} is not one of "
+                f"{', '.join(map(str, JOB_FAIL_CODES))} (too much data, temporary, invalid)"
+            )
         self._rng = random.Random(self.seed)
 
     def chance(self, rate: float) -> bool:

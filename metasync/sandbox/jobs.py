@@ -123,7 +123,7 @@ class ReportJobs:
                 if faults.chance(faults.job_never_visible_rate)
                 else now + faults.job_visibility_seconds
             ),
-            fail_code=faults.job_fail_code if faults.job_fail_code in FAILURES else 1,
+            fail_code=faults.job_fail_code,
         )
         self.jobs[job.id] = job
         return job

@@ -27,7 +27,7 @@ def legacy_feature(method: str, path: str, params: Mapping[str, Any]) -> str | N
     """The legacy feature a request uses, by Meta's name, or None."""
     if path == "" and method == "GET" and "ids" in params:
         return "multi-ID requests"
-    if path == "" and method == "POST" and "asyncbatch" in params:
+    if method == "POST" and path.endswith("/async_batch_requests"):  # Marketing API's edge
         return "asynchronous batch requests"
     if "date_format" in params:
         return "date/time formatting"
@@ -49,8 +49,8 @@ def refuse_legacy(app_created: date, method: str, path: str, params: Mapping[str
         raise GraphError(
             400,
             100,
-            f"(#100) {feature} are not available to apps created on or after November 4, 2026; "
-            "read objects by id through batch requests instead",
+            f"(#100) Not available to apps created on or after November 4, 2026: {feature}. "
+            "Read objects by id through batch requests instead.",
             error_type="GraphMethodException",
         )
 

@@ -26,9 +26,16 @@ from metasync.graph.errors import (
     TokenError,
     error_from_response,
 )
-from metasync.models import ReportRun
+from metasync.models import ReportRun, ReportStatus
+from metasync.sync import runs
 
-__all__ = ["FailureDecision", "decide_failure", "record_failure"]
+__all__ = [
+    "FailureDecision",
+    "decide_failure",
+    "meta_error",
+    "record_failure",
+    "recorded_error",
+]
 
 Action = Literal["retry", "split", "give_up"]
 
@@ -39,21 +46,38 @@ class FailureDecision:
     error: MetaAPIError | None  # Meta's error as a typed exception, when the job carried one
 
 
+def meta_error(
+    code: int | None,
+    subcode: int | None,
+    message: str | None,
+    user_title: str | None,
+    user_msg: str | None,
+) -> MetaAPIError:
+    """A failed job's fields as the typed error Meta's error body with them would be."""
+    return error_from_response(
+        400,
+        {
+            "error": {
+                "code": code,
+                "error_subcode": subcode,
+                "message": message or f"report job failed ({code})",
+                "error_user_title": user_title,
+                "error_user_msg": user_msg,
+            }
+        },
+    )
+
+
 def decide_failure(status: ReportJobStatus) -> FailureDecision:
     """The decision for a failed, skipped or stuck job's last status."""
     if status.error_code is None:
         return FailureDecision("retry", None)
-    error = error_from_response(
-        400,
-        {
-            "error": {
-                "code": status.error_code,
-                "error_subcode": status.error_subcode,
-                "message": status.error_message or f"report job failed ({status.error_code})",
-                "error_user_title": status.error_user_title,
-                "error_user_msg": status.error_user_msg,
-            }
-        },
+    error = meta_error(
+        status.error_code,
+        status.error_subcode,
+        status.error_message,
+        status.error_user_title,
+        status.error_user_msg,
     )
     if isinstance(error, ReduceDataError):
         return FailureDecision("split", error)
@@ -62,12 +86,29 @@ def decide_failure(status: ReportJobStatus) -> FailureDecision:
     return FailureDecision("retry", error)
 
 
-def record_failure(job: ReportRun, status: ReportJobStatus) -> None:
-    """Meta's account of a failed job (v25+) on the job, where an operator looks."""
+def record_failure(job: ReportRun, status: ReportJobStatus, run_id: str, *, give_up: bool) -> None:
+    """Meta's account of a failed job (v25+) on the job, where an operator looks; a job given
+    up is marked FAILED in the same write (and counted on its run), so a worker that dies right
+    after still has the run record the error (:func:`recorded_error`)."""
+    extra = {"set__status": ReportStatus.FAILED} if give_up else {}
     ReportRun.objects(pk=job.pk).update(
+        **extra,
         set__error_code=status.error_code,
         set__error_subcode=status.error_subcode,
         set__error_message=status.error_message,
         set__error_user_title=status.error_user_title,
         set__error_user_msg=status.error_user_msg,
+    )
+    if give_up:
+        runs.count_report_jobs(run_id, "given_up")
+
+
+def recorded_error(job: ReportRun) -> MetaAPIError:
+    """The error a job given up was recorded with (:func:`record_failure`)."""
+    return meta_error(
+        job.error_code,
+        job.error_subcode,
+        job.error_message,
+        job.error_user_title,
+        job.error_user_msg,
     )

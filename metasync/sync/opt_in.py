@@ -25,6 +25,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
+from pymongo.errors import DuplicateKeyError
+
 from metasync.graph import GraphClient, insights_params, read_insights
 from metasync.models import DailyInsight, ReportAccess, ReportAccessState, ReportRun, utcnow
 from metasync.reports.catalogue import needs_opt_in
@@ -44,14 +46,19 @@ log = logging.getLogger(__name__)
 def not_due(
     tenant_id: str, account_ids: Sequence[str], now: datetime, every_hours: int
 ) -> dict[str, set[str]]:
-    """account -> names of its opt-in reports not to read on this run: not opted in, and
-    checked less than ``every_hours`` ago. One query for all of a plan's accounts."""
-    recent = now - timedelta(hours=every_hours)
+    """account -> names of its opt-in reports not to read now: not opted in, as a read found
+    less than ``every_hours`` ago. One query for all of a plan's accounts."""
+    wanted = set(account_ids)
+    query = ReportAccess.objects(
+        tenant_id=tenant_id,
+        state=ReportAccessState.NOT_OPTED_IN,
+        checked_at__gt=now - timedelta(hours=every_hours),
+    )
+    if len(wanted) == 1:  # one account (a read's check): by the unique key's index
+        query = query.filter(account_id=account_ids[0])
     skipped: dict[str, set[str]] = {}
-    for access in ReportAccess.objects(
-        tenant_id=tenant_id, state=ReportAccessState.NOT_OPTED_IN, checked_at__gt=recent
-    ).only("account_id", "report"):
-        if access.account_id in account_ids:
+    for access in query.only("account_id", "report"):
+        if access.account_id in wanted:
             skipped.setdefault(access.account_id, set()).add(access.report)
     return skipped
 
@@ -59,21 +66,14 @@ def not_due(
 def withheld_now(
     tenant_id: str, account_id: str, reports: Sequence[ReportDefinition], every_hours: int
 ) -> bool:
-    """Whether every report of a read is one Meta withholds from the account, as found within
-    ``every_hours``: the read is skipped. A run that finds it on its first day's read (an
-    hourly report reads one day a request) thus skips the other days' reads."""
-    names = [report.name for report in reports if needs_opt_in(report.breakdowns)]
+    """Whether every report of a read is one :func:`not_due` skips for the account: the read
+    is skipped. A run that finds a report withheld on its first day's read (an hourly report
+    reads one day a request) thus skips the other days' reads."""
+    names = {report.name for report in reports if needs_opt_in(report.breakdowns)}
     if not names or len(names) < len(reports):
         return False
-    recent = utcnow() - timedelta(hours=every_hours)
-    withheld = ReportAccess.objects(
-        tenant_id=tenant_id,
-        account_id=account_id,
-        report__in=names,
-        state=ReportAccessState.NOT_OPTED_IN,
-        checked_at__gt=recent,
-    ).count()
-    return bool(withheld == len(names))
+    skipped = not_due(tenant_id, [account_id], utcnow(), every_hours)
+    return names <= skipped.get(account_id, set())
 
 
 def delivered_impressions(
@@ -157,8 +157,8 @@ def record_answer(
 def record_job_answer(
     client: GraphClient, tenant_id: str, reports: Iterable[ReportDefinition], job: ReportRun
 ) -> None:
-    """:func:`record_answer` for a completed async job, by the rows its results gave."""
-    job.reload("written")
+    """:func:`record_answer` for a completed async job, by the rows its results gave
+    (``job.written`` as loaded when the job was done)."""
     time_range = job.params["time_range"]
     record_answer(
         client,
@@ -174,14 +174,22 @@ def record_job_answer(
 def _set(
     tenant_id: str, account_id: str, report: str, state: str, now: datetime, **evidence: object
 ) -> bool:
-    """Upsert one account's access to one report; ``since`` moves only when the state does.
+    """Upsert one account's access to one report in one atomic step (two workers reading two
+    days of one account may answer together); ``since`` moves only when the state does.
     Returns whether the state changed."""
     key = {"tenant_id": tenant_id, "account_id": account_id, "report": report}
-    before = ReportAccess.objects(**key).only("state").first()
-    changes = {f"set__{name}": value for name, value in evidence.items()}
-    if before is None or before.state != state:
-        changes["set__since"] = now
-    ReportAccess.objects(**key).update_one(
-        upsert=True, set__state=state, set__checked_at=now, **changes
-    )
-    return before is None or before.state != state
+    change = {"$set": {"state": state, "checked_at": now, **evidence}}
+    collection = ReportAccess._get_collection()
+    for attempt in (1, 2):  # a concurrent first upsert of the same key: the second finds it
+        try:
+            before = collection.find_one_and_update(
+                key, {**change, "$setOnInsert": {"since": now}}, {"state": 1}, upsert=True
+            )
+            break
+        except DuplicateKeyError:
+            if attempt == 2:
+                raise
+    changed = before is None or before.get("state") != state
+    if before is not None and changed:
+        collection.update_one(key, {"$set": {"since": now}})
+    return changed

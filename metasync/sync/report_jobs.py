@@ -11,13 +11,13 @@ A job's state lives in ``ReportRun``, so any worker can take the next step:
   ``META_REPORT_INVISIBLE_SECONDS`` (it keeps answering (100, 33)), is not polled again;
 - a worker that dies during a step leaves ``step_open`` set; the next step resumes the same
   report run id and counts a resume;
-- a failed job's v25 error fields decide (:mod:`metasync.sync.job_failures`): "too much
-  data" splits at once, an invalid or forbidden request gives up with Meta's error, the rest
-  (and a skipped, stuck (100 % "Job Running" past ``META_REPORT_STUCK_SECONDS``), too old or
-  invisible job) is started once more, then split: by halves of the campaigns Meta says have data
-  in the range (a campaign-level read; the mirror only if that read fails) for campaign, ad set
-  and ad levels, else by halving the range; a job too small to split is read synchronously, a
-  few pages per step, so a run ends complete even when Meta keeps failing jobs.
+- a failed job's v25 error fields decide (:mod:`metasync.sync.job_failures`): "too much data"
+  splits at once, an invalid or forbidden request gives up with Meta's error, the rest (and a
+  skipped, stuck (100 % "Job Running" past ``META_REPORT_STUCK_SECONDS``), too old or invisible
+  job) is started once more, then split: by halves of the campaigns Meta says have data in the
+  range (a campaign-level read; the mirror only if that read fails) for campaign, ad set and ad
+  levels, else by halving the range; a job too small to split is read synchronously, a few
+  pages per step, so a run ends complete even when Meta keeps failing jobs.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from metasync.sync import runs
 from metasync.sync.context import SyncContext
 from metasync.sync.insight_rows import INSIGHTS_PAGE_SIZE, PAGES_PER_TASK, account_of
 from metasync.sync.job_campaigns import campaign_filter, campaigns_with_data
-from metasync.sync.job_failures import decide_failure, record_failure
+from metasync.sync.job_failures import decide_failure, record_failure, recorded_error
 from metasync.sync.opt_in import record_job_answer
 from metasync.sync.subtasks import IncompleteListing, Subtask
 from metasync.sync.targets import ReadTarget, target_of
@@ -149,7 +149,9 @@ def report_step(
     if job.status == ReportStatus.SPLIT:  # split by an attempt that died before handing off
         children = ReportRun.objects(job_key__in=job.children).order_by("job_key")
         return JobStep("done", follow_ups=[_child_subtask(sub, child) for child in children])
-    if job.status in (ReportStatus.COMPLETED, ReportStatus.FAILED):
+    if job.status == ReportStatus.FAILED:  # given up: said again if the last worker died first
+        raise recorded_error(job)
+    if job.status == ReportStatus.COMPLETED:
         return _done(job)
     if job.step_open and job.report_run_id:
         runs.count_report_jobs(sub.run_id, "resumed")
@@ -213,10 +215,8 @@ def _advance(step: JobScope) -> JobStep:
     if not (status.failed or stuck):
         return poll
     decision = decide_failure(status)
-    record_failure(job, status)
+    record_failure(job, status, sub.run_id, give_up=decision.action == "give_up")
     if decision.action == "give_up" and decision.error is not None:
-        ReportRun.objects(pk=job.pk).update(set__status=ReportStatus.FAILED)
-        runs.count_report_jobs(sub.run_id, "given_up")
         raise decision.error
     if decision.action == "split":
         return _split(step)
@@ -296,8 +296,9 @@ def _write_pages(step: JobScope, listing: Listing) -> JobStep:
     ReportRun.objects(pk=job.pk).update(
         set__status=ReportStatus.COMPLETED, set__updated_at=utcnow()
     )
+    done = _done(job)  # loads what the job wrote
     record_job_answer(step.client, connection.tenant_id, step.target.reports, job)
-    return _done(job)
+    return done
 
 
 def _split(step: JobScope) -> JobStep:

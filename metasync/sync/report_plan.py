@@ -73,13 +73,9 @@ def report_range(
         until = min(today, until + timedelta(days=6 - until.weekday()))
     elif report.time_increment == "monthly":
         since = since.replace(day=1)
-        until = min(today, since_of_next_month(until) - timedelta(days=1))
+        until = min(today, until + relativedelta(day=31))  # the month's last day
     since = max(since, oldest, history_start(report, today))
     return (since, until) if since <= until else None
-
-
-def since_of_next_month(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
 def history_start(report: ReportDefinition, today: date) -> date:

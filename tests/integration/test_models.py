@@ -19,6 +19,7 @@ from metasync.models import (
     AdAccount,
     AdCreative,
     AdSet,
+    AppliedUpgrade,
     Campaign,
     DailyInsight,
     MetaConnection,
@@ -32,7 +33,7 @@ from metasync.models import (
     rotate_connection_tokens,
     upsert_page,
 )
-from metasync.upgrades import split_placement_report
+from metasync.upgrades import apply_upgrades, split_placement_report
 
 pytestmark = pytest.mark.usefixtures("mongo")
 
@@ -218,6 +219,7 @@ def test_rows_of_the_old_placement_report_move_to_placement_device_once() -> Non
     with a device value are ``placement_device``'s; left in place they would double the new
     platform x position rows."""
     day = "2026-11-30"
+    AppliedUpgrade.objects.delete()  # a mirror an earlier metasync wrote has had no upgrade
 
     def row(report: str, values: dict[str, str]) -> ReportRow:
         return ReportRow(
@@ -236,4 +238,5 @@ def test_rows_of_the_old_placement_report_move_to_placement_device_once() -> Non
     assert TenantReport.objects.get(tenant_id="t1", name="placement_device").enabled
     TenantReport.objects(tenant_id="t1", name="placement_device").update(set__enabled=False)
     assert split_placement_report() == 0  # once: nothing left to move
+    assert apply_upgrades() == []  # recorded as applied: later starts skip it
     assert not TenantReport.objects.get(tenant_id="t1", name="placement_device").enabled

@@ -35,8 +35,8 @@ def served_truth(
     where metasync records ``not_opted_in`` instead (checked here too)."""
     opted = {a.removeprefix("act_") for u in world.info["users"] for a in u["opted_in_account_ids"]}
     if needs_opt_in(report.breakdowns) and account_id not in opted:
-        tenant = ReportAccess.objects(account_id=account_id, report=report.name).first()
-        assert tenant is not None and tenant.state == ReportAccessState.NOT_OPTED_IN, report.name
+        access = ReportAccess.objects(account_id=account_id, report=report.name).first()
+        assert access is not None and access.state == ReportAccessState.NOT_OPTED_IN, report.name
         return []
     return report_truth(world, report, account_id, since, until)
 

@@ -17,9 +17,9 @@ from metasync.graph import (
     batch,
     debug_token,
     exchange_token,
-    get_many,
     insights_params,
     iter_pages,
+    read_each,
     read_insights,
 )
 from tests.support.sandbox import Sandbox
@@ -120,7 +120,7 @@ def test_objects_by_id_multi_id_and_fields(sandbox: Sandbox) -> None:
         "adset_id": ads[0]["adset_id"],
         "creative": {"id": ads[0]["creative"]["id"]},
     }
-    many = get_many(client, [a["id"] for a in ads], ["id", "effective_status"])
+    many = read_each(client, [a["id"] for a in ads], ["id", "effective_status"]).found
     assert {k: v["effective_status"] for k, v in many.items()} == {
         a["id"]: a["effective_status"] for a in ads
     }

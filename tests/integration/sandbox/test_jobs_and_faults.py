@@ -189,3 +189,13 @@ def test_sync_insights_time_out_over_long_ranges(sandbox: Sandbox) -> None:
 def test_bad_fault_settings_are_refused(sandbox: Sandbox) -> None:
     answer = requests.post(f"{sandbox.url}/_sandbox/faults", json={"no_such_fault": 1}, timeout=5)
     assert answer.status_code == 400 and "no_such_fault" in answer.json()["error"]
+
+
+def test_an_unknown_job_failure_is_refused_by_name(sandbox: Sandbox) -> None:
+    """A fault profile asking failed jobs for a code the sandbox does not model is an error
+    naming it, not a silent "too much data"."""
+    answer = sandbox.http.put(
+        f"{sandbox.url}/_sandbox/faults", json={"job_fail_code": 7}, timeout=10
+    )
+    assert answer.status_code == 400
+    assert "job_fail_code 7 is not one of 1, 2, 100" in answer.json()["error"]

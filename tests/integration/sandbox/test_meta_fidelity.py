@@ -408,7 +408,12 @@ def test_multi_id_read_names_unknown_ids_803_for_an_app_from_before_november_202
         ("GET", "{campaign}", {"fields": "created_time", "date_format": "U"}, "date/time"),
         ("GET", "{campaign}", {"fields": "id", "method": "delete"}, "HTTP method override"),
         ("GET", "{campaign}", {"fields": "id", "callback": "f"}, "JSONP callbacks"),
-        ("POST", "", {"batch": "[]", "asyncbatch": "[]", "name": "b"}, "asynchronous batch"),
+        (
+            "POST",
+            "{account}/async_batch_requests",
+            {"adbatch": "[]", "name": "b"},
+            "asynchronous batch",
+        ),
     ],
 )
 def test_a_new_app_cannot_use_the_legacy_request_features(
@@ -420,7 +425,7 @@ def test_a_new_app_cannot_use_the_legacy_request_features(
     account = sandbox.user()["ad_account_ids"][0]
     campaign = sandbox.get(f"{account}/campaigns", fields="id").json()["data"][0]["id"]
     filled = {k: v.replace("{campaign}", campaign) for k, v in params.items()}
-    where = path.replace("{campaign}", campaign)
+    where = path.replace("{campaign}", campaign).replace("{account}", account)
     answer = sandbox.get(where, **filled) if method == "GET" else sandbox.post(where, **filled)
     assert answer.status_code == 400
     error = answer.json()["error"]

@@ -154,6 +154,11 @@ def test_a_failed_job_meta_calls_invalid_is_given_up_with_its_v25_fields(
     assert job.status == ReportStatus.FAILED and job.attempts == 1 and not job.children
     assert (job.error_code, job.error_subcode) == (100, 1487851)
     assert job.error_user_title == "Report cannot be produced" and job.error_user_msg
+    # the subtask run again (its worker died before the run recorded the error) says it again
+    with pytest.raises(InvalidRequestError) as again:
+        _step(ctx, connection, sub)
+    assert again.value.user_title == "Report cannot be produced"
+    assert ReportRun.objects.get(job_key=sub.job_key).attempts == 1  # not started again
 
 
 def test_a_failed_job_with_too_much_data_is_split_at_once(

@@ -14,7 +14,7 @@ from metasync.graph import (
     PermissionDeniedError,
     TransientError,
     batch,
-    get_many,
+    read_each,
 )
 from tests.unit.graph.helpers import BASE, error_body, make_client
 
@@ -91,7 +91,7 @@ def test_per_item_errors_headers_and_aborted_items() -> None:
 
 
 @responses.activate
-def test_get_many_reads_ids_as_batches_of_single_reads() -> None:
+def test_read_each_reads_ids_as_batches_of_single_reads() -> None:
     def answer(request: Any) -> tuple[int, dict[str, str], str]:
         inner = json.loads(parse_qs(request.body)["batch"][0])
         items = []
@@ -105,7 +105,7 @@ def test_get_many_reads_ids_as_batches_of_single_reads() -> None:
 
     responses.add_callback(responses.POST, f"{BASE}/", callback=answer)
     client, _ = make_client()
-    found = get_many(client, [str(n) for n in range(120)], ["id", "name"])
+    found = read_each(client, [str(n) for n in range(120)], ["id", "name"]).found
     assert len(responses.calls) == 3  # 50 + 50 + 20 items
     assert all(call.request.method == "POST" for call in responses.calls)
     assert all("ids=" not in call.request.url for call in responses.calls)
