@@ -148,6 +148,25 @@ _EXPECTS: dict[str, str] = {
     "CONSOLE_USERS": "name:hash pairs separated by ';', each hash from "
     "`metasync console hash-password` (argon2id)",
     "METRICS_PUBLIC": "true to serve /metrics without credentials (default false)",
+    "METRICS_TOKEN": "the bearer token Prometheus scrapes /metrics with (16+ characters)",
+    "CONSOLE_SESSION_HOURS": "hours a console session lasts at most (1-168)",
+    "CONSOLE_ORIGIN": "the console's public origin, scheme://host[:port] (no path)",
+    "WEB_TRUSTED_PROXIES": "comma-separated addresses or networks of the TLS proxies in front "
+    "of the web app, whose X-Forwarded-For/-Proto are believed ('*' for any)",
+    "LOGIN_FREE_FAILURES": "failed logins per address or user before each one costs a wait (1-100)",
+    "LOGIN_MAX_WAIT_SECONDS": "the longest wait a run of failed logins earns (1-86400)",
+    "PASSWORD_CHECKS_AT_ONCE": "password checks (64 MiB each) one web process runs at once (1-64)",
+    "API_REQUESTS_PER_MINUTE": "requests one API key may make per minute, sustained (1-100000)",
+    "API_BURST": "requests one API key may make at once above that rate (1-100000)",
+    "RECOMMENDATION_RETENTION_DAYS": "days settled recommendations are kept (1-36500)",
+    "AUDIT_RETENTION_DAYS": "days the optimizer's audit entries are kept (30-36500)",
+    "OPERATOR_ACTION_RETENTION_DAYS": "days operators' actions are kept (1-36500)",
+    "ACTIVITY_RETENTION_DAYS": "days Meta's activity history is kept (1-36500)",
+    "RECONCILIATION_RETENTION_DAYS": "days reconciliation results are kept (1-36500)",
+    "ALERT_WEBHOOK_URL": "a Slack-compatible incoming webhook URL (http or https)",
+    "ALERT_SMTP_URL": "smtp://[user:password@]host[:port] or smtps://... for alert email",
+    "ALERT_EMAIL_FROM": "the sender address of alert email",
+    "ALERT_EMAIL_TO": "comma-separated recipients of alert email",
 }
 
 
@@ -207,6 +226,24 @@ class Settings(BaseModel):
     RUN_RETENTION_DAYS: int = Field(90, ge=1, le=3650)
     CONSOLE_USERS: SecretStr | None = None  # hashes only, still kept out of reprs and logs
     METRICS_PUBLIC: bool = False
+    METRICS_TOKEN: SecretStr | None = Field(None, min_length=16)
+    CONSOLE_SESSION_HOURS: int = Field(12, ge=1, le=168)
+    CONSOLE_ORIGIN: str | None = Field(None, pattern=r"^https?://[^/\s]+$")
+    WEB_TRUSTED_PROXIES: str = "127.0.0.1"
+    LOGIN_FREE_FAILURES: int = Field(5, ge=1, le=100)
+    LOGIN_MAX_WAIT_SECONDS: int = Field(900, ge=1, le=86400)
+    PASSWORD_CHECKS_AT_ONCE: int = Field(2, ge=1, le=64)
+    API_REQUESTS_PER_MINUTE: int = Field(120, ge=1, le=100_000)
+    API_BURST: int = Field(60, ge=1, le=100_000)
+    RECOMMENDATION_RETENTION_DAYS: int = Field(730, ge=1, le=36500)
+    AUDIT_RETENTION_DAYS: int = Field(2555, ge=30, le=36500)  # seven years: kept longest
+    OPERATOR_ACTION_RETENTION_DAYS: int = Field(730, ge=1, le=36500)
+    ACTIVITY_RETENTION_DAYS: int = Field(400, ge=1, le=36500)
+    RECONCILIATION_RETENTION_DAYS: int = Field(400, ge=1, le=36500)
+    ALERT_WEBHOOK_URL: SecretStr | None = None  # a Slack webhook URL is itself a credential
+    ALERT_SMTP_URL: SecretStr | None = None
+    ALERT_EMAIL_FROM: str = "metasync@localhost"
+    ALERT_EMAIL_TO: tuple[str, ...] = ()
 
     @field_validator("META_API_ACCESS_TIER", mode="before")
     @classmethod
@@ -253,7 +290,7 @@ class Settings(BaseModel):
             raise ValueError("bad level")
         return value
 
-    @field_validator("ENCRYPTION_OLD_KEYS", mode="before")
+    @field_validator("ENCRYPTION_OLD_KEYS", "ALERT_EMAIL_TO", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -49,3 +49,23 @@ class RedisKeys:
 
     def lock(self, name: str) -> str:
         return f"{self.prefix}lock:{name}"
+
+    def console_session(self, digest: str) -> str:
+        """Hash {user, csrf, fingerprint}: one console session, by the SHA-256 of its cookie."""
+        return f"{self.prefix}web:session:{digest}"
+
+    def login_failures(self, scope: str, digest: str) -> str:
+        """Count of failed logins of one address or user (by digest) within a day of quiet."""
+        return f"{self.prefix}web:login-failures:{scope}:{digest}"
+
+    def login_wait(self, scope: str, digest: str) -> str:
+        """Set while an address or user must wait before its next password check."""
+        return f"{self.prefix}web:login-wait:{scope}:{digest}"
+
+    def api_bucket(self, key_id: str) -> str:
+        """Hash {tokens, at}: one API key's token bucket."""
+        return f"{self.prefix}web:api-bucket:{key_id}"
+
+    def pending_sync(self, connection_id: str) -> str:
+        """The request id of the sync asked for a connection and not yet finished."""
+        return f"{self.prefix}web:pending-sync:{connection_id}"

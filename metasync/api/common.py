@@ -30,14 +30,18 @@ __all__ = [
     "metrics_of",
     "money",
     "reporting_converter",
+    "scoped",
     "single_values",
 ]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem},
     401: {"model": Problem},
+    403: {"model": Problem},
     404: {"model": Problem},
+    429: {"model": Problem},
 }
+MAX_CURSOR_CHARS = 2048
 MONEY_METRICS = ("spend", "conversions", "revenue", "frequency", "ctr", "cpc", "cpm")
 Limit = Annotated[int, Query(ge=1, le=500, description="items per page")]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
@@ -49,9 +53,9 @@ header = APIKeyHeader(name="X-API-Key", auto_error=False)
 class ApiProblem(Exception):
     """An answer other than 2xx, with ``detail`` naming the problem (and the parameter)."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
-        self.status, self.detail = status, detail
+        self.status, self.detail, self.headers = status, detail, headers or {}
 
 
 def caller(
@@ -66,6 +70,18 @@ def caller(
 
 
 Auth = Annotated[Caller, Depends(caller)]
+
+
+def scoped(scope: str) -> Any:
+    """A dependency: the caller, when its key may do ``scope``; else 403 naming the scope."""
+
+    def allowed(who: Auth) -> Caller:
+        if scope not in who.scopes:
+            how = f"metasync api-keys scope --tenant T KEY_ID --scope {scope}"
+            raise ApiProblem(403, f"this key may not {scope}: give it the scope with {how}")
+        return who
+
+    return Depends(allowed)
 
 
 def single_values(request: Request) -> None:
@@ -138,8 +154,10 @@ def decode_cursor(cursor: str | None, size: int) -> list[str] | None:
     if cursor is None:
         return None
     try:
+        if len(cursor) > MAX_CURSOR_CHARS:  # a cursor this API gives is far shorter
+            raise ValueError(cursor[:20])
         after = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         after = None
     if (
         not isinstance(after, list)

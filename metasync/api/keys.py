@@ -11,12 +11,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from metasync.models import ApiKey, utcnow
+from metasync.models import SCOPES, ApiKey, utcnow
 
-__all__ = ["PREFIX", "ApiKeyError", "Caller", "authenticate", "create_key", "list_keys", "revoke"]
+__all__ = [
+    "PREFIX",
+    "ApiKeyError",
+    "Caller",
+    "authenticate",
+    "create_key",
+    "list_keys",
+    "revoke",
+    "set_scopes",
+]
 
 PREFIX = "msk_"
 TOUCH_EVERY = timedelta(minutes=5)  # last_used_at is written at most this often per key
@@ -28,10 +38,12 @@ class ApiKeyError(ValueError):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the key's tenant and its id (for the record of what it did)."""
+    """Who is calling: the key's tenant, its id (for the record of what it did) and what it
+    may do."""
 
     tenant_id: str
     key_id: str
+    scopes: frozenset[str] = frozenset({"read"})
 
     @property
     def name(self) -> str:
@@ -42,14 +54,27 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(tenant_id: str, name: str = "", by: str = "cli") -> tuple[ApiKey, str]:
-    """A new key for ``tenant_id``; returns the record and the plain key (never stored)."""
+def _checked_scopes(scopes: Iterable[str]) -> list[str]:
+    chosen = sorted(set(scopes) | {"read"})
+    unknown = [s for s in chosen if s not in SCOPES]
+    if unknown:
+        raise ApiKeyError(f"unknown scope {', '.join(unknown)}: a key's scopes are "
+                          f"{', '.join(SCOPES)}")  # fmt: skip
+    return chosen
+
+
+def create_key(
+    tenant_id: str, name: str = "", by: str = "cli", scopes: Iterable[str] = ()
+) -> tuple[ApiKey, str]:
+    """A new key for ``tenant_id`` that may ``read`` and do ``scopes``; returns the record and
+    the plain key (never stored)."""
     if not tenant_id.strip():
         raise ApiKeyError("an API key needs a tenant")
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     record = ApiKey(
-        tenant_id=tenant_id, key_id=key_id, secret_sha256=_digest(secret), name=name, created_by=by
-    ).save()
+        tenant_id=tenant_id, key_id=key_id, secret_sha256=_digest(secret), name=name,
+        created_by=by, scopes=_checked_scopes(scopes),
+    ).save()  # fmt: skip
     return record, f"{PREFIX}{key_id}_{secret}"
 
 
@@ -68,6 +93,15 @@ def revoke(tenant_id: str, key_id: str) -> ApiKey:
     return found
 
 
+def set_scopes(tenant_id: str, key_id: str, scopes: Iterable[str]) -> ApiKey:
+    """Replace what one of ``tenant_id``'s keys may do (``read`` always stays)."""
+    chosen = _checked_scopes(scopes)
+    if not ApiKey.objects(tenant_id=tenant_id, key_id=key_id).update_one(set__scopes=chosen):
+        raise ApiKeyError(f"tenant {tenant_id} has no API key {key_id}")
+    found: ApiKey = ApiKey.objects.get(tenant_id=tenant_id, key_id=key_id)
+    return found
+
+
 def authenticate(presented: str | None, now: datetime | None = None) -> Caller | None:
     """The caller a presented key belongs to, or None when it is not a valid, live key."""
     if not presented or not presented.startswith(PREFIX):
@@ -83,4 +117,4 @@ def authenticate(presented: str | None, now: datetime | None = None) -> Caller |
     moment = now or utcnow()
     if found.last_used_at is None or moment - found.last_used_at > TOUCH_EVERY:
         ApiKey.objects(pk=found.pk).update_one(set__last_used_at=moment)
-    return Caller(found.tenant_id, key_id)
+    return Caller(found.tenant_id, key_id, frozenset(found.scopes or ["read"]))

@@ -12,6 +12,8 @@ Labels are ids (tenant, connection, ad account), never names or tokens.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import timedelta
@@ -25,7 +27,6 @@ from prometheus_client.registry import Collector
 from metasync.api.health import tenant_health
 from metasync.budgets import ADS_INSIGHTS, ADS_MANAGEMENT
 from metasync.config import Settings
-from metasync.console.auth import ConsoleUsers
 from metasync.graph.errors import BUSINESS_USE_CASES, DEFAULT_RATE_LIMIT_WAIT
 from metasync.keys import RedisKeys
 from metasync.models import (
@@ -229,24 +230,38 @@ class MirrorCollector(Collector):
         yield from (failing, succeeded)
 
 
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
 def add_metrics_route(
     app: FastAPI, settings: Settings, client: redis.Redis, keys: RedisKeys
 ) -> None:
-    """``GET /metrics``: 401 without a console user's Basic credentials unless
-    ``METRICS_PUBLIC=true``."""
-    users = ConsoleUsers(settings)
+    """``GET /metrics``: 401 without ``Authorization: Bearer <METRICS_TOKEN>`` unless
+    ``METRICS_PUBLIC=true``. The scrape token is its own secret, not an operator's password:
+    it opens nothing else, and checking it costs a SHA-256 (digests compared in constant time,
+    so neither the token's length nor its prefix leaks), never a password hash."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(MirrorCollector(client, keys))
+    token = settings.METRICS_TOKEN
+    expected = _digest(token.get_secret_value()) if token is not None else None
+
+    def allowed(authorization: str | None) -> bool:
+        if settings.METRICS_PUBLIC:
+            return True
+        scheme, _, presented = (authorization or "").partition(" ")
+        return (
+            expected is not None
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(_digest(presented.strip()), expected)
+        )
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
-        if (
-            not settings.METRICS_PUBLIC
-            and users.basic_user(request.headers.get("authorization")) is None
-        ):
+        if not allowed(request.headers.get("authorization")):
             return Response(
-                "credentials required: a console user, with HTTP Basic",
+                "a scrape token is required: Authorization: Bearer <METRICS_TOKEN>",
                 status_code=401,
-                headers={"WWW-Authenticate": 'Basic realm="metasync metrics"'},
+                headers={"WWW-Authenticate": 'Bearer realm="metasync metrics"'},
             )
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -28,6 +28,9 @@ from metasync.api.common import (
 from metasync.api.schemas import Page, ReportRowOut
 from metasync.export.currency import Converter
 from metasync.models import ReportRow, TenantReport
+from metasync.reports.catalogue import ACTION_BREAKDOWNS, BREAKDOWNS, RETIRED_BREAKDOWNS
+
+KNOWN_BREAKDOWNS = frozenset((*BREAKDOWNS, *ACTION_BREAKDOWNS, *RETIRED_BREAKDOWNS))
 
 __all__ = ["add_report_routes"]
 
@@ -57,7 +60,12 @@ def add_report_routes(router: APIRouter) -> None:
         since: Annotated[date | None, Query(description="first day, the account's")] = None,
         until: Annotated[date | None, Query(description="last day, inclusive")] = None,
         breakdown: Annotated[
-            str | None, Query(pattern=r"^[a-z_]+=.+$", description="name=value, e.g. country=US")
+            str | None,
+            Query(
+                max_length=300,
+                pattern=r"^[a-z_]+=[^\x00-\x1f]{1,200}$",
+                description="name=value, e.g. country=US: a breakdown's name, a plain value",
+            ),
         ] = None,
         limit: Limit = 100,
         cursor: Cursor = None,
@@ -71,10 +79,13 @@ def add_report_routes(router: APIRouter) -> None:
                  "date_start__gte": since and since.isoformat(),
                  "date_start__lte": until and until.isoformat()}  # fmt: skip
         filters.update({name: value for name, value in given.items() if value is not None})
+        query = ReportRow.objects(**filters)
         if breakdown is not None:
             name, _, value = breakdown.partition("=")
-            filters[f"breakdowns__{name}"] = value
-        query = ReportRow.objects(**filters)
+            if name not in KNOWN_BREAKDOWNS:
+                raise ApiProblem(400, f"breakdown: {name} is not a breakdown (one of "
+                                      f"{', '.join(sorted(KNOWN_BREAKDOWNS))})")  # fmt: skip
+            query = query.filter(__raw__={f"breakdowns.{name}": value})  # equality, never an op
         order = ("span", "entity_id", "breakdown_key", "attribution_key")
         after = decode_cursor(cursor, len(order))
         if after:

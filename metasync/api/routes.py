@@ -29,10 +29,13 @@ from metasync.api.common import (
     encode_cursor,
     metrics_of,
     reporting_converter,
+    scoped,
     single_values,
 )
 from metasync.api.entities import add_entity_routes
 from metasync.api.health import tenant_health
+from metasync.api.keys import Caller
+from metasync.api.limits import PendingSyncs, RateLimiter
 from metasync.api.report_rows import add_report_routes
 from metasync.api.schemas import (
     AccountOut,
@@ -45,6 +48,7 @@ from metasync.api.schemas import (
     SyncRequest,
     SyncStatus,
 )
+from metasync.config import Settings
 from metasync.export.currency import Converter
 from metasync.keys import RedisKeys
 from metasync.models import (
@@ -83,13 +87,29 @@ def _recommendation(rec: Recommendation) -> RecommendationOut:
 
 
 def api_router(
-    redis_client: redis.Redis, keys: RedisKeys, request_sync: SyncRequester | None
+    settings: Settings,
+    redis_client: redis.Redis,
+    keys: RedisKeys,
+    request_sync: SyncRequester | None,
 ) -> APIRouter:
     """The ``/api/v1`` routes (mounted by :func:`metasync.webhooks.app.create_app`); the
-    entity routes (``/{kind}``, ``/{kind}/{id}``) come last so they never shadow a named one."""
+    entity routes (``/{kind}``, ``/{kind}/{id}``) come last so they never shadow a named one.
+    Every request takes a token of its key's bucket (:mod:`metasync.api.limits`)."""
+    limiter = RateLimiter(redis_client, keys, settings.API_REQUESTS_PER_MINUTE, settings.API_BURST)
+    pending = PendingSyncs(redis_client, keys)
+
+    def metered(who: Auth) -> None:
+        wait = limiter.wait_seconds(who.key_id)
+        if wait:
+            raise ApiProblem(
+                429, f"this key used its {settings.API_REQUESTS_PER_MINUTE} requests a minute "
+                f"(burst {settings.API_BURST}); retry in {wait} s", {"Retry-After": str(wait)},
+            )  # fmt: skip
+
     router = APIRouter(
-        prefix="/api/v1", tags=["api"], responses=ERRORS, dependencies=[Depends(single_values)]
-    )
+        prefix="/api/v1", tags=["api"], responses=ERRORS,
+        dependencies=[Depends(single_values), Depends(metered)],
+    )  # fmt: skip
 
     @router.get("/accounts", response_model=Page[AccountOut])
     def accounts(who: Auth, limit: Limit = 100, cursor: Cursor = None) -> Page[AccountOut]:
@@ -197,9 +217,12 @@ def api_router(
         responses={409: {"model": Problem}},
     )
     def decide(
-        who: Auth, recommendation_id: str, decision: Literal["approve", "reject"]
+        who: Annotated[Caller, scoped("optimize")],
+        recommendation_id: str,
+        decision: Literal["approve", "reject"],
     ) -> RecommendationOut:
-        """Approve or reject a proposed recommendation (recorded with the key that did)."""
+        """Approve or reject a proposed recommendation (recorded with the key that did); the key
+        needs the ``optimize`` scope."""
         try:
             rec = decide_recommendation(
                 who.tenant_id, recommendation_id, approve=decision == "approve", by=who.name
@@ -211,8 +234,9 @@ def api_router(
 
     @router.post("/syncs", status_code=202, response_model=SyncAccepted,
                  responses={409: {"model": Problem}, 503: {"model": Problem}})  # fmt: skip
-    def request(who: Auth, body: SyncRequest) -> SyncAccepted:
-        """Ask the workers for a sync of one of the tenant's connections."""
+    def request(who: Annotated[Caller, scoped("sync")], body: SyncRequest) -> SyncAccepted:
+        """Ask the workers for a sync of one of the tenant's connections (the key needs the
+        ``sync`` scope). While one is pending for the connection, another answers 409."""
         connection = find_connection(body.connection_id, who.tenant_id)
         if connection is None:
             raise ApiProblem(
@@ -230,7 +254,18 @@ def api_router(
                 "since": body.since and body.since.isoformat(),
                 "until": body.until and body.until.isoformat(),
             }
-        request_id = request_sync(str(connection.pk), kwargs)
+        connection_id = str(connection.pk)
+        waiting = pending.pending(connection_id)
+        if waiting is not None or not pending.claim(connection_id, "being queued"):
+            raise ApiProblem(409, f"connection_id: sync request {waiting or '(being queued)'} "
+                             "of this connection is still pending; follow it at "
+                             f"/api/v1/syncs/{waiting}")  # fmt: skip
+        try:
+            request_id = request_sync(connection_id, kwargs)
+        except Exception:
+            pending.release(connection_id)
+            raise
+        pending.queued(connection_id, request_id)
         details = {"request_id": request_id, **kwargs}
         OperatorAction(
             tenant_id=who.tenant_id, action="sync", target=str(connection.pk), by=who.name,

@@ -39,7 +39,8 @@ def web(
     except ConfigurationError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # the app believes X-Forwarded-* from WEB_TRUSTED_PROXIES itself (metasync.console.guard)
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 @webhooks_app.command("subscribe")

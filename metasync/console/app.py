@@ -22,8 +22,8 @@ from fastapi.templating import Jinja2Templates
 
 from metasync.api.routes import SyncRequester
 from metasync.config import Settings
-from metasync.console.auth import COOKIE, SESSION_SECONDS, ConsoleUsers
 from metasync.console.charts import bar_chart
+from metasync.console.login import Gate, add_login_routes
 from metasync.console.pages import FLAGS, account_page, overview
 from metasync.keys import RedisKeys
 from metasync.models import (
@@ -38,7 +38,8 @@ from metasync.models import (
 __all__ = ["console_router"]
 
 HERE = Path(__file__).parent
-STATIC = {"htmx.min.js": "text/javascript"}
+STATIC = {"htmx.min.js": "text/javascript", "console.css": "text/css"}
+PUBLIC_STATIC = {"console.css"}  # the login form is styled before anyone logs in
 TokenRefresher = Callable[[str], str]  # connection id -> request id
 
 
@@ -82,55 +83,32 @@ def console_router(
     refresh_token: TokenRefresher | None,
 ) -> APIRouter:
     """The console's routes (mounted by :func:`metasync.webhooks.app.create_app`)."""
-    users = ConsoleUsers(settings)
+    gate = Gate(settings, client, keys)
     templates = _templates()
     router = APIRouter(prefix="/console", include_in_schema=False)
 
     def page(
         request: Request, name: str, context: Mapping[str, Any], status: int = 200
     ) -> Response:
-        values = {"now": utcnow(), "user": users.user_of(request.cookies.get(COOKIE)), **context}
+        session = gate.session(request)
+        values = {"now": utcnow(), "user": session.user if session else None,
+                  "csrf": session.csrf if session else "", **context}  # fmt: skip
         return templates.TemplateResponse(request, name, values, status_code=status)
 
-    def login_form(request: Request, status: int = 401, error: str | None = None) -> Response:
+    form = add_login_routes(router, gate, page)
+
+    def login_form(request: Request) -> Response:
+        """401 with the login form, which then lands on the page asked for."""
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        wanted = request.query_params.get("next") or target
-        safe = wanted if wanted.startswith("/console") and "//" not in wanted else "/console"
-        return page(request, "login.html", {"next": safe, "error": error}, status)
+        return form(request, target, 401)
 
     def user_of(request: Request) -> str | None:
-        return users.user_of(request.cookies.get(COOKIE))
-
-    @router.get("/login", response_class=HTMLResponse)
-    def login_page(request: Request) -> Response:
-        return login_form(request, 200)
-
-    @router.post("/login")
-    def login(
-        request: Request,
-        username: Annotated[str, Form()],
-        password: Annotated[str, Form()],
-        next: Annotated[str, Form()] = "/console",
-    ) -> Response:
-        if not users.check(username, password):
-            return login_form(request, 401, "unknown user or wrong password")
-        target = next if next.startswith("/console") and "//" not in next else "/console"
-        answer = RedirectResponse(target, status_code=303)
-        answer.set_cookie(
-            COOKIE, users.session_for(username), max_age=SESSION_SECONDS, httponly=True,
-            samesite="strict", secure=request.url.scheme == "https", path="/console",
-        )  # fmt: skip
-        return answer
-
-    @router.post("/logout")
-    def logout() -> Response:
-        answer = RedirectResponse("/console/login", status_code=303)
-        answer.delete_cookie(COOKIE, path="/console")
-        return answer
+        session = gate.session(request)
+        return session.user if session else None
 
     @router.get("/static/{name}")
     def static(request: Request, name: str) -> Response:
-        if user_of(request) is None:
+        if name not in PUBLIC_STATIC and user_of(request) is None:
             return Response("log in first", status_code=401)
         if name not in STATIC:
             return Response("not found", status_code=404)
@@ -173,10 +151,15 @@ def console_router(
         account_id: str,
         action: str,
         run: Callable[[MetaConnection], str],
+        csrf: str,
     ) -> Response:
-        user = user_of(request)
-        if user is None:
+        session = gate.session(request)
+        if session is None:
             return login_form(request)
+        problem = gate.post_problem(request, session, csrf)
+        if problem is not None:
+            return Response(problem, status_code=403)
+        user = session.user
         connection = find_connection(connection_id)
         if connection is None:
             return Response("no such connection", status_code=404)
@@ -201,6 +184,7 @@ def console_router(
         kind: Annotated[str, Form()] = "performance",
         since: Annotated[str, Form()] = "",
         until: Annotated[str, Form()] = "",
+        csrf: Annotated[str, Form()] = "",
     ) -> Response:
         def run(connection: MetaConnection) -> str:
             if request_sync is None:
@@ -217,22 +201,29 @@ def console_router(
                 kwargs["period"] = {"preset": None, "since": since or None, "until": until or None}
             return f"{kind} sync queued ({request_sync(str(connection.pk), kwargs)})"
 
-        return act(request, connection_id, account_id, "sync", run)
+        return act(request, connection_id, account_id, "sync", run, csrf)
 
     @router.post("/connections/{connection_id}/refresh-token")
     def refresh(
-        request: Request, connection_id: str, account_id: Annotated[str, Form()] = ""
+        request: Request,
+        connection_id: str,
+        account_id: Annotated[str, Form()] = "",
+        csrf: Annotated[str, Form()] = "",
     ) -> Response:
         def run(connection: MetaConnection) -> str:
             if refresh_token is None:
                 raise ValueError("no workers' broker is configured for this web app")
             return f"token refresh queued ({refresh_token(str(connection.pk))})"
 
-        return act(request, connection_id, account_id, "refresh_token", run)
+        return act(request, connection_id, account_id, "refresh_token", run, csrf)
 
     @router.post("/connections/{connection_id}/{change}")
     def pause_or_resume(
-        request: Request, connection_id: str, change: str, account_id: Annotated[str, Form()] = ""
+        request: Request,
+        connection_id: str,
+        change: str,
+        account_id: Annotated[str, Form()] = "",
+        csrf: Annotated[str, Form()] = "",
     ) -> Response:
         if change not in ("pause", "resume"):
             return Response("unknown action", status_code=404)
@@ -247,6 +238,6 @@ def console_router(
                 raise ValueError(f"the connection is {connection.status}, not {before}")
             return f"connection {'paused' if change == 'pause' else 'resumed'}"
 
-        return act(request, connection_id, account_id, change, run)
+        return act(request, connection_id, account_id, change, run, csrf)
 
     return router

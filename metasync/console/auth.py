@@ -1,35 +1,33 @@
-"""Who may use the console and ``/metrics``: ``CONSOLE_USERS``, argon2id password hashes.
+"""Who may use the console: ``CONSOLE_USERS``, argon2id password hashes, checked a few at a time.
 
 ``CONSOLE_USERS`` is ``name:hash`` pairs separated by ``;`` (``metasync console hash-password``
-prints a hash). A login sets a signed, HTTP-only cookie (``itsdangerous``, keyed by a digest of
-``ENCRYPTION_KEY``, so no further secret is configured) that lasts :data:`SESSION_SECONDS`.
-``/metrics`` takes the same users with HTTP Basic, as Prometheus' ``basic_auth`` sends them.
-An unknown user costs one hash verification like a known one, so timing tells nothing.
+prints a hash). Each check costs an argon2id verification (64 MiB, tens of milliseconds), so a
+process runs at most ``PASSWORD_CHECKS_AT_ONCE`` of them; a check that cannot start within
+:data:`CHECK_QUEUE_SECONDS` raises :class:`ChecksBusy` (answered 503) instead of piling up
+memory. An unknown user costs one verification like a known one, so timing tells nothing.
+A user's *fingerprint* (a digest of their hash) changes with their password: sessions carry it,
+so a password change ends every session opened with the old one.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import hashlib
+import threading
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from metasync.config import Settings
 
-__all__ = [
-    "COOKIE",
-    "SESSION_SECONDS",
-    "ConsoleUsers",
-    "hash_password",
-]
+__all__ = ["CHECK_QUEUE_SECONDS", "ChecksBusy", "ConsoleUsers", "hash_password"]
 
-COOKIE = "metasync_console"
-SESSION_SECONDS = 12 * 3600
 HASHER = PasswordHasher()
+CHECK_QUEUE_SECONDS = 5.0
+
+
+class ChecksBusy(RuntimeError):
+    """Every password-check slot stayed taken for :data:`CHECK_QUEUE_SECONDS`."""
 
 
 @functools.cache
@@ -46,7 +44,7 @@ def hash_password(password: str) -> str:
 
 
 class ConsoleUsers:
-    """The configured users, their sessions and their Basic credentials."""
+    """The configured users and their password checks (bounded per process)."""
 
     def __init__(self, settings: Settings) -> None:
         raw = settings.CONSOLE_USERS.get_secret_value() if settings.CONSOLE_USERS else ""
@@ -54,40 +52,22 @@ class ConsoleUsers:
         for entry in filter(None, (e.strip() for e in raw.split(";"))):
             name, _, hashed = entry.partition(":")
             self.hashes[name.strip()] = hashed.strip()
-        secret = hashlib.sha256(
-            b"metasync console sessions\0" + settings.ENCRYPTION_KEY.get_secret_value().encode()
-        ).hexdigest()
-        self.sessions = URLSafeTimedSerializer(secret, salt="console")
+        self.slots = threading.BoundedSemaphore(settings.PASSWORD_CHECKS_AT_ONCE)
 
     def check(self, name: str, password: str) -> bool:
-        """Whether ``password`` is ``name``'s."""
+        """Whether ``password`` is ``name``'s; :class:`ChecksBusy` when no slot frees up."""
         hashed = self.hashes.get(name) or _dummy_hash()
+        if not self.slots.acquire(timeout=CHECK_QUEUE_SECONDS):
+            raise ChecksBusy("too many password checks at once; try again in a few seconds")
         try:
             HASHER.verify(hashed, password)
         except (VerificationError, InvalidHashError):
             return False
+        finally:
+            self.slots.release()
         return name in self.hashes
 
-    def session_for(self, name: str) -> str:
-        return self.sessions.dumps(name)
-
-    def user_of(self, cookie: str | None) -> str | None:
-        """The user of a session cookie still valid, else None."""
-        if not cookie:
-            return None
-        try:
-            name = self.sessions.loads(cookie, max_age=SESSION_SECONDS)
-        except BadSignature:
-            return None
-        return name if isinstance(name, str) and name in self.hashes else None
-
-    def basic_user(self, authorization: str | None) -> str | None:
-        """The user of an ``Authorization: Basic ...`` header whose password checks."""
-        if not authorization or not authorization.lower().startswith("basic "):
-            return None
-        try:
-            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        name, _, password = decoded.partition(":")
-        return name if self.check(name, password) else None
+    def fingerprint(self, name: str) -> str | None:
+        """A digest of ``name``'s current hash (None for an unknown user)."""
+        hashed = self.hashes.get(name)
+        return None if hashed is None else hashlib.sha256(hashed.encode()).hexdigest()[:32]

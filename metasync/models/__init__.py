@@ -1,6 +1,6 @@
 """MongoDB documents (mongoengine) and the bulk upsert used to write pages of them."""
 
-from metasync.models.access import ApiKey, OperatorAction
+from metasync.models.access import SCOPES, ApiKey, OperatorAction
 from metasync.models.account_state import AccountState, AccountSyncState
 from metasync.models.base import MetaObject, as_decimal, aware, utcnow
 from metasync.models.bulk import RowValidationError, UpsertResult, upsert_page
@@ -45,6 +45,7 @@ from metasync.models.webhooks import WebhookEvent, WebhookStatus
 
 __all__ = [
     "ALL_DOCUMENTS",
+    "SCOPES",
     "AccountState",
     "AccountSyncState",
     "ActionCount",

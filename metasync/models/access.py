@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mongoengine import DateTimeField, DictField, Document, StringField
+from mongoengine import DateTimeField, DictField, Document, ListField, StringField
 
 from metasync.models.base import BASE_META, utcnow
 
-__all__ = ["ApiKey", "OperatorAction"]
+__all__ = ["SCOPES", "ApiKey", "OperatorAction"]
+
+# What a key may do: ``read`` the mirror, ask for a ``sync``, ``optimize`` (decide
+# recommendations). A key made without scopes reads only; one stored before scopes existed has
+# none recorded and also reads only (the stricter reading: widen it with ``api-keys scope``).
+SCOPES = ("read", "sync", "optimize")
 
 
 class ApiKey(Document):  # type: ignore[misc]
@@ -27,6 +32,7 @@ class ApiKey(Document):  # type: ignore[misc]
     created_by = StringField()
     last_used_at = DateTimeField()
     revoked_at = DateTimeField()
+    scopes = ListField(StringField(choices=SCOPES), default=lambda: ["read"])
 
     meta: ClassVar[dict[str, Any]] = {
         **BASE_META,
@@ -49,5 +55,10 @@ class OperatorAction(Document):  # type: ignore[misc]
     meta: ClassVar[dict[str, Any]] = {
         **BASE_META,
         "collection": "operator_actions",
-        "indexes": [{"fields": ["tenant_id", "-at"]}],
+        "indexes": [
+            {"fields": ["tenant_id", "-at"]},
+            {"fields": ["tenant_id", "target", "-at"]},  # an account page's actions
+            {"fields": ["tenant_id", "details.request_id"]},  # a sync request's status
+            {"fields": ["at"]},  # retention
+        ],
     }

@@ -28,6 +28,7 @@ from metasync.api.metrics import add_metrics_route
 from metasync.api.routes import ApiProblem, SyncRequester, api_router
 from metasync.config import ConfigurationError, Settings
 from metasync.console.app import console_router
+from metasync.console.guard import add_guards
 from metasync.keys import RedisKeys
 from metasync.models import WebhookEvent, WebhookStatus, utcnow
 from metasync.webhooks.payload import REFETCH_FIELDS, Change, PayloadError, parse_notification
@@ -97,13 +98,14 @@ def create_app(
         "tenant-scoped REST API of the mirror (/api/v1, by API key), the operator console "
         "(/console) and Prometheus metrics (/metrics).",
     )
-    app.include_router(api_router(client, keys, request_sync))
+    app.include_router(api_router(settings, client, keys, request_sync))
     app.include_router(console_router(settings, client, keys, request_sync, refresh_token))
     add_metrics_route(app, settings, client, keys)
+    add_guards(app, settings)
 
     @app.exception_handler(ApiProblem)
     async def api_problem(_: Request, exc: ApiProblem) -> Response:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
 
     def problem(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)

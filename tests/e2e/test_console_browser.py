@@ -117,7 +117,7 @@ def test_an_api_sync_request_and_a_console_token_refresh_go_through_the_workers(
     connections: list[MetaConnection], workers: Workers, web_url: str
 ) -> None:
     [connection] = connections
-    _, key = create_key(connection.tenant_id, "e2e")
+    _, key = create_key(connection.tenant_id, "e2e", scopes=("sync",))
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {key}"
     asked = api.post(f"{web_url}/api/v1/syncs", json={"connection_id": str(connection.pk)})

@@ -3,15 +3,11 @@ every endpoint, cursor pagination, parameters named when bad, sync requests reco
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from metasync.api.keys import create_key, revoke
-from metasync.config import load_settings
 from metasync.models import (
     Ad,
     ApiKey,
@@ -22,47 +18,8 @@ from metasync.models import (
     ReportAccess,
     ReportAccessState,
 )
-from metasync.webhooks.app import create_app
 from tests.integration.test_cli import run, with_database
 from tests.support.api_mirror import TenantMirror, build_tenant
-
-
-@pytest.fixture
-def requested() -> list[tuple[str, dict[str, Any]]]:
-    return []
-
-
-@pytest.fixture
-def api(
-    env: dict[str, str],
-    mongo_uri: str,
-    mongo: str,
-    redis_prefix: str,
-    redis_client: redis.Redis,
-    requested: list[tuple[str, dict[str, Any]]],
-) -> Iterator[TestClient]:
-    web_env = {
-        **env,
-        "MONGODB_URI": with_database(mongo_uri, mongo),
-        "REDIS_KEY_PREFIX": redis_prefix,
-        "META_APP_VERIFY_TOKEN": "verify",
-    }
-
-    def request_sync(connection_id: str, kwargs: dict[str, Any]) -> str:
-        requested.append((connection_id, kwargs))
-        return f"asked-{len(requested)}"
-
-    app = create_app(
-        load_settings(web_env), lambda c, k: None, redis_client, connect_db=False,
-        request_sync=request_sync,
-    )  # fmt: skip
-    with TestClient(app) as client:
-        yield client
-
-
-@pytest.fixture
-def tenants(mongo: str) -> tuple[TenantMirror, TenantMirror]:
-    return build_tenant("acme", 1), build_tenant("globex", 2)
 
 
 def _auth(key: str) -> dict[str, str]:
@@ -121,7 +78,7 @@ def test_a_key_reads_and_acts_for_its_own_tenant_only_on_every_endpoint(
     requested: list[tuple[str, dict[str, Any]]],
 ) -> None:
     acme, globex = tenants
-    _, key = create_key("acme")
+    _, key = create_key("acme", scopes=("sync", "optimize"))
     headers = _auth(key)
     covered: set[tuple[str, str]] = set()
 
@@ -243,7 +200,7 @@ def test_a_sync_request_is_queued_recorded_and_followed(
     requested: list[tuple[str, dict[str, Any]]],
 ) -> None:
     acme, _ = tenants
-    record, key = create_key("acme")
+    record, key = create_key("acme", scopes=("sync",))
     body = {"connection_id": acme.connection_id, "kind": "performance",
             "since": "2026-11-01", "until": "2026-11-07"}  # fmt: skip
     answer = api.post("/api/v1/syncs", headers=_auth(key), json=body)

@@ -4,13 +4,12 @@ flags follow the mirror, and /metrics needs a console user unless METRICS_PUBLIC
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -28,43 +27,11 @@ from metasync.models import (
     SyncRun,
     utcnow,
 )
-from metasync.webhooks.app import create_app
-from tests.integration.test_cli import with_database
+from tests.integration.api.conftest import PASSWORD
 from tests.support.api_mirror import TenantMirror, build_tenant
+from tests.support.console import ORIGIN, csrf_of, login, post_form
 
-PASSWORD = "a long enough password"
 PAGES = ("/console", "/console/overview/table", "/console/static/htmx.min.js")
-
-
-@pytest.fixture
-def web_env(env: dict[str, str], mongo_uri: str, mongo: str, redis_prefix: str) -> dict[str, str]:
-    return {
-        **env,
-        "MONGODB_URI": with_database(mongo_uri, mongo),
-        "REDIS_KEY_PREFIX": redis_prefix,
-        "META_APP_VERIFY_TOKEN": "verify",
-        "CONSOLE_USERS": f"ops:{hash_password(PASSWORD)}",
-    }
-
-
-@pytest.fixture
-def make_client(
-    web_env: dict[str, str], redis_client: redis.Redis
-) -> Iterator[Callable[..., TestClient]]:
-    clients: list[TestClient] = []
-
-    def make(**extra: str) -> TestClient:
-        app = create_app(
-            load_settings({**web_env, **extra}), lambda c, k: None, redis_client,
-            connect_db=False, request_sync=lambda c, k: "req-1", refresh_token=lambda c: "req-2",
-        )  # fmt: skip
-        client = TestClient(app).__enter__()
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -73,11 +40,15 @@ def acme(mongo: str) -> TenantMirror:
 
 
 def _login(client: TestClient, password: str = PASSWORD) -> Any:
-    return client.post(
-        "/console/login",
-        data={"username": "ops", "password": password, "next": "/console"},
-        follow_redirects=False,
-    )
+    return login(client, password)
+
+
+def _act(client: TestClient, acme: TenantMirror, action: str, **data: str) -> Any:
+    page = f"/console/accounts/{acme.connection_id}/{acme.account_id}"
+    return post_form(
+        client, f"/console/connections/{acme.connection_id}/{action}",
+        {"account_id": acme.account_id, **data}, page, follow_redirects=False,
+    )  # fmt: skip
 
 
 def test_every_page_needs_a_session_and_a_login_opens_them(
@@ -101,9 +72,11 @@ def test_every_page_needs_a_session_and_a_login_opens_them(
         assert client.get(path).status_code == 200, path
     page = client.get("/console").text
     assert acme.account_id in page and "acme" in page
+    csrf = csrf_of(page)
     for guessed in ("x" * 24, "0" * 24, "nope"):  # 24 characters that are not an ObjectId too
         assert client.get(f"/console/accounts/{guessed}/{acme.account_id}").status_code == 404
-        answer = client.post(f"/console/connections/{guessed}/pause", follow_redirects=False)
+        answer = client.post(f"/console/connections/{guessed}/pause", follow_redirects=False,
+                             data={"csrf": csrf}, headers={"Origin": ORIGIN})  # fmt: skip
         assert answer.status_code == 404, guessed
     assert "expiring" in page, "the token ends in 3 days"
 
@@ -127,17 +100,14 @@ def test_flags_follow_the_mirror_and_actions_are_recorded(
     assert acme.account_id in client.get("/console?flag=failing").text
     MetaConnection.objects(pk=acme.connection_id).update(set__token_expires_at=None)
     assert "no accounts flagged expiring" in client.get("/console?flag=expiring").text
-    base = f"/console/connections/{acme.connection_id}"
-    synced = client.post(f"{base}/sync", data={"account_id": acme.account_id,
-                         "kind": "performance", "since": "2026-11-01", "until": "2026-11-03"},
-                         follow_redirects=False)  # fmt: skip
+    synced = _act(client, acme, "sync", kind="performance", since="2026-11-01",
+                  until="2026-11-03")  # fmt: skip
     assert synced.status_code == 303 and "queued" in synced.headers["location"]
-    client.post(f"{base}/pause", data={"account_id": acme.account_id})
+    _act(client, acme, "pause")
     assert MetaConnection.objects.get(pk=acme.connection_id).status == "PAUSED"
-    refused = client.post(f"{base}/sync", data={"account_id": acme.account_id},
-                          follow_redirects=False)  # fmt: skip
+    refused = _act(client, acme, "sync")
     assert "not%20done" in refused.headers["location"], "a paused connection is not synced"
-    client.post(f"{base}/resume", data={"account_id": acme.account_id})
+    _act(client, acme, "resume")
     assert MetaConnection.objects.get(pk=acme.connection_id).status == "ACTIVE"
     actions = [(a.action, a.by) for a in OperatorAction.objects.order_by("at")]
     assert actions == [("sync", "ops"), ("pause", "ops"), ("resume", "ops")]
@@ -146,16 +116,22 @@ def test_flags_follow_the_mirror_and_actions_are_recorded(
     assert 'class="recommendation"' in page and "cost_per_conversion" in page
 
 
-def test_metrics_need_a_console_user_unless_public(
+SCRAPE_TOKEN = "a-scrape-token-of-the-test"
+SCRAPE = {"Authorization": f"Bearer {SCRAPE_TOKEN}"}
+
+
+def test_metrics_need_the_scrape_token_unless_public(
     make_client: Callable[..., TestClient], acme: TenantMirror
 ) -> None:
     SyncRun(connection_id=acme.connection_id, tenant_id="acme", kind="performance",
             status="failed", finished_at=utcnow(), rows={"ad": 7}, api_calls=5,
             errors=[{"code": 80000, "message": "too many calls"}]).save()  # fmt: skip
-    client = make_client()
+    client = make_client(METRICS_TOKEN=SCRAPE_TOKEN)
     assert client.get("/metrics").status_code == 401
-    assert client.get("/metrics", auth=("ops", "wrong")).status_code == 401
-    answer = client.get("/metrics", auth=("ops", PASSWORD))
+    assert client.get("/metrics", auth=("ops", PASSWORD)).status_code == 401, "not a login"
+    wrong = {"Authorization": f"Bearer {SCRAPE_TOKEN}x"}
+    assert client.get("/metrics", headers=wrong).status_code == 401
+    answer = client.get("/metrics", headers=SCRAPE)
     assert answer.status_code == 200
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -213,14 +189,14 @@ def test_the_account_page_shows_withheld_reports_and_why_ads_were_disapproved(
         set__effective_status="DISAPPROVED",
         set__ad_review_feedback={"global": {"Misleading claims": "Ads may not <b>mislead</b>."}},
     )
-    client = make_client()
+    client = make_client(METRICS_TOKEN=SCRAPE_TOKEN)
     _login(client)
     page = client.get(f"/console/accounts/{acme.connection_id}/{acme.account_id}").text
     assert 'class="not-opted-in"' in page and "placement_device" in page
     assert "not opted in" in page and "4321 impressions" in page
     assert 'class="disapproved"' in page and "Misleading claims" in page
     assert "&lt;b&gt;mislead&lt;/b&gt;" in page  # Meta's text is escaped
-    metrics = client.get("/metrics", auth=("ops", PASSWORD)).text
+    metrics = client.get("/metrics", headers=SCRAPE).text
     assert (
         'metasync_report_not_opted_in_accounts{report="placement_device",tenant="acme"} 1.0'
         in metrics
