@@ -10,6 +10,9 @@ idempotent: two processes starting together, or one killed halfway, run it again
   carry an ``impression_device`` value: they are ``placement_device``'s rows, and are moved
   there (left under ``placement`` they would double its totals). A tenant that read
   ``placement`` gets ``placement_device`` switched on, so it keeps what it had.
+- ``account_health_records``: the overview, the API's health and ``/metrics`` read one health
+  document per account (:mod:`metasync.health.records`); a mirror written before they existed
+  gets them for every tenant once, rather than showing no accounts until each one's next run.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from collections.abc import Callable
 
 from mongoengine.errors import NotUniqueError
 
-from metasync.models import AppliedUpgrade, ReportRow, TenantReport, utcnow
+from metasync.health.records import refresh_health
+from metasync.models import AppliedUpgrade, MetaConnection, ReportRow, TenantReport, utcnow
 
-__all__ = ["apply_upgrades", "split_placement_report"]
+__all__ = ["account_health_records", "apply_upgrades", "split_placement_report"]
 
 
 def split_placement_report() -> int:
@@ -35,7 +39,15 @@ def split_placement_report() -> int:
     return count
 
 
-UPGRADES: dict[str, Callable[[], object]] = {"split_placement_report": split_placement_report}
+def account_health_records() -> int:
+    """Write the health record of every account of every tenant; returns the records."""
+    return sum(refresh_health(t) for t in MetaConnection.objects.distinct("tenant_id"))
+
+
+UPGRADES: dict[str, Callable[[], object]] = {
+    "split_placement_report": split_placement_report,
+    "account_health_records": account_health_records,
+}
 
 
 def apply_upgrades() -> list[str]:

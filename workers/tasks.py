@@ -15,6 +15,7 @@ from celery.utils.log import get_task_logger
 from metasync.export import ExportBusy, ExportError
 from metasync.export.targets import enabled_target, export_stored
 from metasync.graph import RateLimitError, TokenError
+from metasync.health.records import keep_health
 from metasync.models import ConnectionStatus, MetaConnection
 from metasync.optimize.apply import apply_recommendation
 from metasync.optimize.claims import ApplyBusy, stale_applies
@@ -148,6 +149,7 @@ def refresh_token(self: MetaSyncTask, connection_id: str) -> dict[str, str]:
         return {"status": "refused", "error": str(exc)}
     connection.token_warning = None
     connection.save()
+    keep_health(connection.tenant_id, connection_id)
     return {"status": "refreshed", "expires_at": str(connection.token_expires_at)}
 
 

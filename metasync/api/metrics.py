@@ -1,8 +1,9 @@
 """``/metrics``: Prometheus gauges computed when scraped, from MongoDB and Redis.
 
 Nothing is counted in-process (the web app may run several copies, the work happens in the
-workers), so every figure is read at scrape time with bounded cost: the health of every account
-(:mod:`metasync.api.health`), the sync runs of the last 24 hours (one query, a few fields), one
+workers), so every figure is read at scrape time with a number of MongoDB commands that does not
+grow with the number of accounts: the kept health records (:mod:`metasync.health.records`, one
+batch), the sync runs of the last 24 hours (one query on ``started_at``, one batch), one
 ``$group`` each over report jobs and webhook events (kept ``RUN_RETENTION_DAYS``), and two Redis
 round trips: one ``MGET`` of the blocks, one pipeline of the governor's hour of calls; and per
 tenant exporting to a warehouse, its latest exports.
@@ -24,15 +25,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from metasync.api.health import tenant_health
 from metasync.budgets import ADS_INSIGHTS, ADS_MANAGEMENT
 from metasync.config import Settings
 from metasync.graph.errors import BUSINESS_USE_CASES, DEFAULT_RATE_LIMIT_WAIT
+from metasync.health.records import SCAN_BATCH, every_health
 from metasync.keys import RedisKeys
 from metasync.models import (
     ExportRun,
     ExportTarget,
-    MetaConnection,
     OptimizerSettings,
     ReportAccess,
     ReportAccessState,
@@ -92,9 +92,8 @@ class MirrorCollector(Collector):
         )
         calls = _gauge("metasync_graph_calls_hour", "calls in the governor's rolling hour",
                        [*ACCOUNT, "use_case"])  # fmt: skip
-        tenants = sorted(MetaConnection.objects.distinct("tenant_id"))
         seen_connections: set[str] = set()
-        found = tenant_health(tenants, self.client, self.keys, now)
+        found = every_health(self.client, self.keys, now=now)
         reads = self.client.pipeline(transaction=False)  # every account's hour in one round trip
         for health in found:
             for use_case in USE_CASES:
@@ -147,7 +146,7 @@ class MirrorCollector(Collector):
         recent = SyncRun.objects(started_at__gte=utcnow() - WINDOW).only(
             "tenant_id", "connection_id", "kind", "status", "finished_at", "rows", "api_calls",
             "errors",
-        )  # fmt: skip
+        ).batch_size(SCAN_BATCH)  # fmt: skip
         for run in recent:
             for level, count in (run.rows or {}).items():
                 row_totals[(run.tenant_id, level)] += int(count or 0)

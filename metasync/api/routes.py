@@ -33,7 +33,6 @@ from metasync.api.common import (
     single_values,
 )
 from metasync.api.entities import add_entity_routes
-from metasync.api.health import tenant_health
 from metasync.api.keys import Caller
 from metasync.api.limits import PendingSyncs, RateLimiter
 from metasync.api.report_rows import add_report_routes
@@ -50,6 +49,7 @@ from metasync.api.schemas import (
 )
 from metasync.config import Settings
 from metasync.export.currency import Converter
+from metasync.health.records import every_health
 from metasync.keys import RedisKeys
 from metasync.models import (
     AdAccount,
@@ -130,7 +130,7 @@ def api_router(
     @router.get("/health", response_model=list[HealthOut])
     def health(who: Auth) -> list[HealthOut]:
         """Freshness and health of each of the tenant's ad accounts, per connection."""
-        found = tenant_health([who.tenant_id], redis_client, keys)
+        found = every_health(redis_client, keys, who.tenant_id)
         return [HealthOut(**h.as_dict()) for h in found]
 
     @router.get("/accounts/{account_id}/health", response_model=list[HealthOut])
@@ -140,7 +140,7 @@ def api_router(
         """One ad account's freshness and health (one entry per connection that holds it)."""
         found = [
             HealthOut(**h.as_dict())
-            for h in tenant_health([who.tenant_id], redis_client, keys)
+            for h in every_health(redis_client, keys, who.tenant_id)
             if h.account_id == account_id
         ]
         if not found:

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import redis
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -25,6 +25,7 @@ from metasync.config import Settings
 from metasync.console.charts import bar_chart
 from metasync.console.login import Gate, add_login_routes
 from metasync.console.pages import FLAGS, account_page, overview
+from metasync.health.records import keep_health
 from metasync.keys import RedisKeys
 from metasync.models import (
     ConnectionStatus,
@@ -114,23 +115,33 @@ def console_router(
             return Response("not found", status_code=404)
         return FileResponse(HERE / "static" / name, media_type=STATIC[name])
 
-    @router.get("", response_class=HTMLResponse)
-    def overview_page(request: Request, flag: str | None = None) -> Response:
+    def listing(request: Request, template: str, flag: str | None, tenant: str, q: str,
+                page_number: int) -> Response:  # fmt: skip
         if user_of(request) is None:
             return login_form(request)
         chosen = flag if flag in FLAGS else None
-        accounts = overview(client, keys, chosen)
-        return page(
-            request, "overview.html", {"accounts": accounts, "flags": FLAGS, "flag": chosen}
-        )
+        found = overview(client, keys, chosen, tenant.strip() or None, q.strip() or None,
+                         page_number)  # fmt: skip
+        filters = {k: v for k, v in (("flag", chosen), ("tenant", tenant), ("q", q)) if v}
+        return page(request, template, {
+            "accounts": found.accounts, "counts": found.counts, "flags": FLAGS, "flag": chosen,
+            "tenant": tenant, "q": q, "page": found.page, "more": found.more,
+            "query": urlencode(filters), "table_query": urlencode({**filters, "page": found.page}),
+            "plain_query": urlencode({k: v for k, v in filters.items() if k != "flag"}),
+        })  # fmt: skip
+
+    Search = Annotated[str, Query(max_length=200)]
+    PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+
+    @router.get("", response_class=HTMLResponse)
+    def overview_page(request: Request, flag: str | None = None, tenant: Search = "",
+                      q: Search = "", page: PageNumber = 1) -> Response:  # fmt: skip
+        return listing(request, "overview.html", flag, tenant, q, page)
 
     @router.get("/overview/table", response_class=HTMLResponse)
-    def overview_table(request: Request, flag: str | None = None) -> Response:
-        if user_of(request) is None:
-            return login_form(request)
-        chosen = flag if flag in FLAGS else None
-        accounts = overview(client, keys, chosen)
-        return page(request, "_overview_table.html", {"accounts": accounts, "flag": chosen})
+    def overview_table(request: Request, flag: str | None = None, tenant: Search = "",
+                       q: Search = "", page: PageNumber = 1) -> Response:  # fmt: skip
+        return listing(request, "_overview_table.html", flag, tenant, q, page)
 
     @router.get("/accounts/{connection_id}/{account_id}", response_class=HTMLResponse)
     def account(request: Request, connection_id: str, account_id: str) -> Response:
@@ -236,6 +247,7 @@ def console_router(
             )
             if not moved:
                 raise ValueError(f"the connection is {connection.status}, not {before}")
+            keep_health(connection.tenant_id, str(connection.pk))
             return f"connection {'paused' if change == 'pause' else 'resumed'}"
 
         return act(request, connection_id, account_id, change, run, csrf)

@@ -1,8 +1,10 @@
 """What the console's pages show, gathered from MongoDB and Redis (no HTML here).
 
-The overview is :func:`metasync.api.health.tenant_health` over every tenant, filtered by flag.
-An account's page reads its last runs, report jobs, reconciled days and webhook events (each a
-bounded, indexed query: the newest 15 to 30) and its last 30 days of spend and rows.
+The overview is one page of the kept health records
+(:func:`metasync.health.records.health_page`: the same few commands at any number of
+accounts). An account's page reads its health record, its last runs, report jobs, reconciled
+days and webhook events (each a bounded, indexed query: the newest 15 to 30) and its last 30
+days of spend and rows.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ from typing import Any
 
 import redis
 
-from metasync.api.health import AccountHealth, tenant_health
+from metasync.health.records import FLAGS, HealthPage, health_page, one_health
 from metasync.keys import RedisKeys
 from metasync.models import (
     Ad,
     DailyInsight,
-    MetaConnection,
     OperatorAction,
     OptimizerSettings,
     Recommendation,
@@ -33,15 +34,20 @@ from metasync.optimize.figures import number
 
 __all__ = ["FLAGS", "account_page", "overview"]
 
-FLAGS = ("lagging", "expiring", "failing")
 CHART_DAYS = 30
 
 
-def overview(client: redis.Redis | None, keys: RedisKeys, flag: str | None) -> list[AccountHealth]:
-    """Every account of every tenant (those with ``flag`` only, when given)."""
-    tenants = sorted(MetaConnection.objects.distinct("tenant_id"))
-    found = tenant_health(tenants, client, keys)
-    return [h for h in found if flag is None or flag in h.flags]
+def overview(
+    client: redis.Redis | None,
+    keys: RedisKeys,
+    flag: str | None,
+    tenant: str | None = None,
+    search: str | None = None,
+    page: int = 1,
+) -> HealthPage:
+    """One page of accounts: of ``tenant``, matching ``search``, flagged ``flag`` (each when
+    given)."""
+    return health_page(client, keys, flag=flag, tenant=tenant, search=search, page=page)
 
 
 def _per_day(
@@ -71,11 +77,7 @@ def account_page(
     connection = find_connection(connection_id)
     if connection is None:
         return None
-    health = next(
-        (h for h in tenant_health([connection.tenant_id], client, keys)
-         if h.connection_id == connection_id and h.account_id == account_id),
-        None,
-    )  # fmt: skip
+    health = one_health(client, keys, connection_id, account_id)
     if health is None:
         return None
     spend, rows = _per_day(connection.tenant_id, account_id)

@@ -13,6 +13,7 @@ from metasync.models.connection import (
 )
 from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
 from metasync.models.exports import ExportRun, ExportTarget, FxRate
+from metasync.models.health import AccountHealthRecord
 from metasync.models.insights import DailyInsight, InsightLevel, attribution_key, breakdown_key
 from metasync.models.library import (
     AdActivity,
@@ -46,6 +47,7 @@ from metasync.models.webhooks import WebhookEvent, WebhookStatus
 __all__ = [
     "ALL_DOCUMENTS",
     "SCOPES",
+    "AccountHealthRecord",
     "AccountState",
     "AccountSyncState",
     "ActionCount",
@@ -128,6 +130,7 @@ ALL_DOCUMENTS = (
     ActionCount,
     ReportRow,
     ReportAccess,
+    AccountHealthRecord,
     AppliedUpgrade,
     Reconciliation,
     SyncRun,

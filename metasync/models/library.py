@@ -126,6 +126,8 @@ class AdActivity(NaturalKeyed, Document):  # type: ignore[misc]
             {"fields": ["tenant_id", "meta_id"], "unique": True},
             {"fields": ["tenant_id", "account_id", "event_time"]},
             {"fields": ["tenant_id", "object_id", "event_time"]},
+            {"fields": ["tenant_id", "event_time"]},  # the optimizer's recent changes
+            {"fields": ["event_time"]},  # retention
         ],
     }
 
@@ -158,5 +160,6 @@ class ChangeRecord(NaturalKeyed, Document):  # type: ignore[misc]
         "indexes": [
             {"fields": ["tenant_id", "change_key"], "unique": True},
             {"fields": ["tenant_id", "object_id", "seen_at"]},
+            {"fields": ["seen_at"]},  # retention
         ],
     }

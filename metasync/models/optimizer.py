@@ -113,6 +113,8 @@ class Recommendation(Document):  # type: ignore[misc]
             {"fields": ["tenant_id", "state", "proposed_at"]},
             {"fields": ["tenant_id", "entity_id", "action", "state"]},
             {"fields": ["state", "claimed_at"]},  # leases to take over (recovery)
+            {"fields": ["tenant_id", "account_id", "-proposed_at"]},  # an account's page
+            {"fields": ["proposed_at"]},  # retention
         ],
     }
 
@@ -143,6 +145,7 @@ class AuditEntry(Document):  # type: ignore[misc]
         "indexes": [
             {"fields": ["tenant_id", "recommendation_id"]},
             {"fields": ["tenant_id", "account_id", "action", "at"]},
+            {"fields": ["at"]},  # retention
             # one entry per step's field; entity_id in the key keeps the index valid over
             # entries written before steps existed (a reallocation's two budgets)
             {

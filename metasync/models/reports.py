@@ -107,5 +107,6 @@ class Reconciliation(NaturalKeyed, Document):  # type: ignore[misc]
         "indexes": [
             {"fields": list(natural_key), "unique": True, "name": "natural_key"},
             {"fields": ["status", "date"]},
+            {"fields": ["checked_at"]},  # retention
         ],
     }

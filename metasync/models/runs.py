@@ -82,6 +82,7 @@ class SyncRun(Document):  # type: ignore[misc]
         "collection": "sync_runs",
         "indexes": [
             {"fields": ["connection_id", "-started_at"]},
+            {"fields": ["started_at"]},  # /metrics: the runs of the last 24 hours
             {"fields": ["status"]},
             {"fields": ["request_id"], "sparse": True},
         ],

@@ -42,5 +42,6 @@ class WebhookEvent(Document):  # type: ignore[misc]
             {"fields": ["dedupe_key"], "unique": True},
             {"fields": ["status", "-received_at"]},
             {"fields": ["status", "queued_at"]},
+            {"fields": ["account_id", "-received_at"]},  # an account's page
         ],
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from metasync.health.records import keep_health
 from metasync.models import MetaConnection, RunStatus, SyncRun, utcnow
 from metasync.sync.accounts import record_outcomes
 from metasync.sync.context import SyncContext
@@ -37,6 +38,7 @@ def after_close(ctx: SyncContext, run: SyncRun) -> None:
     MetaConnection.objects(pk=run.connection_id).update(**updates)
     if run.kind == "performance" and run.status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
         _reconcile(run)
+    keep_health(run.tenant_id, run.connection_id)
     log.info(
         "%s run %s of connection %s ended %s",
         run.kind,
@@ -74,3 +76,4 @@ def interrupt(
     )
     if updated is not None:
         ctx.sync_lock(updated.connection_id, updated.kind).release(run_id)
+        keep_health(updated.tenant_id, updated.connection_id)

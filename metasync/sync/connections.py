@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from metasync.graph import GraphClient, TokenError, TokenInfo, debug_token, exchange_token
 from metasync.graph.ids import account_number
 from metasync.graph.paging import iter_pages
+from metasync.health.records import keep_health
 from metasync.models import ConnectionStatus, MetaConnection, utcnow
 from metasync.sync.context import SyncContext
 
@@ -35,7 +36,8 @@ def mark_token_error(connection_id: str, error: TokenError) -> None:
     """Mark the connection EXPIRED with a readable reason; its syncs stop until a new token."""
     why = TOKEN_SUBCODES.get(error.subcode or 0, "Meta rejected the token")
     reason = f"{why} (code {error.code}, subcode {error.subcode}); add a new token"
-    MetaConnection.objects(pk=connection_id).update(
+    updated = MetaConnection.objects(pk=connection_id).modify(
+        new=True,
         set__status=ConnectionStatus.EXPIRED,
         set__status_reason=reason,
         set__status_code=error.code,
@@ -44,6 +46,8 @@ def mark_token_error(connection_id: str, error: TokenError) -> None:
         set__last_error_at=utcnow(),
         set__updated_at=utcnow(),
     )
+    if updated is not None:
+        keep_health(updated.tenant_id, connection_id)
 
 
 def maybe_refresh_token(
@@ -120,4 +124,5 @@ def add_connection(
     connection.status_reason = None
     connection.updated_at = utcnow()
     connection.save()
+    keep_health(tenant_id, str(connection.pk))
     return connection

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from metasync.graph import MetaAPIError, TokenError
+from metasync.health.records import keep_health
 from metasync.models import ConnectionStatus, MetaConnection, utcnow
 from metasync.sync.connections import exchange, inspect_token, mark_token_error
 from metasync.sync.context import SyncContext
@@ -89,6 +90,7 @@ def _check(
     connection.token_warning = warning
     connection.updated_at = utcnow()
     connection.save()
+    keep_health(connection.tenant_id, str(connection.pk))
     if warning:
         log.warning(
             "connection %s of tenant %s: %s",

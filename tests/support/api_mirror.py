@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from metasync.health.records import refresh_health
 from metasync.models import (
     Ad,
     AdAccount,
@@ -87,6 +88,7 @@ def build_tenant(tenant: str, number: int, days: int = 5) -> TenantMirror:
     request_id = f"request-{number}"
     SyncRun(connection_id=str(connection.pk), tenant_id=tenant, kind="entities",
             status="succeeded", request_id=request_id, entities={"ads": 1}).save()  # fmt: skip
+    refresh_health(tenant)  # as the run that wrote this mirror would have on closing
     return TenantMirror(
         tenant, str(connection.pk), account, ids["campaign"], ids["adset"], ids["ad"],
         str(rec.pk), request_id,

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from metasync.api.keys import create_key, revoke
+from metasync.health.records import refresh_health
 from metasync.models import (
     Ad,
     ApiKey,
@@ -268,6 +269,7 @@ def test_withheld_reports_and_the_v23_object_fields_are_in_the_api(
         set__advantage_state_info={"advantage_state": "ADVANTAGE_PLUS_SALES"},
         set__is_adset_budget_sharing_enabled=False,
     )
+    refresh_health("acme")  # as the run that recorded it does when it closes
     _, key = create_key("acme")
     health = api.get(f"/api/v1/accounts/{acme.account_id}/health", headers=_auth(key)).json()
     assert [h["not_opted_in"] for h in health] == [["placement_device"]]

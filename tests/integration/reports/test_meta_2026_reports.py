@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from metasync.api.health import tenant_health
+from metasync.health.compute import tenant_health
 from metasync.models import (
     Ad,
     AdCreative,

@@ -1,5 +1,5 @@
-"""Freshness and health of a tenant's ad accounts: what the console shows, the API serves and
-the metrics export, computed from MongoDB and Redis when asked.
+"""Freshness and health of a tenant's ad accounts, computed from the mirror: what
+:mod:`metasync.health.records` keeps per account for the console, the API and the metrics.
 
 - **Freshness lag**: now minus the end of the newest day the mirror holds complete rows for, in
   the account's time zone. An account whose yesterday is mirrored lags less than a day; one
@@ -42,7 +42,15 @@ from metasync.models import (
     utcnow,
 )
 
-__all__ = ["EXPIRING_SECONDS", "LAGGING_SECONDS", "AccountHealth", "tenant_health"]
+__all__ = [
+    "EXPIRING_SECONDS",
+    "LAGGING_SECONDS",
+    "AccountHealth",
+    "add_throttles",
+    "flags_of",
+    "lag_seconds",
+    "tenant_health",
+]
 
 LAGGING_SECONDS = 30 * 3600
 ACCOUNT_FIELDS = ("meta_id", "name", "currency", "timezone_name")  # what health reads of one
@@ -110,7 +118,7 @@ def lag_seconds(newest: str | None, timezone_name: str | None, now: datetime) ->
     return max(0.0, (now - end).total_seconds())
 
 
-def _add_throttles(
+def add_throttles(
     found: list[AccountHealth], client: redis.Redis | None, keys: RedisKeys, now: datetime
 ) -> None:
     """Set each entry's ``throttled_until``: the later of its account's and its connection's
@@ -133,7 +141,7 @@ def _add_throttles(
         health.throttled_until = until if until > now else None
 
 
-def _flags(health: AccountHealth, now: datetime) -> list[str]:
+def flags_of(health: AccountHealth, now: datetime) -> list[str]:
     flags = []
     synced = health.last_entity_sync_at or health.last_performance_sync_at
     lag = health.lag_seconds
@@ -156,8 +164,10 @@ def tenant_health(
     client: redis.Redis | None = None,
     keys: RedisKeys | None = None,
     now: datetime | None = None,
+    connection_id: str | None = None,
 ) -> list[AccountHealth]:
-    """Every ad account of every connection of ``tenant_ids``, with its health."""
+    """Every ad account of every connection of ``tenant_ids`` (of ``connection_id`` only, when
+    given), with its health."""
     now = now or utcnow()
     keys = keys or RedisKeys()
     found: list[AccountHealth] = []
@@ -170,7 +180,10 @@ def tenant_health(
             (s.connection_id, s.account_id): s
             for s in AccountSyncState.objects(tenant_id=tenant_id)
         }
-        connections = list(MetaConnection.objects(tenant_id=tenant_id).order_by("created_at"))
+        chosen = {"pk": connection_id} if connection_id else {}
+        connections = list(
+            MetaConnection.objects(tenant_id=tenant_id, **chosen).order_by("created_at")
+        )
         held_ids = {a for c in connections for a in c.ad_account_ids or []} | {a for _, a in states}
         newest = newest_days(tenant_id, held_ids, now.date())
         withheld: dict[str, list[str]] = {}
@@ -212,7 +225,7 @@ def tenant_health(
                     not_opted_in=sorted(withheld.get(account_id, [])),
                 )
                 found.append(health)
-    _add_throttles(found, client, keys, now)
+    add_throttles(found, client, keys, now)
     for health in found:
-        health.flags = _flags(health, now)
+        health.flags = flags_of(health, now)
     return found

@@ -1,0 +1,28 @@
+"""Beat's upkeep tasks: the hourly rewrite of every account's health record, the daily purge of
+what is past its retention, and the alert check every few minutes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metasync.health.records import refresh_health
+from metasync.models import MetaConnection
+from metasync.retention import purge_old_records
+from workers.base import MetaSyncTask
+from workers.context import context
+from workers.tasks import metasync_task
+
+__all__ = ["purge_records", "refresh_all_health"]
+
+
+@metasync_task("metasync.refresh_health", max_retries=3)
+def refresh_all_health(self: MetaSyncTask) -> int:
+    """Rewrite every tenant's health records (runs closing keep them current; this catches a
+    change no run follows, such as a connection edited by hand). Returns the records."""
+    return sum(refresh_health(t) for t in MetaConnection.objects.distinct("tenant_id"))
+
+
+@metasync_task("metasync.purge_records", max_retries=3)
+def purge_records(self: MetaSyncTask) -> dict[str, Any]:
+    """Remove what is past its retention (metasync.retention)."""
+    return purge_old_records(context().settings)
