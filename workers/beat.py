@@ -57,6 +57,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             for name, minutes, kinds in RULE_SCHEDULES
         },
         "refresh-account-health": {"task": "metasync.refresh_health", "schedule": _every(60)},
+        "check-alerts": {"task": "metasync.check_alerts", "schedule": _every(5)},
         "purge-old-records": {"task": "metasync.purge_records", "schedule": _every(24 * 60)},
         "recover-stalled-runs": {
             "task": "metasync.recover_runs",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from metasync.alerts import check_alerts
 from metasync.health.records import refresh_health
 from metasync.models import MetaConnection
 from metasync.retention import purge_old_records
@@ -12,7 +13,7 @@ from workers.base import MetaSyncTask
 from workers.context import context
 from workers.tasks import metasync_task
 
-__all__ = ["purge_records", "refresh_all_health"]
+__all__ = ["check_alerts_task", "purge_records", "refresh_all_health"]
 
 
 @metasync_task("metasync.refresh_health", max_retries=3)
@@ -26,3 +27,12 @@ def refresh_all_health(self: MetaSyncTask) -> int:
 def purge_records(self: MetaSyncTask) -> dict[str, Any]:
     """Remove what is past its retention (metasync.retention)."""
     return purge_old_records(context().settings)
+
+
+@metasync_task("metasync.check_alerts", max_retries=0)
+def check_alerts_task(self: MetaSyncTask) -> dict[str, Any]:
+    """Announce new and cleared problems (metasync.alerts); what could not be sent goes with
+    the next check, so this task is never retried."""
+    ctx = context()
+    result = check_alerts(ctx.settings, ctx.redis, ctx.keys)
+    return {"opened": len(result.opened), "cleared": len(result.cleared), "errors": result.errors}

@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 from metasync.budgets import ADS_INSIGHTS, ADS_MANAGEMENT
 from metasync.config import Settings
 from metasync.graph.errors import BUSINESS_USE_CASES, DEFAULT_RATE_LIMIT_WAIT
-from metasync.health.records import SCAN_BATCH, every_health
+from metasync.health.pages import SCAN_BATCH, every_health
 from metasync.keys import RedisKeys
 from metasync.models import (
     ExportRun,

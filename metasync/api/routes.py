@@ -49,7 +49,7 @@ from metasync.api.schemas import (
 )
 from metasync.config import Settings
 from metasync.export.currency import Converter
-from metasync.health.records import every_health
+from metasync.health.pages import every_health
 from metasync.keys import RedisKeys
 from metasync.models import (
     AdAccount,

@@ -42,6 +42,8 @@ HERE = Path(__file__).parent
 STATIC = {"htmx.min.js": "text/javascript", "console.css": "text/css"}
 PUBLIC_STATIC = {"console.css"}  # the login form is styled before anyone logs in
 TokenRefresher = Callable[[str], str]  # connection id -> request id
+Search = Annotated[str, Query(max_length=200)]
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 
 
 def _duration(seconds: float | None) -> str:
@@ -53,7 +55,10 @@ def _duration(seconds: float | None) -> str:
 
 def _ago(moment: datetime | None, now: datetime) -> str:
     moment = aware(moment)
-    return "never" if moment is None else f"{_duration((now - moment).total_seconds())} ago"
+    if moment is None:
+        return "never"
+    seconds = (now - moment).total_seconds()
+    return "just now" if seconds < 60 else f"{_duration(seconds)} ago"
 
 
 def _countdown(moment: datetime | None, now: datetime) -> str:
@@ -130,9 +135,6 @@ def console_router(
             "plain_query": urlencode({k: v for k, v in filters.items() if k != "flag"}),
         })  # fmt: skip
 
-    Search = Annotated[str, Query(max_length=200)]
-    PageNumber = Annotated[int, Query(ge=1, le=100_000)]
-
     @router.get("", response_class=HTMLResponse)
     def overview_page(request: Request, flag: str | None = None, tenant: Search = "",
                       q: Search = "", page: PageNumber = 1) -> Response:  # fmt: skip
@@ -152,8 +154,8 @@ def console_router(
             return page(request, "base.html", {}, 404)
         return page(request, "account.html", {
             **found, "h": found["health"], "notice": request.query_params.get("notice"),
-            "spend_chart": bar_chart(found["spend"], "spend"),
-            "rows_chart": bar_chart(found["rows"], "rows"),
+            "spend_chart": bar_chart(found["spend"], "spend", found["health"].currency),
+            "rows_chart": bar_chart(found["rows"], "rows", "rows"),
         })  # fmt: skip
 
     def act(

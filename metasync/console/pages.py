@@ -14,10 +14,11 @@ from typing import Any
 
 import redis
 
-from metasync.health.records import FLAGS, HealthPage, health_page, one_health
+from metasync.health.pages import FLAGS, HealthPage, health_page, one_health
 from metasync.keys import RedisKeys
 from metasync.models import (
     Ad,
+    AdSet,
     DailyInsight,
     OperatorAction,
     OptimizerSettings,
@@ -70,6 +71,20 @@ def _per_day(
     return spend, rows
 
 
+def _names(tenant_id: str, recommendations: list[Recommendation]) -> dict[str, str]:
+    """Meta id -> name of the ads and ad sets the recommendations are about (one query per
+    level, at most 20 ids)."""
+    names: dict[str, str] = {}
+    for level, document in (("ad", Ad), ("adset", AdSet)):
+        wanted = sorted({r.entity_id for r in recommendations if r.level == level})
+        if wanted:
+            for found in document.objects(tenant_id=tenant_id, meta_id__in=wanted).only(
+                "meta_id", "name"
+            ):
+                names[found.meta_id] = found.name or ""
+    return names
+
+
 def account_page(
     client: redis.Redis | None, keys: RedisKeys, connection_id: str, account_id: str
 ) -> dict[str, Any] | None:
@@ -81,6 +96,10 @@ def account_page(
     if health is None:
         return None
     spend, rows = _per_day(connection.tenant_id, account_id)
+    recommendations = list(
+        Recommendation.objects(tenant_id=connection.tenant_id, account_id=account_id)
+        .order_by("-proposed_at").limit(20)
+    )  # fmt: skip
     return {
         "health": health,
         "runs": list(
@@ -97,10 +116,8 @@ def account_page(
         "webhooks": list(
             WebhookEvent.objects(account_id=account_id).order_by("-received_at").limit(20)
         ),
-        "recommendations": list(
-            Recommendation.objects(tenant_id=connection.tenant_id, account_id=account_id)
-            .order_by("-proposed_at").limit(20)
-        ),
+        "recommendations": recommendations,
+        "entity_names": _names(connection.tenant_id, recommendations),
         "optimizer": OptimizerSettings.objects(tenant_id=connection.tenant_id)
         .only("mode", "evaluation_error", "evaluation_failed_at").first(),
         "actions": list(

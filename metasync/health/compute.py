@@ -202,7 +202,7 @@ def tenant_health(
                 health = AccountHealth(
                     tenant_id=tenant_id,
                     connection_id=connection_id,
-                    connection_name=connection.name or connection_id,
+                    connection_name=connection.name or f"Meta user {connection.meta_user_id}",
                     connection_status=connection.status,
                     account_id=account_id,
                     name=(account.name or "") if account is not None else "",

@@ -2,6 +2,7 @@
 
 from metasync.models.access import SCOPES, ApiKey, OperatorAction
 from metasync.models.account_state import AccountState, AccountSyncState
+from metasync.models.alerts import AlertState
 from metasync.models.base import MetaObject, as_decimal, aware, utcnow
 from metasync.models.bulk import RowValidationError, UpsertResult, upsert_page
 from metasync.models.connection import (
@@ -13,7 +14,7 @@ from metasync.models.connection import (
 )
 from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
 from metasync.models.exports import ExportRun, ExportTarget, FxRate
-from metasync.models.health import AccountHealthRecord
+from metasync.models.health import AccountHealthRecord, HealthTenant, page_key
 from metasync.models.insights import DailyInsight, InsightLevel, attribution_key, breakdown_key
 from metasync.models.library import (
     AdActivity,
@@ -58,6 +59,7 @@ __all__ = [
     "AdImage",
     "AdSet",
     "AdVideo",
+    "AlertState",
     "ApiKey",
     "AppliedUpgrade",
     "AuditEntry",
@@ -70,6 +72,7 @@ __all__ = [
     "ExportRun",
     "ExportTarget",
     "FxRate",
+    "HealthTenant",
     "InsightLevel",
     "MetaConnection",
     "MetaObject",
@@ -99,6 +102,7 @@ __all__ = [
     "aware",
     "breakdown_key",
     "find_connection",
+    "page_key",
     "rotate_connection_tokens",
     "upsert_page",
     "utcnow",
@@ -131,6 +135,8 @@ ALL_DOCUMENTS = (
     ReportRow,
     ReportAccess,
     AccountHealthRecord,
+    HealthTenant,
+    AlertState,
     AppliedUpgrade,
     Reconciliation,
     SyncRun,

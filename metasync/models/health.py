@@ -11,11 +11,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from mongoengine import BooleanField, DateTimeField, Document, ListField, StringField
+from mongoengine import BooleanField, DateTimeField, Document, IntField, ListField, StringField
 
 from metasync.models.base import BASE_META, utcnow
 
-__all__ = ["AccountHealthRecord"]
+__all__ = ["AccountHealthRecord", "HealthTenant", "page_key"]
+
+
+def page_key(tenant_id: str, seq: int) -> str:
+    """The overview's order: by tenant, then by the order the tenant's accounts arrived. A page
+    is a range of these keys, so reading one touches only its own records."""
+    return f"{tenant_id}\x1f{seq:010d}"
 
 
 class AccountHealthRecord(Document):  # type: ignore[misc]
@@ -41,16 +47,35 @@ class AccountHealthRecord(Document):  # type: ignore[misc]
     expiring_at = DateTimeField()  # from then on its token or data access is expiring
     failing = BooleanField(default=False)
     updated_at = DateTimeField(default=utcnow)
+    seq = IntField()  # the account's place among its tenant's (see HealthTenant)
+    page_key = StringField()  # page_key(tenant_id, seq)
 
     meta: ClassVar[dict[str, Any]] = {
         **BASE_META,
         "collection": "account_health",
         "indexes": [
             {"fields": ["tenant_id", "connection_id", "account_id"], "unique": True},
+            {"fields": ["page_key"]},
             {"fields": ["account_id", "connection_id"]},
             {"fields": ["name"]},
             {"fields": ["lagging_at"]},
             {"fields": ["expiring_at"]},
             {"fields": ["failing"]},
         ],
+    }
+
+
+class HealthTenant(Document):  # type: ignore[misc]
+    """Per tenant: the next ``seq`` to give a new account's record, and how many records it
+    has. The overview turns a page number into a range of ``page_key`` from these few
+    documents (one per tenant) instead of skipping over every account before the page."""
+
+    tenant_id = StringField(required=True)
+    next_seq = IntField(default=0)
+    accounts = IntField(default=0)
+
+    meta: ClassVar[dict[str, Any]] = {
+        **BASE_META,
+        "collection": "health_tenants",
+        "indexes": [{"fields": ["tenant_id"], "unique": True}],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -11,6 +12,10 @@ from pathlib import Path
 
 import pytest
 from celery import Celery
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from metasync.config import load_settings
 from metasync.embedded import EmbeddedService, free_port, start_mongo, start_web, wait_for_port
@@ -131,3 +136,19 @@ def wait_for_runs(sync_env: dict[str, str], tmp_path: Path) -> Callable[..., lis
         raise AssertionError(f"runs did not finish: {left}\n{report}")
 
     return wait
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, (
+        "chromium and chromedriver are needed (scripts/browser installs them)"
+    )
+    options = Options()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--window-size=1500,900"):  # fmt: skip
+        options.add_argument(argument)
+    session = webdriver.Chrome(service=Service(driver), options=options)
+    yield session
+    session.quit()

@@ -6,17 +6,12 @@ overview (docs/console-overview.png, shown in the README)."""
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import requests
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
@@ -46,22 +41,6 @@ def world_size() -> WorldSize:
 @pytest.fixture
 def sync_env(sync_env: dict[str, str]) -> dict[str, str]:
     return {**sync_env, "CONSOLE_USERS": f"ops:{hash_password(PASSWORD)}"}
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, (
-        "chromium and chromedriver are needed (scripts/browser installs them)"
-    )
-    options = Options()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1500,900"):  # fmt: skip
-        options.add_argument(argument)
-    session = webdriver.Chrome(service=Service(driver), options=options)
-    yield session
-    session.quit()
 
 
 def _flags(browser: WebDriver, account: str) -> str:

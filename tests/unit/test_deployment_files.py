@@ -18,7 +18,7 @@ def test_compose_services_and_their_duties() -> None:
     services = compose["services"]
     assert set(services) == {
         "mongodb", "redis", "worker", "beat", "flower", "web", "sandbox", "prometheus", "grafana",
-        "warehouse",
+        "alertmanager", "warehouse",
     }  # fmt: skip
     redis_command = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in redis_command and "--maxmemory-policy noeviction" in redis_command
@@ -38,6 +38,26 @@ def test_compose_services_and_their_duties() -> None:
     assert warehouse["environment"]["POSTGRES_PASSWORD_FILE"].startswith("/run/secrets/")
 
 
+def test_monitoring_listens_on_localhost_and_grafana_takes_its_password_from_a_file() -> None:
+    """Before: Prometheus (no auth) and Grafana (admin/admin) were published on every
+    interface."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("prometheus", "grafana", "alertmanager"):
+        ports = services[name]["ports"]
+        assert ports and all(port.startswith("127.0.0.1:") for port in ports), name
+    grafana = services["grafana"]["environment"]
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert "grafana_admin_password" in services["grafana"]["secrets"]
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "alertmanager:9093"
+    ]
+    mounted = " ".join(services["prometheus"]["volumes"])
+    assert "deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml" in mounted
+
+
 def test_prometheus_scrapes_metasync_and_flower_and_grafana_shows_what_is_exported() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     mounted = " ".join(compose["services"]["prometheus"]["volumes"])
@@ -51,7 +71,9 @@ def test_prometheus_scrapes_metasync_and_flower_and_grafana_shows_what_is_export
         "metasync": (["web:8000"], "/metrics"),
         "flower": (["flower:5555"], "/metrics"),
     }
-    assert all("basic_auth" in job for job in config["scrape_configs"]), "both need credentials"
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["metasync"]["authorization"]["type"] == "Bearer", "the scrape token, not a login"
+    assert "basic_auth" in jobs["flower"]
     dashboard = json.loads((ROOT / "deploy/grafana/dashboards/metasync.json").read_text())
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
     used = set(re.findall(r"\b(metasync_[a-z_0-9]+)", exprs))

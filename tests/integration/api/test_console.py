@@ -205,3 +205,25 @@ def test_the_account_page_shows_withheld_reports_and_why_ads_were_disapproved(
         'metasync_report_not_opted_in_accounts{report="placement_device",tenant="acme"} 1.0'
         in metrics
     )
+
+
+def test_the_pages_name_things_and_label_their_figures(
+    make_client: Callable[..., TestClient], acme: TenantMirror
+) -> None:
+    """Before: connections by 24-character id, recommendations by entity id, charts without
+    axis values or currency, unlabelled date fields, "0h 00m ago"."""
+    Ad.objects(tenant_id="acme", meta_id=acme.ad_id).update(set__name="Winter boots, video")
+    MetaConnection.objects(pk=acme.connection_id).update(unset__name=True)
+    refresh_health("acme")
+    OperatorAction(tenant_id="acme", action="sync", target=acme.connection_id, by="ops").save()
+    client = make_client()
+    _login(client)
+    overview = client.get("/console").text
+    assert "Meta user u1" in overview and f">{acme.connection_id} " not in overview
+    page = client.get(f"/console/accounts/{acme.connection_id}/{acme.account_id}").text
+    assert "<strong>Winter boots, video</strong>" in page, "the ad by name"
+    assert 'class="axis"' in page and "USD</text>" in page, "axis values in the currency"
+    assert "Spend per day (USD)" in page
+    for field in ("sync-since", "sync-until", "sync-kind"):
+        assert f'<label for="{field}">' in page and f'id="{field}"' in page
+    assert "just now" in page and "0h 00m ago" not in page
