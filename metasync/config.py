@@ -31,6 +31,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -306,6 +307,15 @@ class Settings(BaseModel):
             name, _, hashed = entry.partition(":")
             if not name.strip() or not hashed.startswith("$argon2"):
                 raise ValueError(f"entry for {name.strip() or '?'!r} is not name:argon2-hash")
+        return value
+
+    @field_validator("ALERT_WEBHOOK_URL", "ALERT_SMTP_URL")
+    @classmethod
+    def _alert_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        schemes = ("http://", "https://") if info.field_name == "ALERT_WEBHOOK_URL" else (
+            "smtp://", "smtps://")  # fmt: skip
+        if value is not None and not value.get_secret_value().startswith(schemes):
+            raise ValueError("bad scheme")
         return value
 
     @field_validator("LOG_LEVEL")

@@ -17,7 +17,8 @@ import hashlib
 import hmac
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
+from typing import Any
 
 import redis
 from fastapi import FastAPI, Request, Response
@@ -139,29 +140,31 @@ class MirrorCollector(Collector):
         throttling = _gauge("metasync_throttling_errors_24h",
                             "throttling errors (codes 4, 17, 32, 613, 80000-80014) in 24 hours",
                             ["tenant"])  # fmt: skip
-        newest: dict[tuple[str, str, str], SyncRun] = {}
+        newest: dict[tuple[str, str, str], dict[str, Any]] = {}
         row_totals: dict[tuple[str, str], int] = defaultdict(int)
         call_totals: dict[str, int] = defaultdict(int)
         throttle_totals: dict[str, int] = defaultdict(int)
-        recent = SyncRun.objects(started_at__gte=utcnow() - WINDOW).only(
-            "tenant_id", "connection_id", "kind", "status", "finished_at", "rows", "api_calls",
-            "errors",
-        ).batch_size(SCAN_BATCH)  # fmt: skip
+        fields = ("tenant_id", "connection_id", "kind", "status", "finished_at", "rows",
+                  "api_calls", "errors.code")  # fmt: skip
+        recent = SyncRun._get_collection().find(  # raw documents: no model per run
+            {"started_at": {"$gte": utcnow() - WINDOW}}, dict.fromkeys(fields, 1),
+            batch_size=SCAN_BATCH,
+        )  # fmt: skip
         for run in recent:
-            for level, count in (run.rows or {}).items():
-                row_totals[(run.tenant_id, level)] += int(count or 0)
-            call_totals[run.tenant_id] += int(run.api_calls or 0)
-            throttle_totals[run.tenant_id] += sum(
-                1 for e in run.errors or [] if e.get("code") in THROTTLING_CODES
+            tenant = run["tenant_id"]
+            for level, count in (run.get("rows") or {}).items():
+                row_totals[(tenant, level)] += int(count or 0)
+            call_totals[tenant] += int(run.get("api_calls") or 0)
+            throttle_totals[tenant] += sum(
+                1 for e in run.get("errors") or [] if e.get("code") in THROTTLING_CODES
             )
-            key = (run.tenant_id, run.connection_id, run.kind)
-            if run.finished_at is not None and (
-                key not in newest or run.finished_at > newest[key].finished_at
-            ):
+            key = (tenant, run["connection_id"], run["kind"])
+            done = run.get("finished_at")
+            if done is not None and (key not in newest or done > newest[key]["finished_at"]):
                 newest[key] = run
         for key, run in newest.items():
-            last.add_metric(list(key), 1.0 if run.status == "succeeded" else 0.0)
-            finished.add_metric(list(key), run.finished_at.timestamp())
+            last.add_metric(list(key), 1.0 if run["status"] == "succeeded" else 0.0)
+            finished.add_metric(list(key), run["finished_at"].replace(tzinfo=UTC).timestamp())
         for (tenant, level), count in row_totals.items():
             rows.add_metric([tenant, level], count)
         for tenant, count in call_totals.items():

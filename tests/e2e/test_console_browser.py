@@ -23,6 +23,7 @@ from metasync.embedded import Workers
 from metasync.models import MetaConnection, OperatorAction, SyncRun
 from metasync.sandbox.world import WorldSize
 from metasync.sync import Period, SyncContext, run_inline
+from tests.support.console import login, post_form
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -115,13 +116,15 @@ def test_an_api_sync_request_and_a_console_token_refresh_go_through_the_workers(
     assert other.status_code == 401, "no key, no status"
 
     console = requests.Session()
-    login = {"username": "ops", "password": PASSWORD, "next": "/console"}
-    assert console.post(f"{web_url}/console/login", data=login, timeout=10).status_code == 200
+    logged_in = login(console, PASSWORD, base=web_url, origin=web_url)
+    assert logged_in.status_code == 303, logged_in.text
     before = MetaConnection.objects.get(pk=connection.pk).token_expires_at
     time.sleep(1.1)  # the sandbox's new expiry is a second later at least
-    refreshed = console.post(
-        f"{web_url}/console/connections/{connection.pk}/refresh-token",
-        data={"account_id": connection.ad_account_ids[0]}, timeout=10,
+    account = connection.ad_account_ids[0]
+    refreshed = post_form(
+        console, f"/console/connections/{connection.pk}/refresh-token",
+        {"account_id": account}, f"/console/accounts/{connection.pk}/{account}",
+        base=web_url, origin=web_url, timeout=10,
     )  # fmt: skip
     assert refreshed.status_code == 200 and "token refresh queued" in refreshed.text
     deadline = time.monotonic() + 60

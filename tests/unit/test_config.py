@@ -82,6 +82,13 @@ def test_empty_string_counts_as_missing() -> None:
         ("META_MAX_RETRIES", "11", "retried"),
         ("META_RETRY_BASE_SECONDS", "-1", "backoff delay"),
         ("LOG_LEVEL", "LOUD", "DEBUG, INFO"),
+        ("METRICS_TOKEN", "short", "bearer token"),
+        ("CONSOLE_ORIGIN", "https://ops.example.com/console", "public origin"),
+        ("CONSOLE_SESSION_HOURS", "0", "hours a console session"),
+        ("API_REQUESTS_PER_MINUTE", "0", "requests one API key"),
+        ("AUDIT_RETENTION_DAYS", "7", "audit entries"),
+        ("ALERT_WEBHOOK_URL", "hooks.slack.com/x", "Slack-compatible"),
+        ("ALERT_SMTP_URL", "mail.example.com", "smtp://"),
     ],
 )
 def test_invalid_value_names_variable_and_expectation(name: str, value: str, expects: str) -> None:
