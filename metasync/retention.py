@@ -23,6 +23,9 @@ Each removal is one ``delete_many`` on an index of the time field.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
+
+from mongoengine import Document
 
 from metasync.config import Settings
 from metasync.models import (
@@ -35,36 +38,26 @@ from metasync.models import (
     utcnow,
 )
 
-__all__ = ["UNSETTLED", "purge_old_records"]
+__all__ = ["PURGED", "UNSETTLED", "purge_old_records"]
 
 UNSETTLED = ("proposed", "approved")  # a decision or a write may still come: never removed
+# collection -> (its document, the time field, the setting of its days, what else must hold)
+PURGED: dict[str, tuple[type[Document], str, str, dict[str, Any]]] = {
+    "recommendations": (Recommendation, "proposed_at", "RECOMMENDATION_RETENTION_DAYS",
+                        {"state__nin": UNSETTLED}),
+    "optimizer_audit": (AuditEntry, "at", "AUDIT_RETENTION_DAYS", {}),
+    "operator_actions": (OperatorAction, "at", "OPERATOR_ACTION_RETENTION_DAYS", {}),
+    "ad_activities": (AdActivity, "event_time", "ACTIVITY_RETENTION_DAYS", {}),
+    "change_records": (ChangeRecord, "seen_at", "ACTIVITY_RETENTION_DAYS", {}),
+    "reconciliations": (Reconciliation, "checked_at", "RECONCILIATION_RETENTION_DAYS", {}),
+}  # fmt: skip
 
 
 def purge_old_records(settings: Settings, now: datetime | None = None) -> dict[str, int]:
     """Remove what is past its retention; returns the documents removed per collection."""
     now = now or utcnow()
-
-    def before(days: int) -> datetime:
-        return now - timedelta(days=days)
-
-    removed = {
-        "recommendations": Recommendation.objects(
-            proposed_at__lt=before(settings.RECOMMENDATION_RETENTION_DAYS), state__nin=UNSETTLED
-        ).delete(),
-        "optimizer_audit": AuditEntry.objects(
-            at__lt=before(settings.AUDIT_RETENTION_DAYS)
-        ).delete(),
-        "operator_actions": OperatorAction.objects(
-            at__lt=before(settings.OPERATOR_ACTION_RETENTION_DAYS)
-        ).delete(),
-        "ad_activities": AdActivity.objects(
-            event_time__lt=before(settings.ACTIVITY_RETENTION_DAYS)
-        ).delete(),
-        "change_records": ChangeRecord.objects(
-            seen_at__lt=before(settings.ACTIVITY_RETENTION_DAYS)
-        ).delete(),
-        "reconciliations": Reconciliation.objects(
-            checked_at__lt=before(settings.RECONCILIATION_RETENTION_DAYS)
-        ).delete(),
-    }
-    return {name: int(count or 0) for name, count in removed.items()}
+    removed = {}
+    for name, (document, field, setting, extra) in PURGED.items():
+        cutoff = now - timedelta(days=int(getattr(settings, setting)))
+        removed[name] = int(document.objects(**{f"{field}__lt": cutoff}, **extra).delete() or 0)
+    return removed
