@@ -140,8 +140,7 @@ def api_router(
         """One ad account's freshness and health (one entry per connection that holds it)."""
         found = [
             HealthOut(**h.as_dict())
-            for h in every_health(redis_client, keys, who.tenant_id)
-            if h.account_id == account_id
+            for h in every_health(redis_client, keys, who.tenant_id, account_id=account_id)
         ]
         if not found:
             raise ApiProblem(404, f"account_id: no ad account {account_id} of this tenant")

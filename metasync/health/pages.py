@@ -161,13 +161,15 @@ def every_health(
     keys: RedisKeys,
     tenant: str | None = None,
     now: datetime | None = None,
+    account_id: str | None = None,
 ) -> list[AccountHealth]:
-    """Every account's health (of ``tenant`` only, when given, in the overview's order), read
-    in one batch."""
+    """Every account's health (of ``tenant`` only, and of ``account_id`` only, when given, in
+    the overview's order), read in one batch."""
     now = now or utcnow()
     collection = AccountHealthRecord._get_collection()
     if tenant:
-        rows = collection.find({"tenant_id": tenant}, batch_size=SCAN_BATCH).sort("page_key", 1)
+        scope = {"tenant_id": tenant, **({"account_id": account_id} if account_id else {})}
+        rows = collection.find(scope, batch_size=SCAN_BATCH).sort("page_key", 1)
     else:  # /metrics: no order needed, and sorting every record costs the server
         rows = collection.find({}, batch_size=SCAN_BATCH)
     return _finish(list(rows), client, keys, now)
