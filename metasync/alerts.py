@@ -137,24 +137,32 @@ def check_alerts(
     """Compare the problems of now with those announced; announce what opened and cleared."""
     now = now or utcnow()
     problems = current_problems(client, keys or RedisKeys(settings.REDIS_KEY_PREFIX), now)
-    for key, summary in problems.items():
-        AlertState.objects(key=key).update_one(
-            upsert=True,
-            set_on_insert__summary=summary,
-            set_on_insert__opened_at=now,
-            set_on_insert__announced=False,
-        )
-    AlertState.objects(key__nin=list(problems), cleared_at=None).update(set__cleared_at=now)
-    AlertState.objects(key__in=list(problems), cleared_at__ne=None, announced=True).update(
-        set__cleared_at=None, set__opened_at=now, set__announced=False
-    )  # it came back after its clear was announced: a new problem
-    AlertState.objects(cleared_at__ne=None, announced=False).delete()  # came and went unsaid
-    fresh = list(AlertState.objects(cleared_at=None, announced=False))
-    over = list(AlertState.objects(cleared_at__ne=None))
-    result = CheckResult(
-        opened=[s.summary for s in fresh],
-        cleared=[s.summary for s in over if s.announced],
-    )
+    collection = AlertState._get_collection()
+    states = {s["key"]: s for s in collection.find({})}  # what is open or awaits its clear
+    born = [{"key": k, "summary": v, "opened_at": now, "announced": False, "cleared_at": None}
+            for k, v in problems.items() if k not in states]  # fmt: skip
+    if born:
+        collection.insert_many(born)
+    changed = []  # only what moved is written: a long outage costs no write per check
+    for state in states.values():
+        open_now, cleared = state["key"] in problems, state.get("cleared_at") is not None
+        if open_now and cleared:  # back after it cleared: a new problem
+            state.update(cleared_at=None, opened_at=now, announced=False)
+        elif not open_now and not cleared:
+            state["cleared_at"] = now
+        else:
+            continue
+        changed.append(state)
+    for state in changed:
+        fields = {k: state.get(k) for k in ("cleared_at", "opened_at", "announced")}
+        collection.update_one({"_id": state["_id"]}, {"$set": fields})
+    unsaid = [s["_id"] for s in states.values() if s.get("cleared_at") and not s.get("announced")]
+    if unsaid:  # came and went before it was told: nothing to say
+        collection.delete_many({"_id": {"$in": unsaid}})
+    everything = [*born, *states.values()]
+    fresh = [s for s in everything if s.get("cleared_at") is None and not s.get("announced")]
+    over = [s for s in everything if s.get("cleared_at") and s.get("announced")]
+    result = CheckResult(opened=[s["summary"] for s in fresh], cleared=[s["summary"] for s in over])
     if not result.opened and not result.cleared:
         return result
     if settings.ALERT_WEBHOOK_URL is None and settings.ALERT_SMTP_URL is None:
@@ -163,6 +171,7 @@ def check_alerts(
     if result.errors:
         log.warning("alerts could not be sent: %s", "; ".join(result.errors))
         return result
-    AlertState.objects(pk__in=[s.pk for s in fresh]).update(set__announced=True)
-    AlertState.objects(pk__in=[s.pk for s in over]).delete()
+    collection.update_many({"key": {"$in": [s["key"] for s in fresh]}},
+                           {"$set": {"announced": True}})  # fmt: skip
+    collection.delete_many({"_id": {"$in": [s["_id"] for s in over]}})
     return result

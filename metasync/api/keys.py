@@ -23,6 +23,7 @@ __all__ = [
     "Caller",
     "authenticate",
     "create_key",
+    "digest",
     "list_keys",
     "revoke",
     "set_scopes",
@@ -50,7 +51,8 @@ class Caller:
         return f"api-key:{self.key_id}"
 
 
-def _digest(secret: str) -> str:
+def digest(secret: str) -> str:
+    """The SHA-256 of a secret of high entropy (a key, a scrape token), as stored and compared."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -72,7 +74,7 @@ def create_key(
         raise ApiKeyError("an API key needs a tenant")
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     record = ApiKey(
-        tenant_id=tenant_id, key_id=key_id, secret_sha256=_digest(secret), name=name,
+        tenant_id=tenant_id, key_id=key_id, secret_sha256=digest(secret), name=name,
         created_by=by, scopes=_checked_scopes(scopes),
     ).save()  # fmt: skip
     return record, f"{PREFIX}{key_id}_{secret}"
@@ -112,7 +114,7 @@ def authenticate(presented: str | None, now: datetime | None = None) -> Caller |
     found = ApiKey.objects(key_id=key_id).first()
     if found is None or found.revoked_at is not None:
         return None
-    if not hmac.compare_digest(found.secret_sha256, _digest(secret)):
+    if not hmac.compare_digest(found.secret_sha256, digest(secret)):
         return None
     moment = now or utcnow()
     if found.last_used_at is None or moment - found.last_used_at > TOUCH_EVERY:

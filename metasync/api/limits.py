@@ -66,12 +66,12 @@ class PendingSyncs:
         its run finished, or when no worker opened a run for it in :data:`UNSTARTED_SECONDS`
         (a worker skips a request for a paused or busy connection without opening one)."""
         key = self.keys.pending_sync(connection_id)
-        found: dict[bytes, bytes] = self.client.hgetall(key)  # type: ignore[assignment]
-        if not found:
+        found: bytes | None = self.client.get(key)  # type: ignore[assignment]
+        if found is None:
             return None
-        request_id = found[b"request"].decode()
+        asked_at, _, request_id = found.decode().partition(" ")
         run = SyncRun.objects(request_id=request_id).only("finished_at").first()
-        asked_ago = time.time() - float(found[b"at"])
+        asked_ago = time.time() - float(asked_at)
         if (run is not None and run.finished_at is not None) or (
             run is None and asked_ago > UNSTARTED_SECONDS
         ):
@@ -79,19 +79,17 @@ class PendingSyncs:
             return None
         return request_id
 
-    def claim(self, connection_id: str, placeholder: str) -> bool:
-        """Record a request being queued for the connection, unless one is pending."""
+    def claim(self, connection_id: str) -> bool:
+        """Record a request being queued for the connection, unless one is pending (the claim
+        expires after :data:`PENDING_SECONDS` whatever becomes of it)."""
+        value = f"{time.time()} (being queued)"
         key = self.keys.pending_sync(connection_id)
-        with self.client.pipeline() as pipe:
-            pipe.hsetnx(key, "request", placeholder)
-            pipe.hsetnx(key, "at", str(time.time()))
-            pipe.expire(key, PENDING_SECONDS)
-            taken = pipe.execute()[0]
-        return bool(taken)
+        return bool(self.client.set(key, value, nx=True, ex=PENDING_SECONDS))
 
     def queued(self, connection_id: str, request_id: str) -> None:
-        """The claimed request got its id from the broker."""
-        self.client.hset(self.keys.pending_sync(connection_id), "request", request_id)
+        """The claimed request got its id from the broker (the claim keeps its expiry)."""
+        key = self.keys.pending_sync(connection_id)
+        self.client.set(key, f"{time.time()} {request_id}", xx=True, keepttl=True)
 
     def release(self, connection_id: str) -> None:
         """The claimed request could not be queued."""

@@ -13,7 +13,6 @@ Labels are ids (tenant, connection, ad account), never names or tokens.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections import defaultdict
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from metasync.api.keys import digest
 from metasync.budgets import ADS_INSIGHTS, ADS_MANAGEMENT
 from metasync.config import Settings
 from metasync.graph.errors import BUSINESS_USE_CASES, DEFAULT_RATE_LIMIT_WAIT
@@ -232,10 +232,6 @@ class MirrorCollector(Collector):
         yield from (failing, succeeded)
 
 
-def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
-
-
 def add_metrics_route(
     app: FastAPI, settings: Settings, client: redis.Redis, keys: RedisKeys
 ) -> None:
@@ -246,7 +242,7 @@ def add_metrics_route(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(MirrorCollector(client, keys))
     token = settings.METRICS_TOKEN
-    expected = _digest(token.get_secret_value()) if token is not None else None
+    expected = digest(token.get_secret_value()).encode() if token is not None else None
 
     def allowed(authorization: str | None) -> bool:
         if settings.METRICS_PUBLIC:
@@ -255,7 +251,7 @@ def add_metrics_route(
         return (
             expected is not None
             and scheme.lower() == "bearer"
-            and hmac.compare_digest(_digest(presented.strip()), expected)
+            and hmac.compare_digest(digest(presented.strip()).encode(), expected)
         )
 
     @app.get("/metrics", include_in_schema=False)

@@ -255,7 +255,7 @@ def api_router(
             }
         connection_id = str(connection.pk)
         waiting = pending.pending(connection_id)
-        if waiting is not None or not pending.claim(connection_id, "being queued"):
+        if waiting is not None or not pending.claim(connection_id):
             raise ApiProblem(409, f"connection_id: sync request {waiting or '(being queued)'} "
                              "of this connection is still pending; follow it at "
                              f"/api/v1/syncs/{waiting}")  # fmt: skip

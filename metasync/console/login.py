@@ -64,7 +64,12 @@ class Gate:
         self.form_tokens = URLSafeTimedSerializer(secret, salt="login-form")
 
     def session(self, request: Request) -> Session | None:
-        return self.sessions.find(request.cookies.get(COOKIE))
+        """The request's session, read from Redis once per request (a page asks twice: for
+        its access check and for its header)."""
+        if not hasattr(request.state, "console_session"):
+            request.state.console_session = self.sessions.find(request.cookies.get(COOKIE))
+        found: Session | None = request.state.console_session
+        return found
 
     def login_token(self) -> str:
         return self.form_tokens.dumps(secrets.token_hex(8))

@@ -11,11 +11,13 @@
 - **Failing**: the connection's token expired or was revoked, or it is in error (a paused one is
   not failing), the account is lost or unreadable, or the last run that planned it failed.
 - **Throttled until**: the latest block the rate governor holds for the account or its
-  connection (Redis).
+  connection (Redis, :func:`add_throttles`, read with whatever page shows the accounts).
 
-Cost: one aggregation of the tenant's account-level daily rows of the last 14 days (newest date
-per account; an account with none in them costs one indexed read of its newest row), one query
-each for accounts, connections and account states, and one Redis ``MGET`` for every block.
+Cost, for a whole tenant: one aggregation of its account-level daily rows of the last 14 days
+(newest date per account; an account with none in them costs one indexed read of its newest
+row) and one query each for accounts, connections and account states. For one connection (a
+run closing): a few indexed reads per account of that connection, nothing tenant-wide but the
+tenant's not-opted-in reports.
 """
 
 from __future__ import annotations
@@ -88,17 +90,22 @@ class AccountHealth:
         return asdict(self)
 
 
-def newest_days(tenant_id: str, accounts: Iterable[str], today: date) -> dict[str, str]:
-    """Account id -> the newest date of its account-level daily rows. One ``$group`` over the
-    last :data:`RECENT_DAYS` days (bounded however long the history), then one indexed read of
-    the newest row for each account with none in them (rare: accounts long out of date)."""
-    since = (today - timedelta(days=RECENT_DAYS)).isoformat()
-    pipeline = [
-        {"$match": {"tenant_id": tenant_id, "level": "account", "breakdown_key": "",
-                    "date": {"$gte": since}}},
-        {"$group": {"_id": "$account_id", "newest": {"$max": "$date"}}},
-    ]  # fmt: skip
-    found = {row["_id"]: row["newest"] for row in DailyInsight.objects.aggregate(pipeline)}
+def newest_days(
+    tenant_id: str, accounts: Iterable[str], today: date, whole_tenant: bool = True
+) -> dict[str, str]:
+    """Account id -> the newest date of its account-level daily rows. For a whole tenant, one
+    ``$group`` over the last :data:`RECENT_DAYS` days (bounded however long the history), then
+    one indexed read of the newest row for each account with none in them (rare: accounts long
+    out of date); for a few accounts (one connection's), that indexed read each."""
+    found: dict[str, str] = {}
+    if whole_tenant:
+        since = (today - timedelta(days=RECENT_DAYS)).isoformat()
+        pipeline = [
+            {"$match": {"tenant_id": tenant_id, "level": "account", "breakdown_key": "",
+                        "date": {"$gte": since}}},
+            {"$group": {"_id": "$account_id", "newest": {"$max": "$date"}}},
+        ]  # fmt: skip
+        found = {row["_id"]: row["newest"] for row in DailyInsight.objects.aggregate(pipeline)}
     for account_id in set(accounts) - set(found):
         older = (
             DailyInsight.objects(tenant_id=tenant_id, account_id=account_id, level="account")
@@ -159,49 +166,64 @@ def flags_of(health: AccountHealth, now: datetime) -> list[str]:
     return flags
 
 
+def _one_connection(
+    tenant_id: str, connection_id: str, today: date
+) -> tuple[list[MetaConnection], dict[str, AdAccount], dict[tuple[str, str], Any], dict[str, str]]:
+    """What :func:`tenant_health` reads for one connection, in reads of its own accounts only
+    (a run closing pays for its connection, not for its tenant)."""
+    connections = list(MetaConnection.objects(tenant_id=tenant_id, pk=connection_id))
+    states = {(s.connection_id, s.account_id): s
+              for s in AccountSyncState.objects(connection_id=connection_id)}  # fmt: skip
+    held = {a for c in connections for a in c.ad_account_ids or []} | {a for _, a in states}
+    accounts = {}
+    for account_id in held:
+        found = AdAccount.objects(tenant_id=tenant_id, meta_id=f"act_{account_id}")
+        account = found.only(*ACCOUNT_FIELDS).first()
+        if account is not None:
+            accounts[account_id] = account
+    return connections, accounts, states, newest_days(tenant_id, held, today, whole_tenant=False)
+
+
+def _whole_tenant(
+    tenant_id: str, today: date
+) -> tuple[list[MetaConnection], dict[str, AdAccount], dict[tuple[str, str], Any], dict[str, str]]:
+    """What :func:`tenant_health` reads for every connection of a tenant."""
+    accounts = {a.meta_id.removeprefix("act_"): a
+                for a in AdAccount.objects(tenant_id=tenant_id).only(*ACCOUNT_FIELDS)}  # fmt: skip
+    states = {(s.connection_id, s.account_id): s
+              for s in AccountSyncState.objects(tenant_id=tenant_id)}  # fmt: skip
+    connections = list(MetaConnection.objects(tenant_id=tenant_id).order_by("created_at"))
+    held = {a for c in connections for a in c.ad_account_ids or []} | {a for _, a in states}
+    return connections, accounts, states, newest_days(tenant_id, held, today)
+
+
 def tenant_health(
-    tenant_ids: Iterable[str],
-    client: redis.Redis | None = None,
-    keys: RedisKeys | None = None,
-    now: datetime | None = None,
-    connection_id: str | None = None,
+    tenant_ids: Iterable[str], now: datetime | None = None, connection_id: str | None = None
 ) -> list[AccountHealth]:
     """Every ad account of every connection of ``tenant_ids`` (of ``connection_id`` only, when
-    given), with its health."""
+    given), with its health (throttles are not read: they are Redis's, read with a page)."""
     now = now or utcnow()
-    keys = keys or RedisKeys()
     found: list[AccountHealth] = []
     for tenant_id in tenant_ids:
-        accounts = {
-            a.meta_id.removeprefix("act_"): a
-            for a in AdAccount.objects(tenant_id=tenant_id).only(*ACCOUNT_FIELDS)
-        }
-        states = {
-            (s.connection_id, s.account_id): s
-            for s in AccountSyncState.objects(tenant_id=tenant_id)
-        }
-        chosen = {"pk": connection_id} if connection_id else {}
-        connections = list(
-            MetaConnection.objects(tenant_id=tenant_id, **chosen).order_by("created_at")
+        connections, accounts, states, newest = (
+            _one_connection(tenant_id, connection_id, now.date())
+            if connection_id
+            else _whole_tenant(tenant_id, now.date())
         )
-        held_ids = {a for c in connections for a in c.ad_account_ids or []} | {a for _, a in states}
-        newest = newest_days(tenant_id, held_ids, now.date())
         withheld: dict[str, list[str]] = {}
         for access in ReportAccess.objects(
             tenant_id=tenant_id, state=ReportAccessState.NOT_OPTED_IN
         ).only("account_id", "report"):
             withheld.setdefault(access.account_id, []).append(access.report)
         for connection in connections:
-            connection_id = str(connection.pk)
-            held = set(connection.ad_account_ids or []) | {
-                a for c, a in states if c == connection_id
-            }
+            held_by = str(connection.pk)
+            held = set(connection.ad_account_ids or []) | {a for c, a in states if c == held_by}
             for account_id in sorted(held):
-                account, state = accounts.get(account_id), states.get((connection_id, account_id))
+                account, state = accounts.get(account_id), states.get((held_by, account_id))
                 zone = account.timezone_name if account is not None else None
                 health = AccountHealth(
                     tenant_id=tenant_id,
-                    connection_id=connection_id,
+                    connection_id=held_by,
                     connection_name=connection.name or f"Meta user {connection.meta_user_id}",
                     connection_status=connection.status,
                     account_id=account_id,
@@ -225,7 +247,6 @@ def tenant_health(
                     not_opted_in=sorted(withheld.get(account_id, [])),
                 )
                 found.append(health)
-    add_throttles(found, client, keys, now)
     for health in found:
         health.flags = flags_of(health, now)
     return found

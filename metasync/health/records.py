@@ -113,19 +113,22 @@ def refresh_health(tenant_id: str, connection_id: str | None = None) -> int:
         if seq is not None:
             change["$setOnInsert"] = {"seq": seq, "page_key": page_key(tenant_id, seq)}
         writes.append(UpdateOne(natural, change, upsert=True))
-    if writes:
-        collection.bulk_write(writes, ordered=False)
+    inserted = collection.bulk_write(writes, ordered=False).upserted_count if writes else 0
     held = {(h.connection_id, h.account_id) for h in found}
-    for key, record_id in existing.items():
-        if key not in held:
-            collection.delete_one({"_id": record_id})
-    accounts = collection.count_documents({"tenant_id": tenant_id})
-    counter = HealthTenant._get_collection().find_one_and_update(
-        {"tenant_id": tenant_id}, {"$set": {"accounts": accounts}}, upsert=True,
-        return_document=ReturnDocument.AFTER,
-    )  # fmt: skip
-    if connection_id is None and counter.get("next_seq", 0) != accounts:
-        _renumber(tenant_id)  # gaps left by removed accounts: pages full again
+    gone = [record_id for key, record_id in existing.items() if key not in held]
+    removed = collection.delete_many({"_id": {"$in": gone}}).deleted_count if gone else 0
+    counters = HealthTenant._get_collection()
+    if connection_id is None:  # the whole tenant: its records are exactly those found
+        counter = counters.find_one_and_update(
+            {"tenant_id": tenant_id}, {"$set": {"accounts": len(found)}}, upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )  # fmt: skip
+        if counter.get("next_seq", 0) != len(found):
+            _renumber(tenant_id)  # gaps left by removed accounts: pages full again
+    elif inserted or removed:  # what this write changed (the hourly refresh sets it exact)
+        counters.update_one(
+            {"tenant_id": tenant_id}, {"$inc": {"accounts": inserted - removed}}, upsert=True
+        )
     return len(writes)
 
 

@@ -44,7 +44,6 @@ def make_client(
         clients.append(client)
         return client
 
-    make.web_env = web_env  # type: ignore[attr-defined]
     yield make
     for client in clients:
         client.__exit__(None, None, None)

@@ -77,20 +77,16 @@ def test_failed_logins_earn_waits_per_address_and_per_user(
 
 
 def test_password_checks_at_once_are_bounded(
-    make_client: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+    web_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before: 48 clients guessing at once held 48 x 64 MiB."""
     monkeypatch.setattr(auth, "CHECK_QUEUE_SECONDS", 0.05)
-    users = ConsoleUsers(load_settings({**_env(make_client), "PASSWORD_CHECKS_AT_ONCE": "1"}))
+    users = ConsoleUsers(load_settings({**web_env, "PASSWORD_CHECKS_AT_ONCE": "1"}))
     assert users.slots.acquire(timeout=1)  # the one slot is busy
     with pytest.raises(auth.ChecksBusy, match="too many password checks"):
         users.check("ops", PASSWORD)
     users.slots.release()
     assert users.check("ops", PASSWORD)
-
-
-def _env(make_client: Callable[..., TestClient]) -> dict[str, str]:
-    return make_client.web_env  # type: ignore[attr-defined,no-any-return]
 
 
 def test_sessions_end_at_logout_and_at_a_password_change(

@@ -9,15 +9,16 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from pymongo import monitoring
 
 from metasync.config import load_settings
 from metasync.health.pages import health_page
 from metasync.health.records import refresh_health
 from metasync.keys import RedisKeys
 from metasync.models import (
+    AccountHealthRecord,
     AccountSyncState,
     AuditEntry,
+    HealthTenant,
     MetaConnection,
     OperatorAction,
     Recommendation,
@@ -25,28 +26,13 @@ from metasync.models import (
 )
 from metasync.retention import purge_old_records
 from tests.integration.api.conftest import PASSWORD
+from tests.support.commands import CommandCounter, command_counter
 from tests.support.console import login
 
 
-class Commands(monitoring.CommandListener):
-    """Counts the MongoDB commands sent while ``counting`` is set."""
-
-    def __init__(self) -> None:
-        self.counting, self.names = False, []  # type: list[str]
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if self.counting:
-            self.names.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None: ...
-    def failed(self, event: monitoring.CommandFailedEvent) -> None: ...
-
-
 @pytest.fixture(scope="module")
-def commands() -> Commands:
-    listener = Commands()
-    monitoring.register(listener)  # applies to clients made from now on
-    return listener
+def commands() -> CommandCounter:
+    return command_counter()
 
 
 def _fleet(accounts: int) -> None:
@@ -62,17 +48,8 @@ def _fleet(accounts: int) -> None:
     refresh_health("fleet")
 
 
-def _counted(commands: Commands, call: Callable[[], object]) -> list[str]:
-    commands.names, commands.counting = [], True
-    try:
-        call()
-    finally:
-        commands.counting = False
-    return commands.names
-
-
 def test_the_overview_and_a_scrape_cost_the_same_commands_at_any_size(
-    commands: Commands, make_client: Callable[..., TestClient], mongo: str
+    commands: CommandCounter, make_client: Callable[..., TestClient], mongo: str
 ) -> None:
     client = make_client(METRICS_PUBLIC="true")
     login(client, PASSWORD)
@@ -80,8 +57,8 @@ def test_the_overview_and_a_scrape_cost_the_same_commands_at_any_size(
     for accounts in (30, 150):
         MetaConnection.objects(tenant_id="fleet").delete()
         _fleet(accounts)
-        page = _counted(commands, lambda: client.get("/console?flag=failing"))
-        scrape = _counted(commands, lambda: client.get("/metrics"))
+        page = commands.sent_by(lambda: client.get("/console?flag=failing"))
+        scrape = commands.sent_by(lambda: client.get("/metrics"))
         sizes[accounts] = (len(page), len(scrape))
         listed = client.get("/console").text
         assert listed.count('class="account"') == min(accounts, 50), "50 a page"
@@ -127,3 +104,20 @@ def test_every_growing_collection_has_a_retention(env: dict[str, str], mongo: st
     assert {r.state for r in Recommendation.objects} == {"proposed", "approved", "rejected"}
     assert removed["operator_actions"] == 1 and OperatorAction.objects.count() == 1
     assert removed["optimizer_audit"] == 0, "the audit is kept longest"
+
+
+def test_a_connection_refresh_writes_what_a_tenant_refresh_writes(mongo: str) -> None:
+    """A run closing rewrites its own connection's records from reads of its own accounts; the
+    records and the tenant's account count come out as a whole-tenant refresh makes them."""
+    _fleet(30)
+    connection = MetaConnection.objects(tenant_id="fleet").order_by("created_at").first()
+    AccountSyncState.objects(connection_id=str(connection.pk)).update(set__last_outcome="failed")
+    MetaConnection.objects(pk=connection.pk).update(push__ad_account_ids="999999")
+    fields = {"_id": 0, "updated_at": 0}
+    refresh_health("fleet", str(connection.pk))
+    by_connection = list(AccountHealthRecord._get_collection().find({}, fields).sort("page_key"))
+    counted = HealthTenant.objects.get(tenant_id="fleet").accounts
+    refresh_health("fleet")
+    by_tenant = list(AccountHealthRecord._get_collection().find({}, fields).sort("page_key"))
+    assert by_connection == by_tenant and counted == len(by_tenant) == 31
+    assert sum(r["failing"] for r in by_tenant) == 14, "its 10, and 4 of the other 20"
