@@ -22,6 +22,7 @@ demo: install ## The demo: embedded MongoDB and Redis, the sandbox, workers, bea
 	@.venv/bin/metasync demo $(DEMO_ARGS)
 
 bench: install ## Every benchmark (prints tables, saves bench/results/*.json)
+	@scripts/warehouse-emulators
 	@for b in sandbox_rps entity_sync performance_sync governor webhooks peers run_document scale profile_sync export; do .venv/bin/python -m bench.$$b || exit 1; done
 	.venv/bin/python -m bench.reports --airbyte
 

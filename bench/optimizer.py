@@ -50,11 +50,11 @@ TENANT = "bench-optimizer"
 RULES = """
 rules:
   - kind: cost_per_conversion
-    target: 20
+    target: {USD: 20, EUR: 20}  # the world's two accounts spend USD and EUR
   - kind: return_on_spend
     target: 4
     days: 3
-    max_daily_budget: 500
+    max_daily_budget: {USD: 500, EUR: 500}
   - kind: creative_fatigue
   - kind: learning_limited
   - kind: budget_reallocation
@@ -172,11 +172,8 @@ def main() -> None:
     ]
     print("Backtest, 30 days:")
     print(table(["rule", "actions", "entities", "spend after pause"], rows))
-    share = replay.paused_spend / total_spend if total_spend else 0.0
-    print(
-        f"\nspend on ads the rules would have paused: {replay.paused_spend:,.2f} of "
-        f"{total_spend:,.2f} spent by all ads in the 30 days ({share:.0%})"
-    )
+    paused = ", ".join(f"{v:,.2f} {c}" for c, v in replay.paused_spend.items()) or "none"
+    print(f"\nspend on ads the rules would have paused (per currency): {paused}")
     print(f"saved to {save('optimizer', results)}")
 
 

@@ -4,7 +4,9 @@ once and each cleared problem once, to a Slack-compatible webhook and/or by emai
 
 - **Conditions**: an account lagging, expiring or failing (its health record); throttled for
   more than :data:`THROTTLED_LONG` ahead; report jobs of a tenant failed in the last hour;
-  webhook changes failed in the last hour; a tenant's optimizer failing to evaluate its rules.
+  webhook changes failed in the last hour; a tenant's optimizer failing to evaluate its rules;
+  a write of the optimizer that Meta refused for good to take back (``restore_refused``: it
+  holds until an undo restores it).
 - **Once**: each problem is an :class:`~metasync.models.AlertState` keyed by condition and
   subject. A check announces the problems not yet announced and the ones that cleared, in one
   message per channel (at most :data:`MAX_LINES` lines, then a count), so a fleet-wide outage
@@ -12,27 +14,34 @@ once and each cleared problem once, to a Slack-compatible webhook and/or by emai
 - **Delivery failures** lose nothing: an announcement that could not be sent stays pending and
   goes with the next check; the error is logged and returned to the task (Flower shows it).
 
-Channels: ``ALERT_WEBHOOK_URL`` (JSON ``{"text": ...}``, what Slack's incoming webhooks and
-compatible receivers take) and ``ALERT_SMTP_URL`` (``smtp://user:password@host:port``, STARTTLS
-when the server offers it, or ``smtps://``) to ``ALERT_EMAIL_TO``.
+Channels (:mod:`metasync.alert_channels`): ``ALERT_WEBHOOK_URL`` (JSON ``{"text": ...}``, what
+Slack's incoming webhooks and compatible receivers take) and ``ALERT_SMTP_URL``
+(``smtp://user:password@host:port`` with STARTTLS, or ``smtps://``) to ``ALERT_EMAIL_TO``, each
+verifying the server's certificate. A problem's line is plain text holding names from Meta and
+users; each channel escapes it for itself.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from urllib.parse import unquote, urlsplit
 
 import redis
-import requests
 
+from metasync.alert_channels import MAX_LINES, deliver
 from metasync.config import Settings
 from metasync.health.pages import every_health
 from metasync.keys import RedisKeys
-from metasync.models import AlertState, OptimizerSettings, ReportRun, WebhookEvent, utcnow
+from metasync.models import (
+    AlertState,
+    OptimizerSettings,
+    Recommendation,
+    ReportRun,
+    WebhookEvent,
+    utcnow,
+)
+from metasync.optimize.outcome import not_restored
 
 __all__ = ["MAX_LINES", "THROTTLED_LONG", "CheckResult", "check_alerts", "current_problems"]
 
@@ -40,12 +49,11 @@ log = logging.getLogger(__name__)
 
 THROTTLED_LONG = timedelta(hours=2)
 RECENT = timedelta(hours=1)
-MAX_LINES = 50
-TIMEOUT_SECONDS = 10
 
 
 def current_problems(client: redis.Redis | None, keys: RedisKeys, now: datetime) -> dict[str, str]:
-    """Every problem that holds now: key -> one line saying it."""
+    """Every problem that holds now: key -> one line saying it, in plain text (names as Meta
+    and users wrote them; the channels escape them)."""
     found: dict[str, str] = {}
     for h in every_health(client, keys, now=now):
         subject = f"ad account {h.account_id} ({h.name or 'unnamed'}) of tenant {h.tenant_id}"
@@ -69,6 +77,15 @@ def current_problems(client: redis.Redis | None, keys: RedisKeys, now: datetime)
                 f"the optimizer of tenant {settings.tenant_id} cannot evaluate its rules: "
                 f"{settings.evaluation_error}"
             )
+    for rec in Recommendation.objects(state="restore_refused").only(
+        "tenant_id", "account_id", "restore", "error"
+    ):
+        found[f"restore-refused:{rec.pk}"] = (
+            f"Meta refused to take back a write of recommendation {rec.pk} (ad account "
+            f"{rec.account_id} of tenant {rec.tenant_id}); not restored: "
+            f"{not_restored(rec) or 'nothing'}; {rec.error}; once fixed, run metasync "
+            f"recommendations undo --tenant {rec.tenant_id} {rec.pk}"
+        )
     return found
 
 
@@ -77,55 +94,6 @@ class CheckResult:
     opened: list[str] = field(default_factory=list)
     cleared: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-def _message(opened: list[str], cleared: list[str]) -> str:
-    lines = [f"PROBLEM: {line}" for line in opened] + [f"RESOLVED: {line}" for line in cleared]
-    more = len(lines) - MAX_LINES
-    head = f"metasync: {len(opened)} new problem(s), {len(cleared)} resolved"
-    return "\n".join([head, *lines[:MAX_LINES], *([f"... and {more} more"] if more > 0 else [])])
-
-
-def _send_webhook(url: str, text: str) -> None:
-    answer = requests.post(url, json={"text": text}, timeout=TIMEOUT_SECONDS)
-    if answer.status_code >= 300:
-        raise RuntimeError(f"the alert webhook answered {answer.status_code}")
-
-
-def _send_email(settings: Settings, text: str) -> None:
-    assert settings.ALERT_SMTP_URL is not None
-    url = urlsplit(settings.ALERT_SMTP_URL.get_secret_value())
-    message = EmailMessage()
-    message["Subject"], message["From"] = text.splitlines()[0], settings.ALERT_EMAIL_FROM
-    message["To"] = ", ".join(settings.ALERT_EMAIL_TO)
-    message.set_content(text)
-    secure = url.scheme == "smtps"
-    server_type = smtplib.SMTP_SSL if secure else smtplib.SMTP
-    with server_type(url.hostname or "localhost", url.port or (465 if secure else 25),
-                     timeout=TIMEOUT_SECONDS) as server:  # fmt: skip
-        server.ehlo()
-        if not secure and server.has_extn("starttls"):
-            server.starttls()
-            server.ehlo()
-        if url.username:
-            server.login(unquote(url.username), unquote(url.password or ""))
-        server.send_message(message)
-
-
-def _deliver(settings: Settings, text: str) -> list[str]:
-    """Send ``text`` on every configured channel; returns what failed (names no secret)."""
-    errors = []
-    if settings.ALERT_WEBHOOK_URL is not None:
-        try:
-            _send_webhook(settings.ALERT_WEBHOOK_URL.get_secret_value(), text)
-        except Exception as exc:  # noqa: BLE001 - any failure is reported, the state kept
-            errors.append(f"webhook: {type(exc).__name__}: {str(exc)[:200]}")
-    if settings.ALERT_SMTP_URL is not None and settings.ALERT_EMAIL_TO:
-        try:
-            _send_email(settings, text)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"email: {type(exc).__name__}: {str(exc)[:200]}")
-    return errors
 
 
 def check_alerts(
@@ -167,7 +135,7 @@ def check_alerts(
         return result
     if settings.ALERT_WEBHOOK_URL is None and settings.ALERT_SMTP_URL is None:
         return result  # nowhere to send: the states still track what holds
-    result.errors = _deliver(settings, _message(result.opened, result.cleared))
+    result.errors = deliver(settings, result.opened, result.cleared)
     if result.errors:
         log.warning("alerts could not be sent: %s", "; ".join(result.errors))
         return result

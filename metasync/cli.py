@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 from datetime import date
 from typing import Annotated, Any
@@ -19,6 +18,8 @@ from metasync.commands.console import console_app
 from metasync.commands.demo import demo
 from metasync.commands.errors import OPERATOR_ERRORS, one_line
 from metasync.commands.export import export_app
+from metasync.commands.flower import flower
+from metasync.commands.keys import keys_app
 from metasync.commands.objects import conversions_app, history
 from metasync.commands.optimize import recommendations_app, rules_app
 from metasync.commands.reports import app as reports_app
@@ -39,7 +40,6 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 db_app = typer.Typer(help="MongoDB housekeeping.", no_args_is_help=True)
-keys_app = typer.Typer(help="Token encryption keys.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The local Graph API sandbox.", no_args_is_help=True)
 app.add_typer(connections_app, name="connections")
 app.add_typer(reports_app, name="reports")
@@ -54,6 +54,7 @@ app.command("verify")(verify)
 register_sync_commands(app)
 register_web_commands(app)
 app.command("demo")(demo)
+app.command("flower")(flower)
 app.add_typer(config_app, name="config")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(db_app, name="db")
@@ -90,39 +91,6 @@ def db_init() -> None:
     db.connect(settings.MONGODB_URI)
     db.ensure_indexes(settings.RUN_RETENTION_DAYS)
     typer.echo("indexes are in place")
-
-
-@keys_app.command("generate")
-def keys_generate() -> None:
-    """Print a new random ENCRYPTION_KEY (64 hex characters) to standard output."""
-    typer.echo(secrets.token_hex(32))
-
-
-@keys_app.command("rotate")
-def keys_rotate(
-    dry_run: Annotated[bool, typer.Option(help="Only count what would be re-encrypted.")] = False,
-) -> None:
-    """Re-encrypt stored tokens with ENCRYPTION_KEY (old keys go in ENCRYPTION_OLD_KEYS)."""
-    from metasync import db
-    from metasync.crypto import TokenCipher
-    from metasync.models import MetaConnection, rotate_connection_tokens
-
-    settings = settings_or_exit()
-    db.connect(settings.MONGODB_URI)
-    cipher = TokenCipher(
-        settings.ENCRYPTION_KEY.get_secret_value(),
-        [key.get_secret_value() for key in settings.ENCRYPTION_OLD_KEYS],
-    )
-    if dry_run:
-        stale = MetaConnection.objects(token_key_id__ne=cipher.current_key_id).count()
-        typer.echo(f"{stale} connection(s) would be re-encrypted")
-        return
-    report = rotate_connection_tokens(cipher)
-    typer.echo(f"re-encrypted {report.rotated}, already current {report.current}")
-    for record_id, error in report.failed:
-        typer.echo(f"failed {record_id}: {error}", err=True)
-    if report.failed:
-        raise typer.Exit(1)
 
 
 def _json_option(name: str, text: str | None) -> dict[str, Any]:

@@ -9,20 +9,23 @@ Decisions recorded here:
 - ``META_APP_VERIFY_TOKEN`` is optional: only the webhook app needs it, and it refuses to start
   without it. Workers, beat and the CLI run without one.
 - ``ENCRYPTION_KEY`` is the current key (new data is encrypted with it); ``ENCRYPTION_OLD_KEYS``
-  is a comma-separated list of retired keys that still decrypt stored tokens until
-  ``metasync keys rotate`` has re-encrypted them.
+  is a comma-separated list of retired keys that still decrypt stored tokens and export
+  destinations until ``metasync keys rotate`` has re-encrypted them.
 - ``REDIS_URL`` accepts ``redis://``, ``rediss://`` and ``unix://`` (a socket file, as the
   embedded Redis of the demo uses). :attr:`Settings.celery_broker_url` translates it for kombu.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -80,6 +83,16 @@ def _url_with_scheme(*schemes: str) -> AfterValidator:
         return value
 
     return AfterValidator(check)
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address; names other than ``localhost`` are not resolved."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 MongoURI = Annotated[str, _url_with_scheme("mongodb://", "mongodb+srv://")]
@@ -143,6 +156,8 @@ _EXPECTS: dict[str, str] = {
     "OPTIMIZER_LEASE_SECONDS": "seconds a lease on writing a recommendation lasts (5-86400)",
     "EXPORT_BATCH_ROWS": "mirror documents per warehouse transaction (100-100000)",
     "EXPORT_LEASE_SECONDS": "seconds one export holds its tenant's destination (5-86400)",
+    "WAREHOUSE_SECRETS_DIR": "directory of the files a bigquery:// or snowflake:// destination "
+    "names with ?secret= (a service-account JSON file, a password or a private key)",
     "FX_RATES_URL": "where daily reference rates are read (an ECB-shaped CSV or zip, http(s) "
     "or a path)",
     "RUN_RECOVERY_INTERVAL_SECONDS": "seconds between beat's checks for stalled runs (1-86400)",
@@ -150,10 +165,15 @@ _EXPECTS: dict[str, str] = {
     "`metasync console hash-password` (argon2id)",
     "METRICS_PUBLIC": "true to serve /metrics without credentials (default false)",
     "METRICS_TOKEN": "the bearer token Prometheus scrapes /metrics with (16+ characters)",
+    "FLOWER_BASIC_AUTH": "user:password pairs separated by commas, each password generated "
+    "(openssl rand -hex 16)",
+    "FLOWER_TASK_CONTROL": "true to let Flower queue, revoke and rate-limit tasks and control "
+    "workers (default false: read-only)",
     "CONSOLE_SESSION_HOURS": "hours a console session lasts at most (1-168)",
     "CONSOLE_ORIGIN": "the console's public origin, scheme://host[:port] (no path)",
-    "WEB_TRUSTED_PROXIES": "comma-separated addresses or networks of the TLS proxies in front "
-    "of the web app, whose X-Forwarded-For/-Proto are believed ('*' for any)",
+    "WEB_TRUSTED_PROXIES": "comma-separated IP addresses or networks (e.g. 10.0.0.2) of the "
+    "proxies in front of the web app, whose X-Forwarded-For/-Proto are believed; each listed "
+    "address is trusted completely, so list each proxy's exact address",
     "LOGIN_FREE_FAILURES": "failed logins per address or user before each one costs a wait (1-100)",
     "LOGIN_MAX_WAIT_SECONDS": "the longest wait a run of failed logins earns (1-86400)",
     "PASSWORD_CHECKS_AT_ONCE": "password checks (64 MiB each) one web process runs at once (1-64)",
@@ -164,8 +184,17 @@ _EXPECTS: dict[str, str] = {
     "OPERATOR_ACTION_RETENTION_DAYS": "days operators' actions are kept (1-36500)",
     "ACTIVITY_RETENTION_DAYS": "days Meta's activity history is kept (1-36500)",
     "RECONCILIATION_RETENTION_DAYS": "days reconciliation results are kept (1-36500)",
-    "ALERT_WEBHOOK_URL": "a Slack-compatible incoming webhook URL (http or https)",
+    "ALERT_WEBHOOK_URL": "a Slack-compatible incoming webhook URL, https://... (http:// only to "
+    "a loopback host, or with ALERT_WEBHOOK_ALLOW_PLAINTEXT_HTTP=true)",
+    "ALERT_WEBHOOK_CA_FILE": "a readable PEM file of the CA certificates the alert webhook's "
+    "certificate must chain to (default: requests' CA bundle)",
+    "ALERT_WEBHOOK_ALLOW_PLAINTEXT_HTTP": "true to allow an http:// alert webhook on a host that "
+    "is not loopback (default false: its URL is a credential)",
     "ALERT_SMTP_URL": "smtp://[user:password@]host[:port] or smtps://... for alert email",
+    "ALERT_SMTP_CA_FILE": "a readable PEM file of the CA certificates the SMTP server's "
+    "certificate must chain to (default: the system's store)",
+    "ALERT_SMTP_ALLOW_PLAINTEXT_LOGIN": "true to send the SMTP password to a server that offers "
+    "no STARTTLS (default false)",
     "ALERT_EMAIL_FROM": "the sender address of alert email",
     "ALERT_EMAIL_TO": "comma-separated recipients of alert email",
 }
@@ -223,11 +252,14 @@ class Settings(BaseModel):
     OPTIMIZER_LEASE_SECONDS: int = Field(660, ge=5, le=86400)
     EXPORT_BATCH_ROWS: int = Field(5000, ge=100, le=100000)
     EXPORT_LEASE_SECONDS: int = Field(600, ge=5, le=86400)
+    WAREHOUSE_SECRETS_DIR: str = "/run/secrets/metasync"
     FX_RATES_URL: str = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip"
     RUN_RETENTION_DAYS: int = Field(90, ge=1, le=3650)
     CONSOLE_USERS: SecretStr | None = None  # hashes only, still kept out of reprs and logs
     METRICS_PUBLIC: bool = False
     METRICS_TOKEN: SecretStr | None = Field(None, min_length=16)
+    FLOWER_BASIC_AUTH: SecretStr | None = None  # checked by `metasync flower`
+    FLOWER_TASK_CONTROL: bool = False
     CONSOLE_SESSION_HOURS: int = Field(12, ge=1, le=168)
     CONSOLE_ORIGIN: str | None = Field(None, pattern=r"^https?://[^/\s]+$")
     WEB_TRUSTED_PROXIES: str = "127.0.0.1"
@@ -241,8 +273,12 @@ class Settings(BaseModel):
     OPERATOR_ACTION_RETENTION_DAYS: int = Field(730, ge=1, le=36500)
     ACTIVITY_RETENTION_DAYS: int = Field(400, ge=1, le=36500)
     RECONCILIATION_RETENTION_DAYS: int = Field(400, ge=1, le=36500)
+    ALERT_WEBHOOK_ALLOW_PLAINTEXT_HTTP: bool = False  # before the URL: its validator reads it
     ALERT_WEBHOOK_URL: SecretStr | None = None  # a Slack webhook URL is itself a credential
+    ALERT_WEBHOOK_CA_FILE: str | None = None
     ALERT_SMTP_URL: SecretStr | None = None
+    ALERT_SMTP_CA_FILE: str | None = None
+    ALERT_SMTP_ALLOW_PLAINTEXT_LOGIN: bool = False
     ALERT_EMAIL_FROM: str = "metasync@localhost"
     ALERT_EMAIL_TO: tuple[str, ...] = ()
 
@@ -309,14 +345,78 @@ class Settings(BaseModel):
                 raise ValueError(f"entry for {name.strip() or '?'!r} is not name:argon2-hash")
         return value
 
-    @field_validator("ALERT_WEBHOOK_URL", "ALERT_SMTP_URL")
+    @field_validator("ALERT_WEBHOOK_URL")
     @classmethod
-    def _alert_url(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        schemes = ("http://", "https://") if info.field_name == "ALERT_WEBHOOK_URL" else (
-            "smtp://", "smtps://")  # fmt: skip
-        if value is not None and not value.get_secret_value().startswith(schemes):
+    def _alert_webhook(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """https, or http to this host only unless said in words: a Slack webhook's URL is its
+        credential, and over http it crosses the network readable (and so does every alert)."""
+        if value is None:
+            return None
+        url = urlsplit(value.get_secret_value())
+        if url.scheme not in ("https", "http") or not url.hostname:
+            raise ValueError(_EXPLAINED + "expected " + _EXPECTS["ALERT_WEBHOOK_URL"])
+        plain_allowed = info.data.get("ALERT_WEBHOOK_ALLOW_PLAINTEXT_HTTP", False)
+        if url.scheme == "http" and not plain_allowed and not _is_loopback(url.hostname):
+            raise ValueError(
+                _EXPLAINED + "http:// to a host that is not loopback would send the URL (a "
+                "credential) and every alert readable over the network: use https://, or set "
+                "ALERT_WEBHOOK_ALLOW_PLAINTEXT_HTTP=true for a receiver on a trusted network"
+            )
+        return value
+
+    @field_validator("ALERT_SMTP_URL")
+    @classmethod
+    def _alert_smtp(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = urlsplit(value.get_secret_value())
+        try:
+            url.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError:
+            raise ValueError("bad port") from None
+        if url.scheme not in ("smtp", "smtps") or not url.hostname:
             raise ValueError("bad scheme")
         return value
+
+    @field_validator("ALERT_WEBHOOK_CA_FILE", "ALERT_SMTP_CA_FILE")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        """Read once here, so that a wrong path stops the process at start-up instead of
+        failing the first alert of an outage. Every process that loads settings reads it."""
+        if value is None:
+            return None
+        try:
+            ssl.create_default_context(cafile=value)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ValueError(
+                _EXPLAINED + f"cannot be read as a PEM file of CA certificates ({reason})"
+            ) from None
+        return value
+
+    @field_validator("WEB_TRUSTED_PROXIES")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        """Every entry an IP address or network: a host name or a typo would otherwise trust
+        nothing without a word, and ``*`` would believe what any client writes."""
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if not entries:
+            raise ValueError(_EXPLAINED + "lists no proxy address or network")
+        for entry in entries:
+            try:
+                every_address = entry == "*" or ipaddress.ip_network(entry).prefixlen == 0
+            except ValueError:
+                raise ValueError(
+                    _EXPLAINED + f"{entry!r} is not an IP address or network (host names are "
+                    "not resolved; a network's host bits are zero, e.g. 10.0.0.0/24)"
+                ) from None
+            if every_address:
+                raise ValueError(
+                    _EXPLAINED + f"{entry!r} is refused: trusting every address takes the "
+                    "client's address from X-Forwarded-For, which any client writes; list the "
+                    "exact address of each of your proxies instead (e.g. 10.0.0.2)"
+                )
+        return ",".join(entries)
 
     @field_validator("LOG_LEVEL")
     @classmethod

@@ -2,10 +2,11 @@
 
 Without ``MONGODB_URI`` / ``REDIS_URL`` it starts a SecantusDB server and a Redis server (on a
 unix socket, so Celery runs over ``redis+socket://``) in ``.metasync/demo``; then the sandbox,
-two worker processes, beat, Flower (basic auth) and the web app; adds one connection per
-sandbox user (each its own tenant); runs a full entity sync then a performance sync, shows
-progress, and prints a summary and where to look next. ``--once`` stops everything after the
-first sync; otherwise the schedule keeps syncing until Ctrl-C, then everything shuts down.
+two worker processes, beat, Flower (``metasync flower``: a generated password, read-only) and
+the web app; adds one connection per sandbox user (each its own tenant); runs a full entity
+sync then a performance sync, shows progress, and prints a summary and where to look next.
+``--once`` stops everything after the first sync; otherwise the schedule keeps syncing until
+Ctrl-C, then everything shuts down.
 """
 
 from __future__ import annotations
@@ -153,20 +154,11 @@ def start_services(
         beat_log = workdir / "beat.log"
         beat = _process(beat_command(workdir / "beat-schedule"), env, beat_log, None, "beat")
         stack.callback(_stop, beat)
-        flower_port, password = free_port(), secrets.token_urlsafe(9)
+        # the production launcher: the same password checks, read-only, on 127.0.0.1
+        flower_port, password = free_port(), secrets.token_hex(16)
         flower = _process(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "flower",
-                f"--port={flower_port}",
-                "--address=127.0.0.1",
-                f"--basic-auth={FLOWER_USER}:{password}",
-            ],
-            env,
+            [sys.executable, "-m", "metasync", "flower", "--port", str(flower_port)],
+            {**env, "FLOWER_BASIC_AUTH": f"{FLOWER_USER}:{password}"},
             workdir / "flower.log",
             flower_port,
             "Flower",

@@ -55,7 +55,8 @@ class RedisKeys:
         return f"{self.prefix}web:session:{digest}"
 
     def login_failures(self, scope: str, digest: str) -> str:
-        """Count of failed logins of one address or user (by digest) within a day of quiet."""
+        """Count of login attempts of one address or user (by digest), each counted before its
+        password check and kept unless it succeeded, within a day of quiet."""
         return f"{self.prefix}web:login-failures:{scope}:{digest}"
 
     def login_wait(self, scope: str, digest: str) -> str:

@@ -3,7 +3,8 @@
 Runs, report jobs, webhook events and export runs expire by MongoDB TTL index
 (``RUN_RETENTION_DAYS``, :func:`metasync.db.ensure_retention`). The rest is removed by
 :func:`purge_old_records`, which beat runs once a day, because what may go depends on more than
-age (a recommendation still proposed or approved is never removed, whatever its age):
+age (a recommendation still proposed, approved, failed or restore_refused is never removed,
+whatever its age):
 
 ======================  ==================================  ================================
 collection              removed when older than             setting (default)
@@ -40,7 +41,9 @@ from metasync.models import (
 
 __all__ = ["PURGED", "UNSETTLED", "purge_old_records"]
 
-UNSETTLED = ("proposed", "approved")  # a decision or a write may still come: never removed
+# a decision or a write may still come (a failed apply retried, a refused take-back tried
+# again): never removed
+UNSETTLED = ("proposed", "approved", "failed", "restore_refused")
 # collection -> (its document, the time field, the setting of its days, what else must hold)
 PURGED: dict[str, tuple[type[Document], str, str, dict[str, Any]]] = {
     "recommendations": (Recommendation, "proposed_at", "RECOMMENDATION_RETENTION_DAYS",

@@ -8,30 +8,76 @@ idempotent: two processes starting together, or one killed halfway, run it again
   device until Meta made the device breakdown opt-in (2026-08-03); it is now platform x
   position, and the device split is ``placement_device``. Rows written under the old definition
   carry an ``impression_device`` value: they are ``placement_device``'s rows, and are moved
-  there (left under ``placement`` they would double its totals). A tenant that read
+  there (left under ``placement`` they would double its totals), their write number removed so
+  the next warehouse export numbers and exports them under their new report. A tenant that read
   ``placement`` gets ``placement_device`` switched on, so it keeps what it had.
 - ``account_health_records``: the overview, the API's health and ``/metrics`` read one health
   document per account (:mod:`metasync.health.records`); a mirror written before they existed
   gets them for every tenant once, rather than showing no accounts until each one's next run.
+- ``drop_fetched_at_indexes``: the warehouse export read daily and report rows by the writers'
+  clocks (``fetched_at``); it reads them by write number now (:mod:`metasync.models.numbering`),
+  so the old indexes only cost every write. Rows written before have no number: the export
+  numbers each account's when it first reads it (no start-up pass over the mirror).
+- ``currency_history``: an earlier metasync converted only the days an export sent after the
+  reporting currency was set; every tenant with one gets all its days sent again (a rebuild,
+  :mod:`metasync.export.rebuild`, run by its next export).
+- ``export_secrets``: an earlier metasync could keep a destination URL's password in plain text
+  when its label was made wrongly: in an export lease's ``_id`` (``tenant|label``), an export
+  target's ``label``, and an export run's ``destination`` and ``error``. Old-format leases are
+  deleted (a lease is only a turn: the next export takes a new one); each target's label is
+  made again from its decrypted URL by today's parser, or is :data:`UNREADABLE_LABEL` with the
+  reason when the URL no longer decrypts or parses (the operator enters it again); the runs of
+  a target's tenant get its new label where they named the old one or hold the URL's secret,
+  and their errors are redacted with the URL. Runs to a destination no target stores (``export
+  run --to``) cannot be redacted without their URL: they go with ``RUN_RETENTION_DAYS``. It
+  needs the export's parser and the encryption keys, which sit above this module, so the
+  export registers it (:func:`register`, :mod:`metasync.export.upgrade`) and it runs in the
+  first process that has loaded the export (the worker, the web app, ``metasync export``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable
+from typing import Any
 
 from mongoengine.errors import NotUniqueError
+from pymongo.errors import OperationFailure
 
 from metasync.health.records import refresh_health
-from metasync.models import AppliedUpgrade, MetaConnection, ReportRow, TenantReport, utcnow
+from metasync.models import (
+    AppliedUpgrade,
+    DailyInsight,
+    ExportRun,
+    ExportTarget,
+    MetaConnection,
+    ReportRow,
+    TenantReport,
+    TenantSettings,
+    request_rebuild,
+    utcnow,
+)
 
-__all__ = ["account_health_records", "apply_upgrades", "split_placement_report"]
+__all__ = [
+    "account_health_records",
+    "apply_upgrades",
+    "currency_history",
+    "drop_fetched_at_indexes",
+    "export_secrets",
+    "register",
+    "split_placement_report",
+]
+
+log = logging.getLogger(__name__)
+
+UNREADABLE_LABEL = "(destination needs to be entered again: {why})"
 
 
 def split_placement_report() -> int:
     """Move the old ``placement`` rows to ``placement_device``; returns the rows moved."""
     moved = ReportRow.objects(report="placement", breakdowns__impression_device__exists=True)
-    count = int(moved.update(set__report="placement_device"))
+    count = int(moved.update(set__report="placement_device", unset__seq=True))
     for tenant in TenantReport.objects(name="placement", enabled=True).only("tenant_id"):
         TenantReport.objects(tenant_id=tenant.tenant_id, name="placement_device").update_one(
             upsert=True, set_on_insert__enabled=True, set_on_insert__updated_at=utcnow()
@@ -44,10 +90,86 @@ def account_health_records() -> int:
     return sum(refresh_health(t) for t in MetaConnection.objects.distinct("tenant_id"))
 
 
+INDEX_NOT_FOUND = 27  # MongoDB's error code
+
+
+def drop_fetched_at_indexes() -> int:
+    """Drop the (tenant, account, fetched_at) indexes; returns how many there were."""
+    dropped = 0
+    for model in (DailyInsight, ReportRow):
+        collection = model._get_collection()
+        name = "tenant_id_1_account_id_1_fetched_at_1"
+        if name not in collection.index_information():
+            continue
+        try:
+            collection.drop_index(name)
+        except OperationFailure as exc:
+            if exc.code != INDEX_NOT_FOUND:
+                raise
+            continue  # another process starting dropped it first
+        dropped += 1
+    return dropped
+
+
+def currency_history() -> int:
+    """Ask for every stored day of each converting tenant to be exported again; returns the
+    tenants."""
+    tenants = TenantSettings.objects(reporting_currency__ne=None).distinct("tenant_id")
+    for tenant in tenants:
+        request_rebuild(tenant, None, "an earlier metasync converted only the days it exported")
+    return len(tenants)
+
+
+def export_secrets(url_of: Callable[[Any], str], parse: Callable[[str], Any]) -> int:
+    """Remove destination passwords an earlier metasync stored in plain text (see the module's
+    ``export_secrets``); returns the documents changed. ``url_of``: an export target's
+    decrypted URL; ``parse``: :func:`metasync.export.destinations.parse` (a ``label`` and a
+    ``redact``). Idempotent: a second run finds nothing to change."""
+    leases = ExportRun._get_db()["export_leases"]
+    changed = int(leases.delete_many({"_id": {"$regex": r"\|"}}).deleted_count)  # tenant|label
+    for target in ExportTarget.objects:
+        old = target.label
+        try:
+            destination = parse(url_of(target))
+        except ValueError:  # metasync.export's DestinationError: the message names no secret
+            destination, why = None, "its stored URL is not one this metasync can use"
+        except Exception as exc:  # noqa: BLE001 - a retired key: named, never the URL
+            destination, why = None, f"its stored URL cannot be decrypted ({type(exc).__name__})"
+        label = destination.label if destination is not None else UNREADABLE_LABEL.format(why=why)
+        if label != old:
+            ExportTarget.objects(pk=target.pk).update_one(set__label=label)
+            changed += 1
+            if destination is None:
+                log.warning("export target of tenant %s: %s", target.tenant_id, why)
+        if destination is None:
+            continue
+        for run in ExportRun.objects(tenant_id=target.tenant_id).only("destination", "error"):
+            named = run.destination in (old, label) or destination.redact(run.destination) != (
+                run.destination
+            )
+            update: dict[str, str] = {}
+            if named and run.destination != label:
+                update["set__destination"] = label
+            if run.error and destination.redact(run.error) != run.error:
+                update["set__error"] = destination.redact(run.error)
+            if update:
+                ExportRun.objects(pk=run.pk).update_one(**update)
+                changed += 1
+    return changed
+
+
 UPGRADES: dict[str, Callable[[], object]] = {
     "split_placement_report": split_placement_report,
     "account_health_records": account_health_records,
+    "drop_fetched_at_indexes": drop_fetched_at_indexes,
+    "currency_history": currency_history,
 }
+
+
+def register(name: str, upgrade: Callable[[], object]) -> None:
+    """Add an upgrade a higher layer provides (it needs what this module may not import); it
+    runs after the others, in the first process that registered it."""
+    UPGRADES.setdefault(name, upgrade)
 
 
 def apply_upgrades() -> list[str]:

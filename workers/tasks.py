@@ -268,7 +268,12 @@ def export_warehouse(self: MetaSyncTask, tenant_id: str) -> dict[str, Any]:
         raise self.retry(countdown=60 * 2**self.request.retries) from None
     if result is None:
         return {"status": "no destination"}
-    return {"status": "succeeded", "rows": sum(result.rows.values()), "run_id": result.run_id}
+    return {
+        "status": "succeeded",
+        "rows": sum(result.rows.values()),
+        "rows_not_written": result.rejected_count,  # named on the run; retrying cannot help
+        "run_id": result.run_id,
+    }
 
 
 @metasync_task("metasync.fetch_edge", rate_limit="600/m", max_retries=8)

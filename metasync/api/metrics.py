@@ -206,7 +206,8 @@ class MirrorCollector(Collector):
         yield from self._exports()
 
     def _exports(self) -> Iterator[Metric]:
-        """Per tenant exporting after its syncs: its latest export's outcome and the time of
+        """Per tenant exporting after its syncs: its latest export's outcome, the rows it set
+        aside (values the destination cannot hold: a success, not a failure) and the time of
         its latest success (one query per exporting tenant, on its index)."""
         failing = _gauge(
             "metasync_export_failing",
@@ -218,18 +219,26 @@ class MirrorCollector(Collector):
             "when the tenant's latest successful warehouse export finished",
             ["tenant"],
         )
+        rejected = _gauge(
+            "metasync_export_rejected_rows",
+            "rows the tenant's latest warehouse export set aside, not written: values the "
+            "destination cannot hold (named on the run)",
+            ["tenant"],
+        )
         for target in ExportTarget.objects(enabled=True).only("tenant_id"):
             runs = ExportRun.objects(tenant_id=target.tenant_id, status__ne="running")
-            latest = runs.order_by("-started_at").only("status", "finished_at").first()
+            latest = runs.order_by("-started_at").only("status", "rejected_count").first()
             failing.add_metric(
                 [target.tenant_id], float(latest is not None and latest.status == "failed")
             )
+            set_aside = (latest.rejected_count or 0) if latest is not None else 0
+            rejected.add_metric([target.tenant_id], float(set_aside))
             done = (
                 runs.filter(status="succeeded").order_by("-started_at").only("finished_at").first()
             )
             if done is not None and done.finished_at is not None:
                 succeeded.add_metric([target.tenant_id], done.finished_at.timestamp())
-        yield from (failing, succeeded)
+        yield from (failing, rejected, succeeded)
 
 
 def add_metrics_route(

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 import redis
 from bson import ObjectId
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from metasync.api.common import (
     ERRORS,
@@ -49,6 +49,7 @@ from metasync.api.schemas import (
 )
 from metasync.config import Settings
 from metasync.export.currency import Converter
+from metasync.graph import MetaAPIError
 from metasync.health.pages import every_health
 from metasync.keys import RedisKeys
 from metasync.models import (
@@ -59,11 +60,15 @@ from metasync.models import (
     SyncRun,
     find_connection,
 )
+from metasync.optimize.apply import apply_recommendation
+from metasync.optimize.claims import ApplyBusy, WriteNotPermitted
+from metasync.optimize.outcome import outcome
 from metasync.optimize.settings import (
     RecommendationError,
     UnknownRecommendation,
     decide_recommendation,
 )
+from metasync.sync import SyncContext
 
 __all__ = ["ApiProblem", "SyncRequester", "api_router"]
 
@@ -83,6 +88,8 @@ def _recommendation(rec: Recommendation) -> RecommendationOut:
                                                  "proposed_at", "decided_by", "error")},
         change=dict(rec.change or {}),
         evidence=dict(rec.evidence or {}),
+        failure=dict(rec.failure) if rec.failure else None,
+        restore=[dict(r) for r in rec.restore or []],
     )  # fmt: skip
 
 
@@ -190,6 +197,8 @@ def api_router(
             "undone",
             "superseded",
             "compensated",
+            "failed",
+            "restore_refused",
         ]
         | None = None,
         limit: Limit = 100,
@@ -209,6 +218,49 @@ def api_router(
         return Page[RecommendationOut](
             data=[_recommendation(r) for r in found[:limit]], next_cursor=more
         )
+
+    writer: list[SyncContext] = []  # the Graph clients' context, built on the first apply
+
+    @router.post(
+        "/recommendations/{recommendation_id}/apply",
+        response_model=RecommendationOut,
+        responses={
+            202: {"model": RecommendationOut},
+            409: {"model": Problem},
+            502: {"model": Problem},
+        },
+    )
+    def apply(
+        who: Annotated[Caller, scoped("optimize")], recommendation_id: str, response: Response
+    ) -> RecommendationOut:
+        """Write an approved recommendation to Meta now, within the guards, read back and
+        audited; a ``failed`` one is tried again (the cause fixed), without a new evaluation.
+        200: applied; 202: the account's daily cap holds it until the next UTC midnight; 403:
+        Meta refused for lack of a permission (or the token was never granted
+        ``ads_management``); 409: not applicable (its state, a change by someone else since the
+        evidence, another attempt writing it); 502: Meta refused the write otherwise or kept
+        failing, or refused to take a write back. The detail names the reason; the key needs the
+        ``optimize`` scope."""
+        if not writer:
+            writer.append(SyncContext.from_settings(settings))
+        try:
+            rec = apply_recommendation(writer[0], who.tenant_id, recommendation_id, by=who.name)
+        except UnknownRecommendation as exc:
+            raise ApiProblem(404, f"recommendation_id: {exc}") from None
+        except ApplyBusy as exc:
+            wait = str(int(exc.retry_in + 0.999))
+            raise ApiProblem(409, str(exc), {"Retry-After": wait}) from None
+        except WriteNotPermitted as exc:
+            raise ApiProblem(403, str(exc)) from None
+        except RecommendationError as exc:
+            raise ApiProblem(409, f"recommendation_id: {exc}") from None
+        except MetaAPIError as exc:
+            raise ApiProblem(502, f"Meta: {exc}") from None
+        result = outcome(rec, via="api")
+        if not result.ok:
+            raise ApiProblem(result.status, result.line)
+        response.status_code = result.status
+        return _recommendation(rec)
 
     @router.post(
         "/recommendations/{recommendation_id}/{decision}",

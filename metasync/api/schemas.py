@@ -96,6 +96,11 @@ class MetricsOut(BaseModel):
     fx_rate: str | None = None
     spend_reporting: str | None = None
     revenue_reporting: str | None = None
+    reporting_note: str | None = Field(
+        None,
+        description="why spend_reporting and revenue_reporting are null although the tenant "
+        "has a reporting currency (no usable reference rate for the day)",
+    )
 
 
 class InsightOut(MetricsOut):
@@ -162,6 +167,14 @@ class RecommendationOut(BaseModel):
     proposed_at: datetime | None = None
     decided_by: str | None = None
     error: str | None = None
+    failure: dict[str, Any] | None = Field(
+        None, description="Meta's refusal of a failed write: type, message, code, fbtrace_id"
+    )
+    restore: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="a take-back Meta refused (state restore_refused), per entity: before, "
+        "applied, meta (what Meta holds now), not_restored, error",
+    )
 
 
 class SyncRequest(BaseModel):

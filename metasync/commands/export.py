@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from metasync.commands.common import connected_context, console
+from metasync.commands.currency import rebuild_with_progress, show_gaps, show_rebuilt
 
 __all__ = ["export_app"]
 
@@ -15,6 +18,40 @@ export_app = typer.Typer(
     help="The mirror in a SQL warehouse, in Fivetran's Facebook Ads schema.", no_args_is_help=True
 )
 Tenant = Annotated[str, typer.Option("--tenant", help="The tenant to export.")]
+URL_HELP = (
+    "postgresql://..., duckdb:///file.duckdb, parquet:///dir, "
+    "snowflake://account/database?user=...&secret=<file> or bigquery://project/location; "
+    "'-' reads it from standard input (a URL on the command line stays in the shell's "
+    "history and shows in `ps`)"
+)
+
+
+def _destination(to: str | None, to_env: str | None) -> str | None:
+    """The destination URL from ``--to`` (``-``: standard input) or the variable ``--to-env``
+    names; None when neither is given. Exits 2 naming the problem otherwise."""
+    from metasync.config import environment_value
+
+    if to is not None and to_env is not None:
+        typer.echo("give the destination once: --to or --to-env, not both", err=True)
+        raise typer.Exit(2)
+    if to_env is not None:
+        value = environment_value(to_env)
+        if value is None:
+            typer.echo(f"the environment variable {to_env} is not set or empty", err=True)
+            raise typer.Exit(2)
+        return value.strip()
+    if to == "-":
+        value = sys.stdin.readline().strip()
+        if not value:
+            typer.echo("--to -: standard input held no destination URL", err=True)
+            raise typer.Exit(2)
+        return value
+    return to
+
+
+def _one_line(text: str) -> str:
+    """An error as one line (a driver's message may span several)."""
+    return " ".join(text.split())
 
 
 @export_app.command("run")
@@ -25,9 +62,12 @@ def run_command(
         typer.Option(
             "--to",
             envvar="METASYNC_EXPORT_URL",
-            help="postgresql://..., duckdb:///file.duckdb or parquet:///dir; default: the "
-            "tenant's stored destination.",
+            help=f"{URL_HELP}; default: the tenant's stored destination.",
         ),
+    ] = None,
+    to_env: Annotated[
+        str | None,
+        typer.Option("--to-env", help="The environment variable holding the destination URL."),
     ] = None,
     schema: Annotated[
         str | None, typer.Option(help="Schema (default facebook_ads_<tenant>).")
@@ -38,8 +78,10 @@ def run_command(
     from metasync.export import DestinationError, ExportError, export_tenant
     from metasync.export.targets import destination_url, enabled_target
 
+    url = _destination(to, to_env)
     ctx = connected_context()
-    url = to
+    # the command prints a failure itself, once and on one line; the log would repeat it
+    logging.getLogger("metasync.export.run").setLevel(logging.ERROR)
     if url is None:
         target = enabled_target(tenant)
         if target is None:
@@ -48,7 +90,7 @@ def run_command(
             )
             raise typer.Exit(2)
         url = destination_url(ctx.cipher, target)
-    try:
+    try:  # the export resumes a waiting rebuild of past days first
         result = export_tenant(
             tenant,
             url,
@@ -56,32 +98,51 @@ def run_command(
             batch_rows=batch_rows or ctx.settings.EXPORT_BATCH_ROWS,
             lease_seconds=ctx.settings.EXPORT_LEASE_SECONDS,
         )
-    except (DestinationError, ExportError) as exc:
-        typer.echo(str(exc), err=True)
+    except DestinationError as exc:
+        typer.echo(_one_line(str(exc)), err=True)
+        raise typer.Exit(2) from None
+    except ExportError as exc:
+        typer.echo(_one_line(str(exc)), err=True)
         raise typer.Exit(1) from None
     table = Table("table", "rows changed")
     for name, count in sorted(result.rows.items()):
         table.add_row(name, str(count))
     console.print(f"exported tenant {tenant} to {result.destination}, schema {result.schema}")
     console.print(table)
-    if result.deferred:
-        console.print(f"left for the next export (a sync is running): {', '.join(result.deferred)}")
+    if result.rejected_count:
+        typer.echo(
+            f"{result.rejected_count} rows not written (the destination cannot hold them): "
+            + "; ".join(result.rejected),
+            err=True,
+        )
+    show_rebuilt(tenant, result.rebuilt)
+    show_gaps(tenant, result.unconverted)
 
 
 @export_app.command("enable")
 def enable(
     tenant: Tenant,
-    to: Annotated[str, typer.Option("--to", help="The destination URL (stored encrypted).")],
+    to: Annotated[str | None, typer.Option("--to", help=f"{URL_HELP}. Stored encrypted.")] = None,
+    to_env: Annotated[
+        str | None,
+        typer.Option("--to-env", help="The environment variable holding the destination URL."),
+    ] = None,
 ) -> None:
-    """Export the tenant after each of its syncs, to ``--to``."""
+    """Export the tenant after each of its syncs, to ``--to`` (or ``--to-env``)."""
     from metasync.export import DestinationError
     from metasync.export.targets import set_target
 
+    url = _destination(to, to_env)
+    if url is None:
+        typer.echo(
+            "name the destination: --to URL, --to - (standard input) or --to-env VAR", err=True
+        )
+        raise typer.Exit(2)
     ctx = connected_context()
     try:
-        target = set_target(ctx.cipher, tenant, to)
+        target = set_target(ctx.cipher, tenant, url)
     except DestinationError as exc:
-        typer.echo(str(exc), err=True)
+        typer.echo(_one_line(str(exc)), err=True)
         raise typer.Exit(2) from None
     console.print(f"tenant {tenant} exports to {target.label} after each sync")
 
@@ -102,7 +163,9 @@ def status(tenant: Annotated[str | None, typer.Option("--tenant")] = None) -> No
     from metasync.export.targets import last_runs
 
     connected_context()
-    table = Table("tenant", "destination", "started", "status", "rows changed", "error")
+    table = Table(
+        "tenant", "destination", "started", "status", "rows changed", "rows not written", "error"
+    )
     for run in last_runs(tenant):
         table.add_row(
             run.tenant_id,
@@ -110,6 +173,7 @@ def status(tenant: Annotated[str | None, typer.Option("--tenant")] = None) -> No
             f"{run.started_at:%Y-%m-%d %H:%M:%S}",
             run.status,
             str(sum((run.rows or {}).values())),
+            "; ".join([str(run.rejected_count or 0), *(run.rejected or [])]),
             run.error or "",
         )
     console.print(table)
@@ -121,6 +185,7 @@ def currency(
     code: Annotated[str, typer.Argument(help="EUR, USD, ...; 'none' to stop converting.")],
 ) -> None:
     """Give the tenant's spend and revenue also in ``code`` (export and API)."""
+    from metasync.export.currency import gaps
     from metasync.export.targets import set_currency
 
     connected_context()
@@ -130,20 +195,34 @@ def currency(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     console.print(f"tenant {tenant}: reporting currency {code}")
+    rebuild_with_progress(tenant)
+    show_gaps(tenant, gaps(tenant))
 
 
 @export_app.command("rates")
 def rates(
-    url: Annotated[str | None, typer.Option(help="Rates file (default FX_RATES_URL).")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            "--url",
+            help="A local eurofxref-hist.zip/.csv or an http(s) URL (default FX_RATES_URL).",
+        ),
+    ] = None,
 ) -> None:
-    """Load daily reference rates (the ECB's file, or one of its shape)."""
-    from metasync.export.currency import RatesError, load_rates
+    """Load daily reference rates (the ECB's file, or one of its shape); the days they change
+    are exported again for the tenants converting with them."""
+    from metasync.export.currency import RatesError, gaps, load_rates
+    from metasync.models import REBUILT, CurrencyRebuild
 
     ctx = connected_context()
     source = url or ctx.settings.FX_RATES_URL
     try:
-        count = load_rates(source)
+        loaded = load_rates(source)
     except RatesError as exc:
-        typer.echo(str(exc), err=True)
+        typer.echo(_one_line(str(exc)), err=True)
         raise typer.Exit(1) from None
-    console.print(f"{count} rates loaded from {source}")
+    console.print(f"{loaded.rows} rates loaded from {source} ({loaded.changed} new or changed)")
+    for waiting in CurrencyRebuild.objects(next_day__lt=REBUILT).only("tenant_id"):
+        rebuild_with_progress(waiting.tenant_id)
+        show_gaps(waiting.tenant_id, gaps(waiting.tenant_id))

@@ -6,12 +6,15 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from metasync.commands.common import connected_context, console
+
+if TYPE_CHECKING:
+    from metasync.models import Recommendation
 
 __all__ = ["recommendations_app", "rules_app"]
 
@@ -130,9 +133,14 @@ def list_rules(tenant: Tenant) -> None:
 def evaluate_command(tenant: Tenant) -> None:
     """Evaluate the tenant's rules on the mirror now."""
     from metasync.optimize.evaluate import evaluate_tenant
+    from metasync.optimize.rules import RuleError
 
     connected_context()
-    result = evaluate_tenant(tenant)
+    try:
+        result = evaluate_tenant(tenant)
+    except RuleError as exc:
+        typer.echo(f"tenant {tenant}: the stored rules cannot be evaluated: {exc}", err=True)
+        raise typer.Exit(2) from None
     if result.skipped:
         console.print(f"tenant {tenant}: nothing evaluated ({result.skipped})")
         return
@@ -149,11 +157,17 @@ def backtest_command(
     days: Annotated[int, typer.Option(min=1, max=365, help="Days to replay.")] = 30,
 ) -> None:
     """Replay the tenant's rules day by day over the mirror: what they would have done, and
-    the spend on ads they would have paused from the day they would have."""
+    the spend on ads they would have paused from the day they would have, per currency."""
     from metasync.optimize.backtest import backtest
+    from metasync.optimize.money import format_money
+    from metasync.optimize.rules import RuleError
 
     connected_context()
-    result = backtest(tenant, days)
+    try:
+        result = backtest(tenant, days)
+    except RuleError as exc:
+        typer.echo(f"tenant {tenant}: the stored rules cannot be replayed: {exc}", err=True)
+        raise typer.Exit(2) from None
     table = Table("day", "rule", "entity", "action", "change", "spend from then")
     for action in result.actions:
         table.add_row(
@@ -162,12 +176,14 @@ def backtest_command(
             f"{action.level} {action.entity_id}",
             action.action,
             json.dumps(action.change),
-            f"{action.spend_after:.2f}",
+            format_money(action.spend_after, action.currency),
         )
     console.print(table)
+    totals = result.paused_spend  # per currency: amounts in two currencies are never added
+    spent = ", ".join(format_money(v, c or None) for c, v in totals.items()) or "none"
     console.print(
         f"tenant {tenant}, {days} days: {len(result.actions)} actions; spend on ads the rules "
-        f"would have paused, from the day they would have: {result.paused_spend:.2f}"
+        f"would have paused, from the day they would have: {spent}"
     )
 
 
@@ -192,7 +208,7 @@ def list_recommendations(
             f"{found.level} {found.entity_id}",
             found.action,
             json.dumps(found.change),
-            found.expected or "",
+            (found.error if found.state in ("failed", "restore_refused") else found.expected) or "",
         )
     console.print(table)
 
@@ -221,9 +237,23 @@ def reject(tenant: Tenant, recommendation_id: str) -> None:
     _decide(tenant, recommendation_id, approve=False)
 
 
+def _report(found: Recommendation) -> None:
+    """Print what an apply or undo came to; exit 1 when it was not done (one line naming why,
+    on stderr), so a script or cron sees it."""
+    from metasync.optimize.outcome import outcome
+
+    result = outcome(found)
+    if not result.ok:
+        typer.echo(result.line, err=True)
+        raise typer.Exit(1)
+    typer.echo(result.line)  # not rich: Meta's text may hold brackets ("[redacted]")
+
+
 @recommendations_app.command("apply")
 def apply_command(tenant: Tenant, recommendation_id: str) -> None:
-    """Write an approved recommendation to Meta now, within the guards; read back and audited."""
+    """Write an approved recommendation to Meta now, within the guards; read back and audited.
+    A failed one is tried again (the cause fixed). Exits 1 when it was not written (the reason
+    on stderr), 2 when it could not be tried."""
     from metasync.graph import MetaAPIError
     from metasync.optimize.apply import apply_recommendation
     from metasync.optimize.settings import RecommendationError
@@ -234,13 +264,13 @@ def apply_command(tenant: Tenant, recommendation_id: str) -> None:
     except (RecommendationError, MetaAPIError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    reason = f" ({found.error})" if found.error else ""
-    console.print(f"recommendation {recommendation_id}: {found.state}{reason}")
+    _report(found)
 
 
 @recommendations_app.command("undo")
 def undo_command(tenant: Tenant, recommendation_id: str) -> None:
-    """Restore the values an applied recommendation replaced (if nobody changed them since)."""
+    """Restore the values an applied recommendation replaced (if nobody changed them since), or
+    try again a take-back Meta refused. Exits 1 when Meta refused it, 2 when it stopped."""
     from metasync.graph import MetaAPIError
     from metasync.optimize.settings import RecommendationError
     from metasync.optimize.undo import undo_recommendation
@@ -251,4 +281,4 @@ def undo_command(tenant: Tenant, recommendation_id: str) -> None:
     except (RecommendationError, MetaAPIError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    console.print(f"recommendation {recommendation_id}: {found.state}")
+    _report(found)

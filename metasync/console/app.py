@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from metasync.api.routes import SyncRequester
 from metasync.config import Settings
 from metasync.console.charts import bar_chart
+from metasync.console.exports import exports_page, tenant_exports
 from metasync.console.login import Gate, add_login_routes
 from metasync.console.pages import FLAGS, account_page, overview
 from metasync.health.records import keep_health
@@ -44,6 +45,7 @@ PUBLIC_STATIC = {"console.css"}  # the login form is styled before anyone logs i
 TokenRefresher = Callable[[str], str]  # connection id -> request id
 Search = Annotated[str, Query(max_length=200)]
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+PageNumberAlias = Annotated[int, Query(alias="page", ge=1, le=100_000)]  # beside page()
 
 
 def _duration(seconds: float | None) -> str:
@@ -157,6 +159,20 @@ def console_router(
             "spend_chart": bar_chart(found["spend"], "spend", found["health"].currency),
             "rows_chart": bar_chart(found["rows"], "rows", "rows"),
         })  # fmt: skip
+
+    @router.get("/exports", response_class=HTMLResponse)
+    def exports(request: Request, number: PageNumberAlias = 1) -> Response:
+        if user_of(request) is None:
+            return login_form(request)
+        return page(request, "exports.html", {"found": exports_page(number)})
+
+    @router.get("/exports/{tenant_id:path}", response_class=HTMLResponse)
+    def tenant_export(request: Request, tenant_id: str) -> Response:
+        if user_of(request) is None:
+            return login_form(request)
+        destination, runs = tenant_exports(tenant_id)
+        context = {"tenant_id": tenant_id, "destination": destination, "runs": runs}
+        return page(request, "tenant_exports.html", context)
 
     def act(
         request: Request,

@@ -123,16 +123,16 @@ def add_login_routes(router: APIRouter, gate: Gate, page: PageRenderer) -> Login
         if problem is not None:
             return form(request, next, 403, problem)
         address = request.client.host if request.client else "unknown"
-        wait = gate.throttle.wait_seconds(address, username)
+        wait = gate.throttle.reserve(address, username)  # counted before the check
         if wait:
             message = f"too many failed logins: try again in {wait} s"
             return form(request, next, 429, message, {"Retry-After": str(wait)})
         try:
             matches = gate.users.check(username, password)
         except ChecksBusy as exc:
+            gate.throttle.release(address, username)  # no password was checked
             return form(request, next, 503, str(exc), {"Retry-After": "5"})
-        if not matches:
-            gate.throttle.failed(address, username)
+        if not matches:  # the attempt stays counted
             return form(request, next, 401, "unknown user or wrong password")
         gate.throttle.succeeded(address, username)
         answer = RedirectResponse(safe_target(next), status_code=303)

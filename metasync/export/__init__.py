@@ -3,12 +3,14 @@ Fivetran's Facebook Ads schema (so its dbt package runs on it) and metasync's ow
 
 from metasync.export.destinations import DestinationError, label, schema_for
 from metasync.export.run import ExportBusy, ExportError, ExportResult, export_tenant
+from metasync.export.upgrade import clean_export_secrets  # registers the upgrade
 
 __all__ = [
     "DestinationError",
     "ExportBusy",
     "ExportError",
     "ExportResult",
+    "clean_export_secrets",
     "export_tenant",
     "label",
     "schema_for",

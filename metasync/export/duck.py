@@ -2,7 +2,11 @@
 destinations: the embedded default, no server to run.
 
 Batches are staged through a CSV file (DuckDB's fastest way in from Python without a data-frame
-library) and merged with the same statements as PostgreSQL. JSON columns are text holding JSON;
+library) and merged with the same statements as PostgreSQL. In that file every value is quoted
+and only NULL is the bare ``\\N`` (read with ``ALLOW_QUOTED_NULLS false``), so the text ``\\N``
+stays text. Paths are quoted as SQL strings (a directory may hold ``'``). Text keeps NUL
+(DuckDB stores it); lone surrogates are removed and numbers that do not fit their column set
+their row aside (:class:`~metasync.export.values.Values`). JSON columns are text holding JSON;
 times are UTC ``TIMESTAMP``. A Parquet destination keeps its working copy in
 ``<directory>/.metasync/warehouse.duckdb`` and, after each committed export, rewrites
 ``<directory>/<schema>/<table>.parquet`` for the tables that changed (written beside and
@@ -12,11 +16,10 @@ place: a table's file costs its whole size to rewrite, which is why only changed
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,8 +27,9 @@ from typing import Any
 
 import duckdb
 
-from metasync.export.sql import quote
+from metasync.export.sql import literal, quote
 from metasync.export.tables import Table
+from metasync.export.values import INTEGER_RANGES, SURROGATES, Values
 from metasync.export.warehouse import Warehouse
 
 __all__ = ["DuckWarehouse", "ParquetWarehouse"]
@@ -42,6 +46,11 @@ TYPES = {
     "json": "VARCHAR",
 }
 NULL = "\\N"
+# DECIMAL(38,10) holds 28 digits before the point
+RANGES: dict[str, tuple[int | Decimal, int | Decimal]] = {
+    **INTEGER_RANGES,
+    "numeric": (Decimal("-1e28") + Decimal("1e-10"), Decimal("1e28") - Decimal("1e-10")),
+}
 
 
 class DuckWarehouse(Warehouse):
@@ -50,6 +59,7 @@ class DuckWarehouse(Warehouse):
 
     def __init__(self, path: Path, label: str) -> None:
         super().__init__(label)
+        self.values = Values(SURROGATES, RANGES)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.connection = duckdb.connect(str(path))
         self.connection.execute("BEGIN TRANSACTION")
@@ -72,25 +82,30 @@ class DuckWarehouse(Warehouse):
         spec = ", ".join(f"{quote(c)} {TYPES[kinds[c]]}" for c in columns)
         self.connection.execute(f"DROP TABLE IF EXISTS temp.{quote(name)}")
         self.connection.execute(f"CREATE TEMPORARY TABLE {quote(name)} ({spec})")
-        if not rows:
+        fitted = self.values.rows(table, columns, rows)
+        if not fitted:
             return
         file = Path(self._scratch.name) / f"{name}.csv"
+        fields = [
+            list(map(FIELDS.get(kinds[c], _field), values))
+            for c, values in zip(columns, zip(*fitted, strict=True), strict=True)
+        ]
         with file.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            for row in rows:
-                writer.writerow([_text(v) for v in row])
+            handle.writelines(line + "\n" for line in map(",".join, zip(*fields, strict=True)))
         self.connection.execute(
-            f"COPY {quote(name)} FROM '{file}' (FORMAT CSV, HEADER false, NULLSTR '{NULL}', "
-            "QUOTE '\"', ESCAPE '\"')"
+            f"COPY {quote(name)} FROM {literal(str(file))} (FORMAT CSV, HEADER false, "
+            f"NULLSTR '{NULL}', QUOTE '\"', ESCAPE '\"', ALLOW_QUOTED_NULLS false)"
         )
 
     def commit(self) -> None:
         self.connection.execute("COMMIT")
         self.connection.execute("BEGIN TRANSACTION")
+        self.values.commit()
 
     def rollback(self) -> None:
         self.connection.execute("ROLLBACK")
         self.connection.execute("BEGIN TRANSACTION")
+        self.values.rollback()
 
     def close(self) -> None:
         self.connection.execute("ROLLBACK")
@@ -128,18 +143,84 @@ class ParquetWarehouse(DuckWarehouse):
             final = folder / f"{name}.parquet"
             partial = folder / f".{name}.parquet.partial"
             self.connection.execute(
-                f"COPY (SELECT * FROM {quote(self.schema)}.{quote(name)}) TO '{partial}' "
-                "(FORMAT PARQUET)"
+                f"COPY (SELECT * FROM {quote(self.schema)}.{quote(name)}) TO "
+                f"{literal(str(partial))} (FORMAT PARQUET)"
             )
             os.replace(partial, final)
             self.execute(f"DELETE FROM {self._stale} WHERE name = ?", [name])
             self.commit()
 
 
-def _text(value: Any) -> str:
-    """A value as DuckDB's CSV reader takes it."""
+def _field(value: Any) -> str:
+    """A value as one CSV field: NULL bare, anything else quoted (so no text reads as NULL)."""
     if value is None:
         return NULL
+    return '"' + _text(value).replace('"', '""') + '"'
+
+
+def _text_field(value: Any) -> str:
+    """:func:`_field` for a text or JSON column, where most values are text."""
+    if type(value) is str:
+        return '"' + value.replace('"', '""') + '"'
+    return _field(value)
+
+
+def _int_field(value: Any) -> str:
+    """:func:`_field` for an integer column (no quote to double in a number)."""
+    if type(value) is int:
+        return '"' + str(value) + '"'
+    return _field(value)
+
+
+def _float_field(value: Any) -> str:
+    if type(value) is float:
+        return '"' + str(value) + '"'
+    return _field(value)
+
+
+def _date_field(value: Any) -> str:
+    if type(value) is date:
+        return '"' + str(value) + '"'
+    return _field(value)
+
+
+def _decimal_field(value: Any) -> str:
+    if type(value) is Decimal:
+        return '"' + str(value) + '"'
+    return _field(value)
+
+
+def _timestamp_field(value: Any) -> str:
+    if type(value) is datetime and value.tzinfo is UTC:
+        return '"' + value.isoformat(sep=" ")[:-6] + '"'  # without its "+00:00"
+    return _field(value)
+
+
+def _boolean_field(value: Any) -> str:
+    if value is True:
+        return '"true"'
+    if value is False:
+        return '"false"'
+    return _field(value)
+
+
+# one converter per column kind, each :func:`_field`'s result for its usual type and
+# :func:`_field` itself for anything else (None, another type); kinds not named: _field
+FIELDS: dict[str, Callable[[Any], str]] = {
+    "text": _text_field,
+    "json": _text_field,
+    "bigint": _int_field,
+    "integer": _int_field,
+    "double": _float_field,
+    "numeric": _decimal_field,
+    "date": _date_field,
+    "timestamp": _timestamp_field,
+    "boolean": _boolean_field,
+}
+
+
+def _text(value: Any) -> str:
+    """A value (not None) as DuckDB's CSV reader takes it."""
     if isinstance(value, datetime):
         moment = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
         return moment.isoformat(sep=" ")

@@ -47,10 +47,14 @@ WINDOWS = {
 }
 
 
-def number_id(value: Any) -> int | None:
-    """A Meta id as a number (Fivetran's ids are integers); None when it is not one."""
-    text = str(value or "").removeprefix("act_")
-    return int(text) if text.isdigit() else None
+def number_id(value: Any) -> int | str | None:
+    """A Meta id as a number (Fivetran's ids are integers); None when there is none. An id
+    that is not a number (ASCII digits, after an ``act_`` prefix) stays text, so that its row
+    is set aside and named (:mod:`metasync.export.values`) rather than written with no id."""
+    if value is None or value == "":
+        return None
+    text = str(value).removeprefix("act_")
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def digest(*parts: Any) -> str:

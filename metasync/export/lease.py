@@ -2,11 +2,15 @@
 
 Two exports writing one schema at once would each add the same new versions of objects (with
 different sync stamps). An export takes a lease first, renews it every batch, and gives it back
-at the end; a killed export's lease runs out after ``EXPORT_LEASE_SECONDS``.
+at the end; a killed export's lease runs out after ``EXPORT_LEASE_SECONDS``. A lease's ``_id`` is
+a digest of the tenant and the destination's key (a digest of what names it, so two spellings
+of one destination take one lease; no password), so no text taken from a URL is a key; the
+document keeps the tenant id for people.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 
@@ -34,12 +38,13 @@ class Lease:
     """The one export of a (tenant, destination) at a time: a MongoDB document holding who
     exports and until when (``export_leases``)."""
 
-    def __init__(self, tenant_id: str, destination: str, seconds: int) -> None:
-        self.key, self.seconds, self.holder = (
-            f"{tenant_id}|{destination}",
-            seconds,
-            uuid.uuid4().hex,
-        )
+    def __init__(self, tenant_id: str, destination: str, seconds: int, shown: str = "") -> None:
+        """``destination``: its key, what names it whatever its URL's spelling (``key`` of
+        :func:`metasync.export.destinations.parse`); ``shown``: its label, for messages."""
+        named = f"{tenant_id}\x00{destination}".encode()
+        self.key = hashlib.sha256(named).hexdigest()[:32]
+        self.tenant_id, self.destination = tenant_id, shown or destination
+        self.seconds, self.holder = seconds, uuid.uuid4().hex
         self.collection = db.database()["export_leases"]
 
     def take(self) -> None:
@@ -50,6 +55,7 @@ class Lease:
                 {
                     "$set": {
                         "holder": self.holder,
+                        "tenant_id": self.tenant_id,
                         "expires_at": now + timedelta(seconds=self.seconds),
                     }
                 },
@@ -59,9 +65,8 @@ class Lease:
             held = self.collection.find_one({"_id": self.key}) or {}
             until = held.get("expires_at") or now
             left = (until.replace(tzinfo=now.tzinfo) - now).total_seconds()
-            destination = self.key.split("|", 1)[1]
             raise ExportBusy(
-                f"another export to {destination} is running", max(left, 1.0)
+                f"another export to {self.destination} is running", max(left, 1.0)
             ) from None
 
     def renew(self) -> None:

@@ -1,12 +1,23 @@
 """One export of one tenant into one destination: incremental, idempotent and resumable.
 
-- **What is read.** Daily rows and report rows are read per ad account in the order they were
-  written (``fetched_at``, then id) from the account's mark, so an export's cost follows what
-  the syncs since the last one wrote, not the history. Accounts whose connection has a sync
-  running are left for the export after it (their rows may still be arriving). Objects,
-  activities, recommendations, audit entries and reconciliations are read whole: they grow
-  with the number of objects, not with days, and unchanged rows are not rewritten.
-- **Exactly once.** A batch's rows and the account's new mark commit in one transaction of the
+- **What is read.** Daily rows and report rows are read per ad account in write-number order
+  (``seq``, then id; :mod:`metasync.models.numbering`) from the account's mark up to its
+  watermark, so an export's cost follows what the syncs since the last one wrote, not the
+  history. Objects, activities, recommendations, audit entries and reconciliations are read
+  whole: they grow with the number of objects, not with days, and unchanged rows are not
+  rewritten.
+- **Exactly once, whatever the commit order and the workers' clocks.** The position is a number
+  the database gives each page before it is written, not a time: the export never reads past
+  the smallest number still being written (the watermark), so a page that commits after a
+  later-numbered one waits for it, and no writer's clock is read (accounts syncing while the
+  export runs are exported up to their watermark, not skipped). A row written again takes a
+  new number and is exported again; rows are merged by key, so a row exported twice is
+  harmless and one exported never is not possible, under the assumptions named in
+  :mod:`metasync.models.numbering` (one server clock; a writer that died has nothing pending
+  on the server ``LEASE_SECONDS`` after it reserved). Rows with no number (an earlier
+  metasync's) are numbered when their account is read; an earlier metasync's mark by time is
+  replaced by reading its account again from the start, once.
+- **Resumable.** A batch's rows and the account's new mark commit in one transaction of the
   destination; an export killed at any line resumes from its last committed batch.
 - **One at a time.** An export holds a lease on its (tenant, destination) in MongoDB for
   ``EXPORT_LEASE_SECONDS`` (renewed each batch); a second one is refused with
@@ -25,20 +36,22 @@ from typing import Any
 
 from bson import ObjectId
 
-from metasync.export.currency import Converter
-from metasync.export.destinations import check, connect, label, schema_for
+from metasync.export import rebuild
+from metasync.export.currency import Converter, Gap, gaps
+from metasync.export.destinations import connect, parse, schema_for
 from metasync.export.fivetran import (
     action_rows,
     basic_ad_row,
     demographics_rows,
     entity_row,
     is_basic_ad_row,
+    number_id,
     url_tag_rows,
 )
 from metasync.export.lease import ExportBusy, ExportError, Lease
 from metasync.export.own import own_row
 from metasync.export.tables import TABLES
-from metasync.export.warehouse import Warehouse
+from metasync.export.warehouse import Mark, Warehouse
 from metasync.models import (
     Ad,
     AdAccount,
@@ -52,11 +65,10 @@ from metasync.models import (
     Recommendation,
     Reconciliation,
     ReportRow,
-    RunStatus,
-    SyncRun,
     TenantSettings,
     utcnow,
 )
+from metasync.models.numbering import number_unnumbered, server_time, watermark
 
 __all__ = ["ExportBusy", "ExportError", "ExportResult", "export_tenant"]
 
@@ -93,7 +105,13 @@ class ExportResult:
     schema: str
     rows: Counter[str] = field(default_factory=Counter)  # rows added, changed or removed
     read: Counter[str] = field(default_factory=Counter)  # mirror documents read
-    deferred: list[str] = field(default_factory=list)  # accounts left for the next export
+    numbered: Counter[str] = field(default_factory=Counter)  # rows found without a number
+    rebuilt: rebuild.Rebuilt = field(default_factory=rebuild.Rebuilt)  # past days sent again
+    unconverted: list[Gap] = field(default_factory=list)  # days without a reporting value
+    # rows the destination cannot hold, set aside and named (the first MAX_REJECTED), and
+    # how many there were: the export still succeeds (see metasync.export.values)
+    rejected: list[str] = field(default_factory=list)
+    rejected_count: int = 0
 
 
 def export_tenant(
@@ -109,10 +127,16 @@ def export_tenant(
     :class:`~metasync.export.destinations.DestinationError` for a URL it cannot use,
     :class:`ExportBusy` when
     another export holds the destination and :class:`ExportError` when it fails (recorded on
-    the export's run first)."""
-    check(url)  # a URL metasync cannot use is refused before anything is recorded
-    shown = label(url)
-    lease = Lease(tenant_id, shown, lease_seconds)
+    the export's run first).
+
+    Every export first resumes the tenant's waiting rebuild of past days
+    (:func:`metasync.export.rebuild.resume`: days in a new reporting currency or at new rates,
+    then sent by this export), and records on its run the days that still have no
+    reporting-currency value (:func:`metasync.export.currency.gaps`); both are on the result
+    (``rebuilt``, ``unconverted``)."""
+    destination = parse(url)  # a URL metasync cannot use is refused before anything is recorded
+    shown = destination.label  # never the password; the runs are keyed by it
+    lease = Lease(tenant_id, destination.key, lease_seconds, shown)  # one for every spelling
     lease.take()
     ExportRun.objects(tenant_id=tenant_id, destination=shown, status="running").update(
         set__status="failed",
@@ -123,20 +147,26 @@ def export_tenant(
     result = ExportResult(str(run.pk), shown, schema or schema_for(tenant_id))
     warehouse: Warehouse | None = None
     try:
-        warehouse = connect(url)
+        # past days in a new currency or at new rates: unnumbered before the exporter reads
+        # the currency, so this export sends them (deferred while an older export runs)
+        result.rebuilt = rebuild.resume(tenant_id)
+        warehouse = connect(destination)
         warehouse.open_schema(result.schema)
         _Exporter(tenant_id, warehouse, result, batch_rows, lease).run()
+        result.unconverted = gaps(tenant_id)  # on the run: a failure here fails it, named
     except Exception as exc:  # noqa: BLE001 - recorded on the run, raised as ExportError
         if warehouse is not None:
             _quietly(warehouse.rollback)
         message = f"export of tenant {tenant_id} to {shown} failed: {type(exc).__name__}: {exc}"
-        message = message.replace(url, shown)
+        message = destination.redact(message)  # a driver's error may echo the URL
         run.update(
             set__status="failed",
             set__finished_at=utcnow(),
             set__error=message,
             set__rows=dict(result.rows),
             set__read=dict(result.read),
+            set__cleaned=_cleaned(warehouse),
+            **_rejected(warehouse),
         )
         log.warning(message)
         raise ExportError(message) from None
@@ -149,8 +179,33 @@ def export_tenant(
         set__finished_at=utcnow(),
         set__rows=dict(result.rows),
         set__read=dict(result.read),
+        set__cleaned=_cleaned(warehouse),
+        set__unconverted=[g.record() for g in result.unconverted],
+        **_rejected(warehouse),
     )
+    if warehouse is not None and warehouse.values.rejected_count:
+        result.rejected = list(warehouse.values.rejected)
+        result.rejected_count = warehouse.values.rejected_count
+        log.warning(
+            "export of tenant %s to %s: %d rows not written (the destination cannot hold them)",
+            tenant_id,
+            shown,
+            result.rejected_count,
+        )
     return result
+
+
+def _cleaned(warehouse: Warehouse | None) -> dict[str, int]:
+    """Characters removed from text, per table (:mod:`metasync.export.values`)."""
+    return dict(warehouse.values.removed) if warehouse is not None else {}
+
+
+def _rejected(warehouse: Warehouse | None) -> dict[str, Any]:
+    """The run's rows set aside: named (the first ``MAX_REJECTED``) and counted."""
+    if warehouse is None:
+        return {}
+    values = warehouse.values
+    return {"set__rejected": list(values.rejected), "set__rejected_count": values.rejected_count}
 
 
 def _quietly(action: Any) -> None:
@@ -178,21 +233,17 @@ class _Exporter:
     def run(self) -> None:
         """Every part in turn; a part that fails is rolled back and named, and the others go
         on (one account's bad row never holds back the rest). Raises :class:`ExportError`
-        naming every part that failed, after the rest is committed."""
+        naming every part that failed, after the rest is committed. Rows set aside (a value
+        the destination cannot hold) are no failure: they are named on the run, and raising
+        would fail every later export too (objects are read whole each time)."""
         marks = self.warehouse.marks()
         first = self.fresh = not marks  # nothing exported yet: every row is new
         self.isolated("objects", self.entities)
-        running = {
-            r.connection_id for r in SyncRun.objects(status=RunStatus.RUNNING).only("connection_id")
-        }
-        accounts = AdAccount.objects(tenant_id=self.tenant).only("account_id", "connection_id")
-        for account in accounts:
-            if account.connection_id in running:
-                self.result.deferred.append(account.account_id)
-                continue
+        now = server_time()  # one clock judges every writer: the database's
+        for account in AdAccount.objects(tenant_id=self.tenant).only("account_id"):
             for source, model in (("daily", DailyInsight), ("reports", ReportRow)):
                 part = f"account {account.account_id} {source} rows"
-                self.isolated(part, self.incremental, account.account_id, source, model, marks)
+                self.isolated(part, self.incremental, account.account_id, source, model, marks, now)
         self.fresh = first
         for table, model in WHOLE:
             self.isolated(table, self.whole, table, model)
@@ -207,8 +258,9 @@ class _Exporter:
             raise  # the lease was lost: nothing more may be written
         except Exception as exc:  # noqa: BLE001 - named, rolled back, and the other parts go on
             self.warehouse.rollback()
-            self.failures.append(f"{part}: {type(exc).__name__}: {exc}")
-            log.warning("export of tenant %s: %s failed: %s", self.tenant, part, exc)
+            error = self.warehouse.redact(f"{type(exc).__name__}: {exc}")
+            self.failures.append(f"{part}: {error}")
+            log.warning("export of tenant %s: %s failed: %s", self.tenant, part, error)
 
     def whole(self, table: str, model: Any) -> None:
         for docs in self._pages(model, {"tenant_id": self.tenant}):
@@ -252,25 +304,32 @@ class _Exporter:
                 self.load(HISTORY[kind], rows)
                 if kind == "creative":
                     tags = [row for d in docs for row in url_tag_rows(d, self.synced)]
-                    parents = [
-                        (int(d["meta_id"]),) for d in docs if str(d.get("meta_id")).isdigit()
-                    ]
+                    ids = (number_id(d.get("meta_id")) for d in docs)
+                    parents = [(meta_id,) for meta_id in ids if isinstance(meta_id, int)]
                     self.load("url_tag", tags, parents)
                 self.commit()
 
-    # -- rows in the order they were written -----------------------------------------------
+    # -- rows in write-number order ------------------------------------------------------
     def incremental(
         self,
         account: str,
         source: str,
         model: Any,
-        marks: dict[tuple[str, str], tuple[datetime, str]],
+        marks: dict[tuple[str, str], Mark],
+        now: datetime,
     ) -> None:
+        """The account's rows of ``source`` after its mark and below its watermark, in
+        batches, each committed with the mark it reached."""
         collection = model._get_collection()
+        unnumbered = number_unnumbered(collection, self.tenant, account, self.batch)
+        self.result.numbered[source] += unnumbered
+        below = watermark(self.tenant, account, now)  # after numbering: those rows are below
         mark = marks.get((account, source))
         self.fresh = mark is None  # never exported: its rows are new (a first export)
+        if mark is not None and mark.seq is None:
+            mark = None  # a mark by the writers' clocks: read the account again, merging
         while True:
-            docs = self._after(collection, account, mark)
+            docs = self._after(collection, account, mark, below)
             if not docs:
                 return
             self.result.read[source] += len(docs)
@@ -279,29 +338,32 @@ class _Exporter:
                 self.daily(docs)
             else:
                 self.reports(account, docs)
-            mark = (docs[-1]["fetched_at"], str(docs[-1]["_id"]))
+            last = docs[-1]
+            # a short batch read every row below the watermark: its last number is done
+            mark = Mark(int(last["seq"]), "" if len(docs) < self.batch else str(last["_id"]))
             self.warehouse.set_mark(account, source, mark, utcnow())
             self.commit()
 
     def _after(
-        self, collection: Any, account: str, mark: tuple[datetime, str] | None
+        self, collection: Any, account: str, mark: Mark | None, below: int
     ) -> list[dict[str, Any]]:
-        """The next batch after ``mark`` in write order: the rest of the mark's own instant
-        (by id), then later instants. Two reads rather than one ``$or``, so each walks the
-        (tenant, account, fetched_at) index instead of the account's whole history."""
+        """The next batch after ``mark`` and below the watermark ``below``, in (number, id)
+        order: the rest of the mark's own number (by id), then later numbers. Two reads rather
+        than one ``$or``, so each walks the (tenant, account, seq) index."""
         where = {"tenant_id": self.tenant, "account_id": account}
-        if mark is None:
-            cursor = collection.find(where).sort([("fetched_at", 1), ("_id", 1)])
-            return list(cursor.limit(self.batch))
-        at, last = mark
-        # the mark's instant holds one sync page at most; filtering ids here keeps the read on
-        # the (tenant, account, fetched_at) index (an _id range makes planners pick _id's)
-        same = collection.find({**where, "fetched_at": at}).sort([("fetched_at", 1), ("_id", 1)])
-        docs = [d for d in same if d["_id"] > ObjectId(last)][: self.batch]
+        order = [("seq", 1), ("_id", 1)]
+        docs: list[dict[str, Any]] = []
+        if mark is not None and mark.last_id:
+            # one number holds one page's rows (a writer's page, or at most a batch of rows
+            # numbered by number_unnumbered), so this re-read is bounded; filtering ids here
+            # keeps the read on the (tenant, account, seq) index (an _id range makes planners
+            # pick _id's)
+            same = collection.find({**where, "seq": mark.seq}).sort(order)
+            docs = [d for d in same if d["_id"] > ObjectId(mark.last_id)][: self.batch]
         if len(docs) < self.batch:
-            later = {**where, "fetched_at": {"$gt": at}}
-            cursor = collection.find(later).sort([("fetched_at", 1), ("_id", 1)])
-            docs += list(cursor.limit(self.batch - len(docs)))
+            after = mark.seq if mark is not None else 0
+            later = {**where, "seq": {"$gt": after, "$lt": below}}
+            docs += list(collection.find(later).sort(order).limit(self.batch - len(docs)))
         return docs
 
     def _prepare(self, docs: list[dict[str, Any]]) -> None:

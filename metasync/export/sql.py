@@ -3,7 +3,8 @@ batch into it (see :mod:`metasync.export.tables` for the three ways rows arrive)
 
 Both PostgreSQL and DuckDB take ``INSERT ... ON CONFLICT ... DO UPDATE ... WHERE`` and
 ``IS DISTINCT FROM``, so one text serves both; each destination maps the column kinds to its
-types. Identifiers are checked (letters, digits and ``_``) before they are quoted into SQL.
+types. Identifiers are checked (letters, digits and ``_``) before they are quoted into SQL;
+strings such as paths are quoted as literals (:func:`literal`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "create_table",
     "delete_orphans",
     "insert_versions",
+    "literal",
     "quote",
     "upsert",
 ]
@@ -34,6 +36,11 @@ def quote(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"{name!r} is not a valid warehouse identifier")
     return f'"{name}"'
+
+
+def literal(text: str) -> str:
+    """``text`` as a SQL string literal (a path may hold ``'``)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def create_table(schema: str, table: Table, types: Mapping[str, str]) -> str:

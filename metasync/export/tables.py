@@ -52,7 +52,7 @@ def _columns(spec: str) -> tuple[Column, ...]:
 
 SYNCED = "_fivetran_synced timestamp"
 MONEY_COLUMNS = """spend numeric, reporting_currency text, fx_rate numeric,
-    spend_reporting numeric"""
+    spend_reporting numeric, reporting_note text"""
 
 ACCOUNT_HISTORY = Table(
     "account_history",

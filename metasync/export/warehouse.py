@@ -3,16 +3,20 @@ and the marks saying how far each account's rows have been exported.
 
 A batch's rows and its marks commit in one transaction of the destination, so an export that
 dies at any line resumes from the last committed batch and never writes a row twice (the
-marks live in the warehouse itself, table ``_metasync_export_marks``). Subclasses connect and
-stage rows their own fastest way (PostgreSQL ``COPY``; DuckDB a CSV file).
+marks live in the warehouse itself, table ``_metasync_export_marks``). A mark is a write number
+(:mod:`metasync.models.numbering`), never a time: ``mark_seq`` and the last exported id of that
+number (empty when all of its rows are exported). A mark an earlier metasync wrote by the
+writers' clocks (``mark_at``, no ``mark_seq``) is not trusted: its account is read again from
+the start, once. Subclasses connect and stage rows their own fastest way (PostgreSQL ``COPY``;
+DuckDB a CSV file).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from metasync.export.sql import (
     MARKS,
@@ -23,18 +27,28 @@ from metasync.export.sql import (
     upsert,
 )
 from metasync.export.tables import TABLES, Column, Table
+from metasync.export.values import Values
 
 __all__ = ["Mark", "Warehouse"]
 
-Mark = tuple[datetime, str]  # the last exported row's (fetched_at, MongoDB id)
+
+class Mark(NamedTuple):
+    """How far an account's rows of one source are exported: every row numbered below ``seq``,
+    and of those numbered ``seq`` the ones with an id up to ``last_id`` (all when empty)."""
+
+    seq: int | None  # None: a mark by the writers' clocks, from an earlier metasync
+    last_id: str
+
+
 MARK_TABLE = Table(
     MARKS,
     (
         Column("account_id", "text"),
         Column("source", "text"),
-        Column("mark_at", "timestamp"),
+        Column("mark_at", "timestamp"),  # an earlier metasync's mark: the writers' clocks
         Column("mark_id", "text"),
         Column("updated_at", "timestamp"),
+        Column("mark_seq", "bigint"),
     ),
     key=("account_id", "source"),
 )
@@ -50,6 +64,8 @@ class Warehouse(ABC):
     def __init__(self, label: str) -> None:
         self.label = label
         self.schema = ""
+        self.values = Values()  # text cleaned, rows set aside: each destination its own rules
+        self.redact: Callable[[str], str] = lambda text: text  # secrets out (set by connect)
 
     # -- what each destination provides ---------------------------------------------------
     @abstractmethod
@@ -172,12 +188,13 @@ class Warehouse(ABC):
 
     def marks(self) -> dict[tuple[str, str], Mark]:
         rows = self.query(
-            f"SELECT account_id, source, mark_at, mark_id FROM {quote(self.schema)}.{quote(MARKS)}"
+            f"SELECT account_id, source, mark_seq, mark_id FROM {quote(self.schema)}.{quote(MARKS)}"
         )
-        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+        return {(r[0], r[1]): Mark(None if r[2] is None else int(r[2]), r[3] or "") for r in rows}
 
     def set_mark(self, account_id: str, source: str, mark: Mark, now: datetime) -> None:
-        self.stage("stage_marks", MARK_TABLE, MARK_TABLE.names, [(account_id, source, *mark, now)])
+        row = (account_id, source, None, mark.last_id, now, mark.seq)
+        self.stage("stage_marks", MARK_TABLE, MARK_TABLE.names, [row])
         self.execute(upsert(self.schema, MARK_TABLE, "stage_marks"))
 
 

@@ -4,13 +4,18 @@ from metasync.models.access import SCOPES, ApiKey, OperatorAction
 from metasync.models.account_state import AccountState, AccountSyncState
 from metasync.models.alerts import AlertState
 from metasync.models.base import MetaObject, as_decimal, aware, utcnow
-from metasync.models.bulk import RowValidationError, UpsertResult, upsert_page
+from metasync.models.bulk import RowValidationError, UpsertResult, upsert_numbered, upsert_page
 from metasync.models.connection import (
     ConnectionStatus,
     MetaConnection,
-    RotationReport,
     find_connection,
-    rotate_connection_tokens,
+)
+from metasync.models.encrypted import (
+    ENCRYPTED_KINDS,
+    EncryptedKind,
+    KindRotation,
+    rotate_all,
+    rotate_kind,
 )
 from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
 from metasync.models.exports import ExportRun, ExportTarget, FxRate
@@ -24,6 +29,7 @@ from metasync.models.library import (
     CustomAudience,
     CustomConversion,
 )
+from metasync.models.numbering import WriteSequence
 from metasync.models.optimizer import (
     ActionCount,
     AuditEntry,
@@ -41,12 +47,14 @@ from metasync.models.runs import (
     RunStatus,
     SyncRun,
 )
-from metasync.models.tenant import TenantSettings
+from metasync.models.tenant import REBUILT, CurrencyRebuild, TenantSettings, request_rebuild
 from metasync.models.upgrades import AppliedUpgrade
 from metasync.models.webhooks import WebhookEvent, WebhookStatus
 
 __all__ = [
     "ALL_DOCUMENTS",
+    "ENCRYPTED_KINDS",
+    "REBUILT",
     "SCOPES",
     "AccountHealthRecord",
     "AccountState",
@@ -66,14 +74,17 @@ __all__ = [
     "Campaign",
     "ChangeRecord",
     "ConnectionStatus",
+    "CurrencyRebuild",
     "CustomAudience",
     "CustomConversion",
     "DailyInsight",
+    "EncryptedKind",
     "ExportRun",
     "ExportTarget",
     "FxRate",
     "HealthTenant",
     "InsightLevel",
+    "KindRotation",
     "MetaConnection",
     "MetaObject",
     "OperatorAction",
@@ -87,7 +98,6 @@ __all__ = [
     "ReportRow",
     "ReportRun",
     "ReportStatus",
-    "RotationReport",
     "RowValidationError",
     "RunPlan",
     "RunStatus",
@@ -97,13 +107,17 @@ __all__ = [
     "UpsertResult",
     "WebhookEvent",
     "WebhookStatus",
+    "WriteSequence",
     "as_decimal",
     "attribution_key",
     "aware",
     "breakdown_key",
     "find_connection",
     "page_key",
-    "rotate_connection_tokens",
+    "request_rebuild",
+    "rotate_all",
+    "rotate_kind",
+    "upsert_numbered",
     "upsert_page",
     "utcnow",
 ]
@@ -127,6 +141,7 @@ ALL_DOCUMENTS = (
     DailyInsight,
     TenantReport,
     TenantSettings,
+    CurrencyRebuild,
     OptimizerSettings,
     Recommendation,
     AuditEntry,
@@ -147,4 +162,5 @@ ALL_DOCUMENTS = (
     ExportTarget,
     ExportRun,
     FxRate,
+    WriteSequence,
 )

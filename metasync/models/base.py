@@ -69,6 +69,9 @@ class NaturalKeyed:
     natural_key: ClassVar[tuple[str, ...]] = ()
     #: True when the document has ``last_seen_at`` / ``deleted_at`` tombstone fields.
     tracks_presence: ClassVar[bool] = False
+    #: True when every write stamps the rows with a write number (``seq``, per ad account) that
+    #: the warehouse export reads them by (:mod:`metasync.models.numbering`).
+    numbered: ClassVar[bool] = False
 
 
 class MetaObject(NaturalKeyed, Document):  # type: ignore[misc]

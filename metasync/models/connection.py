@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
 from bson import ObjectId
@@ -14,9 +13,8 @@ from metasync.models.base import BASE_META, utcnow
 __all__ = [
     "ConnectionStatus",
     "MetaConnection",
-    "RotationReport",
     "find_connection",
-    "rotate_connection_tokens",
+    "token_binding",
 ]
 
 
@@ -28,6 +26,12 @@ class ConnectionStatus:
     PAUSED = "PAUSED"  # an operator paused it: not synced until resumed
     ALL = (ACTIVE, EXPIRED, REVOKED, ERROR, PAUSED)
     BROKEN = (EXPIRED, REVOKED, ERROR)
+
+
+def token_binding(record_id: object) -> str:
+    """The associated data a connection's token envelope is sealed with: its record's id, so an
+    envelope copied onto another connection does not decrypt."""
+    return str(record_id)
 
 
 class MetaConnection(Document):  # type: ignore[misc]
@@ -81,7 +85,7 @@ class MetaConnection(Document):  # type: ignore[misc]
         if record_id is None:
             record_id = ObjectId()
             cast(Any, self).pk = record_id
-        self.token_envelope = cipher.encrypt(token, str(record_id))
+        self.token_envelope = cipher.encrypt(token, token_binding(record_id))
         self.token_key_id = cipher.current_key_id
 
     def access_token(self, cipher: TokenCipher) -> str:
@@ -89,7 +93,7 @@ class MetaConnection(Document):  # type: ignore[misc]
         record_id: Any = cast(Any, self).pk
         if not self.token_envelope or record_id is None:
             raise CryptoError(f"connection {record_id} has no stored token")
-        return cipher.decrypt(self.token_envelope, str(record_id))
+        return cipher.decrypt(self.token_envelope, token_binding(record_id))
 
     def __str__(self) -> str:
         return f"MetaConnection({self.pk}, tenant={self.tenant_id}, status={self.status})"
@@ -102,49 +106,3 @@ def find_connection(connection_id: str, tenant_id: str | None = None) -> MetaCon
         return None
     scope = {"tenant_id": tenant_id} if tenant_id is not None else {}
     return cast(MetaConnection | None, MetaConnection.objects(pk=connection_id, **scope).first())
-
-
-@dataclass
-class RotationReport:
-    """What :func:`rotate_connection_tokens` did. ``failed`` holds (record id, error text)."""
-
-    rotated: int = 0
-    current: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-
-
-def rotate_connection_tokens(cipher: TokenCipher) -> RotationReport:
-    """Re-encrypt every stored token that is not sealed with the current key.
-
-    Each record is swapped with a compare-and-set on its old envelope, so a token refreshed
-    concurrently is never overwritten by a stale one (that record is counted as current: its new
-    envelope already uses the current key). Records that fail to decrypt are reported, not
-    raised, so one bad record never stops the rotation of the others.
-    """
-    report = RotationReport()
-    collection = MetaConnection._get_collection()
-    for raw in collection.find({"token_envelope": {"$type": "string"}}, {"token_envelope": 1}):
-        record_id, envelope = str(raw["_id"]), raw["token_envelope"]
-        try:
-            if not cipher.needs_rotation(envelope):
-                report.current += 1
-                continue
-            sealed = cipher.reencrypt(envelope, record_id)
-        except CryptoError as exc:
-            report.failed.append((record_id, str(exc)))
-            continue
-        result = collection.update_one(
-            {"_id": raw["_id"], "token_envelope": envelope},
-            {
-                "$set": {
-                    "token_envelope": sealed,
-                    "token_key_id": cipher.current_key_id,
-                    "updated_at": utcnow(),
-                }
-            },
-        )
-        if result.modified_count:
-            report.rotated += 1
-        else:
-            report.current += 1
-    return report

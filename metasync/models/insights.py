@@ -69,7 +69,8 @@ class InsightMetrics(Document):  # type: ignore[misc]
     # The ad set's unified attribution setting Meta applied ("7d_click_1d_view"; "mixed" for a
     # row over ad sets with different settings). Meta always applies it since 2025-06-10.
     attribution_setting = StringField()
-    fetched_at = DateTimeField()
+    fetched_at = DateTimeField()  # the writing worker's clock: shown, never used to order
+    seq = LongField()  # the write number (per ad account) the warehouse export reads rows by
 
     meta: ClassVar[dict[str, Any]] = {"abstract": True}
 
@@ -77,6 +78,7 @@ class InsightMetrics(Document):  # type: ignore[misc]
 class DailyInsight(NaturalKeyed, InsightMetrics):
     """One entity's metrics for one day (in the ad account's timezone)."""
 
+    numbered = True
     natural_key = (
         "tenant_id",
         "account_id",
@@ -103,6 +105,6 @@ class DailyInsight(NaturalKeyed, InsightMetrics):
             {"fields": ["tenant_id", "account_id", "date"]},  # an account's days
             {"fields": ["tenant_id", "campaign_id", "date"]},  # a campaign's rows, every level
             # the warehouse export reads what each account's syncs wrote since its last export
-            {"fields": ["tenant_id", "account_id", "fetched_at"]},
+            {"fields": ["tenant_id", "account_id", "seq"]},
         ],
     }

@@ -4,7 +4,11 @@ A recommendation is a decision and its evidence in one record (the rows and figu
 statistic with its bound), with a state an operator moves: ``proposed`` -> ``approved`` or
 ``rejected``; later ``applied``, ``expired`` or ``undone``; ``superseded`` when a later
 evaluation decided the same action on the same entity (one open proposal each); ``compensated``
-when a two-write action could not complete and its first write was taken back. ``key``
+when a two-write action could not complete and its first write was taken back; ``failed`` when
+Meta refused the write (nothing of it stays written; ``apply`` may be called again once the cause
+is fixed, without a new evaluation); ``restore_refused`` when Meta refused for good to take a
+write back (``restore`` says, per entity, what was and was not restored; ``undo`` tries again).
+``key``
 identifies the decision (rule, entity, action, change and the last day of its evidence), so
 evaluating the same rows twice proposes nothing new.
 """
@@ -38,7 +42,7 @@ __all__ = [
 MODES = ("off", "recommend", "apply")
 STATES = (
     "proposed", "approved", "applied", "rejected", "expired", "undone", "superseded",
-    "compensated",
+    "compensated", "failed", "restore_refused",
 )  # fmt: skip
 
 
@@ -104,6 +108,10 @@ class Recommendation(Document):  # type: ignore[misc]
     waiting_until = DateTimeField()  # held by the daily cap: the recovery sends it again then
     superseded_by = StringField()
     error = StringField()  # why the last attempt to apply did not, in plain words
+    failure = DictField()  # Meta's refusal of a failed write (MetaAPIError.as_record())
+    # a take-back Meta refused for good, per entity of the plan: {level, entity_id, before,
+    # applied, meta (what Meta holds now, None when unreadable), not_restored, error}
+    restore = ListField(DictField())
 
     meta: ClassVar[dict[str, Any]] = {
         **BASE_META,
@@ -122,7 +130,8 @@ class Recommendation(Document):  # type: ignore[misc]
 class AuditEntry(Document):  # type: ignore[misc]
     """One write the optimizer made to Meta: the field's value before, the value written, and
     the value Meta gave back when read afterwards. ``state``: ``intended`` (recorded before
-    the POST), ``written`` (read back from Meta) or ``abandoned`` (never written)."""
+    the POST), ``written`` (read back from Meta), ``abandoned`` (never written) or ``refused``
+    (Meta refused it for good: ``error`` holds Meta's answer; never written)."""
 
     tenant_id = StringField(required=True)
     recommendation_id = StringField(required=True)
@@ -131,7 +140,8 @@ class AuditEntry(Document):  # type: ignore[misc]
     entity_id = StringField(required=True)
     action = StringField(required=True, choices=("apply", "undo", "compensate"))
     step = IntField(default=0)  # the plan's step (a reallocation: 0 the giver, 1 the receiver)
-    state = StringField(choices=("intended", "written", "abandoned"), default="written")
+    state = StringField(choices=("intended", "written", "abandoned", "refused"), default="written")
+    error = StringField()  # Meta's refusal of a ``refused`` write
     field = StringField(required=True)
     old_value = StringField()
     new_value = StringField()

@@ -44,6 +44,7 @@ class ReportRow(NaturalKeyed, InsightMetrics):
     ``all_days`` for a whole-range report, whose dates move), every breakdown value and the
     attribution windows, so no two reports, breakdown values or windows overwrite each other."""
 
+    numbered = True
     natural_key = (
         "tenant_id",
         "account_id",
@@ -78,7 +79,7 @@ class ReportRow(NaturalKeyed, InsightMetrics):
         "indexes": [
             {"fields": list(natural_key), "unique": True, "name": "natural_key"},
             {"fields": ["tenant_id", "report", "account_id", "span"]},
-            {"fields": ["tenant_id", "account_id", "fetched_at"]},  # the warehouse export's reads
+            {"fields": ["tenant_id", "account_id", "seq"]},  # the warehouse export's reads
         ],
     }
 

@@ -39,6 +39,17 @@ decision is stored (``gave_up``), the first is written back (``compensate`` in t
 and the recommendation ends ``compensated``: the total is what it was before, never lower,
 never higher. An attempt that dies while taking back is followed by one that finishes it.
 
+**Refused writes end, and say so.** A write Meta refuses (for good, or a failure that outlasted
+the retries) before anything of it is written ends ``failed`` with Meta's error (``failure``),
+never ``expired``: nothing expires it, the recovery leaves it, and :func:`apply_recommendation`
+called again (the permission granted, the object fixed) plans it afresh under every guard,
+without a new evaluation. A take-back Meta refuses for good (the compensation above, or undo)
+ends ``restore_refused``: its intents are closed ``refused``, ``restore`` says per entity what
+was and was not restored (read from Meta), the built-in notifier raises an alert
+(:mod:`metasync.alerts`), and nothing POSTs it again until an operator runs undo
+(:func:`~metasync.optimize.undo.undo_recommendation`) once the cause is fixed.
+:func:`~metasync.optimize.outcome.outcome` turns a state into what the CLI and the API answer.
+
 **The audit log equals Meta.** Every confirmed write is an :class:`~metasync.models.AuditEntry`
 (``written``) with the value before, the value written and the value read back; an intent that
 was never written ends ``abandoned``. :func:`undo_recommendation` writes the values before back
@@ -63,7 +74,14 @@ from metasync.optimize.claims import (
     take_lease,
     writer_for,
 )
-from metasync.optimize.plans import GaveUp, compensate, read_entity, run_plan
+from metasync.optimize.plans import (
+    GaveUp,
+    TakeBackRefused,
+    compensate,
+    read_entity,
+    restore_report,
+    run_plan,
+)
 from metasync.optimize.settings import RecommendationError, find_recommendation
 from metasync.sync.context import SyncContext
 from metasync.sync.mapping import parse_time
@@ -138,29 +156,43 @@ def apply_recommendation(
     by: str,
     final_attempt: bool = True,
 ) -> Recommendation:
-    """Write an approved recommendation to Meta (see the module); returns it with its new state
-    (``applied``, ``expired``, ``compensated``, or still ``approved`` with ``error`` set).
+    """Write an approved (or ``failed``: tried again) recommendation to Meta (see the module);
+    returns it with its new state (``applied``, ``expired``, ``compensated``, ``failed``,
+    ``restore_refused``, or still ``approved`` with ``error`` set while the daily cap holds it).
     Raises :class:`ApplyBusy` while another attempt holds it, and Meta's transient errors
     (after recording them) unless ``final_attempt``, in which case it gives up cleanly."""
     rec = find_recommendation(tenant_id, recommendation_id)
     if rec.state in ("applied", "compensated"):
         return rec
-    if rec.state != "approved" or not rec.change:
+    if rec.state not in ("approved", "failed") or not rec.change:
         raise RecommendationError(
             f"recommendation {recommendation_id} is {rec.state}"
-            f"{' and only a flag' if not rec.change else ''}: only an approved change is applied"
+            f"{' and only a flag' if not rec.change else ''}: only an approved change (or one "
+            "that failed, tried again) is applied"
         )
     try:
         client = writer_for(ctx, rec)
     except RecommendationError as exc:  # reported; not sent again until someone applies it
         rec.update(set__error=str(exc), unset__waiting_until=True)
         raise
+    if rec.state == "failed":
+        _reopen(rec)
     claim = take_lease(rec, "approved", ctx.settings.OPTIMIZER_LEASE_SECONDS)
     try:
         _apply_claimed(client, rec, claim, by, final_attempt)
-    except GaveUp as exc:
-        state = "compensated" if exc.compensated else "expired"
-        release(rec, claim, set__state=state, set__error=str(exc))
+    except GaveUp as exc:  # compensated: whole again; failed: nothing written; else: stale
+        state = "compensated" if exc.compensated else "failed" if exc.failure else "expired"
+        failure = {"set__failure": exc.failure} if exc.failure else {}
+        release(rec, claim, set__state=state, set__error=str(exc), **failure)
+    except TakeBackRefused as exc:
+        report = restore_report(client, rec, list(rec.plan or []), exc.refused)
+        release(
+            rec,
+            claim,
+            set__state="restore_refused",
+            set__restore=report,
+            set__error=f"Meta refused for good to take back the write: {exc}",
+        )
     except MetaAPIError as exc:
         release(rec, claim, set__error=client.redact(str(exc)))
         raise
@@ -218,5 +250,16 @@ def _apply_claimed(
     run_plan(client, rec, plan, "apply", by, final_attempt)
     release(
         rec, claim, set__state="applied", set__applied_at=utcnow(), unset__error=True,
-        unset__waiting_until=True,
+        unset__waiting_until=True, unset__failure=True,
     )  # fmt: skip
+
+
+def _reopen(rec: Recommendation) -> None:
+    """A ``failed`` recommendation approved again for another attempt, with no plan: nothing of
+    the failed one was written (its intents are closed ``refused`` or ``abandoned``), so the
+    new attempt reads Meta afresh and every guard holds again (quiet hours, the budget the
+    evidence saw, today's cap). ``error`` and ``failure`` stay until the attempt ends."""
+    Recommendation.objects(pk=rec.pk, state="failed").update_one(
+        set__state="approved", unset__plan=True, unset__planned_at=True, unset__gave_up=True
+    )
+    rec.reload()

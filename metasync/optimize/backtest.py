@@ -12,7 +12,8 @@ today's; changes people made in the past are not replayed, so the 72-hour guard 
 the replay's own budget changes.
 The budget rules (reallocation, pacing) are not replayed: a replayed move would change two ad
 sets' later days, which the mirror cannot know. The result is an estimate of the rules' effect,
-not a prediction.
+not a prediction. Money stays in each account's currency: totals are per currency, never added
+across currencies.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from metasync.models import OptimizerSettings
 from metasync.optimize.decisions import DayFigures, Subject, decide, stream_of
 from metasync.optimize.evaluate import subjects_of
 from metasync.optimize.figures import daily_figures
-from metasync.optimize.rules import Rule, parse_rules
+from metasync.optimize.money import CurrencyError, applies, check_currencies
+from metasync.optimize.rules import Rule, RuleError, parse_rules
+from metasync.optimize.settings import tenant_currencies
 
 __all__ = ["Backtest", "BacktestAction", "backtest"]
 
@@ -33,7 +36,8 @@ __all__ = ["Backtest", "BacktestAction", "backtest"]
 @dataclass(frozen=True)
 class BacktestAction:
     """One action of the replay; ``spend_after``: the entity's spend from ``day`` to the end of
-    the replay (for a pause, what it would have saved), account currency."""
+    the replay (for a pause, what it would have saved), in ``currency`` (the account's; None:
+    not synced yet), major units."""
 
     day: str
     rule: str
@@ -42,6 +46,7 @@ class BacktestAction:
     action: str
     change: dict[str, Any]
     spend_after: float
+    currency: str | None = None
 
 
 @dataclass
@@ -51,9 +56,15 @@ class Backtest:
     actions: list[BacktestAction] = field(default_factory=list)
 
     @property
-    def paused_spend(self) -> float:
-        """Spend on what the rules would have paused, from the day they would have."""
-        return round(sum(a.spend_after for a in self.actions if a.action == "pause"), 2)
+    def paused_spend(self) -> dict[str, float]:
+        """Spend on what the rules would have paused, from the day they would have, by
+        currency (major units; ``""``: accounts whose currency is not known)."""
+        totals: dict[str, float] = {}
+        for action in self.actions:
+            if action.action == "pause":
+                code = action.currency or ""
+                totals[code] = round(totals.get(code, 0.0) + action.spend_after, 2)
+        return dict(sorted(totals.items()))
 
 
 def _replay_subject(
@@ -69,6 +80,8 @@ def _replay_subject(
         morning = datetime.combine(day, time(6), tzinfo=UTC)
         stream = stream_of(current, before, morning)  # the matured days since the first row
         for rule in rules:
+            if not applies(rule, subject.currency):
+                continue
             decision = decide(rule, current, before, morning, stream=stream)
             if decision is None or (decision.action == "flag" and rule.label in flagged):
                 continue
@@ -82,6 +95,7 @@ def _replay_subject(
                     decision.action,
                     decision.change,
                     round(after, 2),
+                    subject.currency,
                 )
             )
             if decision.action == "flag":
@@ -100,13 +114,26 @@ def backtest(
     now: datetime | None = None,
     rules: list[Rule] | None = None,
 ) -> Backtest:
-    """Replay ``rules`` (default: the tenant's stored ones) over the last ``days`` days."""
+    """Replay ``rules`` (default: the tenant's stored ones) over the last ``days`` days; rules
+    whose money cannot apply to an account's currency raise
+    :class:`~metasync.optimize.rules.RuleError` naming them."""
     if days < 1:
         raise ValueError(f"a backtest needs at least 1 day, not {days}")
     now = now or datetime.now(UTC)
-    if rules is None:
+    if rules is not None:
+        try:  # rules parsed without the accounts: a plain amount needs one currency
+            check_currencies(
+                rules, [(n, False) for n in range(len(rules))], tenant_currencies(tenant_id)
+            )
+        except CurrencyError as exc:
+            raise RuleError(str(exc)) from None
+    else:
         settings = OptimizerSettings.objects(tenant_id=tenant_id).first()
-        rules = parse_rules(settings.rules_yaml) if settings is not None else []
+        rules = (
+            parse_rules(settings.rules_yaml, tenant_currencies(tenant_id))
+            if settings is not None
+            else []
+        )
     result = Backtest(tenant_id, days)
     if not rules:
         return result

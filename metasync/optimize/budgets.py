@@ -41,6 +41,7 @@ from metasync.optimize.decisions import (
     make_decision,
 )
 from metasync.optimize.evidence import Bound
+from metasync.optimize.money import format_money
 from metasync.optimize.rules import BudgetReallocationRule, SpendPacingRule
 from metasync.optimize.sequential import rate_interval
 from metasync.optimize.stream import Stream
@@ -139,15 +140,17 @@ def _move(
         {
             **worst[1].describe(),
             "within": rule.within,
+            "currency": giver.currency,
             "compared": compared,  # k: each interval at (1 - confidence) / k, anytime
             "daily_budget": giver.daily_budget,
             "moved": moved,
             "cost_per_conversion": describe_bound(worst[2]),
             "to": to,
         },
-        f"moves {moved} (minor units) a day from ad set {giver.entity_id} (a conversion costs "
-        f"at least {worst[2].low:.2f}) to {receiver.entity_id} (at most {best[2].high:.2f}); "
-        "the total budget is unchanged",
+        f"moves {format_money(moved / giver.minor_units, giver.currency)} a day from ad set "
+        f"{giver.entity_id} (a conversion costs at least "
+        f"{format_money(worst[2].low, giver.currency)}) to {receiver.entity_id} (at most "
+        f"{format_money(best[2].high, giver.currency)}); the total budget is unchanged",
     )
 
 

@@ -28,6 +28,7 @@ from metasync.sync.context import SyncContext
 
 __all__ = [
     "ApplyBusy",
+    "WriteNotPermitted",
     "release",
     "release_quietly",
     "stale_applies",
@@ -45,6 +46,11 @@ class ApplyBusy(RecommendationError):
         self.retry_in = retry_in
 
 
+class WriteNotPermitted(RecommendationError):
+    """The tenant's connection may not change the account (by its token's last known grants):
+    nothing is tried until the permission is granted."""
+
+
 def writer_for(ctx: SyncContext, rec: Recommendation) -> GraphClient:
     """A client of the tenant's connection that holds the account and may change it."""
     connection = MetaConnection.objects(
@@ -55,7 +61,7 @@ def writer_for(ctx: SyncContext, rec: Recommendation) -> GraphClient:
             f"no active connection of tenant {rec.tenant_id} holds ad account {rec.account_id}"
         )
     if "ads_management" not in (connection.token_scopes or []):
-        raise RecommendationError(
+        raise WriteNotPermitted(
             f"the token of connection {connection.name or connection.pk} was not granted "
             "ads_management: metasync can read this account but not change it; grant the "
             "permission and add the token again"
@@ -91,7 +97,8 @@ def stale_applies(lease_seconds: int) -> list[Recommendation]:
     """Approved recommendations to take over: an expired lease (its worker died), a plan begun
     and no lease (its task stopped mid-way, e.g. at a time limit), or one the daily cap held
     whose new day has come. An undo stopped mid-way is resumed by running the undo again (its
-    lease expires likewise)."""
+    lease expires likewise). A ``failed`` apply and a ``restore_refused`` take-back are never
+    taken over: Meta refused them, and only an operator who fixed the cause sends them again."""
     now = utcnow()
     expired = now - timedelta(seconds=lease_seconds)
     stopped = Q(claimed_at=None) & Q(plan__0__exists=True)

@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from metasync.optimize.evidence import Bound
+from metasync.optimize.money import format_money
 from metasync.optimize.rules import (
     CostPerConversionRule,
     CreativeFatigueRule,
@@ -89,6 +90,7 @@ class Subject:
     maturity_days: int = DEFAULT_MATURITY_DAYS  # its ad set's attribution window
     locked: str | None = None  # why Meta refuses every update of it (None: it does not)
     budget_sharing: bool = False  # its campaign shares up to 20 % of ad set budgets (v24)
+    currency: str | None = None  # its account's (ISO 4217; None: not synced yet)
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,7 @@ def _cost(rule: CostPerConversionRule, subject: Subject, stream: Stream) -> Deci
         return None
     lowest = spend / null_bound(conversions, alpha, "below")  # anytime lower bound of the cost
     evidence = _sequential_evidence(rule, stream, expected, "below")
+    evidence["currency"] = subject.currency
     evidence["cost_per_conversion"] = {
         "estimate": round(spend / conversions, 4) if conversions else None,
         "low": round(lowest, 4),
@@ -193,8 +196,8 @@ def _cost(rule: CostPerConversionRule, subject: Subject, stream: Stream) -> Deci
         "pause",
         {"status": "PAUSED"},
         evidence,
-        f"saves about {spend / max(stream.days, 1):.2f} a day of spend at a cost per "
-        f"conversion of at least {lowest:.2f}",
+        f"saves about {format_money(spend / max(stream.days, 1), subject.currency)} a day of "
+        f"spend at a cost per conversion of at least {format_money(lowest, subject.currency)}",
     )
 
 
@@ -226,13 +229,15 @@ def _return(rule: ReturnOnSpendRule, subject: Subject, stream: Stream) -> Decisi
         "confidence": rule.confidence,
     }
     evidence["daily_budget"] = current
+    evidence["currency"] = subject.currency
+    budgets = [format_money(b / subject.minor_units, subject.currency) for b in (current, raised)]
     return make_decision(
         rule,
         subject,
         "raise_budget",
         {"daily_budget": raised},
         evidence,
-        f"daily budget {current} -> {raised} (minor units) at a return of at least {lowest:.2f}",
+        f"daily budget {budgets[0]} -> {budgets[1]} at a return of at least {lowest:.2f}",
     )
 
 

@@ -14,10 +14,10 @@ supersedes the older proposal (one open proposal each). The budget rules
 (:mod:`metasync.optimize.budgets`) run after the per-entity ones, on the same subjects and
 streams, plus the hourly report rows when a pacing rule asks for them.
 
-Cost: one query each for accounts, campaigns, ad sets, ads, activities, streams and daily rows
-of the tenant; the rows read are entities x (twice the longest rule's days + the attribution
-window), so a tenant of 10,000 ads reads about 210,000 small rows. Evaluating is cheap next to
-a sync; it runs on the beat's schedule.
+Cost: one query each for accounts (and their currencies and long re-reads), campaigns, ad sets,
+ads, activities, streams and daily rows of the tenant; the rows read are entities x (twice the
+longest rule's days + the attribution window), so a tenant of 10,000 ads reads about 210,000
+small rows. Evaluating is cheap next to a sync; it runs on the beat's schedule.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from mongoengine.errors import NotUniqueError
 
 from metasync.models import (
+    AccountSyncState,
     Ad,
     AdAccount,
     AdActivity,
@@ -50,6 +51,7 @@ from metasync.optimize.decisions import (
     held_back,
 )
 from metasync.optimize.figures import daily_figures, hourly_spend, number
+from metasync.optimize.money import applies
 from metasync.optimize.rules import (
     BudgetReallocationRule,
     CostPerConversionRule,
@@ -58,9 +60,11 @@ from metasync.optimize.rules import (
     SpendPacingRule,
     parse_rules,
 )
+from metasync.optimize.settings import tenant_currencies
 from metasync.optimize.stream import DEFAULT_MATURITY_DAYS, Stream, maturity_days
 from metasync.optimize.streams_store import advance_streams
 from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
+from metasync.sync.periods import reread_through
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +169,7 @@ def subjects_of(
         per_major = 1 if (currency or "").upper() in ZERO_DECIMAL_CURRENCIES else 100
         budget = number(adset.daily_budget) if adset.daily_budget is not None else None
         locked, sharing = campaign_facts(adset.campaign_id)
+        currency = currency.upper() if currency else None
         subjects.append(
             Subject(
                 "adset",
@@ -179,12 +184,15 @@ def subjects_of(
                 maturity_days(adset.attribution_spec),
                 locked,
                 sharing,
+                currency,
             )
         )
     for ad in Ad.objects(tenant_id=tenant_id, deleted_at=None):
         parent = adsets.get(ad.adset_id or "")
         stage = dict(parent.learning_stage_info or {}) if parent is not None else {}
         locked, _ = campaign_facts(ad.campaign_id)
+        account = accounts.get(ad.account_id)
+        spends = account.currency if account is not None else None
         subjects.append(
             Subject(
                 "ad",
@@ -196,6 +204,7 @@ def subjects_of(
                 parent_id=ad.adset_id,
                 maturity_days=maturity_days(parent.attribution_spec if parent else None),
                 locked=locked,
+                currency=spends.upper() if spends else None,
             )
         )
     return subjects, through
@@ -205,7 +214,10 @@ def evaluate_tenant(
     tenant_id: str, now: datetime | None = None, kinds: tuple[str, ...] | None = None
 ) -> Evaluation:
     """Evaluate ``tenant_id``'s rules now (only those of ``kinds`` when given); stores new
-    recommendations (state ``proposed``)."""
+    recommendations (state ``proposed``). A rule decides only the accounts its money applies
+    to; rules whose money cannot apply to an account's currency raise
+    :class:`~metasync.optimize.rules.RuleError` naming them (the tenant's accounts may have
+    changed since the rules were stored), recorded by :func:`evaluate_isolated`."""
     now = now or datetime.now(UTC)
     result = Evaluation(tenant_id)
     settings = OptimizerSettings.objects(tenant_id=tenant_id).first()
@@ -215,7 +227,8 @@ def evaluate_tenant(
     if settings.mode == "off":
         result.skipped = "optimizer off"
         return result
-    rules = [r for r in parse_rules(settings.rules_yaml) if kinds is None or r.kind in kinds]
+    stored = parse_rules(settings.rules_yaml, tenant_currencies(tenant_id))
+    rules = [r for r in stored if kinds is None or r.kind in kinds]
     if not rules:
         result.skipped = "no rules"
         return result
@@ -224,7 +237,11 @@ def evaluate_tenant(
     subjects, through = subjects_of(tenant_id, now, quiet)
     rows = daily_figures(tenant_id, through, _days_needed(rules, subjects))
     sequential = any(isinstance(rule, SEQUENTIAL) for rule in rules)
-    streams = advance_streams(tenant_id, subjects, rows, through) if sequential else {}
+    streams = (
+        advance_streams(tenant_id, subjects, rows, _reread(tenant_id, through))
+        if sequential
+        else {}
+    )
     for subject in subjects:
         reason = held_back(subject, now, quiet)
         if reason is not None:
@@ -232,6 +249,8 @@ def evaluate_tenant(
             result.held_back[word] = result.held_back.get(word, 0) + 1
         key = (subject.level, subject.entity_id)
         for rule in rules:
+            if not applies(rule, subject.currency):
+                continue
             decision = decide(rule, subject, rows.get(key, []), now, quiet, streams.get(key))
             if decision is not None:
                 _store(result, subject, decision)
@@ -239,6 +258,28 @@ def evaluate_tenant(
     for decision in _budget_decisions(result, rules, subjects, streams, through, now, quiet):
         _store(result, by_id[(decision.level, decision.entity_id)], decision)
     return result
+
+
+def _reread(tenant_id: str, through: dict[str, date]) -> dict[str, date]:
+    """Each account's newest complete day as its last long re-read saw it
+    (:func:`metasync.sync.periods.reread_through`), what its streams may mature from: a day
+    enters a stream only once a re-read started after its attribution window closed, so the
+    stream holds every conversion Meta reported for it. An account with no re-read recorded
+    (rows not written by a sync) is taken as read through ``through``."""
+    zones = {
+        a.account_id: a.timezone_name
+        for a in AdAccount.objects(tenant_id=tenant_id).only("account_id", "timezone_name")
+    }
+    last: dict[str, datetime] = {}
+    states = AccountSyncState.objects(tenant_id=tenant_id, last_lookback_at__ne=None)
+    for state in states.only("account_id", "last_lookback_at"):
+        seen = last.get(state.account_id)
+        last[state.account_id] = max(state.last_lookback_at, seen or state.last_lookback_at)
+    bounds = {}
+    for account, newest in through.items():
+        read = reread_through(last.get(account), zones.get(account))
+        bounds[account] = min(newest, read) if read is not None else newest
+    return bounds
 
 
 def _budget_decisions(
@@ -260,10 +301,11 @@ def _budget_decisions(
             "(metasync reports enable hourly) and let a performance sync read it"
         )
     for rule in rules:
+        priced = [s for s in subjects if applies(rule, s.currency)]
         if isinstance(rule, BudgetReallocationRule):
-            decisions += reallocate(rule, subjects, streams, now, quiet)
+            decisions += reallocate(rule, priced, streams, now, quiet)
         elif isinstance(rule, SpendPacingRule):
-            for subject in subjects:
+            for subject in priced:
                 found = pace(rule, subject, hourly.get(subject.entity_id, {}), now, quiet)
                 decisions += [found] if found is not None else []
     return decisions

@@ -2,11 +2,15 @@
 name the rule and the parameter.
 
 Rules are written as YAML (a list, or ``{"rules": [...]}``), one mapping per rule with ``kind``
-and its parameters; money is in the account's currency, major units (``20.0`` is 20 USD).
+and its parameters. Money is in major units (``20.0`` is 20 GBP) of a stated currency, and
+each account is decided in its own currency (:mod:`metasync.optimize.money`): an amount per
+currency, or ``currency:`` on the rule (it then decides only that currency's accounts); a plain
+amount means the account's own currency and is accepted only while all the tenant's accounts
+spend one currency. A rule given per currency is parsed as one rule per currency.
 
     rules:
       - kind: cost_per_conversion   # pause an ad whose cost per conversion is significantly high
-        target: 20.0
+        target: {GBP: 20, JPY: 3500}
       - kind: creative_fatigue
         max_frequency: 3.0
         action: pause
@@ -14,10 +18,13 @@ and its parameters; money is in the account's currency, major units (``20.0`` is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from metasync.optimize.money import CurrencyError, check_currencies, expand_currencies
 
 __all__ = [
     "BudgetReallocationRule",
@@ -43,6 +50,9 @@ class _RuleBase(BaseModel):
     # complete days of rows the rule looks at; for the sequential rules (cost, return,
     # reallocation) the fewest matured days a decision needs
     days: int = Field(7, ge=1, le=90)
+    # the currency of the rule's money (None: per currency, or the accounts' one currency);
+    # a rule with a currency decides only the accounts that spend it
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
 
     @property
     def label(self) -> str:
@@ -139,11 +149,11 @@ class RuleError(ValueError):
     """A rules file that cannot be used; the message names the rule and the parameter."""
 
 
-def _describe(error: ValidationError, raw: list[Any]) -> str:
+def _describe(error: ValidationError, raw: list[Any], origins: list[tuple[int, bool]]) -> str:
     problems = []
     for item in error.errors():
         where = list(item["loc"])
-        index = where[0] if where and isinstance(where[0], int) else None
+        index = origins[where[0]][0] if where and isinstance(where[0], int) else None
         kind = (
             raw[index].get("kind") if index is not None and isinstance(raw[index], dict) else None
         )
@@ -154,11 +164,14 @@ def _describe(error: ValidationError, raw: list[Any]) -> str:
             detail = f"{'.'.join(params) or 'rule'}: {item['msg']}"
         rule = f"rule {index + 1}" if index is not None else "rules"
         problems.append(f"{rule}{f' ({kind})' if kind else ''}: {detail}")
-    return "; ".join(problems)
+    return "; ".join(dict.fromkeys(problems))  # a rule split per currency: each problem once
 
 
-def parse_rules(text: str) -> list[Rule]:
-    """Rules from YAML text; :class:`RuleError` names every problem at once."""
+def parse_rules(text: str, accounts: Mapping[str, str | None] | None = None) -> list[Rule]:
+    """Rules from YAML text; :class:`RuleError` names every problem at once. With ``accounts``
+    (each of the tenant's ad accounts, ``act_...``, to its currency; None: not known yet), a
+    rule whose money cannot apply to an account's currency is refused too
+    (:func:`metasync.optimize.money.check_currencies`)."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -170,6 +183,12 @@ def parse_rules(text: str) -> list[Rule]:
     if not isinstance(raw, list):
         raise RuleError("the rules must be a list of rules (or a mapping with one key, rules)")
     try:
-        return _RULES.validate_python(raw)
+        items, origins = expand_currencies(raw)
+        rules = _RULES.validate_python(items)
+        if accounts is not None:
+            check_currencies(rules, origins, accounts)
+    except CurrencyError as exc:
+        raise RuleError(str(exc)) from None
     except ValidationError as exc:
-        raise RuleError(_describe(exc, raw)) from None
+        raise RuleError(_describe(exc, raw, origins)) from None
+    return rules

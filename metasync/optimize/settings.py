@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bson import ObjectId
 
-from metasync.models import OptimizerSettings, Recommendation, aware, utcnow
+from metasync.models import AdAccount, OptimizerSettings, Recommendation, aware, utcnow
 from metasync.models.optimizer import MODES
 from metasync.optimize.rules import Rule, parse_rules
 
@@ -24,6 +24,7 @@ __all__ = [
     "set_guards",
     "set_mode",
     "set_rules",
+    "tenant_currencies",
 ]
 
 
@@ -40,10 +41,21 @@ def _settings(tenant_id: str) -> OptimizerSettings:
     return found if found is not None else OptimizerSettings(tenant_id=tenant_id)
 
 
+def tenant_currencies(tenant_id: str) -> dict[str, str | None]:
+    """Each of the tenant's ad accounts (``act_...``) and the currency it spends (None: not
+    synced yet), what a rule's money is checked against; accounts Meta no longer returns are
+    not."""
+    return {
+        a.meta_id: (a.currency or "").upper() or None
+        for a in AdAccount.objects(tenant_id=tenant_id, deleted_at=None).only("meta_id", "currency")
+    }
+
+
 def set_rules(tenant_id: str, text: str, by: str) -> list[Rule]:
-    """Validate and store ``tenant_id``'s rules (YAML); raises
+    """Validate and store ``tenant_id``'s rules (YAML), their money against the currencies its
+    accounts spend (:mod:`metasync.optimize.money`); raises
     :class:`~metasync.optimize.rules.RuleError` naming every problem, storing nothing."""
-    rules = parse_rules(text)
+    rules = parse_rules(text, tenant_currencies(tenant_id))
     settings = _settings(tenant_id)
     settings.rules_yaml, settings.updated_at, settings.updated_by = text, utcnow(), by
     settings.save()

@@ -3,6 +3,12 @@ still holds what the optimizer wrote and Meta's activity log shows no change by 
 since, so a person's pause is never undone, even one they paused and re-enabled in between.
 The undo has its own plan (:mod:`metasync.optimize.plans`), stored before its first POST, so it
 resumes like a write does.
+
+A take-back Meta refuses for good (a permission, an object it will not change: the undo itself,
+or the compensation of a write that could not complete) ends ``restore_refused``, with per
+entity what was and was not restored; undo called on such a recommendation tries that take-back
+again (once the cause is fixed), from what Meta holds then: it ends ``undone`` (or
+``compensated``, for a write that never completed).
 """
 
 from __future__ import annotations
@@ -15,7 +21,14 @@ from mongoengine.queryset.visitor import Q
 from metasync.graph import GraphClient
 from metasync.models import AuditEntry, Recommendation, aware, utcnow
 from metasync.optimize.claims import ApplyBusy, release, release_quietly, take_lease, writer_for
-from metasync.optimize.plans import GaveUp, read_entity, run_plan
+from metasync.optimize.plans import (
+    GaveUp,
+    TakeBackRefused,
+    compensate,
+    read_entity,
+    restore_report,
+    run_plan,
+)
 from metasync.optimize.settings import RecommendationError, find_recommendation
 from metasync.sync.context import SyncContext
 
@@ -28,35 +41,70 @@ def undo_recommendation(
     ctx: SyncContext, tenant_id: str, recommendation_id: str, by: str
 ) -> Recommendation:
     """Write back the values before an applied recommendation, while every entity still holds
-    what the optimizer wrote and nobody else changed it since (Meta's activity log)."""
+    what the optimizer wrote and nobody else changed it since (Meta's activity log); or try
+    again a take-back Meta refused (``restore_refused``). Returns it ``undone`` (``compensated``:
+    a write that never completed, taken back), or ``restore_refused`` when Meta refuses for good;
+    raises :class:`RecommendationError` naming why it stopped otherwise."""
     rec = find_recommendation(tenant_id, recommendation_id)
-    if rec.state != "applied":
-        raise RecommendationError(f"recommendation {recommendation_id} is {rec.state}, not applied")
+    state = rec.state
+    if state not in ("applied", "restore_refused"):
+        raise RecommendationError(
+            f"recommendation {recommendation_id} is {state}, not applied (nor a take-back Meta "
+            "refused)"
+        )
     client = writer_for(ctx, rec)
-    claim = take_lease(rec, "applied", ctx.settings.OPTIMIZER_LEASE_SECONDS)
+    claim = take_lease(rec, state, ctx.settings.OPTIMIZER_LEASE_SECONDS)
+    done = "undone"
     try:
         rec.reload()
         plan = list(rec.undo_plan or [])
-        if not plan:
+        if state == "restore_refused" and not plan:  # the refused compensation of its apply
+            compensate(client, rec, list(rec.plan or []), by)
+            done = "compensated"
+        elif not plan:
             plan = _undo_plan(client, rec)
             stored = Recommendation.objects(
                 pk=rec.pk, claim=claim, undo_plan__0__exists=False
             ).update_one(set__undo_plan=plan)
             if not stored:
                 raise ApplyBusy(f"recommendation {rec.pk}: the lease was lost before undoing", 1.0)
-        run_plan(client, rec, plan, "undo", by, final_attempt=True)
-    except GaveUp as exc:
-        release(rec, claim, set__error=str(exc))
-        raise RecommendationError(f"undo of {recommendation_id} stopped: {exc}") from None
+        if done == "undone":
+            run_plan(client, rec, plan, "undo", by, final_attempt=True)
+    except (GaveUp, TakeBackRefused) as exc:
+        refused = exc.refused
+        if not refused:  # a person's change, or a failure Meta may lift: say so, keep the state
+            release(rec, claim, set__error=str(exc))
+            raise RecommendationError(f"undo of {recommendation_id} stopped: {exc}") from None
+        release(
+            rec,
+            claim,
+            set__state="restore_refused",
+            set__restore=restore_report(client, rec, _written_plan(rec), refused),
+            set__error=f"Meta refused for good to take back the write: {exc}",
+        )
+        rec.reload()
+        return rec
     except RecommendationError:
         release(rec, claim)
         raise
     except BaseException as exc:
         release_quietly(rec, claim, f"{type(exc).__name__}: {exc}")
         raise
-    release(rec, claim, set__state="undone", unset__error=True)
+    ended = {"set__error": rec.gave_up} if done == "compensated" else {"unset__error": True}
+    release(rec, claim, set__state=done, unset__restore=True, unset__failure=True, **ended)
     rec.reload()
     return rec
+
+
+def _written_plan(rec: Recommendation) -> list[dict[str, Any]]:
+    """The recommendation's own write, oldest step first: its plan, or (applied before plans
+    were stored) its undo's plan turned around."""
+    if rec.plan:
+        return list(rec.plan)
+    return [
+        {**item, "before": item["after"], "after": item["before"]}
+        for item in reversed(list(rec.undo_plan or []))
+    ]
 
 
 def _undo_plan(client: GraphClient, rec: Recommendation) -> list[dict[str, Any]]:

@@ -44,6 +44,7 @@ class FaultProfile:
     # writes (POST /{id}) that go wrong, each {"id", "kind", "times" (default 1), "skip"
     # (writes of the id that pass first, default 0), "ms"}: kind
     # "error" (500, code 1, nothing written), "invalid" (400, code 100, nothing written),
+    # "permission" (403, code 200, nothing written: the person may not manage this object),
     # "lost" (written, then a 500: the answer is lost on its way), "slow" (written after ms)
     write_faults: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 0

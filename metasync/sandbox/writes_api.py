@@ -182,13 +182,17 @@ def write_with_faults(
     params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """:func:`write`, with the write faults planned for the object (``write_faults``): a 500 or
-    a refusal before anything is written, a lost answer after it, or a late answer."""
+    a refusal before anything is written (an invalid parameter; a permission the token's
+    person lacks on this object, as when their role on the ad account cannot edit), a lost
+    answer after it, or a late answer."""
     fault = faults.take_write_fault(obj["id"]) or {}
     what = fault.get("kind")
     if what == "error":
         raise GraphError(500, 1, "An unknown error occurred", is_transient=True)
     if what == "invalid":
         raise GraphError(400, 100, "Invalid parameter", error_type="OAuthException")
+    if what == "permission":
+        raise GraphError(403, 200, f"(#200) Requires {SCOPE} permission to manage the object")
     written = write(world, scopes, kind, obj, params)
     if what == "lost":
         raise GraphError(500, 1, "An unknown error occurred", is_transient=True)

@@ -1,4 +1,5 @@
-"""Writing one page of Meta insights rows as ``DailyInsight`` documents (one bulk upsert)."""
+"""Writing one page of Meta insights rows as ``DailyInsight`` documents (one bulk upsert under
+the account's next write number, :mod:`metasync.models.numbering`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from metasync.sync.context import SyncContext
 from metasync.sync.conversions import conversion_types
 from metasync.sync.insights_map import map_insight_row
 
-__all__ = ["INSIGHTS_PAGE_SIZE", "PAGES_PER_TASK", "account_of", "write_rows"]
+__all__ = ["INSIGHTS_PAGE_SIZE", "PAGES_PER_TASK", "account_of", "daily_rows", "write_rows"]
 
 INSIGHTS_PAGE_SIZE = 500  # rows per Graph page
 PAGES_PER_TASK = 5  # pages one task reads before handing on (no task nears its time limit)
@@ -23,15 +24,16 @@ def account_of(connection: MetaConnection, account_id: str) -> AdAccount | None:
     return account
 
 
-def write_rows(
+def daily_rows(
     ctx: SyncContext,
     connection: MetaConnection,
     account: AdAccount | None,
     account_id: str,
     level: str,
     items: list[dict[str, Any]],
-) -> int:
-    """Upsert one page of rows at ``level``; returns how many were written."""
+) -> list[dict[str, Any]]:
+    """One page of Meta's rows at ``level`` as ``DailyInsight`` rows (those with an entity and
+    a day). ``fetched_at`` is this worker's clock, kept for people to read: nothing orders by it."""
     now = utcnow()
     rows = [
         map_insight_row(
@@ -45,6 +47,18 @@ def write_rows(
         )
         for raw in items
     ]
-    rows = [row for row in rows if row["entity_id"] and row["date"]]
-    upsert_page(DailyInsight, rows, now)
+    return [row for row in rows if row["entity_id"] and row["date"]]
+
+
+def write_rows(
+    ctx: SyncContext,
+    connection: MetaConnection,
+    account: AdAccount | None,
+    account_id: str,
+    level: str,
+    items: list[dict[str, Any]],
+) -> int:
+    """Upsert one page of rows at ``level``; returns how many were written."""
+    rows = daily_rows(ctx, connection, account, account_id, level, items)
+    upsert_page(DailyInsight, rows)
     return len(rows)

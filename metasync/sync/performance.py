@@ -66,8 +66,9 @@ def plan_performance(
     ranges: dict[str, list[str]] = {}
     for account_id in accounts:
         account = account_of(connection, account_id)
-        today = account_today(account.timezone_name if account else None, now)
-        since, until, kind = resolve(settings, states[account_id], today, explicit, now)
+        zone = account.timezone_name if account else None
+        today = account_today(zone, now)
+        since, until, kind = resolve(settings, states[account_id], today, explicit, now, zone)
         kinds[account_id] = kind
         ranges[account_id] = [since.isoformat(), until.isoformat()]
         pieces = [(since, until, window.RECENT)]

@@ -4,6 +4,15 @@
 - Once a day a run re-reads ``META_INSIGHTS_LOOKBACK_DAYS`` (attribution keeps changing recent
   days for up to 28 days); the other scheduled runs re-read only ``META_INSIGHTS_RECENT_DAYS``.
   Recent days are thus read often and old days rarely, which is what keeps API calls low.
+- The long re-read is anchored to the account's day, not to the last one: it is due once a
+  local day has begun since the last one started (:func:`lookback_due`), so it runs in the
+  first scheduled performance sync after the account's midnight, every day, without drifting
+  (a re-read due "24 hours after the last" ran every 24 h + one sync interval, 25 h at the
+  default, and skipped a day every 24). The optimizer reads it in step
+  (:func:`reread_through`): a day enters its matured streams only once a long re-read has
+  started after the day's attribution window closed, so no late conversion of a matured day is
+  left unread. This assumes the window fits the re-read (``maturity + 1 <=
+  META_INSIGHTS_LOOKBACK_DAYS``: 7-day click needs 8, the default 28 covers it).
 - Explicit ranges or presets (CLI) are resolved here too, so a run can decide between a
   synchronous read and an async job and split a job by halving its range.
 - Nothing older than Meta's 37-month retention is asked for.
@@ -12,7 +21,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,7 +29,15 @@ from dateutil.relativedelta import relativedelta
 
 from metasync.config import Settings
 
-__all__ = ["PRESETS", "Period", "account_today", "resolve", "retention_start"]
+__all__ = [
+    "PRESETS",
+    "Period",
+    "account_today",
+    "lookback_due",
+    "reread_through",
+    "resolve",
+    "retention_start",
+]
 
 PRESETS = (
     "today",
@@ -35,7 +52,6 @@ PRESETS = (
     "last_month",
     "maximum",
 )
-LOOKBACK_EVERY = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -65,14 +81,41 @@ class Period:
         )
 
 
+def _zone(timezone_name: str | None) -> tzinfo:
+    try:
+        return ZoneInfo(timezone_name) if timezone_name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
 def account_today(timezone_name: str | None, now: datetime | None = None) -> date:
     """Today in the account's timezone (UTC when unknown)."""
     moment = now or datetime.now(UTC)
-    try:
-        zone = ZoneInfo(timezone_name) if timezone_name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    return moment.astimezone(zone).date()
+    return moment.astimezone(_zone(timezone_name)).date()
+
+
+def lookback_due(
+    last_lookback_at: datetime | None, now: datetime, timezone_name: str | None
+) -> bool:
+    """The long re-read is due: none has started on the account's current local day (its
+    timezone; UTC when unknown). Anchored to the local midnight, so it runs once each local
+    day, in the first performance sync after midnight, never drifting through the day."""
+    if last_lookback_at is None:
+        return True
+    started = last_lookback_at if last_lookback_at.tzinfo else last_lookback_at.replace(tzinfo=UTC)
+    return account_today(timezone_name, started) < account_today(timezone_name, now)
+
+
+def reread_through(last_lookback_at: datetime | None, timezone_name: str | None) -> date | None:
+    """The newest day whose conversions up to its end were all read by the last long re-read
+    (the day before the account's local day on which that re-read started; None: none yet).
+    A day whose attribution window of ``m`` days ends by then (``day + m <= reread_through``)
+    has been read after every conversion it can get arrived, assuming Meta reports a
+    conversion by the time the next local day begins."""
+    if last_lookback_at is None:
+        return None
+    started = last_lookback_at if last_lookback_at.tzinfo else last_lookback_at.replace(tzinfo=UTC)
+    return account_today(timezone_name, started) - timedelta(days=1)
 
 
 def retention_start(today: date) -> date:
@@ -112,8 +155,9 @@ def resolve(
     today: date,
     explicit: Period | None,
     now: datetime,
+    timezone_name: str | None = None,
 ) -> tuple[date, date, str]:
-    """(since, until, kind) for one account whose today is ``today``."""
+    """(since, until, kind) for one account whose today is ``today`` (in ``timezone_name``)."""
     if explicit is not None:
         if explicit.preset:
             since, until = _preset(explicit.preset, today)
@@ -126,7 +170,7 @@ def resolve(
             today,
             ("initial"),
         )
-    elif connection.last_lookback_at is None or now - connection.last_lookback_at > LOOKBACK_EVERY:
+    elif lookback_due(connection.last_lookback_at, now, timezone_name):
         since, until = today - timedelta(days=settings.META_INSIGHTS_LOOKBACK_DAYS), today
         kind = "lookback"
     else:

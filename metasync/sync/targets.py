@@ -15,12 +15,19 @@ from typing import Any
 
 from metasync.graph import insights_params
 from metasync.graph.insights import DEFAULT_INSIGHT_FIELDS
-from metasync.models import AdAccount, MetaConnection, ReportRow, upsert_page, utcnow
+from metasync.models import (
+    AdAccount,
+    DailyInsight,
+    MetaConnection,
+    ReportRow,
+    upsert_numbered,
+    utcnow,
+)
 from metasync.reports.definitions import ReportDefinition
 from metasync.reports.store import definitions
 from metasync.sync.context import SyncContext
 from metasync.sync.conversions import conversion_types
-from metasync.sync.insight_rows import write_rows
+from metasync.sync.insight_rows import daily_rows
 from metasync.sync.report_rows import map_report_row
 
 __all__ = ["ReadTarget", "base_shape", "spec_of", "target_of"]
@@ -82,13 +89,16 @@ class ReadTarget:
         account_id: str,
         items: list[dict[str, Any]],
     ) -> dict[str, int]:
-        """Write one page for the daily rows and each report; rows written by level or report."""
+        """Write one page for the daily rows and each report under one write number (one
+        reservation, a bulk write for the daily rows and one for every report's rows); rows
+        written by level or report."""
         written: dict[str, int] = {}
+        daily: list[dict[str, Any]] = []
         if self.base:
-            written[self.level] = write_rows(
-                ctx, connection, account, account_id, self.level, items
-            )
+            daily = daily_rows(ctx, connection, account, account_id, self.level, items)
+            written[self.level] = len(daily)
         now = utcnow()
+        reports: list[dict[str, Any]] = []
         for report in self.reports:
             rows = [
                 map_report_row(
@@ -103,8 +113,9 @@ class ReadTarget:
                 for raw in items
             ]
             rows = [row for row in rows if row["entity_id"] and row["span"]]
-            upsert_page(ReportRow, rows, now)
+            reports += rows
             written[report.name] = len(rows)
+        upsert_numbered([(DailyInsight, daily), (ReportRow, reports)], now)
         return written
 
 

@@ -65,27 +65,21 @@ def web_url(sync_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     web.stop()
 
 
-FLOWER_AUTH = ("ops", "flower-pass")
+FLOWER_AUTH = ("ops", "3f9c1e7a52d84b06")
 
 
 @pytest.fixture
 def flower_url(sync_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """Flower against the test broker, behind basic auth (FLOWER_AUTH)."""
+    """``metasync flower`` against the test broker, behind basic auth (FLOWER_AUTH)."""
     port = free_port()
     with (tmp_path / "flower.log").open("wb") as log:
         flower = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.app",
-                "flower",
-                f"--port={port}",
-                "--address=127.0.0.1",
-                f"--basic-auth={FLOWER_AUTH[0]}:{FLOWER_AUTH[1]}",
-            ],
-            env={"PATH": os.environ.get("PATH", ""), **sync_env},
+            [sys.executable, "-m", "metasync", "flower", "--port", str(port)],
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                **sync_env,
+                "FLOWER_BASIC_AUTH": f"{FLOWER_AUTH[0]}:{FLOWER_AUTH[1]}",
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -111,6 +112,24 @@ def test_flower_shows_named_tasks_with_readable_secret_free_arguments_and_retrie
     )
 
 
+def assert_flower_is_the_read_only_one(line: str) -> None:
+    """The demo's Flower (its line: URL, user, generated password) is ``metasync flower``:
+    nothing without the password, read-only with it."""
+    match = re.search(r"(http://127\.0\.0\.1:\d+)\s+user (\w+), password (\S+)", line)
+    assert match, line
+    url, user, password = match.groups()
+    assert len(password) >= 12
+    assert requests.get(f"{url}/metrics", timeout=10).status_code == 401
+    assert requests.get(f"{url}/api/tasks", auth=(user, password), timeout=10).status_code == 200
+    apply = requests.post(
+        f"{url}/api/task/async-apply/metasync.sync_connection",
+        json={"args": ["000000000000000000000000"]},
+        auth=(user, password),
+        timeout=10,
+    )
+    assert apply.status_code == 403
+
+
 @pytest.mark.parametrize(
     ("signal_number", "when"),
     [(signal.SIGTERM, "added 2 connections"), (signal.SIGINT, "Flower (tasks, retries)")],
@@ -135,6 +154,8 @@ def test_the_demo_shuts_down_within_10_seconds_of_a_signal(
     for line in demo.stdout:  # the line after which the signal is sent
         if when in line or time.monotonic() > deadline:
             break
+    if "Flower" in when:
+        assert_flower_is_the_read_only_one(line)
     demo.send_signal(signal_number)
     started = time.monotonic()
     demo.communicate(timeout=60)

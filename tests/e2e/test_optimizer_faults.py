@@ -160,8 +160,9 @@ def test_a_failing_second_write_is_retried_or_compensated(
     assert sum(_budgets(world, giver, receiver)) == total, "the total never drops"
     assert audit_matches_meta(world, second) == []
     actions = {(e.action, e.step, e.state) for e in AuditEntry.objects(recommendation_id=second)}
-    assert actions == {("apply", 0, "written"), ("apply", 1, "abandoned"),
+    assert actions == {("apply", 0, "written"), ("apply", 1, "refused"),
                        ("compensate", 0, "written")}  # fmt: skip
+    assert ended.failure["type"] == "InvalidRequestError", "Meta's refusal is kept"
 
 
 def test_mongodb_restarted_in_the_middle_of_a_reallocation(

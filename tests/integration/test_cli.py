@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from metasync.crypto import TokenCipher
+from metasync.crypto import TokenCipher, key_id_for
 from metasync.models import MetaConnection, ReportAccess, ReportAccessState
 
 
@@ -91,10 +91,13 @@ def test_keys_rotate_re_encrypts_stored_tokens(
         "ENCRYPTION_OLD_KEYS": old_key,
     }
     dry = run(["keys", "rotate", "--dry-run"], rotate_env)
-    assert dry.returncode == 0 and "1 connection(s) would be re-encrypted" in dry.stdout
+    assert dry.returncode == 0 and "would re-encrypt" in dry.stdout
+    assert MetaConnection.objects.get(pk=connection.pk).token_key_id == key_id_for(
+        bytes.fromhex(old_key)
+    )
     result = run(["keys", "rotate"], rotate_env)
     assert result.returncode == 0, result.stderr
-    assert "re-encrypted 1" in result.stdout
+    assert "re-encrypted" in result.stdout
     stored = MetaConnection.objects.get(pk=connection.pk)
     assert stored.access_token(TokenCipher(env["ENCRYPTION_KEY"])) == "sandbox-token-for-rotation"
 

@@ -30,7 +30,7 @@ from metasync.models import (
     TenantReport,
     attribution_key,
     breakdown_key,
-    rotate_connection_tokens,
+    rotate_all,
     upsert_page,
 )
 from metasync.upgrades import apply_upgrades, split_placement_report
@@ -196,17 +196,18 @@ def test_rotation_re_encrypts_stored_tokens_and_reports_failures() -> None:
     stranger.save()
 
     rotating = TokenCipher(new_key, [old_key])
-    report = rotate_connection_tokens(rotating)
+    report, destinations = rotate_all(rotating)
+    assert report.kind == "connection tokens" and destinations.kind == "export destinations"
     assert (report.rotated, report.current) == (3, 0)
-    assert [record for record, _ in report.failed] == [str(stranger.pk)]
-    assert TOKEN not in report.failed[0][1]
+    assert [record for record, _ in report.unreadable] == [str(stranger.pk)]
+    assert TOKEN not in report.unreadable[0][1]
 
     only_new = TokenCipher(new_key)
     for n, record_id in enumerate(ids):
         stored = MetaConnection.objects.get(pk=record_id)
         assert stored.token_key_id == only_new.current_key_id
         assert stored.access_token(only_new) == f"{TOKEN}-{n}"
-    again = rotate_connection_tokens(rotating)
+    again = rotate_all(rotating)[0]
     assert (again.rotated, again.current) == (0, 3)
 
 

@@ -26,10 +26,27 @@ def test_a_label_never_shows_the_password() -> None:
 
 def test_schemes_are_checked() -> None:
     assert check("postgres://u@h/d") == "postgres"
-    with pytest.raises(DestinationError, match="snowflake is not a metasync destination yet"):
-        check("snowflake://acct/db")
-    with pytest.raises(DestinationError, match="unknown destination 'ftp://u:\\*\\*\\*@h/x'"):
+    with pytest.raises(DestinationError, match="redshift is not a metasync destination yet"):
+        check("redshift://acct/db")
+    assert check("snowflake://acct/db?user=etl&secret=acme-snowflake") == "snowflake"
+    for url in ("snowflake://etl:hunter2@acct/db?secret=s", "snowflake://acct/db?password=hunter2"):
+        with pytest.raises(DestinationError, match="snowflake") as refused:
+            check(url)
+        assert "hunter2" not in str(refused.value)
+    with pytest.raises(DestinationError, match="names no secret="):
+        check("snowflake://acct/db?user=etl")
+    assert check("bigquery://acme-analytics/EU") == "bigquery"
+    assert check("bigquery://acme-analytics/US?secret=acme-sa.json") == "bigquery"
+    assert check("bigquery://p/US?endpoint=http://127.0.0.1:9050") == "bigquery"
+    for url in ("bigquery://etl:hunter2@p/US", "bigquery://p/US?key=hunter2"):
+        with pytest.raises(DestinationError, match="bigquery") as refused:
+            check(url)
+        assert "hunter2" not in str(refused.value)
+    with pytest.raises(DestinationError, match="endpoint= is not an http"):
+        check("bigquery://p/US?endpoint=ftp://h")
+    with pytest.raises(DestinationError, match="unknown destination scheme 'ftp'") as refused:
         check("ftp://u:secret@h/x")
+    assert "secret" not in str(refused.value)
 
 
 def test_tenant_schemas_are_identifiers_and_never_shared() -> None:

@@ -127,7 +127,10 @@ def test_a_key_reads_and_acts_for_its_own_tenant_only_on_every_endpoint(
     assert get(template, f"/api/v1/syncs/{globex.request_id}").status_code == 404
     # writes: another tenant's recommendation and connection are unknown; nothing happens
     covered |= {("POST", "/api/v1/recommendations/{recommendation_id}/{decision}"),
+                ("POST", "/api/v1/recommendations/{recommendation_id}/apply"),
                 ("POST", "/api/v1/syncs")}  # fmt: skip
+    foreign = api.post(f"/api/v1/recommendations/{globex.recommendation_id}/apply", headers=headers)
+    assert foreign.status_code == 404, foreign.text
     other = api.post(f"/api/v1/recommendations/{globex.recommendation_id}/approve", headers=headers)
     assert other.status_code == 404
     assert Recommendation.objects.get(pk=globex.recommendation_id).state == "proposed"

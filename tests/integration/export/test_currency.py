@@ -49,7 +49,8 @@ def test_spend_is_converted_at_each_days_rate(
 ) -> None:
     url = f"{world.url}/_sandbox/ecb/eurofxref-hist.csv"
     loaded = load_rates(url)
-    assert loaded == FxRate.objects.count() > 0
+    assert loaded.rows == loaded.changed == FxRate.objects.count() > 0
+    assert load_rates(url).changed == 0  # the same rates again change nothing
     rates = expected_rates(requests.get(url, timeout=10).text)
     tenant = synced[1].tenant_id  # GBP and JPY accounts: two currencies, one total
     currencies = {a.currency for a in AdAccount.objects(tenant_id=tenant)}

@@ -139,6 +139,24 @@ def test_export_holds_the_ground_truth_once_per_tenant(
         other_ads = {str(a["id"]) for a in truth["ads"] if a["account_id"] in other.ad_account_ids}
         mine = {row[0] for row in query(f"SELECT DISTINCT ad_id FROM {schema}.basic_ad")}
         assert mine and not (mine & other_ads)  # a tenant's schema holds its accounts only
+    # the agency case: both tenants in one database, each in a schema of its own, read in one
+    # query as dbt_facebook_ads reads them with facebook_ads_union_schemas (a source_relation
+    # per schema): each source's spend per ad and day is its own tenant's truth
+    schemas = {schema_for(c.tenant_id): c for c in synced}
+    assert len(schemas) == len(synced) == 2, "a schema per tenant"
+    union = " UNION ALL ".join(
+        f"SELECT '{schema}' AS source_relation, ad_id, date, spend FROM {schema}.basic_ad"
+        for schema in schemas
+    )
+    by_source: dict[str, dict[tuple[str, str], Decimal]] = {schema: {} for schema in schemas}
+    for source, ad_id, day, spend in query(union):
+        by_source[source][(str(ad_id), day.isoformat())] = Decimal(spend)
+    for schema, connection in schemas.items():
+        assert by_source[schema] == {
+            (str(r["ad_id"]), r["date_start"]): Decimal(r["spend"])
+            for r in truth["insights"]["ad"]
+            if r["account_id"] in connection.ad_account_ids
+        }, schema
 
 
 def test_a_second_export_changes_nothing_and_demographics_add_up(

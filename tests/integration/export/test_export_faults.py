@@ -113,7 +113,8 @@ def test_a_destination_that_fails_is_recorded_without_its_password(
     ("url", "named"),
     [
         ("mysql://root@localhost/db", "unknown destination"),
-        ("bigquery://project/dataset", "bigquery is not a metasync destination yet"),
+        ("redshift://cluster/db", "redshift is not a metasync destination yet"),
+        ("bigquery://project/US?password=x", "bigquery:// takes no option 'password'"),
         ("duckdb:///", "names no path"),
     ],
 )

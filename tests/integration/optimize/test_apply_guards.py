@@ -148,12 +148,13 @@ def test_legacy_advantage_campaigns_are_not_written(
     )  # fmt: skip
     OptimizerSettings(tenant_id=connection.tenant_id, quiet_hours=0).save()
     rec = approved_pause(connection, ad_id)
-    expired = apply_recommendation(ctx, connection.tenant_id, rec, by="op")
-    assert expired.state == "expired"
-    assert "legacy Advantage+ shopping and app campaigns" in expired.error
+    failed = apply_recommendation(ctx, connection.tenant_id, rec, by="op")
+    assert failed.state == "failed", "Meta refused it: not expired, and not tried again alone"
+    assert "legacy Advantage+ shopping and app campaigns" in failed.error
+    assert failed.failure["type"] == "InvalidRequestError"
     assert _status(world, ad_id) == "ACTIVE"
     assert audit_matches_meta(world, rec) == []
-    assert {e.state for e in AuditEntry.objects(recommendation_id=rec)} == {"abandoned"}
+    assert {e.state for e in AuditEntry.objects(recommendation_id=rec)} == {"refused"}
 
 
 def test_a_recommendation_applied_before_plans_existed_can_be_undone(

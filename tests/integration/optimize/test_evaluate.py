@@ -154,7 +154,8 @@ def test_a_backtest_replays_the_rules_day_by_day(mongo: str) -> None:
     )
     assert ("cost_per_conversion", "a-two-conversions") not in by_entity
     assert not {e for _, e in by_entity} & {"a-learning", "s-learning"}, "learning: never"
-    assert result.paused_spend == sum(a.spend_after for a in result.actions if a.action == "pause")
+    paused_total = sum(a.spend_after for a in result.actions if a.action == "pause")
+    assert result.paused_spend == {"USD": paused_total}, "totals are per currency"
     # s-win's 10 days of rows end yesterday: no replayed morning saw 3 matured days before it
     assert not [a for a in result.actions if a.rule == "return_on_spend"]
 
