@@ -114,7 +114,7 @@ def test_a_destination_that_fails_is_recorded_without_its_password(
     [
         ("mysql://root@localhost/db", "unknown destination"),
         ("redshift://cluster/db", "redshift is not a metasync destination yet"),
-        ("bigquery://project/US?password=x", "bigquery:// takes no option 'password'"),
+        ("bigquery://project/US?password=x", "bigquery:// takes only the options secret, endpoint"),
         ("duckdb:///", "names no path"),
     ],
 )
