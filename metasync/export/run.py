@@ -49,6 +49,7 @@ from metasync.export.fivetran import (
     url_tag_rows,
 )
 from metasync.export.lease import ExportBusy, ExportError, Lease
+from metasync.export.ordered import next_batch
 from metasync.export.own import own_row
 from metasync.export.tables import TABLES
 from metasync.export.warehouse import Mark, Warehouse
@@ -329,7 +330,7 @@ class _Exporter:
         if mark is not None and mark.seq is None:
             mark = None  # a mark by the writers' clocks: read the account again, merging
         while True:
-            docs = self._after(collection, account, mark, below)
+            docs = next_batch(collection, self.tenant, account, mark, below, self.batch)
             if not docs:
                 return
             self.result.read[source] += len(docs)
@@ -343,28 +344,6 @@ class _Exporter:
             mark = Mark(int(last["seq"]), "" if len(docs) < self.batch else str(last["_id"]))
             self.warehouse.set_mark(account, source, mark, utcnow())
             self.commit()
-
-    def _after(
-        self, collection: Any, account: str, mark: Mark | None, below: int
-    ) -> list[dict[str, Any]]:
-        """The next batch after ``mark`` and below the watermark ``below``, in (number, id)
-        order: the rest of the mark's own number (by id), then later numbers. Two reads rather
-        than one ``$or``, so each walks the (tenant, account, seq) index."""
-        where = {"tenant_id": self.tenant, "account_id": account}
-        order = [("seq", 1), ("_id", 1)]
-        docs: list[dict[str, Any]] = []
-        if mark is not None and mark.last_id:
-            # one number holds one page's rows (a writer's page, or at most a batch of rows
-            # numbered by number_unnumbered), so this re-read is bounded; filtering ids here
-            # keeps the read on the (tenant, account, seq) index (an _id range makes planners
-            # pick _id's)
-            same = collection.find({**where, "seq": mark.seq}).sort(order)
-            docs = [d for d in same if d["_id"] > ObjectId(mark.last_id)][: self.batch]
-        if len(docs) < self.batch:
-            after = mark.seq if mark is not None else 0
-            later = {**where, "seq": {"$gt": after, "$lt": below}}
-            docs += list(collection.find(later).sort(order).limit(self.batch - len(docs)))
-        return docs
 
     def _prepare(self, docs: list[dict[str, Any]]) -> None:
         if self.converter is None:
