@@ -75,9 +75,9 @@ from metasync.export.cloudurl import read_cloud_url
 from metasync.export.credentials import CredentialsError, secret_file
 from metasync.export.merge import MergeWarehouse, text_value
 from metasync.export.sql import quote
-from metasync.export.tables import TABLES, Column, Table
+from metasync.export.tables import Column, Table
 from metasync.export.values import INTEGER_RANGES, NUL_AND_SURROGATES, Values
-from metasync.export.warehouse import MARK_TABLE, Mark
+from metasync.export.warehouse import MARK_TABLE, Mark, missing_columns
 
 __all__ = ["BigQueryWarehouse", "bigquery_options"]
 
@@ -225,13 +225,11 @@ class BigQueryWarehouse(MergeWarehouse):
         """As for every destination, with ``IF NOT EXISTS``: a column listed late by
         ``INFORMATION_SCHEMA`` is not added twice."""
         present = self.present_columns()
-        for table in (*TABLES.values(), MARK_TABLE):
-            for column in table.columns:
-                if (table.name, column.name) not in present:
-                    self.execute(
-                        f"ALTER TABLE {self.target(table.name)} ADD COLUMN IF NOT EXISTS "
-                        f"{self.ident(column.name)} {self.column_type(column)}"
-                    )
+        for table, column in missing_columns(present):
+            self.execute(
+                f"ALTER TABLE {self.target(table.name)} ADD COLUMN IF NOT EXISTS "
+                f"{self.ident(column.name)} {self.column_type(column)}"
+            )
 
     # -- merging ------------------------------------------------------------------------
     def differs(self, left: str, right: str, kind: str) -> str:

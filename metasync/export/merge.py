@@ -24,7 +24,7 @@ from typing import Any
 
 from metasync.export.sql import VOLATILE, quote
 from metasync.export.tables import TABLES, Column, Table
-from metasync.export.warehouse import MARK_TABLE, Mark, Warehouse, _unique
+from metasync.export.warehouse import MARK_TABLE, Mark, Warehouse, _unique, missing_columns
 
 __all__ = ["MergeWarehouse", "text_value"]
 
@@ -76,13 +76,11 @@ class MergeWarehouse(Warehouse):
 
     def add_new_columns(self, schema: str) -> None:
         present = self.present_columns()
-        for table in (*TABLES.values(), MARK_TABLE):
-            for column in table.columns:
-                if (table.name, column.name) not in present:
-                    self.execute(
-                        f"ALTER TABLE {self.target(table.name)} ADD COLUMN "
-                        f"{self.ident(column.name)} {self.column_type(column)}"
-                    )
+        for table, column in missing_columns(present):
+            self.execute(
+                f"ALTER TABLE {self.target(table.name)} ADD COLUMN "
+                f"{self.ident(column.name)} {self.column_type(column)}"
+            )
 
     # -- merging ------------------------------------------------------------------------
     def _merge(

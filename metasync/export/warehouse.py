@@ -29,7 +29,7 @@ from metasync.export.sql import (
 from metasync.export.tables import TABLES, Column, Table
 from metasync.export.values import Values
 
-__all__ = ["Mark", "Warehouse"]
+__all__ = ["Mark", "Warehouse", "missing_columns"]
 
 
 class Mark(NamedTuple):
@@ -52,6 +52,17 @@ MARK_TABLE = Table(
     ),
     key=("account_id", "source"),
 )
+
+
+def missing_columns(present: set[tuple[str, str]]) -> list[tuple[Table, Column]]:
+    """The (table, column) pairs of metasync's tables (and the marks) that a destination's
+    ``present`` (table, column) names lack: columns a later metasync added, to be added empty."""
+    return [
+        (table, column)
+        for table in (*TABLES.values(), MARK_TABLE)
+        for column in table.columns
+        if (table.name, column.name) not in present
+    ]
 
 
 class Warehouse(ABC):
@@ -118,13 +129,11 @@ class Warehouse(ABC):
                 (schema,),
             )
         }
-        for table in (*TABLES.values(), MARK_TABLE):
-            for column in table.columns:
-                if (table.name, column.name) not in present:
-                    self.execute(
-                        f"ALTER TABLE {quote(schema)}.{quote(table.name)} ADD COLUMN "
-                        f"{quote(column.name)} {self.types[column.kind]}"
-                    )
+        for table, column in missing_columns(present):
+            self.execute(
+                f"ALTER TABLE {quote(schema)}.{quote(table.name)} ADD COLUMN "
+                f"{quote(column.name)} {self.types[column.kind]}"
+            )
 
     def load(
         self,
