@@ -165,29 +165,16 @@ def _text_field(value: Any) -> str:
     return _field(value)
 
 
-def _int_field(value: Any) -> str:
-    """:func:`_field` for an integer column (no quote to double in a number)."""
-    if type(value) is int:
-        return '"' + str(value) + '"'
-    return _field(value)
+def _plain_field(exact: type) -> Callable[[Any], str]:
+    """:func:`_field` for a column whose values are mostly of type ``exact`` (a number or a
+    date, whose text holds no quote to double)."""
 
+    def field(value: Any) -> str:
+        if type(value) is exact:
+            return '"' + str(value) + '"'
+        return _field(value)
 
-def _float_field(value: Any) -> str:
-    if type(value) is float:
-        return '"' + str(value) + '"'
-    return _field(value)
-
-
-def _date_field(value: Any) -> str:
-    if type(value) is date:
-        return '"' + str(value) + '"'
-    return _field(value)
-
-
-def _decimal_field(value: Any) -> str:
-    if type(value) is Decimal:
-        return '"' + str(value) + '"'
-    return _field(value)
+    return field
 
 
 def _timestamp_field(value: Any) -> str:
@@ -209,11 +196,11 @@ def _boolean_field(value: Any) -> str:
 FIELDS: dict[str, Callable[[Any], str]] = {
     "text": _text_field,
     "json": _text_field,
-    "bigint": _int_field,
-    "integer": _int_field,
-    "double": _float_field,
-    "numeric": _decimal_field,
-    "date": _date_field,
+    "bigint": _plain_field(int),
+    "integer": _plain_field(int),
+    "double": _plain_field(float),
+    "numeric": _plain_field(Decimal),
+    "date": _plain_field(date),
     "timestamp": _timestamp_field,
     "boolean": _boolean_field,
 }
