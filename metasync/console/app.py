@@ -26,6 +26,7 @@ from metasync.console.charts import bar_chart
 from metasync.console.exports import exports_page, tenant_exports
 from metasync.console.login import Gate, add_login_routes
 from metasync.console.pages import FLAGS, account_page, overview
+from metasync.console.recommendation_routes import add_recommendation_routes
 from metasync.health.records import keep_health
 from metasync.keys import RedisKeys
 from metasync.models import (
@@ -173,6 +174,8 @@ def console_router(
         destination, runs = tenant_exports(tenant_id)
         context = {"tenant_id": tenant_id, "destination": destination, "runs": runs}
         return page(request, "tenant_exports.html", context)
+
+    add_recommendation_routes(router, gate, page, login_form, settings)
 
     def act(
         request: Request,

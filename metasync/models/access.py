@@ -16,9 +16,11 @@ from metasync.models.base import BASE_META, utcnow
 __all__ = ["SCOPES", "ApiKey", "OperatorAction"]
 
 # What a key may do: ``read`` the mirror, ask for a ``sync``, ``optimize`` (decide
-# recommendations). A key made without scopes reads only; one stored before scopes existed has
-# none recorded and also reads only (the stricter reading: widen it with ``api-keys scope``).
-SCOPES = ("read", "sync", "optimize")
+# recommendations), ``propose`` (store proposals for a person to decide, through the MCP
+# server; never approve them). A key made without scopes reads only; one stored before scopes
+# existed has none recorded and also reads only (the stricter reading: widen it with
+# ``api-keys scope``).
+SCOPES = ("read", "sync", "optimize", "propose")
 
 
 class ApiKey(Document):  # type: ignore[misc]

@@ -31,6 +31,7 @@ from metasync.models.base import BASE_META, utcnow
 
 __all__ = [
     "MODES",
+    "SOURCES",
     "STATES",
     "ActionCount",
     "AuditEntry",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 MODES = ("off", "recommend", "apply")
+SOURCES = ("optimizer", "assistant")
 STATES = (
     "proposed", "approved", "applied", "rejected", "expired", "undone", "superseded",
     "compensated", "failed", "restore_refused",
@@ -90,6 +92,10 @@ class Recommendation(Document):  # type: ignore[misc]
     change = DictField()  # the write it proposes: {"status": "PAUSED"}, {"daily_budget": 1200}
     evidence = DictField()
     expected = StringField()
+    # who proposed it: the optimizer's rules, or an assistant through the MCP server
+    # (metasync.mcp), which only proposes: a person approves it like any other
+    source = StringField(choices=SOURCES, default="optimizer")
+    proposed_by = StringField()  # the API key of an assistant's proposal ("api-key:<key id>")
     state = StringField(choices=STATES, default="proposed")
     proposed_at = DateTimeField(default=utcnow)
     decided_at = DateTimeField()
@@ -180,6 +186,10 @@ class OptimizerStream(Document):  # type: ignore[misc]
     conversions = IntField(default=0)
     revenue = FloatField(default=0.0)
     days = IntField(default=0)
+    # sum of phi x spend**2 over its days; None on a stream stored before day-to-day
+    # variation was recorded (it restarts from its next day)
+    spread = FloatField()
+    recent = ListField()  # its newest days: [date, spend, conversions, revenue, phi]
     updated_at = DateTimeField(default=utcnow)
 
     meta: ClassVar[dict[str, Any]] = {

@@ -30,6 +30,7 @@ from metasync.config import ConfigurationError, Settings
 from metasync.console.app import console_router
 from metasync.console.guard import add_guards
 from metasync.keys import RedisKeys
+from metasync.mcp import mcp_http
 from metasync.models import WebhookEvent, WebhookStatus, utcnow
 from metasync.webhooks.payload import REFETCH_FIELDS, Change, PayloadError, parse_notification
 from metasync.webhooks.signature import SignatureError, verify_signature
@@ -68,8 +69,9 @@ def create_app(
     refresh_token: Callable[[str], str] | None = None,
 ) -> FastAPI:
     """The ASGI app: the webhook endpoint, ``/healthz``, the REST API (``/api/v1``), the
-    console (``/console``) and ``/metrics``. ``enqueue(change, dedupe_key)`` hands a change to
-    the workers; ``request_sync(connection id, task kwargs)`` asks them for a sync and
+    console (``/console``), the MCP server (``/mcp``) and ``/metrics``.
+    ``enqueue(change, dedupe_key)`` hands a change to the workers;
+    ``request_sync(connection id, task kwargs)`` asks them for a sync and
     ``refresh_token(connection id)`` for a token exchange, each returning a request id."""
     if settings.META_APP_VERIFY_TOKEN is None:
         raise ConfigurationError(
@@ -82,13 +84,15 @@ def create_app(
     app_secret = settings.META_APP_SECRET.get_secret_value()
     keys = RedisKeys(settings.REDIS_KEY_PREFIX)
     client = redis_client or redis.Redis.from_url(settings.REDIS_URL)
+    mcp = mcp_http(settings, client)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if connect_db:
             db.connect(settings.MONGODB_URI)
             db.ensure_indexes(settings.RUN_RETENTION_DAYS)
-        yield
+        async with mcp.running():
+            yield
 
     app = FastAPI(
         title="metasync",
@@ -100,6 +104,7 @@ def create_app(
     )
     app.include_router(api_router(settings, client, keys, request_sync))
     app.include_router(console_router(settings, client, keys, request_sync, refresh_token))
+    app.router.routes.append(mcp.route)  # the MCP server (Streamable HTTP), by API key
     add_metrics_route(app, settings, client, keys)
     add_guards(app, settings)
 
