@@ -25,7 +25,8 @@ Figures:
 
 1. **Load**: the ``basic_ad`` and ``basic_ad_actions`` rows of the export, prepared once (read
    back from a DuckDB export of the world), loaded by metasync's writer into an empty table (a
-   first export's path: PostgreSQL copies new keys straight in; the others stage and merge)
+   first export's path: new keys copied or loaded straight in, after one query proves them
+   new where the destination enforces no key)
    against the engine's raw bulk load of the same rows into a plain table
    (:mod:`bench.export_loads` says which, per destination). Goal: at least 0.7x the raw rate.
    Also the merge path: the same rows into a table already holding every key with other values
@@ -42,6 +43,10 @@ Figures:
    not the 90 days of history.
 
     .venv/bin/python -m bench.export [--ads 1000] [--days 90] [--destinations postgresql,duckdb]
+
+``--loads-from FILE`` measures the load figure alone, on the rows of a DuckDB export kept from
+an earlier run (``export.duckdb``): no sync and no exports, so two versions of the writer can be
+compared on the same rows in minutes.
 
 Results: tables on standard output and ``bench/results/export.json``.
 """
@@ -91,6 +96,14 @@ POSTGRES_URL = os.environ.get("POSTGRES_URL", "postgresql://postgres@127.0.0.1:5
 FAKESNOW_URL = os.environ.get("FAKESNOW_URL", "http://127.0.0.1:64616")
 BIGQUERY_EMULATOR_URL = os.environ.get("BIGQUERY_EMULATOR_URL", "http://127.0.0.1:9050")
 TENANT = "bench"
+# settings every process must have, which the loads alone never use (no MongoDB, no Meta)
+PLACEHOLDER_SETTINGS = {
+    "MONGODB_URI": "mongodb://127.0.0.1:1/unused",
+    "REDIS_URL": "redis://127.0.0.1:6379/15",
+    "ENCRYPTION_KEY": "0" * 64,
+    "META_APP_ID": "1",
+    "META_APP_SECRET": "unused",
+}
 
 
 def _destinations(text: str) -> list[str]:
@@ -113,7 +126,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--emulator-rounds", type=int, default=3)
     parser.add_argument("--emulator-rows", type=int, default=10_000)
+    parser.add_argument("--loads-from", type=Path, help="a DuckDB export's file: loads only")
     args = parser.parse_args()
+    if args.loads_from is not None:
+        _loads_only(args)
+        return
     size = WorldSize(
         users=1,
         accounts_per_user=2,
@@ -179,6 +196,44 @@ def main() -> None:
             exports[name].append(_timed(bench.url))
             exports[name].append(_timed(bench.url))
     report(world, loads, exports, args)
+
+
+def _loads_only(args: argparse.Namespace) -> None:
+    """The load figure alone, on the rows of the DuckDB export ``args.loads_from``."""
+    rows = _read_rows(args.loads_from)
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-export-")))
+        os.environ["WAREHOUSE_SECRETS_DIR"] = str(folder / "secrets")
+        for name, value in PLACEHOLDER_SETTINGS.items():  # required, unused by the writers
+            os.environ.setdefault(name, value)
+        get_settings.cache_clear()
+        benches = {n: stack.enter_context(_destination(n, folder)) for n in args.destinations}
+        loads = []
+        for bench in benches.values():
+            rounds = args.emulator_rounds if bench.emulated else args.rounds
+            limit = args.emulator_rows if bench.emulated else None
+            for table_name in LOADED:
+                loads.append(_load_figure(bench, table_name, rows, rounds, limit))
+                print(_load_line(loads[-1]))
+    print(f"\nLoad ratios, rows of {args.loads_from} (goal 0.7x):")
+    print(
+        table(
+            ["destination", "table", "rows", "raw s", "writer s", "writer / raw", "restated / raw"],
+            [
+                [
+                    r["destination"],
+                    r["table"],
+                    r["rows"],
+                    r["raw_s"],
+                    r["writer_s"],
+                    f"{r['ratio']:.2f}x",
+                    f"{r['restated_ratio']:.2f}x",
+                ]
+                for r in loads
+            ],
+        )
+    )
+    print(f"saved {save('export_loads', {'rows_from': str(args.loads_from), 'loads': loads})}")
 
 
 # -- the destinations -----------------------------------------------------------------------
@@ -284,10 +339,14 @@ def _prepared_rows(duck: LoadBench | None, folder: Path) -> dict[str, list[tuple
     url = duck.url if duck is not None else f"duckdb://{folder}/rows.duckdb"
     if duck is None:
         export_tenant(TENANT, url)
-    path = urlsplit(url).path
+    return _read_rows(Path(urlsplit(url).path))
+
+
+def _read_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The ``basic_ad`` and ``basic_ad_actions`` rows of the DuckDB export ``path``."""
     schema = schema_for(TENANT)
     rows = {}
-    with duckdb.connect(path, read_only=True) as con:
+    with duckdb.connect(str(path), read_only=True) as con:
         for name in LOADED:
             table_ = TABLES[name]
             columns = ", ".join(f'"{c}"' for c in table_.names)

@@ -13,8 +13,10 @@ starts, and a raw load of its own kind into a plain table (or file) of the same 
 - Snowflake: the rows as CSV, ``PUT`` to a plain table's stage and ``COPY INTO`` it.
 - BigQuery: the rows as newline-delimited JSON, one load job into a plain table.
 
-The writer's time is its ``load`` (staging, merging) and ``commit``, and for Parquet the file
-rewritten after the commit: everything an export pays for those rows once they are built.
+The writer's time is its ``load`` and ``commit``, and for Parquet the file rewritten after the
+commit: everything an export pays for those rows once they are built. For new keys (a first
+export) that is the query proving the keys new and a load straight into the table
+(:mod:`metasync.export.newkeys`); for restated rows, staging and merging.
 Raw loads convert values the simplest way their format takes them (``str`` of a date, a
 ``Decimal``); the writer's own conversions (rounding money to the destination's scale, cleaning
 text) are part of what it is measured on.

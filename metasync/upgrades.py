@@ -8,9 +8,11 @@ idempotent: two processes starting together, or one killed halfway, run it again
   device until Meta made the device breakdown opt-in (2026-08-03); it is now platform x
   position, and the device split is ``placement_device``. Rows written under the old definition
   carry an ``impression_device`` value: they are ``placement_device``'s rows, and are moved
-  there (left under ``placement`` they would double its totals), their write number removed so
-  the next warehouse export numbers and exports them under their new report. A tenant that read
-  ``placement`` gets ``placement_device`` switched on, so it keeps what it had.
+  there (left under ``placement`` they would double its totals), each account's under a new
+  write number, with their old keys recorded as removed (:mod:`metasync.models.deletions`), so
+  the next warehouse export deletes the old ``placement`` rows and writes them under their new
+  report. A tenant that read ``placement`` gets ``placement_device`` switched on, so it keeps
+  what it had.
 - ``account_health_records``: the overview, the API's health and ``/metrics`` read one health
   document per account (:mod:`metasync.health.records`); a mirror written before they existed
   gets them for every tenant once, rather than showing no accounts until each one's next run.
@@ -40,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from mongoengine.errors import NotUniqueError
@@ -58,6 +61,8 @@ from metasync.models import (
     request_rebuild,
     utcnow,
 )
+from metasync.models.deletions import SOURCES, record_removed
+from metasync.models.numbering import under_number
 
 __all__ = [
     "account_health_records",
@@ -74,15 +79,40 @@ log = logging.getLogger(__name__)
 UNREADABLE_LABEL = "(destination needs to be entered again: {why})"
 
 
+OLD_PLACEMENT = {"report": "placement", "breakdowns.impression_device": {"$exists": True}}
+
+
 def split_placement_report() -> int:
-    """Move the old ``placement`` rows to ``placement_device``; returns the rows moved."""
-    moved = ReportRow.objects(report="placement", breakdowns__impression_device__exists=True)
-    count = int(moved.update(set__report="placement_device", unset__seq=True))
+    """Move the old ``placement`` rows to ``placement_device``; returns the rows moved. Each
+    account's rows move under one write number, which also numbers the record of their old
+    keys (:func:`metasync.models.deletions.record_removed`): the export deletes the old
+    ``placement`` rows from the warehouse and writes them under ``placement_device``."""
+    rows = ReportRow._get_collection()
+    accounts = rows.aggregate(
+        [
+            {"$match": OLD_PLACEMENT},
+            {"$group": {"_id": {"tenant": "$tenant_id", "account": "$account_id"}}},
+        ]
+    )
+    count = 0
+    for found in accounts:
+        tenant, account = found["_id"]["tenant"], found["_id"]["account"]
+        count += under_number(tenant, account, partial(_move_placement, tenant, account))
     for tenant in TenantReport.objects(name="placement", enabled=True).only("tenant_id"):
         TenantReport.objects(tenant_id=tenant.tenant_id, name="placement_device").update_one(
             upsert=True, set_on_insert__enabled=True, set_on_insert__updated_at=utcnow()
         )
     return count
+
+
+def _move_placement(tenant_id: str, account_id: str, seq: int) -> int:
+    """One account's old ``placement`` rows recorded as removed and moved, under ``seq``."""
+    rows = ReportRow._get_collection()
+    mine = {**OLD_PLACEMENT, "tenant_id": tenant_id, "account_id": account_id}
+    fields = dict.fromkeys(SOURCES["reports"], 1)
+    record_removed(tenant_id, account_id, "reports", list(rows.find(mine, fields)), seq)
+    moved = rows.update_many(mine, {"$set": {"report": "placement_device", "seq": seq}})
+    return int(moved.modified_count)
 
 
 def account_health_records() -> int:

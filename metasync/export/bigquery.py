@@ -23,7 +23,20 @@ hidden dataset ``_metasync_stage_<schema>`` (tables expire after a day, and are 
 batch ends), then merged by key with ``MERGE`` (:mod:`metasync.export.merge`). A fresh table per
 load keeps a large export under BigQuery's 1,500 loads per table and day. An empty set is not
 loaded: statements read an empty typed subquery instead. The mark is merged from query
-parameters (one statement, no load job).
+parameters (one statement, no load job). A first export's batch whose keys one query proves
+new (:mod:`metasync.export.newkeys`; BigQuery enforces no key) is appended with one load job
+(``WRITE_APPEND``) straight into its table, as a raw load is, with no stage, ``MERGE`` or
+``DELETE`` of orphans. Values are converted a column at a time.
+
+**Fenced by the lease.** Each statement commits on its own (below), so the lease alone cannot
+keep an export that lost it from landing a job after another export took over: its job could
+overwrite the newer export's rows with older ones, or its mark. So every job is fenced
+(:meth:`BigQueryWarehouse.hold`): the lease is renewed (and the export stopped if it was lost)
+right before each job is submitted, and each job carries a time limit BigQuery enforces
+(``job_timeout_ms``: 80 % of the lease; a job past it is cancelled, and a cancelled statement
+or load changes nothing). A job therefore only runs while its export holds the lease. This
+assumes the lease's clock (MongoDB's) and BigQuery's run at the same rate, and that the renewal
+and the submission take less than the remaining 20 % of the lease.
 
 **Resuming without transactions.** A load job cannot join a BigQuery transaction, and a
 statement reads the snapshot its transaction began with, so a batch cannot be loaded and merged
@@ -60,9 +73,10 @@ import itertools
 import json
 import math
 import uuid
-from collections.abc import Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from google.api_core.client_options import ClientOptions
@@ -107,6 +121,7 @@ RANGES: dict[str, tuple[int | Decimal, int | Decimal]] = {
 STAGE_HOURS = 24  # how long a stage table left by a killed export lives
 SCOPES = ["https://www.googleapis.com/auth/bigquery"]
 TIMEOUT = 600.0  # seconds a statement or load may take
+FENCE_SHARE = 0.8  # of the export's lease: a job's own time limit when fenced (see hold)
 # a parameter's kind by its value's type (bool before int: a bool is an int)
 _PARAMETER_KINDS = (
     (bool, "boolean"),
@@ -149,6 +164,7 @@ def bigquery_options(url: str) -> dict[str, Any]:
 
 class BigQueryWarehouse(MergeWarehouse):
     types = TYPES
+    placeholder = "?"
 
     def __init__(self, url: str, label: str) -> None:
         super().__init__(label)
@@ -160,6 +176,8 @@ class BigQueryWarehouse(MergeWarehouse):
         self._loads = itertools.count()
         self._sources: dict[str, str] = {}  # stage name -> what statements read
         self._loaded: list[str] = []  # stage tables of the open batch, dropped at its end
+        self._renew: Callable[[], None] = lambda: None  # the export's lease (see hold)
+        self._job_ms = int(TIMEOUT * 1000)  # a job's own time limit, enforced by BigQuery
 
     # -- names --------------------------------------------------------------------------
     def ident(self, name: str) -> str:
@@ -187,7 +205,8 @@ class BigQueryWarehouse(MergeWarehouse):
     # -- statements ---------------------------------------------------------------------
     def _job(self, sql: str, params: Sequence[Any] = ()) -> tuple[bigquery.QueryJob, Any]:
         """One query job run to its end: the job and its rows."""
-        config = bigquery.QueryJobConfig(query_parameters=list(params))
+        config = bigquery.QueryJobConfig(query_parameters=list(params), job_timeout_ms=self._job_ms)
+        self._renew()  # fenced: see hold
         job = self.client.query(sql, job_config=config, location=self.location)
         return job, job.result(timeout=TIMEOUT)
 
@@ -213,6 +232,11 @@ class BigQueryWarehouse(MergeWarehouse):
         stage.default_table_expiration_ms = STAGE_HOURS * 3600 * 1000
         stage.description = f"metasync's stage tables for {self.schema} (loaded, then merged)"
         self.client.create_dataset(stage, exists_ok=True, timeout=TIMEOUT)
+
+    def existing_tables(self) -> set[str]:
+        """From the API's list of tables (not ``INFORMATION_SCHEMA``, which may list late)."""
+        listed = self.client.list_tables(f"{self.project}.{self.schema}", timeout=TIMEOUT)
+        return {t.table_id.lower() for t in listed}
 
     def present_columns(self) -> set[tuple[str, str]]:
         rows = self.query(
@@ -258,6 +282,15 @@ class BigQueryWarehouse(MergeWarehouse):
             f"{self.source(table, stage)} s WHERE {same_key})"
         )
 
+    def delete_staged_keys(self, table: Table, stage: str) -> str:
+        """As :meth:`MergeWarehouse.delete_staged_keys`, the target named by an alias."""
+        q = self.ident
+        same_key = " AND ".join(f"s.{q(n)} = t.{q(n)}" for n in table.key)
+        return (
+            f"DELETE FROM {self.target(table.name)} AS t WHERE EXISTS (SELECT 1 FROM "
+            f"{self.source(table, stage)} s WHERE {same_key})"
+        )
+
     def stage(
         self, name: str, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
@@ -272,25 +305,62 @@ class BigQueryWarehouse(MergeWarehouse):
             self._sources[name] = f"(SELECT {nulls} LIMIT 0)"
             return
         table_id = f"{name}_{self._run}_{next(self._loads)}"
-        lines = (
-            json.dumps(
-                {c: _json_value(v, column_of[c]) for c, v in zip(columns, row, strict=True)},
-                ensure_ascii=False,
-                separators=(",", ":"),
-            )
-            for row in fitted
-        )
-        data = "\n".join(lines).encode("utf-8")
+        destination = f"{self.project}.{self.stage_dataset}.{table_id}"
+        self._loaded.append(destination)
         config = bigquery.LoadJobConfig(
-            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
             schema=[
                 bigquery.SchemaField(c, _load_type(column_of[c]), mode="NULLABLE") for c in columns
             ],
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
             create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
         )
-        destination = f"{self.project}.{self.stage_dataset}.{table_id}"
-        self._loaded.append(destination)
+        self._load(destination, table, columns, fitted, config)
+        self._sources[name] = f"`{self.project}`.`{self.stage_dataset}`.`{table_id}`"
+
+    def append_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+        """One load job appending ``rows`` to ``table`` (``WRITE_APPEND``, the table's own
+        schema), as atomic as any job. A table with a rate column goes through a stage table
+        and an ``INSERT ... SELECT`` (rates are loaded as text: see :data:`RATES`)."""
+        if any(c.name in RATES for c in table.columns):
+            stage = f"stage_{table.name}"
+            self.stage(stage, table, table.names, rows)
+            columns = ", ".join(self.ident(n) for n in table.names)
+            self.execute(
+                f"INSERT INTO {self.target(table.name)} ({columns}) SELECT {columns} FROM "
+                f"{self.source(table, stage)}"
+            )
+            return
+        config = bigquery.LoadJobConfig(
+            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+            create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
+        )
+        destination = f"{self.project}.{self.schema}.{table.name}"
+        self._load(destination, table, table.names, rows, config)
+
+    def _load(
+        self,
+        destination: str,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        config: bigquery.LoadJobConfig,
+    ) -> None:
+        """One load job of ``rows`` as newline-delimited JSON into ``destination``, run to its
+        end (fenced: see :meth:`hold`). Values are converted a column at a time, by a function
+        picked once per column (:func:`_converter`)."""
+        column_of = {c.name: c for c in table.columns}
+        converted = [
+            list(map(_converter(column_of[c]), values))
+            for c, values in zip(columns, zip(*rows, strict=True), strict=True)
+        ]
+        encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        names = list(columns)
+        data = "\n".join(
+            encode(dict(zip(names, values, strict=True))) for values in zip(*converted, strict=True)
+        ).encode("utf-8")
+        config.source_format = bigquery.SourceFormat.NEWLINE_DELIMITED_JSON
+        config.job_timeout_ms = self._job_ms
+        self._renew()
         job = self.client.load_table_from_file(
             io.BytesIO(data),
             destination,
@@ -299,7 +369,16 @@ class BigQueryWarehouse(MergeWarehouse):
             timeout=TIMEOUT,
         )
         job.result(timeout=TIMEOUT)
-        self._sources[name] = f"`{self.project}`.`{self.stage_dataset}`.`{table_id}`"
+
+    def hold(self, renew: Callable[[], None], lease_seconds: int) -> None:
+        """Fence every job by the export's lease: ``renew`` (which raises when the lease was
+        lost) runs before each job is submitted, and each job is given a time limit that
+        BigQuery enforces (``job_timeout_ms``) of :data:`FENCE_SHARE` of the lease. A job
+        is submitted only while this export holds the lease and ends (done or cancelled by
+        BigQuery) before the lease it renewed can run out, so no job of an export that lost
+        its lease lands after another export took the lease over."""
+        self._renew = renew
+        self._job_ms = int(lease_seconds * FENCE_SHARE * 1000)
 
     def set_mark(self, account_id: str, source: str, mark: Mark, now: datetime) -> None:
         """The account's mark merged from query parameters: the batch's last statement."""
@@ -310,6 +389,7 @@ class BigQueryWarehouse(MergeWarehouse):
             "mark_id": mark.last_id,
             "updated_at": now,
             "mark_seq": mark.seq,
+            "mark_epoch": mark.epoch,
         }
         kinds = {c.name: c.kind for c in MARK_TABLE.columns}
         self._sources["stage_marks"] = "(SELECT {})".format(
@@ -345,6 +425,55 @@ class BigQueryWarehouse(MergeWarehouse):
 def _load_type(column: Column) -> str:
     """``column``'s type in a load job's schema (rates as text: see :data:`RATES`)."""
     return "STRING" if column.name in RATES else LOADED[column.kind]
+
+
+def _converter(column: Column) -> Callable[[Any], Any]:
+    """:func:`_json_value` for ``column``, skipping its checks for the values a kind usually
+    holds (text, integers, finite floats as JSON spells them; money rounded and times in UTC
+    as :func:`~metasync.export.merge.text_value` spells them)."""
+    slow = partial(_json_value, column=column)
+    if column.name in RATES:
+        return slow
+    usual = {"text": str, "bigint": int, "integer": int}.get(column.kind)
+    if usual is not None:
+
+        def same(value: Any) -> Any:
+            return value if value is None or type(value) is usual else slow(value)
+
+        return same
+    return _FAST.get(column.kind, lambda _: slow)(slow)
+
+
+def _fast_double(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if type(value) is float and math.isfinite(value):
+            return value
+        return None if value is None else slow(value)
+
+    return convert
+
+
+def _fast_money(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    step = Decimal(1).scaleb(-SCALE)
+
+    def convert(value: Any) -> Any:
+        if type(value) is Decimal:
+            return format(value.quantize(step), "f")
+        return None if value is None else slow(value)
+
+    return convert
+
+
+def _fast_time(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is UTC:
+            return value.isoformat()
+        return None if value is None else slow(value)
+
+    return convert
+
+
+_FAST = {"double": _fast_double, "numeric": _fast_money, "timestamp": _fast_time}
 
 
 def _json_value(value: Any, column: Column) -> Any:

@@ -2,13 +2,16 @@
 destinations: the embedded default, no server to run.
 
 Batches are staged through a CSV file (DuckDB's fastest way in from Python without a data-frame
-library) and merged with the same statements as PostgreSQL. In that file every value is quoted
-and only NULL is the bare ``\\N`` (read with ``ALLOW_QUOTED_NULLS false``), so the text ``\\N``
-stays text. Paths are quoted as SQL strings (a directory may hold ``'``). Text keeps NUL
-(DuckDB stores it); lone surrogates are removed and numbers that do not fit their column set
-their row aside (:class:`~metasync.export.values.Values`). JSON columns are text holding JSON;
-times are UTC ``TIMESTAMP``. A Parquet destination keeps its working copy in
-``<directory>/.metasync/warehouse.duckdb`` and, after each committed export, rewrites
+library, built a column at a time) and merged with the same statements as PostgreSQL. A first
+export's batch whose keys one query proves new (:mod:`metasync.export.newkeys`) is copied
+straight into its table instead, as a raw load is: DuckDB has no savepoint to take back a
+``COPY`` that met a key, so it asks first rather than trying as PostgreSQL does. In that file
+every value is quoted and only NULL is the bare ``\\N`` (read with ``ALLOW_QUOTED_NULLS
+false``), so the text ``\\N`` stays text. Paths are quoted as SQL strings (a directory may hold
+``'``). Text keeps NUL (DuckDB stores it); lone surrogates are removed and numbers that do not
+fit their column set their row aside (:class:`~metasync.export.values.Values`). JSON columns
+are text holding JSON; times are UTC ``TIMESTAMP``. A Parquet destination keeps its working
+copy in ``<directory>/.metasync/warehouse.duckdb`` and, after each committed export, rewrites
 ``<directory>/<schema>/<table>.parquet`` for the tables that changed (written beside and
 renamed into place, so a reader never sees half a file). Parquet files cannot be changed in
 place: a table's file costs its whole size to rewrite, which is why only changed tables are.
@@ -27,10 +30,11 @@ from typing import Any
 
 import duckdb
 
+from metasync.export.newkeys import exists_sql, probe
 from metasync.export.sql import literal, quote
 from metasync.export.tables import Table
 from metasync.export.values import INTEGER_RANGES, SURROGATES, Values
-from metasync.export.warehouse import Warehouse
+from metasync.export.warehouse import Warehouse, _unique
 
 __all__ = ["DuckWarehouse", "ParquetWarehouse"]
 
@@ -83,17 +87,54 @@ class DuckWarehouse(Warehouse):
         self.connection.execute(f"DROP TABLE IF EXISTS temp.{quote(name)}")
         self.connection.execute(f"CREATE TEMPORARY TABLE {quote(name)} ({spec})")
         fitted = self.values.rows(table, columns, rows)
-        if not fitted:
-            return
-        file = Path(self._scratch.name) / f"{name}.csv"
+        if fitted:
+            self._copy(quote(name), name, table, columns, fitted)
+
+    def _merge(
+        self,
+        table: Table,
+        rows: Sequence[Sequence[Any]],
+        parents: Sequence[Sequence[Any]],
+        fresh: bool,
+    ) -> int:
+        """A first export's batch is copied straight into its table when one query proves
+        none of its keys (of a child table: of its parents) is there
+        (:mod:`metasync.export.newkeys`), the last row of a key kept; otherwise staged and
+        merged. (A ``COPY`` that met a key would abort the whole transaction: DuckDB has no
+        savepoints, so the writer asks first.)"""
+        if fresh and not table.versions and (rows or parents):
+            counted = self.values.checkpoint()
+            fitted = self.values.rows(table, table.names, _unique(table, rows))
+            found = probe(table, fitted, parents, quote, self.placeholder)
+            target = f"{quote(self.schema)}.{quote(table.name)}"
+            if found is None or not self.query(exists_sql(target, found), found.params)[0][0]:
+                if fitted:
+                    self._copy(target, table.name, table, table.names, fitted)
+                return len(fitted)
+            self.values.back_to(counted)
+        return super()._merge(table, rows, parents, fresh)
+
+    def _copy(
+        self,
+        target: str,
+        file_name: str,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        """``rows`` (checked) written as one CSV file, converted a column at a time, and
+        copied into ``target``."""
+        kinds = {c.name: c.kind for c in table.columns}
+        file = Path(self._scratch.name) / f"{file_name}.csv"
         fields = [
             list(map(FIELDS.get(kinds[c], _field), values))
-            for c, values in zip(columns, zip(*fitted, strict=True), strict=True)
+            for c, values in zip(columns, zip(*rows, strict=True), strict=True)
         ]
         with file.open("w", newline="", encoding="utf-8") as handle:
             handle.writelines(line + "\n" for line in map(",".join, zip(*fields, strict=True)))
+        names = ", ".join(quote(c) for c in columns)
         self.connection.execute(
-            f"COPY {quote(name)} FROM {literal(str(file))} (FORMAT CSV, HEADER false, "
+            f"COPY {target} ({names}) FROM {literal(str(file))} (FORMAT CSV, HEADER false, "
             f"NULLSTR '{NULL}', QUOTE '\"', ESCAPE '\"', ALLOW_QUOTED_NULLS false)"
         )
 

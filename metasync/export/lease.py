@@ -6,6 +6,12 @@ at the end; a killed export's lease runs out after ``EXPORT_LEASE_SECONDS``. A l
 a digest of the tenant and the destination's key (a digest of what names it, so two spellings
 of one destination take one lease; no password), so no text taken from a URL is a key; the
 document keeps the tenant id for people.
+
+Expiry is judged by one clock, the MongoDB server's (``hello``'s ``localTime``, as write
+numbers are: :mod:`metasync.models.numbering`), never by the exporting worker's: a worker whose
+clock is slow would otherwise take over a live lease, and a rebuild of past days
+(:mod:`metasync.export.rebuild`) would wait on a dead one. The lease also notes the rebuild
+request (``rebuild_generation``) the export saw before reading the tenant's currency.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from datetime import timedelta
 from pymongo.errors import DuplicateKeyError
 
 from metasync import db
-from metasync.models import utcnow
+from metasync.models.numbering import server_time
 
 __all__ = ["ExportBusy", "ExportError", "Lease"]
 
@@ -48,7 +54,7 @@ class Lease:
         self.collection = db.database()["export_leases"]
 
     def take(self) -> None:
-        now = utcnow()
+        now = server_time()
         try:
             self.collection.find_one_and_update(
                 {"_id": self.key, "$or": [{"expires_at": {"$lt": now}}, {"holder": None}]},
@@ -72,10 +78,16 @@ class Lease:
     def renew(self) -> None:
         moved = self.collection.update_one(
             {"_id": self.key, "holder": self.holder},
-            {"$set": {"expires_at": utcnow() + timedelta(seconds=self.seconds)}},
+            {"$set": {"expires_at": server_time() + timedelta(seconds=self.seconds)}},
         )
         if moved.matched_count == 0:
             raise ExportError("the export's lease was taken over: it ran longer than its lease")
+
+    def note_rebuild(self, generation: int) -> None:
+        """The tenant's rebuild request this export saw before it read the currency."""
+        self.collection.update_one(
+            {"_id": self.key, "holder": self.holder}, {"$set": {"rebuild_generation": generation}}
+        )
 
     def release(self) -> None:
         self.collection.update_one(

@@ -1,6 +1,7 @@
 """Reading an account's rows in write-number order: the export's one way through a mirror
 collection, batch by batch from its mark up to the watermark (see
-:mod:`metasync.models.numbering` for why the order is the database's and not a clock's).
+:mod:`metasync.models.numbering` for why the order is the database's and not a clock's), and
+whether a mark can be trusted as a position in the account's numbering (:func:`distrust`).
 """
 
 from __future__ import annotations
@@ -10,8 +11,27 @@ from typing import Any
 from bson import ObjectId
 
 from metasync.export.warehouse import Mark
+from metasync.models.numbering import Position
 
-__all__ = ["next_batch"]
+__all__ = ["distrust", "next_batch"]
+
+
+def distrust(mark: Mark | None, at: Position) -> str | None:
+    """Why ``mark`` is no position in the account's numbering as it stands ``at`` (None: it
+    is one, or there is no mark): then the account's rows are read again from the start,
+    merged by key. A mark by the writers' clocks (an earlier metasync); one of another
+    numbering (the account's sequence document was created again: another ``epoch``); one
+    past the last number given (the numbering went back: a mirror restored from a backup
+    older than the mark)."""
+    if mark is None:
+        return None
+    if mark.seq is None:
+        return "a mark by the writers' clocks"
+    if mark.epoch != at.epoch:
+        return "another numbering of the account"
+    if mark.seq > at.last:
+        return f"a mark ({mark.seq}) past the last number given ({at.last})"
+    return None
 
 
 def next_batch(

@@ -21,6 +21,13 @@ so a rebuild running meanwhile cannot record progress over days the new request 
 before the request and still runs could send a day again with the old ones after the rebuild
 removed its numbers; so a rebuild waits (and says so) while such an export holds its lease,
 and the next export resumes it. Rows a sync writes meanwhile get a new number anyway.
+"Started before" is judged by no clock: each request bumps ``generation``, and an export
+notes on its lease the generation it saw, after resuming the rebuild and before reading the
+currency (a change, of the currency or the rates, is stored before its request); a rebuild
+waits for live leases noting an older one, or none yet. "Holds its lease" is judged by the
+server's clock (``expires_at`` is set from it, :mod:`metasync.export.lease`): an export whose
+worker died stops holding the rebuild back when its lease expires, even though its run stays
+``running`` until the next export of that destination.
 
 Trade-off: rows are sent again whole (every table built from them: ``basic_ad``, its actions,
 the demographics and metasync's own tables), not only their converted columns; a currency
@@ -32,7 +39,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from metasync import db
 from metasync.models import (
@@ -40,20 +46,29 @@ from metasync.models import (
     AdAccount,
     CurrencyRebuild,
     DailyInsight,
-    ExportRun,
     FxRate,
     ReportRow,
     TenantSettings,
     request_rebuild,
     utcnow,
 )
+from metasync.models.numbering import server_time
 
-__all__ = ["Rebuilt", "after_rates", "days_by_account", "pending", "request", "resume"]
+__all__ = [
+    "Rebuilt",
+    "after_rates",
+    "days_by_account",
+    "generation",
+    "pending",
+    "request",
+    "resume",
+]
 
 log = logging.getLogger(__name__)
 
 WHOLE_RANGE = "all_days"  # the span of a report row covering the whole range (its day moves)
 UNNUMBER = {"$unset": {"seq": ""}}
+LEASES = "export_leases"  # metasync.export.lease (which imports nothing of this module's)
 
 Progress = Callable[[int, int], None]  # (days sent again so far, days in this pass)
 
@@ -118,17 +133,23 @@ def days_by_account(tenant_id: str) -> dict[str, list[str]]:
     return found
 
 
-def resume(tenant_id: str, *, days_per_batch: int = 7, progress: Progress | None = None) -> Rebuilt:
+def resume(
+    tenant_id: str,
+    *,
+    days_per_batch: int = 7,
+    progress: Progress | None = None,
+    exporting: str | None = None,
+) -> Rebuilt:
     """Send the tenant's waiting days again (see the module's docstring), ``days_per_batch``
     days per recorded step; ``progress`` is told after each. Returns at once when nothing
-    waits. Safe to run twice at once (days are at worst sent again twice)."""
+    waits. Safe to run twice at once (days are at worst sent again twice). ``exporting``: the
+    key of the calling export's own lease (it has not read the currency yet: not waited for)."""
     done = Rebuilt()
     while True:
         state = CurrencyRebuild._get_collection().find_one({"tenant_id": tenant_id})
         if state is None or state["next_day"] >= REBUILT:
             return done
-        requested = state.get("requested_at")
-        if requested is not None and _export_older_than(tenant_id, requested):
+        if _export_older_than(tenant_id, int(state.get("generation") or 0), exporting):
             done.deferred = (
                 "an export that started before the change is still running: the days are sent "
                 "again by the next export"
@@ -209,13 +230,23 @@ def _send_again(tenant_id: str, accounts: dict[str, list[str]], batch: list[str]
             rows.update_many({**where, **span}, UNNUMBER)
 
 
-def _export_older_than(tenant_id: str, moment: datetime) -> bool:
-    """An export of the tenant started before ``moment`` and still holds its lease."""
-    started = ExportRun.objects(
-        tenant_id=tenant_id, status="running", started_at__lt=moment
-    ).first()
-    if started is None:
-        return False
-    leases = db.database()["export_leases"]  # metasync.export.lease
-    live = {"tenant_id": tenant_id, "holder": {"$ne": None}, "expires_at": {"$gt": utcnow()}}
-    return leases.find_one(live, {"_id": 1}) is not None
+def generation(tenant_id: str) -> int:
+    """The tenant's latest rebuild request (0: none yet); an export notes it on its lease
+    before it reads the currency (:meth:`metasync.export.lease.Lease.note_rebuild`)."""
+    state = CurrencyRebuild._get_collection().find_one({"tenant_id": tenant_id}, {"generation": 1})
+    return int((state or {}).get("generation") or 0)
+
+
+def _export_older_than(tenant_id: str, requested: int, exporting: str | None) -> bool:
+    """An export of the tenant that read the currency before request ``requested`` (its lease
+    notes an older generation, or none yet) still holds a live lease: taken, and not expired
+    by the server's clock; ``exporting``'s lease aside. An export whose worker died stops
+    counting when its lease expires, whatever its run still says."""
+    live = {
+        "_id": {"$ne": exporting},
+        "tenant_id": tenant_id,
+        "holder": {"$ne": None},
+        "expires_at": {"$gt": server_time()},
+        "$or": [{"rebuild_generation": {"$lt": requested}}, {"rebuild_generation": None}],
+    }
+    return db.database()[LEASES].find_one(live, {"_id": 1}) is not None

@@ -16,7 +16,16 @@
   :mod:`metasync.models.numbering` (one server clock; a writer that died has nothing pending
   on the server ``LEASE_SECONDS`` after it reserved). Rows with no number (an earlier
   metasync's) are numbered when their account is read; an earlier metasync's mark by time is
-  replaced by reading its account again from the start, once.
+  replaced by reading its account again from the start, once, and so is a mark of another
+  numbering of the account (its sequence document created again, or restored behind the
+  mark: the mark's ``epoch`` and number, :mod:`metasync.models.numbering`).
+- **Rows the mirror removed** (:mod:`metasync.models.deletions`) are read the same way, after
+  the account's rows, and deleted from the warehouse by key in the batch that carries their
+  mark (:mod:`metasync.export.removed`); a row written again after its removal stays.
+- **Rows set aside** (a value the destination cannot hold, :mod:`metasync.export.values`) are
+  named on the run. One behind the mark is sent again when the mirror has it right: a sync
+  that writes it again gives it a new number, and objects are read whole every time; a row
+  corrected by hand in MongoDB must have its number removed (``{"$unset": {"seq": ""}}``).
 - **Resumable.** A batch's rows and the account's new mark commit in one transaction of the
   destination; an export killed at any line resumes from its last committed batch.
 - **One at a time.** An export holds a lease on its (tenant, destination) in MongoDB for
@@ -49,8 +58,9 @@ from metasync.export.fivetran import (
     url_tag_rows,
 )
 from metasync.export.lease import ExportBusy, ExportError, Lease
-from metasync.export.ordered import next_batch
+from metasync.export.ordered import distrust, next_batch
 from metasync.export.own import own_row
+from metasync.export.removed import gone_keys
 from metasync.export.tables import TABLES
 from metasync.export.warehouse import Mark, Warehouse
 from metasync.models import (
@@ -69,7 +79,8 @@ from metasync.models import (
     TenantSettings,
     utcnow,
 )
-from metasync.models.numbering import number_unnumbered, server_time, watermark
+from metasync.models.deletions import ExportDeletion
+from metasync.models.numbering import Position, number_unnumbered, position, server_time
 
 __all__ = ["ExportBusy", "ExportError", "ExportResult", "export_tenant"]
 
@@ -91,6 +102,9 @@ HISTORY = {
     "ad": "ad_history",
     "creative": "creative_history",
 }
+# the sources read in write-number order: rows, then the rows the mirror removed (after the
+# rows, so a batch of deletions meets the mirror as its rows' export left it)
+NUMBERED = (("daily", DailyInsight), ("reports", ReportRow), ("deleted", ExportDeletion))
 WHOLE = (
     ("metasync_activities", AdActivity),
     ("metasync_recommendations", Recommendation),
@@ -107,6 +121,7 @@ class ExportResult:
     rows: Counter[str] = field(default_factory=Counter)  # rows added, changed or removed
     read: Counter[str] = field(default_factory=Counter)  # mirror documents read
     numbered: Counter[str] = field(default_factory=Counter)  # rows found without a number
+    deleted: Counter[str] = field(default_factory=Counter)  # rows the mirror removed, per table
     rebuilt: rebuild.Rebuilt = field(default_factory=rebuild.Rebuilt)  # past days sent again
     unconverted: list[Gap] = field(default_factory=list)  # days without a reporting value
     # rows the destination cannot hold, set aside and named (the first MAX_REJECTED), and
@@ -150,8 +165,10 @@ def export_tenant(
     try:
         # past days in a new currency or at new rates: unnumbered before the exporter reads
         # the currency, so this export sends them (deferred while an older export runs)
-        result.rebuilt = rebuild.resume(tenant_id)
+        result.rebuilt = rebuild.resume(tenant_id, exporting=lease.key)
+        lease.note_rebuild(rebuild.generation(tenant_id))  # every change up to it is stored
         warehouse = connect(destination)
+        warehouse.hold(lease.renew, lease.seconds)  # fences destinations without transactions
         warehouse.open_schema(result.schema)
         _Exporter(tenant_id, warehouse, result, batch_rows, lease).run()
         result.unconverted = gaps(tenant_id)  # on the run: a failure here fails it, named
@@ -242,7 +259,7 @@ class _Exporter:
         self.isolated("objects", self.entities)
         now = server_time()  # one clock judges every writer: the database's
         for account in AdAccount.objects(tenant_id=self.tenant).only("account_id"):
-            for source, model in (("daily", DailyInsight), ("reports", ReportRow)):
+            for source, model in NUMBERED:
                 part = f"account {account.account_id} {source} rows"
                 self.isolated(part, self.incremental, account.account_id, source, model, marks, now)
         self.fresh = first
@@ -319,31 +336,58 @@ class _Exporter:
         marks: dict[tuple[str, str], Mark],
         now: datetime,
     ) -> None:
-        """The account's rows of ``source`` after its mark and below its watermark, in
-        batches, each committed with the mark it reached."""
+        """The account's rows of ``source`` (or its deletions) after its mark and below its
+        watermark, in batches, each committed with the mark it reached."""
         collection = model._get_collection()
-        unnumbered = number_unnumbered(collection, self.tenant, account, self.batch)
-        self.result.numbered[source] += unnumbered
-        below = watermark(self.tenant, account, now)  # after numbering: those rows are below
-        mark = marks.get((account, source))
-        self.fresh = mark is None  # never exported: its rows are new (a first export)
-        if mark is not None and mark.seq is None:
-            mark = None  # a mark by the writers' clocks: read the account again, merging
+        if source != "deleted":  # removals are numbered when they are recorded
+            unnumbered = number_unnumbered(collection, self.tenant, account, self.batch)
+            self.result.numbered[source] += unnumbered
+        at = position(self.tenant, account, now)  # after numbering: those rows are below
+        mark = self._trusted(account, source, marks.get((account, source)), at)
         while True:
-            docs = next_batch(collection, self.tenant, account, mark, below, self.batch)
+            docs = next_batch(collection, self.tenant, account, mark, at.watermark, self.batch)
             if not docs:
                 return
             self.result.read[source] += len(docs)
-            self._prepare(docs)
-            if source == "daily":
-                self.daily(docs)
+            if source == "deleted":
+                self.deletions(account, docs)
             else:
-                self.reports(account, docs)
+                self._prepare(docs)
+                if source == "daily":
+                    self.daily(docs)
+                else:
+                    self.reports(account, docs)
             last = docs[-1]
             # a short batch read every row below the watermark: its last number is done
-            mark = Mark(int(last["seq"]), "" if len(docs) < self.batch else str(last["_id"]))
+            done = "" if len(docs) < self.batch else str(last["_id"])
+            mark = Mark(int(last["seq"]), done, at.epoch)
             self.warehouse.set_mark(account, source, mark, utcnow())
             self.commit()
+
+    def _trusted(self, account: str, source: str, mark: Mark | None, at: Position) -> Mark | None:
+        """``mark``, or None when the account's ``source`` is to be read from the start (there
+        is no mark, or it cannot be trusted: :func:`~metasync.export.ordered.distrust`)."""
+        self.fresh = mark is None  # never exported: its rows are new (a first export)
+        why = distrust(mark, at)
+        if why is None:
+            return mark
+        log.warning(
+            "export of tenant %s: account %s's %s are read again from the start: %s",
+            self.tenant,
+            account,
+            source,
+            why,
+        )
+        return None
+
+    def deletions(self, account: str, docs: list[dict[str, Any]]) -> None:
+        """Delete the keys of rows the mirror removed (:mod:`metasync.export.removed`)."""
+        for table, keys in gone_keys(self.tenant, account, docs).items():
+            removed = self.warehouse.delete_keys(TABLES[table], keys)
+            self.result.deleted[table] += removed
+            self.result.rows[table] += removed  # on the run: rows added, changed or removed
+            if removed:
+                self.touched.add(table)
 
     def _prepare(self, docs: list[dict[str, Any]]) -> None:
         if self.converter is None:

@@ -15,7 +15,16 @@ Tables are Fivetran's, in upper case as Fivetran's Snowflake connector makes the
 session-temporary stage table's own stage, loaded with ``COPY INTO`` and merged by key
 (:mod:`metasync.export.merge`), all in one transaction with the batch's mark. Snowflake commits
 a transaction implicitly before DDL, so the stage tables are created once per session before
-the first batch, and emptied with ``DELETE`` (DML) within each.
+the first batch, and emptied with ``DELETE`` (DML) within each. A first export's batch whose
+keys one query proves new (:mod:`metasync.export.newkeys`) is instead ``PUT`` and copied
+straight into its table, as a raw load is (:meth:`SnowflakeWarehouse.append_rows`), in the
+same transaction.
+
+Waits are bounded by the export's lease (``EXPORT_LEASE_SECONDS``): the session's
+``LOCK_TIMEOUT`` and ``STATEMENT_TIMEOUT_IN_SECONDS`` are set to it
+(:func:`session_parameters`), instead of Snowflake's 12 hours and two days. A lock left by a
+killed export's session, or a statement that would outlive the lease, fails the export, which
+is retried and resumes from its last committed batch.
 
 Values are checked as on BigQuery (:class:`~metasync.export.values.Values`): NUL and lone
 surrogates are removed from text and counted (as on PostgreSQL and BigQuery, so one mirror gives
@@ -32,20 +41,22 @@ source column). Two more gaps there: fakesnow reads a NULL ``TIMESTAMP_TZ`` back
 (stored NULL, shown wrong), and it keeps a closed session's transaction open, so
 :meth:`SnowflakeWarehouse.close` rolls back first. A process killed outright leaves its session
 to Snowflake, which aborts the session's open transaction when the session ends or expires; until
-then the next export waits on its locks (``LOCK_TIMEOUT``).
+then the next export waits on its locks, at most ``LOCK_TIMEOUT`` (the lease).
 """
 
 from __future__ import annotations
 
 import itertools
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import snowflake.connector
 
+from metasync.config import get_settings
 from metasync.export.cloudurl import read_cloud_url
 from metasync.export.credentials import secret_file
 from metasync.export.merge import MergeWarehouse, text_value
@@ -54,7 +65,7 @@ from metasync.export.tables import TABLES, Table
 from metasync.export.values import INTEGER_RANGES, NUL_AND_SURROGATES, Values
 from metasync.export.warehouse import MARK_TABLE
 
-__all__ = ["SnowflakeWarehouse", "snowflake_options"]
+__all__ = ["SnowflakeWarehouse", "session_parameters", "snowflake_options"]
 
 TYPES = {
     "text": "VARCHAR",
@@ -111,7 +122,7 @@ class SnowflakeWarehouse(MergeWarehouse):
         self.connection = snowflake.connector.connect(
             **options,
             autocommit=False,
-            session_parameters={"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+            session_parameters=session_parameters(get_settings().EXPORT_LEASE_SECONDS),
             login_timeout=30,
             network_timeout=600,
         )
@@ -153,6 +164,13 @@ class SnowflakeWarehouse(MergeWarehouse):
         spec = ", ".join(f"{self.ident(c)} {STAGED[kinds[c]]}" for c in columns)
         self.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.ident(name)} ({spec})")
 
+    def existing_tables(self) -> set[str]:
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (self.schema.upper(),),
+        )
+        return {str(r[0]).lower() for r in rows}
+
     def present_columns(self) -> set[tuple[str, str]]:
         rows = self.query(
             "SELECT table_name, column_name FROM information_schema.columns "
@@ -176,15 +194,45 @@ class SnowflakeWarehouse(MergeWarehouse):
         (``FORCE``: a file with the content of one loaded before is loaded again)."""
         self.execute(f"DELETE FROM {self.ident(name)}")
         rows = self.values.rows(table, columns, rows)
-        if not rows:
+        if rows:
+            self._copy(name, f"{name}_{next(self._files)}", table, columns, rows)
+
+    def append_rows(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+        """``PUT`` and ``COPY`` straight into ``table`` through its own table stage, under one
+        file name per table (``OVERWRITE``: a file a killed export left there is replaced
+        before the next ``COPY`` reads the stage, so no file is loaded twice; the lease keeps
+        a second export out). A table with ``VARIANT`` columns goes through its stage table
+        and an ``INSERT ... SELECT`` with ``PARSE_JSON``: a CSV field would be loaded into a
+        ``VARIANT`` as a string, not as the JSON it spells."""
+        if any(c.kind == "json" for c in table.columns):
+            stage = f"stage_{table.name}"
+            self.stage(stage, table, table.names, rows)
+            columns = ", ".join(self.ident(n) for n in table.names)
+            self.execute(
+                f"INSERT INTO {self.target(table.name)} ({columns}) SELECT {columns} FROM "
+                f"{self.source(table, stage)}"
+            )
             return
+        self._copy(table.name, f"metasync_{table.name}", table, table.names, rows)
+
+    def _copy(
+        self,
+        name: str,
+        file_name: str,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+    ) -> None:
+        """``rows`` written as the CSV file ``file_name``, ``PUT`` to the stage of table
+        ``name`` and copied into it."""
         kinds = {c.name: c.kind for c in table.columns}
-        column_kinds = [kinds[c] for c in columns]
-        file = Path(self._scratch.name) / f"{name}_{next(self._files)}.csv"
+        fields = [
+            list(map(FIELDS.get(kinds[c], _any_field(kinds[c])), values))
+            for c, values in zip(columns, zip(*rows, strict=True), strict=True)
+        ]
+        file = Path(self._scratch.name) / f"{file_name}.csv"
         with file.open("w", encoding="utf-8", newline="") as handle:
-            for row in rows:
-                handle.write(",".join(_field(v, k) for v, k in zip(row, column_kinds, strict=True)))
-                handle.write("\n")
+            handle.writelines(line + "\n" for line in map(",".join, zip(*fields, strict=True)))
         stage = f"@{_table_stage(name)}"
         self.execute(f"PUT 'file://{file}' {stage} OVERWRITE = TRUE AUTO_COMPRESS = TRUE")
         file.unlink()
@@ -217,10 +265,81 @@ def _table_stage(name: str) -> str:
     return f'"%{name.upper()}"'
 
 
-def _field(value: Any, kind: str) -> str:
-    """One CSV field: NULL as an empty field, every value quoted (so an empty string stays one,
-    and ``\\N`` stays text)."""
-    text = text_value(value, kind, SCALE)
-    if text is None:
-        return ""
-    return '"' + text.replace('"', '""') + '"'
+def session_parameters(lease_seconds: int) -> dict[str, Any]:
+    """The session's parameters: no telemetry, and waits bounded by the export's lease. A
+    statement running, or waiting for a lock, longer than the lease is cancelled: by then the
+    lease may be another export's (Snowflake's defaults are 12 hours for a lock and two days
+    for a statement, so a session left by a killed export could hold the next one that
+    long)."""
+    return {
+        "CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False,
+        "LOCK_TIMEOUT": lease_seconds,
+        "STATEMENT_TIMEOUT_IN_SECONDS": lease_seconds,
+    }
+
+
+def _any_field(kind: str) -> Callable[[Any], str]:
+    """One CSV field of a column of ``kind``: NULL as an empty field, every value quoted (so
+    an empty string stays one, and ``\\N`` stays text), as :func:`text_value` spells it."""
+
+    def field(value: Any) -> str:
+        text = text_value(value, kind, SCALE)
+        if text is None:
+            return ""
+        return '"' + text.replace('"', '""') + '"'
+
+    return field
+
+
+def _text_field(value: Any) -> str:
+    if type(value) is str:
+        return '"' + value.replace('"', '""') + '"'
+    return _ANY_TEXT(value)
+
+
+_ANY_TEXT = _any_field("text")
+
+
+def _plain_field(exact: type, kind: str) -> Callable[[Any], str]:
+    """:func:`_any_field` for a column whose values are mostly of type ``exact``, whose
+    ``str`` is what :func:`text_value` gives and holds no quote (an integer, a date)."""
+    other = _any_field(kind)
+
+    def field(value: Any) -> str:
+        if type(value) is exact:
+            return '"' + str(value) + '"'
+        return other(value)
+
+    return field
+
+
+_MONEY_STEP = Decimal(1).scaleb(-SCALE)
+_ANY_MONEY = _any_field("numeric")
+_ANY_TIME = _any_field("timestamp")
+
+
+def _money_field(value: Any) -> str:
+    """Money rounded half-even to :data:`SCALE` places, as :func:`text_value` rounds it."""
+    if type(value) is Decimal:
+        return '"' + format(value.quantize(_MONEY_STEP), "f") + '"'
+    return _ANY_MONEY(value)
+
+
+def _time_field(value: Any) -> str:
+    """A time in UTC as ISO 8601, as :func:`text_value` spells it."""
+    if type(value) is datetime and value.tzinfo is UTC:
+        return '"' + value.isoformat() + '"'
+    return _ANY_TIME(value)
+
+
+# the usual type of a kind converted without :func:`text_value`'s checks; anything else (and
+# JSON) through it
+FIELDS: dict[str, Callable[[Any], str]] = {
+    "text": _text_field,
+    "bigint": _plain_field(int, "bigint"),
+    "integer": _plain_field(int, "integer"),
+    "double": _plain_field(float, "double"),
+    "date": _plain_field(date, "date"),
+    "numeric": _money_field,
+    "timestamp": _time_field,
+}

@@ -5,10 +5,13 @@ A batch's rows and its marks commit in one transaction of the destination, so an
 dies at any line resumes from the last committed batch and never writes a row twice (the
 marks live in the warehouse itself, table ``_metasync_export_marks``). A mark is a write number
 (:mod:`metasync.models.numbering`), never a time: ``mark_seq`` and the last exported id of that
-number (empty when all of its rows are exported). A mark an earlier metasync wrote by the
-writers' clocks (``mark_at``, no ``mark_seq``) is not trusted: its account is read again from
-the start, once. Subclasses connect and stage rows their own fastest way (PostgreSQL ``COPY``;
-DuckDB a CSV file).
+number (empty when all of its rows are exported), and the numbering it was taken in
+(``mark_epoch``: a mark of another numbering, or past its last number, is not trusted: its
+account is read again from the start, once). A mark an earlier metasync wrote by the
+writers' clocks (``mark_at``, no ``mark_seq``) is not trusted either. Rows the mirror removed
+are deleted by key (:meth:`Warehouse.delete_keys`) in the batch that carries the account's
+``deleted`` mark (:mod:`metasync.export.removed`). Subclasses connect and stage rows their
+own fastest way (PostgreSQL ``COPY``; DuckDB a CSV file).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from metasync.export.sql import (
 from metasync.export.tables import TABLES, Column, Table
 from metasync.export.values import Values
 
-__all__ = ["Mark", "Warehouse", "missing_columns"]
+__all__ = ["Mark", "Warehouse", "mark_of", "mark_row", "missing_columns"]
 
 
 class Mark(NamedTuple):
@@ -38,6 +41,7 @@ class Mark(NamedTuple):
 
     seq: int | None  # None: a mark by the writers' clocks, from an earlier metasync
     last_id: str
+    epoch: str = ""  # the account's numbering it was taken in (numbering.Position.epoch)
 
 
 MARK_TABLE = Table(
@@ -49,6 +53,7 @@ MARK_TABLE = Table(
         Column("mark_id", "text"),
         Column("updated_at", "timestamp"),
         Column("mark_seq", "bigint"),
+        Column("mark_epoch", "text"),
     ),
     key=("account_id", "source"),
 )
@@ -107,6 +112,10 @@ class Warehouse(ABC):
 
     def changed(self, table: Table) -> None:  # noqa: B027 - an optional hook
         """Called, inside the open transaction, when a load changed rows of ``table``."""
+
+    def hold(self, renew: Callable[[], None], lease_seconds: int) -> None:  # noqa: B027
+        """Called once the export holds its lease (``renew`` raises when it was lost): a
+        destination whose statements commit one by one (BigQuery) fences them by it."""
 
     # -- shared ---------------------------------------------------------------------------
     def open_schema(self, schema: str) -> None:
@@ -197,14 +206,43 @@ class Warehouse(ABC):
 
     def marks(self) -> dict[tuple[str, str], Mark]:
         rows = self.query(
-            f"SELECT account_id, source, mark_seq, mark_id FROM {quote(self.schema)}.{quote(MARKS)}"
+            "SELECT account_id, source, mark_seq, mark_id, mark_epoch "
+            f"FROM {quote(self.schema)}.{quote(MARKS)}"
         )
-        return {(r[0], r[1]): Mark(None if r[2] is None else int(r[2]), r[3] or "") for r in rows}
+        return {(r[0], r[1]): mark_of(r[2:]) for r in rows}
 
     def set_mark(self, account_id: str, source: str, mark: Mark, now: datetime) -> None:
-        row = (account_id, source, None, mark.last_id, now, mark.seq)
-        self.stage("stage_marks", MARK_TABLE, MARK_TABLE.names, [row])
+        self.stage(
+            "stage_marks", MARK_TABLE, MARK_TABLE.names, [mark_row(account_id, source, mark, now)]
+        )
         self.execute(upsert(self.schema, MARK_TABLE, "stage_marks"))
+
+    def delete_keys(self, table: Table, keys: Sequence[Sequence[Any]]) -> int:
+        """Remove the rows of ``table`` whose key (values in ``table.key`` order) is one of
+        ``keys``, within the open transaction; returns the rows removed."""
+        if not keys:
+            return 0
+        stage = f"gone_{table.name}"
+        self.stage(stage, table, table.key, keys)
+        target = f"{quote(self.schema)}.{quote(table.name)}"
+        same_key = " AND ".join(f"g.{quote(k)} = {target}.{quote(k)}" for k in table.key)
+        removed = self.execute(
+            f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM {quote(stage)} g WHERE {same_key})"
+        )
+        if removed:
+            self.changed(table)
+        return removed
+
+
+def mark_of(values: Sequence[Any]) -> Mark:
+    """A mark from its stored ``mark_seq, mark_id, mark_epoch``."""
+    seq, last_id, epoch = values
+    return Mark(None if seq is None else int(seq), last_id or "", epoch or "")
+
+
+def mark_row(account_id: str, source: str, mark: Mark, now: datetime) -> tuple[Any, ...]:
+    """``mark`` as a row of the marks table (``MARK_TABLE.names`` order)."""
+    return (account_id, source, None, mark.last_id, now, mark.seq, mark.epoch)
 
 
 def _unique(table: Table, rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:

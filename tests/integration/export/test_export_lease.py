@@ -4,6 +4,7 @@ keyed by what names the destination (``Destination.key``), not by the text of it
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -20,11 +21,11 @@ def test_two_spellings_of_one_destination_contend_for_one_lease(
     inside, go = threading.Event(), threading.Event()
     resume = rebuild.resume
 
-    def held(tenant_id: str) -> rebuild.Rebuilt:  # the first export waits, holding its lease
-        if threading.current_thread().name == "first":
+    def held(tenant_id: str, **options: Any) -> rebuild.Rebuilt:  # the first export waits,
+        if threading.current_thread().name == "first":  # holding its lease
             inside.set()
             assert go.wait(60)
-        return resume(tenant_id)
+        return resume(tenant_id, **options)
 
     monkeypatch.setattr(rebuild, "resume", held)
     errors: list[BaseException] = []

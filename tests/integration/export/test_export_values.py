@@ -104,6 +104,7 @@ def test_an_id_beyond_64_bits_names_its_row_and_the_rest_is_exported(
 def test_a_bad_port_or_host_ends_export_run_in_one_line(
     sync_env: dict[str, str], url: str, named: str
 ) -> None:
+    MetaConnection(tenant_id="t1", meta_user_id="u1").save()  # a tenant the CLI knows
     done = subprocess.run(
         [sys.executable, "-m", "metasync", "export", "run", "--tenant", "t1", "--to", url],
         env={"PATH": os.environ.get("PATH", ""), **sync_env},
