@@ -119,6 +119,13 @@ def _raw_read_seconds(since: date) -> float:
     return time.monotonic() - started
 
 
+def _amounts(by_currency: dict[str, float]) -> str:
+    """Amounts per currency, each naming its currency ("none" when empty)."""
+    return (
+        ", ".join(f"{v:,.2f} {c or '(currency unknown)'}" for c, v in by_currency.items()) or "none"
+    )
+
+
 def main() -> None:
     results: dict[str, Any] = {"world": SIZE.__dict__, "seed": SEED, "rules": RULES}
     with bench_services("optimizer", seed=SEED, size=SIZE) as services:
@@ -140,17 +147,22 @@ def main() -> None:
         window = DailyInsight.objects(
             tenant_id=TENANT, level="ad", date__gte=(today - timedelta(days=30)).isoformat()
         )
-        total_spend = sum(number(row.spend) for row in window.only("spend"))
+        total_spend: dict[str, float] = {}  # per currency: accounts' spend is never added across
+        for row in window.only("spend", "currency"):
+            code = (row.currency or "").upper()
+            total_spend[code] = total_spend.get(code, 0.0) + number(row.spend)
         db.database().client.drop_database("bench_optimizer")
     by_rule: dict[str, dict[str, Any]] = {}
     for action in replay.actions:
         entry = by_rule.setdefault(
-            action.rule, {"actions": 0, "entities": set(), "paused_spend": 0.0}
+            action.rule, {"actions": 0, "entities": set(), "paused_spend": {}}
         )
         entry["actions"] += 1
         entry["entities"].add(action.entity_id)
         if action.action == "pause":
-            entry["paused_spend"] += action.spend_after
+            code = action.currency or ""
+            paused_by = entry["paused_spend"]
+            paused_by[code] = round(paused_by.get(code, 0.0) + action.spend_after, 2)
     results["evaluation"] = {
         "proposed": dict(proposed),
         "held_back": evaluation.held_back,
@@ -159,21 +171,21 @@ def main() -> None:
         "ratio_to_raw_read": round(seconds / raw, 1) if raw else None,
     }
     results["backtest"] = {
-        rule: {**v, "entities": len(v["entities"]), "paused_spend": round(v["paused_spend"], 2)}
-        for rule, v in sorted(by_rule.items())
+        rule: {**v, "entities": len(v["entities"])} for rule, v in sorted(by_rule.items())
     }
     results["backtest_paused_spend"] = replay.paused_spend
-    results["backtest_total_spend"] = round(total_spend, 2)
+    # per currency (ISO code; "": accounts whose currency is not known), major units
+    results["backtest_total_spend"] = {c: round(v, 2) for c, v in sorted(total_spend.items())}
     print(f"Evaluation: {dict(proposed)}; held back {evaluation.held_back}")
     print(f"  {seconds:.2f} s, {seconds / raw:.1f} x a raw read of its rows ({raw:.2f} s)\n")
     rows = [
-        [rule, v["actions"], v["entities"], v["paused_spend"]]
+        [rule, v["actions"], v["entities"], _amounts(v["paused_spend"])]
         for rule, v in results["backtest"].items()
     ]
     print("Backtest, 30 days:")
     print(table(["rule", "actions", "entities", "spend after pause"], rows))
-    paused = ", ".join(f"{v:,.2f} {c}" for c, v in replay.paused_spend.items()) or "none"
-    print(f"\nspend on ads the rules would have paused (per currency): {paused}")
+    print(f"\nspend on ads the rules would have paused: {_amounts(replay.paused_spend)}")
+    print(f"spend of every ad over the 30 days: {_amounts(results['backtest_total_spend'])}")
     print(f"saved to {save('optimizer', results)}")
 
 

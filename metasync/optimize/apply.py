@@ -91,19 +91,27 @@ __all__ = ["Target", "apply_recommendation", "targets_of"]
 
 @dataclass(frozen=True)
 class Target:
-    """One entity a recommendation writes: the change, and the budget its evidence saw (None
-    when it changes no budget)."""
+    """One entity a recommendation writes: the change, the budget its evidence saw (None
+    when it changes no budget) and the status it must still hold (``ACTIVE`` for a pause; a
+    proposal to resume saw ``PAUSED``)."""
 
     level: str
     entity_id: str
     change: dict[str, Any]
     seen_budget: Any = None
+    seen_status: str = "ACTIVE"
 
 
 def targets_of(rec: Recommendation) -> list[Target]:
     """What ``rec`` writes, in order: a reallocation lowers the giving ad set before it raises
     the receiving one, so the total never exceeds the budget before."""
-    first = Target(rec.level, rec.entity_id, dict(rec.change), rec.evidence.get("daily_budget"))
+    first = Target(
+        rec.level,
+        rec.entity_id,
+        dict(rec.change),
+        rec.evidence.get("daily_budget"),
+        rec.evidence.get("status") or "ACTIVE",
+    )
     to = rec.evidence.get("to") if rec.action == "reallocate_budget" else None
     if not to:
         return [first]
@@ -120,8 +128,10 @@ def _refusal(target: Target, fresh: dict[str, Any], quiet: OptimizerSettings) ->
         return (
             f"{where} changed at {updated.isoformat()}, within the last {quiet.quiet_hours} hours"
         )
-    if "status" in target.change and fresh.get("status") != "ACTIVE":
-        return f"{where} no longer active ({fresh.get('status')})"
+    if "status" in target.change and fresh.get("status") != target.seen_status:
+        if target.seen_status == "ACTIVE":
+            return f"{where} no longer active ({fresh.get('status')})"
+        return f"{where} no longer {target.seen_status} ({fresh.get('status')})"
     seen, now = target.seen_budget, fresh.get("daily_budget")
     if "daily_budget" in target.change and seen is not None and str(now) != str(seen):
         return f"the budget of {where} changed since the evidence ({seen} -> {now})"

@@ -18,12 +18,14 @@ across currencies.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from metasync.models import OptimizerSettings
 from metasync.optimize.decisions import DayFigures, Subject, decide, stream_of
+from metasync.optimize.dispersion import account_sources
 from metasync.optimize.evaluate import subjects_of
 from metasync.optimize.figures import daily_figures
 from metasync.optimize.money import CurrencyError, applies, check_currencies
@@ -68,7 +70,11 @@ class Backtest:
 
 
 def _replay_subject(
-    subject: Subject, history: list[DayFigures], rules: list[Rule], days: list[date]
+    subject: Subject,
+    history: list[DayFigures],
+    rules: list[Rule],
+    days: list[date],
+    dispersion_of: Callable[[str], float | None],
 ) -> list[BacktestAction]:
     actions: list[BacktestAction] = []
     flagged: set[str] = set()
@@ -78,7 +84,8 @@ def _replay_subject(
         if not before or before[-1].date != (day - timedelta(days=1)).isoformat():
             continue  # not running the day before
         morning = datetime.combine(day, time(6), tzinfo=UTC)
-        stream = stream_of(current, before, morning)  # the matured days since the first row
+        # the matured days since the first row, each day's variation from the account's days
+        stream = stream_of(current, before, morning, dispersion_of)
         for rule in rules:
             if not applies(rule, subject.currency):
                 continue
@@ -140,12 +147,16 @@ def backtest(
     subjects, through = subjects_of(tenant_id, now)
     longest = max(2 * rule.days for rule in rules)
     rows = daily_figures(tenant_id, through, days + longest)
+    sources = account_sources(
+        (s.account_id, s.level, rows.get((s.level, s.entity_id), [])) for s in subjects
+    )
     for subject in subjects:
         last = through.get(subject.account_id)
         if last is None:
             continue
         replay_days = [last - timedelta(days=back) for back in range(days - 1, -1, -1)]
         history = rows.get((subject.level, subject.entity_id), [])
-        result.actions += _replay_subject(subject, history, rules, replay_days)
+        source = sources[(subject.account_id, subject.level)]
+        result.actions += _replay_subject(subject, history, rules, replay_days, source)
     result.actions.sort(key=lambda a: (a.day, a.rule, a.entity_id))
     return result

@@ -7,11 +7,14 @@ Pure functions like :mod:`metasync.optimize.decisions`, but each sees more than 
   over its matured stream (:mod:`metasync.optimize.stream`). The trade-off: under diminishing
   returns the average understates the marginal cost of the better ad set, so the move is kept
   small (``step``, default 20 %). **Error control over k ad sets and every look**: each of the
-  group's ``k`` ad sets gets an anytime confidence sequence for its cost per conversion at
-  ``alpha / k`` (:func:`metasync.optimize.sequential.rate_interval`), so all ``k`` hold at every
-  look at once with probability ``1 - alpha`` (Bonferroni); a move needs the worst's interval
-  wholly above the best's, which, when all ``k`` cost the same, needs one interval to miss: at
-  most ``alpha`` per group, ever. One move per group per evaluation.
+  group's ``k`` ad sets gets an anytime interval for its cost per conversion at ``alpha / k``
+  (:func:`metasync.optimize.verdicts.cost_interval`: its lower end by the cost test with the
+  recorded day-to-day variation, its upper end by betting on the counts, which needs no
+  assumption on their upper tail), so all ``k`` hold at every look at once with probability
+  ``1 - alpha`` (Bonferroni); a move needs the worst's interval wholly above the best's, which,
+  when all ``k`` cost the same, needs one interval to miss: at most ``alpha`` per group, ever.
+  One move per group per evaluation; an ad set whose stream outgrew its kept days
+  (:data:`~metasync.optimize.stream.KEPT_DAYS`) has no upper end and receives nothing.
 - :func:`pace` reads an ad set's spend by hour of the account's day (an hourly report's rows)
   and flags the days it reached what Meta lets it spend that day before ``before_hour``. Meta's
   "About daily budgets": a daily budget is an average; a day may spend up to 75 % more, a
@@ -32,6 +35,8 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from metasync.optimize.decisions import (
     QUIET_HOURS,
     Decision,
@@ -43,8 +48,9 @@ from metasync.optimize.decisions import (
 from metasync.optimize.evidence import Bound
 from metasync.optimize.money import format_money
 from metasync.optimize.rules import BudgetReallocationRule, SpendPacingRule
-from metasync.optimize.sequential import rate_interval
+from metasync.optimize.sequential import cost_evidence, threshold
 from metasync.optimize.stream import Stream
+from metasync.optimize.verdicts import cost_interval
 
 __all__ = ["DAY_FLEXIBILITY", "SHARED_SHARE", "day_ceiling", "hour_reached", "pace", "reallocate"]
 
@@ -61,12 +67,25 @@ def _eligible(subject: Subject, now: datetime, quiet_hours: int) -> bool:
     )
 
 
-def cost_interval(stream: Stream, alpha: float) -> Bound:
-    """The anytime confidence sequence for a stream's cost per conversion at ``alpha``."""
-    low, high = rate_interval(stream.conversions, alpha)
+def cost_bound(stream: Stream, alpha: float) -> Bound:
+    """The anytime interval for a stream's cost per conversion at ``alpha``."""
+    low, high = cost_interval(stream, alpha)
     estimate = stream.spend / stream.conversions if stream.conversions else None
-    upper = stream.spend / low if low > 0 else float("inf")
-    return Bound(estimate, stream.spend / high, upper, 1 - alpha)
+    return Bound(estimate, low, high, 1 - alpha)
+
+
+def _may_differ(streams: list[Stream], alpha: float) -> bool:
+    """Whether any ad set's cost can be shown above the group's lowest observed cost: a move
+    needs the worst's lower end above the best's upper end, which is never below the best's
+    observed cost, so without this no interval needs computing."""
+    costs = [st.spend / st.conversions for st in streams if st.conversions]
+    if not costs:
+        return False
+    cheapest = min(costs)
+    expected = np.array([st.spend / cheapest for st in streams])
+    spread = np.array([st.spread / cheapest**2 for st in streams])
+    counts = np.array([st.conversions for st in streams])
+    return bool((cost_evidence(expected, counts, spread) >= threshold(alpha / 2)).any())
 
 
 def reallocate(
@@ -95,11 +114,10 @@ def reallocate(
     groups: list[list[tuple[Subject, Stream, Bound]]] = []
     for candidates in members_of.values():
         alpha = (1 - rule.confidence) / len(candidates)  # Bonferroni over the k compared
-        groups.append([(s, st, cost_interval(st, alpha)) for s, st in candidates])
+        if len(candidates) >= 2 and _may_differ([st for _, st in candidates], alpha):
+            groups.append([(s, st, cost_bound(st, alpha)) for s, st in candidates])
     decisions = []
     for members in groups:
-        if len(members) < 2:
-            continue
         worst = max(members, key=lambda m: (m[2].low, m[0].entity_id))
         best = min(members, key=lambda m: (m[2].high, m[0].entity_id))
         if worst is best or not worst[2].above(best[2].high):

@@ -8,9 +8,13 @@ validity benchmark. The budget rules, which compare ad sets or read hours, are i
 :mod:`metasync.optimize.budgets`. Every decision carries the figures that triggered it and the
 statistic with its bound; a rule that does not fire returns None.
 
-The cost and return rules are sequential tests (:mod:`metasync.optimize.sequential`): the
-chance that one ever acts on an ad that meets its target is at most ``1 - confidence`` over
-every evaluation there will ever be, and they read matured days only.
+The cost and return rules are sequential tests (:mod:`metasync.optimize.sequential`, read
+from a stream by :mod:`metasync.optimize.verdicts`) on matured days only. The return rule's
+chance of ever raising an ad set at or below its target is at most ``1 - confidence``; the
+cost rule, which also restarts from each later day to catch a change, pauses an ad at or
+below its target with chance at most ``1 - confidence`` within 90 days of its stream's start
+(and at most a quarter of that more per further 90 days), given its day-to-day variation is not
+underestimated.
 
 Guards that hold for every rule (:func:`held_back`): an entity not active, an ad set in Meta's
 learning phase or learning limited (and an ad of one), one whose campaign Meta no longer lets
@@ -20,10 +24,13 @@ last ``quiet_hours`` is never acted on.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from metasync.optimize.dispersion import advance_stream, dispersion_source
 from metasync.optimize.evidence import Bound
 from metasync.optimize.money import format_money
 from metasync.optimize.rules import (
@@ -33,13 +40,12 @@ from metasync.optimize.rules import (
     ReturnOnSpendRule,
     Rule,
 )
-from metasync.optimize.sequential import log_evidence, null_bound, threshold
 from metasync.optimize.stream import (
     DEFAULT_MATURITY_DAYS,
     Stream,
     matured_through,
-    next_stream,
 )
+from metasync.optimize.verdicts import cost_verdict, return_verdict, volume
 
 __all__ = [
     "QUIET_HOURS",
@@ -157,79 +163,88 @@ def span(days: list[DayFigures], count: int, skip: int = 0) -> list[DayFigures]:
 
 
 def _sequential_evidence(
-    rule: CostPerConversionRule | ReturnOnSpendRule, stream: Stream, expected: float, side: str
+    rule: CostPerConversionRule | ReturnOnSpendRule, subject: Subject, stream: Stream
 ) -> dict[str, Any]:
-    """The stream and its test against ``expected`` conversions at the target."""
-    return {
+    """The stream, the rule's target and, for the cost rule, the volume it needs."""
+    evidence = {
         **stream.describe(),
         "target": rule.target,
-        "expected_conversions": round(expected, 4),
-        "log_evidence": round(log_evidence(expected, stream.conversions, side), 4),
-        "threshold": round(threshold(1 - rule.confidence), 4),
+        "currency": subject.currency,
         "confidence": rule.confidence,
-        "test": "anytime-valid Poisson mixture (metasync/optimize/sequential.py)",
-    }  # fmt: skip
+        "day_to_day_variation": round(math.sqrt(stream.recent[-1][4]), 3)
+        if stream.recent
+        else None,
+    }
+    if isinstance(rule, CostPerConversionRule):
+        evidence["volume"] = volume(stream, rule.target, 1 - rule.confidence, subject.maturity_days)
+    return evidence
 
 
 def _cost(rule: CostPerConversionRule, subject: Subject, stream: Stream) -> Decision | None:
-    """Pause an ad whose matured days since its stream's start show, by the one-sided
-    sequential test, a cost per conversion above the target."""
+    """Pause an ad whose matured days, since its stream's start or since a later day, show by
+    the sequential test a cost per conversion above the target
+    (:func:`metasync.optimize.verdicts.cost_verdict`)."""
     if subject.level != "ad" or stream.span_days < rule.days:
         return None
-    spend, conversions = stream.spend, stream.conversions
-    enough = conversions >= rule.min_conversions or spend >= rule.spend_multiple * rule.target
-    expected = spend / rule.target  # conversions due if a conversion cost exactly the target
-    alpha = 1 - rule.confidence
-    if not enough or log_evidence(expected, conversions, "below") < threshold(alpha):
+
+    def enough(spend: float, conversions: int) -> bool:
+        return conversions >= rule.min_conversions or spend >= rule.spend_multiple * rule.target
+
+    verdict = cost_verdict(stream, rule.target, 1 - rule.confidence, rule.days, enough)
+    if verdict is None:
         return None
-    lowest = spend / null_bound(conversions, alpha, "below")  # anytime lower bound of the cost
-    evidence = _sequential_evidence(rule, stream, expected, "below")
-    evidence["currency"] = subject.currency
+    evidence = {**_sequential_evidence(rule, subject, stream), **verdict.describe()}
+    evidence["test"] = (
+        "anytime-valid, day-to-day variation in the bound (metasync/optimize/sequential.py); "
+        + ("since a later day: a change" if verdict.restarted else "since the stream's start")
+    )
     evidence["cost_per_conversion"] = {
-        "estimate": round(spend / conversions, 4) if conversions else None,
-        "low": round(lowest, 4),
+        "estimate": round(verdict.spend / verdict.conversions, 4) if verdict.conversions else None,
+        "low": round(verdict.lowest, 4),
         "confidence": rule.confidence,
     }
+    days = max(_span_days(verdict.first, verdict.last), 1)
+    lowest = format_money(verdict.lowest, subject.currency)
     return make_decision(
         rule,
         subject,
         "pause",
         {"status": "PAUSED"},
         evidence,
-        f"saves about {format_money(spend / max(stream.days, 1), subject.currency)} a day of "
-        f"spend at a cost per conversion of at least {format_money(lowest, subject.currency)}",
+        f"saves about {format_money(verdict.spend / days, subject.currency)} a day of "
+        f"spend at a cost per conversion of at least {lowest}",
     )
 
 
+def _span_days(first: str, last: str) -> int:
+    return (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
+
+
 def _return(rule: ReturnOnSpendRule, subject: Subject, stream: Stream) -> Decision | None:
-    """Raise an ad set's budget when its matured days show, by the one-sided sequential test,
-    a return above the target (at the value per conversion observed)."""
+    """Raise an ad set's budget when betting on its matured days' revenue per unit of spend,
+    from its stream's start, shows a return above the target
+    (:func:`metasync.optimize.verdicts.return_verdict`): no model of the order values."""
     if subject.level != "adset" or subject.daily_budget is None or stream.span_days < rule.days:
         return None
-    if stream.conversions == 0 or stream.spend <= 0:
+    verdict = return_verdict(stream, rule.target, 1 - rule.confidence)
+    if verdict is None:
         return None
-    per_conversion = stream.revenue / stream.conversions
-    if per_conversion <= 0:
-        return None
-    expected = stream.spend * rule.target / per_conversion  # conversions due at the target
-    alpha = 1 - rule.confidence
-    if log_evidence(expected, stream.conversions, "above") < threshold(alpha):
-        return None
-    lowest = null_bound(stream.conversions, alpha, "above") * per_conversion / stream.spend
     current = subject.daily_budget
     raised = int(current * (1 + rule.step))
     if rule.max_daily_budget is not None:
         raised = min(raised, int(rule.max_daily_budget * subject.minor_units))
     if raised <= current:
         return None
-    evidence = _sequential_evidence(rule, stream, expected, "above")
+    evidence = _sequential_evidence(rule, subject, stream)
+    evidence["log_evidence"] = round(verdict["log_wealth"], 4)
+    evidence["threshold"] = round(verdict["threshold"], 4)
+    evidence["test"] = "anytime-valid betting on revenue per unit of spend (no value model)"
     evidence["return_on_spend"] = {
         "estimate": round(stream.revenue / stream.spend, 4),
-        "low": round(lowest, 4),
+        "low": round(verdict["low"], 4),
         "confidence": rule.confidence,
     }
     evidence["daily_budget"] = current
-    evidence["currency"] = subject.currency
     budgets = [format_money(b / subject.minor_units, subject.currency) for b in (current, raised)]
     return make_decision(
         rule,
@@ -237,7 +252,7 @@ def _return(rule: ReturnOnSpendRule, subject: Subject, stream: Stream) -> Decisi
         "raise_budget",
         {"daily_budget": raised},
         evidence,
-        f"daily budget {budgets[0]} -> {budgets[1]} at a return of at least {lowest:.2f}",
+        f"daily budget {budgets[0]} -> {budgets[1]} at a return of at least {verdict['low']:.2f}",
     )
 
 
@@ -292,13 +307,22 @@ def _learning_limited(
     )
 
 
-def stream_of(subject: Subject, days: list[DayFigures], now: datetime) -> Stream | None:
+def stream_of(
+    subject: Subject,
+    days: list[DayFigures],
+    now: datetime,
+    dispersion_of: Callable[[str], float | None] | None = None,
+) -> Stream | None:
     """A stream from ``days`` alone (its start: their first matured day, or the day after the
     subject's last change), for a caller that keeps none, like a backtest: the matured days up
-    to ``now``'s yesterday (UTC)."""
+    to ``now``'s yesterday (UTC), each day's dispersion from ``dispersion_of`` (default: the
+    entity's own days before it, :func:`metasync.optimize.dispersion.estimate_dispersion`; a
+    caller with the account's other entities pools them, as an evaluation does)."""
     newest = now.astimezone(UTC).date() - timedelta(days=1)
     changed = subject.changed_at.astimezone(UTC).date() if subject.changed_at else None
-    return next_stream(None, days, matured_through(newest, subject.maturity_days), changed)
+    through = matured_through(newest, subject.maturity_days)
+    source = dispersion_of if dispersion_of is not None else dispersion_source([days])
+    return advance_stream(None, days, through, source, changed)
 
 
 def decide(

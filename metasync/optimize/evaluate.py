@@ -14,10 +14,12 @@ supersedes the older proposal (one open proposal each). The budget rules
 (:mod:`metasync.optimize.budgets`) run after the per-entity ones, on the same subjects and
 streams, plus the hourly report rows when a pacing rule asks for them.
 
-Cost: one query each for accounts (and their currencies and long re-reads), campaigns, ad sets,
-ads, activities, streams and daily rows of the tenant; the rows read are entities x (twice the
-longest rule's days + the attribution window), so a tenant of 10,000 ads reads about 210,000
-small rows. Evaluating is cheap next to a sync; it runs on the beat's schedule.
+Cost: one query each for accounts (and their currencies, long re-reads and arrival profiles),
+campaigns, ad sets, ads, activities, daily rows and (twice) streams of the tenant; the rows
+read are entities x (twice the longest rule's days + the attribution window), so a tenant of
+10,000 ads reads about 210,000 small rows. Evaluating is cheap next to a sync; it runs on the
+beat's schedule. Streams read only days re-read since they matured
+(:mod:`metasync.optimize.reread`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from zoneinfo import ZoneInfo
 from mongoengine.errors import NotUniqueError
 
 from metasync.models import (
-    AccountSyncState,
     Ad,
     AdAccount,
     AdActivity,
@@ -52,6 +53,8 @@ from metasync.optimize.decisions import (
 )
 from metasync.optimize.figures import daily_figures, hourly_spend, number
 from metasync.optimize.money import applies
+from metasync.optimize.profiles import account_profiles
+from metasync.optimize.reread import readable_days
 from metasync.optimize.rules import (
     BudgetReallocationRule,
     CostPerConversionRule,
@@ -63,8 +66,8 @@ from metasync.optimize.rules import (
 from metasync.optimize.settings import tenant_currencies
 from metasync.optimize.stream import DEFAULT_MATURITY_DAYS, Stream, maturity_days
 from metasync.optimize.streams_store import advance_streams
+from metasync.optimize.verdicts import volume_note
 from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
-from metasync.sync.periods import reread_through
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +138,7 @@ def subjects_of(
     complete day (yesterday in its time zone)."""
     accounts = {a.meta_id.removeprefix("act_"): a for a in AdAccount.objects(tenant_id=tenant_id)}
     through = {k: _yesterday(a.timezone_name, now) for k, a in accounts.items()}
+    profiles = account_profiles(tenant_id, through)
     last_activity: dict[str, datetime] = {}
     recent = AdActivity.objects(  # only changes that can still hold an entity back
         tenant_id=tenant_id, event_time__gte=now - timedelta(hours=quiet_hours)
@@ -181,7 +185,7 @@ def subjects_of(
                 round(budget * per_major) if budget is not None else None,
                 per_major,
                 adset.campaign_id,
-                maturity_days(adset.attribution_spec),
+                maturity_days(adset.attribution_spec, profiles.get(adset.account_id)),
                 locked,
                 sharing,
                 currency,
@@ -202,7 +206,9 @@ def subjects_of(
                 changed(ad.meta_id, ad.updated_time),
                 stage or None,
                 parent_id=ad.adset_id,
-                maturity_days=maturity_days(parent.attribution_spec if parent else None),
+                maturity_days=maturity_days(
+                    parent.attribution_spec if parent else None, profiles.get(ad.account_id)
+                ),
                 locked=locked,
                 currency=spends.upper() if spends else None,
             )
@@ -238,7 +244,7 @@ def evaluate_tenant(
     rows = daily_figures(tenant_id, through, _days_needed(rules, subjects))
     sequential = any(isinstance(rule, SEQUENTIAL) for rule in rules)
     streams = (
-        advance_streams(tenant_id, subjects, rows, _reread(tenant_id, through))
+        advance_streams(tenant_id, subjects, *readable_days(tenant_id, subjects, rows, through))
         if sequential
         else {}
     )
@@ -254,32 +260,38 @@ def evaluate_tenant(
             decision = decide(rule, subject, rows.get(key, []), now, quiet, streams.get(key))
             if decision is not None:
                 _store(result, subject, decision)
+    result.notes += _volume_notes(rules, subjects, streams, now, quiet)
     by_id = {(s.level, s.entity_id): s for s in subjects}
     for decision in _budget_decisions(result, rules, subjects, streams, through, now, quiet):
         _store(result, by_id[(decision.level, decision.entity_id)], decision)
     return result
 
 
-def _reread(tenant_id: str, through: dict[str, date]) -> dict[str, date]:
-    """Each account's newest complete day as its last long re-read saw it
-    (:func:`metasync.sync.periods.reread_through`), what its streams may mature from: a day
-    enters a stream only once a re-read started after its attribution window closed, so the
-    stream holds every conversion Meta reported for it. An account with no re-read recorded
-    (rows not written by a sync) is taken as read through ``through``."""
-    zones = {
-        a.account_id: a.timezone_name
-        for a in AdAccount.objects(tenant_id=tenant_id).only("account_id", "timezone_name")
-    }
-    last: dict[str, datetime] = {}
-    states = AccountSyncState.objects(tenant_id=tenant_id, last_lookback_at__ne=None)
-    for state in states.only("account_id", "last_lookback_at"):
-        seen = last.get(state.account_id)
-        last[state.account_id] = max(state.last_lookback_at, seen or state.last_lookback_at)
-    bounds = {}
-    for account, newest in through.items():
-        read = reread_through(last.get(account), zones.get(account))
-        bounds[account] = min(newest, read) if read is not None else newest
-    return bounds
+def _volume_notes(
+    rules: list[Rule],
+    subjects: list[Subject],
+    streams: dict[tuple[str, str], Stream],
+    now: datetime,
+    quiet: int,
+) -> list[str]:
+    """For each cost rule, the ads it may act on whose volume is too low for a 2 x cost to be
+    caught within 14 days (:func:`metasync.optimize.verdicts.volume_note`)."""
+    notes = []
+    for rule in rules:
+        if not isinstance(rule, CostPerConversionRule):
+            continue
+        ads = [
+            (streams[(s.level, s.entity_id)], s.maturity_days)
+            for s in subjects
+            if s.level == "ad"
+            and (s.level, s.entity_id) in streams
+            and applies(rule, s.currency)
+            and held_back(s, now, quiet) is None
+        ]
+        note = volume_note(rule.label, rule.target, 1 - rule.confidence, ads)
+        if note is not None:
+            notes.append(note)
+    return notes
 
 
 def _budget_decisions(

@@ -17,7 +17,9 @@ the refusal. Such a write's intent is closed ``refused`` with Meta's answer, nev
 ``intended`` for a retry to find: a refused step gives up (:class:`GaveUp` carries the refusal),
 and a refused take-back stops (:class:`TakeBackRefused`), the other steps still taken back;
 :func:`restore_report` then says per entity what was and was not restored. The recovery never
-POSTs either again; an operator does, once the cause is fixed. This assumes Meta's error codes
+POSTs either again, even after a crash between closing the intent and moving the
+recommendation's state (the refused intent is found and the refusal repeated without a POST);
+an operator does, once the cause is fixed (``again``). This assumes Meta's error codes
 mean what its documentation says: a refusal Meta would lift by itself is retried by no one.
 """
 
@@ -32,7 +34,7 @@ from metasync.graph import (
     PermissionDeniedError,
     TokenError,
 )
-from metasync.models import AuditEntry, Recommendation, utcnow
+from metasync.models import AuditEntry, Recommendation, aware, utcnow
 
 __all__ = [
     "READ_FIELDS",
@@ -124,6 +126,25 @@ def _refuse(rec: Recommendation, action: str, step: int, said: str) -> None:
     ).update(set__state="refused", set__error=said)
 
 
+def _refused_before(rec: Recommendation, action: str, step: int) -> str | None:
+    """Meta's answer when this plan's step was already refused for good (its intent closed
+    ``refused`` since the plan was made): an attempt that died after the refusal, before its
+    recommendation's state moved, is resumed to the same end without POSTing again. One query
+    per step about to be written; a second only when a refusal is found."""
+    refused = AuditEntry.objects(
+        recommendation_id=str(rec.pk), action=action, step=step, state="refused"
+    ).only("at", "error")
+    found = list(refused)
+    if not found:
+        return None
+    stored = Recommendation.objects(pk=rec.pk).only("planned_at").first()
+    since = aware(stored.planned_at) if stored is not None else None
+    for entry in found:
+        if since is None or (aware(entry.at) or since) >= since:
+            return entry.error or "refused by Meta"
+    return None
+
+
 class GaveUp(Exception):
     """A plan that cannot complete; its written steps were compensated. ``failure``: Meta's
     error when a POST failed (:meth:`MetaAPIError.as_record`, redacted), None when someone
@@ -159,8 +180,11 @@ def run_plan(
     action: str,
     by: str,
     final_attempt: bool,
+    again: bool = False,
 ) -> None:
-    """Carry out ``plan`` from where Meta's values say it stands (see the module)."""
+    """Carry out ``plan`` from where Meta's values say it stands (see the module). A step this
+    plan's earlier attempt saw refused for good is refused again without a POST, unless
+    ``again`` (an operator sends a refused write again, its cause fixed)."""
     fresh = [read_entity(client, rec, item["level"], item["entity_id"]) for item in plan]
     for step, item in enumerate(plan):
         now = _values(fresh[step], item["after"])
@@ -173,6 +197,12 @@ def run_plan(
                 f"{item['level']} {item['entity_id']} holds {now}, neither the {item['before']} "
                 f"before nor the {item['after']} intended: someone else changed it meanwhile",
             )  # fmt: skip
+        said = None if again else _refused_before(rec, action, step)
+        if said is not None:
+            stored = Recommendation.objects(pk=rec.pk).only("failure").first()
+            record = dict(stored.failure or {}) if stored is not None else {}
+            record = record or {"message": said, "refused_for_good": True}
+            give_up(client, rec, plan, step, action, by, said, record, {item["entity_id"]: said})
         _audit(rec, action, step, item, by, state="intended")
         try:
             _post(client, rec, item, "after")
@@ -190,6 +220,8 @@ def run_plan(
                 record["permission"] = isinstance(exc, PermissionDeniedError | TokenError)
                 refused = {}
                 if isinstance(exc, REFUSED_FOR_GOOD):
+                    if action == "apply":  # kept for an attempt that resumes after a crash
+                        Recommendation.objects(pk=rec.pk).update_one(set__failure=record)
                     _refuse(rec, action, step, said)
                     refused = {item["entity_id"]: said}
                 give_up(client, rec, plan, step, action, by, said, record, refused)
@@ -225,13 +257,19 @@ def give_up(
 
 
 def compensate(
-    client: GraphClient, rec: Recommendation, plan: list[dict[str, Any]], by: str
+    client: GraphClient,
+    rec: Recommendation,
+    plan: list[dict[str, Any]],
+    by: str,
+    again: bool = False,
 ) -> None:
     """Write the values before back, newest step first, where Meta still holds what the plan
     wrote; a step already taken back is confirmed, one never written is left alone, and one a
     person changed since is not overwritten (its intent is abandoned). A take-back Meta refuses
-    for good is closed ``refused`` and the others still go; then :class:`TakeBackRefused`. A
-    transient failure is raised as it is: the next attempt (or the recovery) finishes."""
+    for good is closed ``refused`` and the others still go; then :class:`TakeBackRefused`; one
+    this plan's earlier attempt saw refused is refused again without a POST, unless ``again``
+    (an operator sends it again, the cause fixed). A transient failure is raised as it is: the
+    next attempt (or the recovery) finishes."""
     refused: dict[str, str] = {}
     for step in reversed(range(len(plan))):
         item = plan[step]
@@ -242,7 +280,10 @@ def compensate(
         pending = AuditEntry.objects(
             recommendation_id=str(rec.pk), action="compensate", step=step, state="intended"
         )
-        if now == item["after"]:
+        said = None if again or now != item["after"] else _refused_before(rec, "compensate", step)
+        if said is not None:
+            refused[item["entity_id"]] = said
+        elif now == item["after"]:
             _audit(rec, "compensate", step, back, by, state="intended")
             try:
                 _post(client, rec, back, "after")

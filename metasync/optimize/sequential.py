@@ -1,58 +1,86 @@
-"""Anytime-valid evidence: tests and intervals for a Poisson conversion rate that keep their
-error rate however often they are looked at.
+"""Anytime-valid evidence: tests whose error rate holds however often they are looked at, for
+conversion counts that vary more than Poisson from day to day and for revenue with heavy tails.
 
-Why: the optimizer evaluates every few hours, forever. A fixed-sample test (a 95 % interval on
-the last 7 days) re-run at every look acts on an ad that meets its target far more often than 5 %
-(half of them within 90 days of daily looks). Here each entity's matured days since a fixed
-start form one growing sample (:class:`metasync.optimize.stream.Stream`), and the evidence is
-a *test martingale*, whose chance of ever crossing ``1 / alpha`` is at most ``alpha`` (Ville's
-inequality), so no number of looks inflates it.
+Why: the optimizer evaluates every few hours, forever. A fixed-sample test re-run at every look
+acts on an ad that meets its target far more often than 5 %. Each test here is a *test
+supermartingale* under its null: the chance that it ever crosses ``1 / alpha`` is at most
+``alpha`` (Ville's inequality), so no number of looks inflates it.
 
-The model: conversions of an entity over spend ``S`` (account currency) are Poisson with rate
-``lam`` per unit of spend. Against a null rate ``lam0`` (the rate at which the cost per
-conversion equals the target), write ``mu = lam0 * S`` (the conversions expected at the null)
-and ``N`` the conversions counted. For an alternative ``theta = lam / lam0`` the likelihood
-ratio is ``theta**N * exp((1 - theta) * mu)``; mixing it over ``theta ~ Gamma(a, a)`` (mean 1,
-shape ``a`` = :data:`PRIOR_SHAPE`) gives the closed form (Robbins' method of mixtures; the
-conjugate Poisson-gamma mixture, e.g. Howard, Ramdas, McAuliffe, Sekhon, "Time-uniform,
-nonparametric, nonasymptotic confidence sequences", Ann. Statist. 2021)::
+**Cost (too few conversions for the spend).** Day ``d`` brings ``X_d`` conversions for spend
+``s_d``; at the null rate ``lam0 = 1 / target`` it is due ``mu_d = s_d / target``. The model:
+``X_d`` is Poisson given the day's rate, and the rate varies from day to day around the
+entity's mean with coefficient of variation ``c`` (dispersion ``phi = c**2``), its left tail no
+heavier than a gamma's with that mean and variation (true for the gamma, i.e. negative binomial
+counts, and for lighter-left-tailed rates such as the lognormal; a test checks both). Then for
+``u`` in ``[0, 1)`` and ``l = -log(1 - u)``, under every rate at or above ``lam0``::
 
-    log M(mu, N) = mu + a log a - lgamma(a) + lgamma(N + a) - (N + a) log(mu + a)
-                   [+ log P(N + a, mu + a) - log P(a, a)]    one-sided, theta < 1
-                   [+ log Q(N + a, mu + a) - log Q(a, a)]    one-sided, theta > 1
+    E exp(l (mu_d - X_d)) <= exp(mu_d (l - u) + phi mu_d**2 u**2 / 2)
 
-with ``P``/``Q`` the regularized lower/upper incomplete gamma functions (the prior truncated to
-one side, renormalized). The one-sided forms are supermartingales under every rate on the null's
-side (``lam >= lam0`` for "too expensive", ``lam <= lam0`` for "profitable"), so they test the
-composite nulls the rules need. A decision needs ``log M >= log(1 / alpha)``.
+(Poisson given the rate: ``E exp(-l X | rate) = exp(-u rate)``; the gamma's Laplace transform
+``(1 + u phi m)**(-1 / phi)`` decreases in its mean ``m``, so the null's worst case is
+``m = mu_d``, and ``-log(1 + x) / phi <= -x / phi + x**2 / (2 phi)``). So with ``M = sum mu_d``,
+``N = sum X_d`` and ``Q = sum phi_d mu_d**2`` (``phi_d`` fixed before day ``d`` is read)::
 
-Inverting the two-sided form gives a *confidence sequence* for the rate (the ``mu`` with
-``log M < log(1 / alpha)``): an interval that holds at every look at once with probability at
-least ``1 - alpha``; reallocation uses it for each of ``k`` ad sets at ``alpha / k``.
+    E_u = exp(u M + log(1 - u) N - Q u**2 / 2)
 
-Trade-off: the guarantee costs power at a fixed sample (the threshold ``log 20 = 3.0`` is above
-a fixed test's), and ``PRIOR_SHAPE`` tunes the mixture to effects of about ``1 / sqrt(a)``
-(4: a cost about 1.5-2 x the target is found soonest); ``bench/optimizer_validity.py`` measures
-both sides.
+is a test supermartingale for each ``u``, and so is any mixture of them. :func:`cost_evidence`
+mixes :data:`U_GRID` by :data:`U_WEIGHTS` (``theta = 1 - u``: costs of 1.01 to 10 x the target).
+With ``Q = 0`` each term is the Poisson likelihood ratio at ``theta``; the
+dispersion only adds the ``- Q u**2 / 2`` penalty. ``M``, ``N`` and ``Q`` scale with the target
+as ``spend / target``, ``N`` and ``spread / target**2``, so a stream keeps target-free totals.
+The guarantee needs ``phi_d`` at or above the truth:
+:mod:`metasync.optimize.dispersion` estimates it with an upper margin and a floor.
+
+**Return (revenue per unit of spend above a target ``rho0``).** Revenue is non-negative, so
+``x_d = R_d / (rho0 s_d) - 1 >= -1``, and ``prod(1 + lambda_d x_d)`` with ``lambda_d`` in
+``[0, 1)`` fixed before day ``d`` is a test supermartingale whenever ``E[R_d] <= rho0 s_d``
+(Waudby-Smith & Ramdas, "Estimating means of bounded random variables by betting", JRSS-B
+2023): no assumption on the order values' tails. :func:`betting_wealth` mixes fixed stakes.
+
+Trade-off: the guarantees cost time at a fixed sample (the threshold ``log 40 = 3.7`` for the
+since-start test is above a fixed test's) and a wrong dispersion (below the truth) breaks the
+cost test's bound; ``bench/optimizer_validity.py`` measures both sides.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
-from scipy.special import gammainc, gammaincc, gammaln
+from scipy.stats import norm
 
 __all__ = [
-    "PRIOR_SHAPE",
-    "log_evidence",
-    "null_bound",
-    "rate_interval",
+    "STAKES",
+    "U_GRID",
+    "U_WEIGHTS",
+    "betting_wealth",
+    "cost_evidence",
+    "cost_floor",
+    "detection_power",
+    "needed_per_day",
     "threshold",
 ]
 
-PRIOR_SHAPE = 4.0  # a: the mixing prior Gamma(a, a) on theta = rate / null rate
+# u = 1 - rate / null rate; the small ones serve large volumes, where the variation's term
+# (quadratic in u) outgrows the count's (linear)
+U_GRID = np.array([0.01, 0.03, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
+# the mixing weights: most on costs of 1.4-2.5 x the target (u = 0.3-0.6), where a rule's
+# decisions matter and the days are fewest
+U_WEIGHTS = np.array([0.04, 0.04, 0.06, 0.08, 0.12, 0.16, 0.16, 0.12, 0.08, 0.06, 0.08])
+_LOG_WEIGHTS = np.log(U_WEIGHTS)
+_LOG_KEEP = np.log1p(-U_GRID)  # log theta: the share of the null's rate each term bets on
+STAKES = np.array([0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])  # bettors' shares
+
+
+def _log_sum_exp(terms: NDArray[Any]) -> NDArray[Any]:
+    """``log(sum(exp(terms)))`` over the last axis, without overflow."""
+    top = terms.max(axis=-1, keepdims=True)
+    return np.asarray(np.log(np.exp(terms - top).sum(axis=-1)) + top[..., 0])
 
 
 def threshold(alpha: float) -> float:
@@ -62,68 +90,82 @@ def threshold(alpha: float) -> float:
     return -math.log(alpha)
 
 
-def _safe_log(value: float) -> float:
-    return math.log(value) if value > 0 else -math.inf
+def cost_evidence(expected: ArrayLike, observed: ArrayLike, spread: ArrayLike) -> NDArray[Any]:
+    """The log of the mixture supermartingale against "cost at or below the target":
+    ``expected`` conversions due at the target (``M``), ``observed`` counted (``N``) and
+    ``spread`` the dispersion term ``Q`` (conversions squared). Arrays broadcast."""
+    m, n, q = (np.asarray(v, dtype=float)[..., None] for v in (expected, observed, spread))
+    if np.any(m < 0) or np.any(n < 0) or np.any(q < 0):
+        raise ValueError("expected, observed and spread must be >= 0")
+    return _log_sum_exp(_LOG_WEIGHTS + U_GRID * m + _LOG_KEEP * n - q * U_GRID**2 / 2)
 
 
-def log_evidence(
-    expected: float, observed: int, side: str = "below", a: float = PRIOR_SHAPE
+def cost_floor(spend: float, observed: int, spread: float, alpha: float) -> float:
+    """The anytime lower bound of the cost per conversion: the largest cost ``c`` whose null
+    (a rate of ``1 / c`` or more) the evidence rejects at ``alpha`` (0: none). ``spread`` in
+    money squared (``sum phi_d s_d**2``)."""
+    limit = threshold(alpha)
+
+    def excess(log_cost: float) -> float:
+        cost = math.exp(log_cost)
+        return float(cost_evidence(spend / cost, observed, spread / cost**2)) - limit
+
+    top = math.log(spend / max(observed, 0.5))  # at cost = spend / N nothing is rejected
+    bottom = top - 1.0
+    while excess(bottom) < 0:
+        bottom -= 1.0
+        if bottom < top - 30:
+            return 0.0
+    return math.exp(float(brentq(excess, bottom, top)))
+
+
+def betting_wealth(gains: NDArray[Any], weights: Sequence[float] | None = None) -> NDArray[Any]:
+    """The log wealth of betting on each row of ``gains`` (``x_d >= -1`` per day, last axis):
+    the average of the bettors that stake a fixed share ``lam`` of :data:`STAKES` on each day,
+    scaled by the day's weight over the largest weight so far (``weights``: the day's spend, so
+    a small day stakes less). Each bettor's wealth ``prod(1 + lam w_d x_d)`` is a test
+    supermartingale when every day's mean of ``x`` is at most 0, and so is their average; a
+    mixture needs no warm-up and no estimate of the spread (Waudby-Smith & Ramdas, 2023,
+    section 5)."""
+    gains = np.asarray(gains, dtype=float)
+    days = gains.shape[-1]
+    raw = np.ones(days) if weights is None else np.asarray(weights, dtype=float)
+    scale = raw / np.maximum.accumulate(np.maximum(raw, 1e-12))
+    terms = np.log1p(STAKES * (scale * gains)[..., None])  # (..., days, stakes)
+    return _log_sum_exp(terms.sum(axis=-2)) - math.log(STAKES.size)
+
+
+def detection_power(
+    per_day: float, dispersion: float, days: int, alpha: float, multiple: float = 2.0
 ) -> float:
-    """The log of the mixture martingale for ``observed`` conversions where ``expected`` were
-    due at the null rate. ``side``: ``below`` (evidence the rate is below the null: a cost
-    above target), ``above`` (a rate above it: a return above target) or ``both``."""
-    if observed < 0 or expected < 0 or not math.isfinite(expected):
-        raise ValueError(f"need a finite expected >= 0 and observed >= 0: {expected}, {observed}")
-    n = observed + a
-    value = (
-        expected
-        + a * math.log(a)
-        - float(gammaln(a))
-        + float(gammaln(n))
-        - n * math.log(expected + a)
-    )
-    if side == "below":
-        return value + _safe_log(float(gammainc(n, expected + a))) - math.log(gammainc(a, a))
-    if side == "above":
-        return value + _safe_log(float(gammaincc(n, expected + a))) - math.log(gammaincc(a, a))
-    if side == "both":
-        return value
-    raise ValueError(f"side must be below, above or both, not {side!r}")
-
-
-@lru_cache(maxsize=65_536)  # counts repeat across entities and looks: each is solved once
-def rate_interval(observed: int, alpha: float, a: float = PRIOR_SHAPE) -> tuple[float, float]:
-    """The confidence sequence for the expected count: ``(low, high)`` such that, at every look
-    at once, the true expected count (rate x spend) lies inside with probability ``1 - alpha``.
-    Divide by the spend for the rate; a cost per conversion's interval is ``spend / high`` to
-    ``spend / low`` (``low`` 0: no upper end)."""
+    """The chance that a cost of ``multiple`` x the target is caught by :func:`cost_evidence`
+    at ``alpha`` after ``days`` matured days of ``per_day`` conversions due at the target
+    (normal approximation of the count; ``dispersion`` the entity's ``phi``)."""
+    if days <= 0 or per_day <= 0:
+        return 0.0
+    due = per_day * days
+    spread = dispersion * per_day**2 * days
     limit = threshold(alpha)
 
-    def excess(mu: float) -> float:
-        return log_evidence(mu, observed, "both", a) - limit
+    def excess(count: float) -> float:
+        return float(cost_evidence(due, count, spread)) - limit
 
-    centre = float(observed)  # the two-sided form is convex in mu, smallest at mu = observed
-    low = 0.0 if excess(0.0) < 0 else float(brentq(excess, 0.0, centre))
-    top = max(2.0 * centre, 10.0)
-    while excess(top) < 0:
-        top *= 2
-    return low, float(brentq(excess, centre, top))
+    if excess(0.0) < 0:
+        return 0.0
+    critical = float(brentq(excess, 0.0, due)) if excess(due) < 0 else due
+    mean = due / multiple
+    variance = days * (per_day / multiple + dispersion * (per_day / multiple) ** 2)
+    return float(norm.cdf((critical + 0.5 - mean) / math.sqrt(variance)))
 
 
-@lru_cache(maxsize=65_536)
-def null_bound(observed: int, alpha: float, side: str, a: float = PRIOR_SHAPE) -> float:
-    """The expected count at which the one-sided evidence of ``observed`` just reaches the
-    threshold: for ``below``, every null expecting more than this is rejected (a cost per
-    conversion's anytime lower bound is ``spend / bound``); for ``above``, every null expecting
-    fewer (a rate's anytime lower bound is ``bound / spend``; 0: none rejected)."""
-    limit = threshold(alpha)
-
-    def excess(mu: float) -> float:
-        return log_evidence(mu, observed, side, a) - limit
-
-    if side == "above":
-        return 0.0 if excess(0.0) < 0 else float(brentq(excess, 0.0, float(observed) + 1.0))
-    top = max(2.0 * observed, 10.0)
-    while excess(top) < 0:
-        top *= 2
-    return float(brentq(excess, 0.0, top))  # no evidence at mu = 0: excess(0) < 0
+@lru_cache(maxsize=4096)
+def needed_per_day(
+    dispersion: float, days: int, alpha: float, power: float = 0.8, multiple: float = 2.0
+) -> float | None:
+    """The fewest conversions a day due at the target for which a cost of ``multiple`` x the
+    target is caught within ``days`` matured days with chance ``power``; None when no volume
+    is enough (the day-to-day variation, not the count, then limits what ``days`` can show)."""
+    for per_day in np.geomspace(0.05, 5_000.0, 161):  # not monotone far out: scan upward
+        if detection_power(float(per_day), dispersion, days, alpha, multiple) >= power:
+            return round(float(per_day), 2)
+    return None

@@ -3,11 +3,12 @@
 **Matured days only.** Meta attributes a conversion to the day of the click (or view) that led
 to it, and keeps adding conversions to that day for as long as the ad set's attribution window
 (``attribution_spec``: 1 or 7 days of click, 1 of view): yesterday may show half of what it will.
-A day enters a stream only once it is older than that window (``maturity_days``: the longest
-window of the spec, 7 when Meta did not say), so every count a decision reads is final and the
-test needs no model of the lag, whatever the advertiser's lag profile. The cost: decisions come
-``maturity_days`` later than a test on raw days would make them (``bench/optimizer_validity.py``
-measures the time to a decision with it).
+Meta's processing adds its own delay past the window. A day enters a stream only once it is
+mature (``maturity_days``: never shorter than the longest window of the spec, 7 when Meta did not
+say, and as long as the account's own reporting lag needs for the day to miss at most 2 % of its
+conversions, :mod:`metasync.optimize.maturity`), so the counts a decision reads are final up to
+that tolerance. The cost: decisions come ``maturity_days`` later than a test on raw days would
+make them (``bench/optimizer_validity.py`` and ``bench/optimizer_lag.py`` measure it).
 
 **A fixed start.** A stream starts at the first matured day with a row the first time its
 entity is evaluated, or the day after anyone last changed the entity (a changed ad is a new
@@ -24,9 +25,12 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, Protocol
 
+from metasync.optimize.maturity import FINAL_AGE, ArrivalProfile, learned_maturity
+
 __all__ = [
     "DEFAULT_MATURITY_DAYS",
     "Stream",
+    "attribution_window",
     "matured_through",
     "maturity_days",
     "next_stream",
@@ -48,15 +52,31 @@ class DayRow(Protocol):
     def revenue(self) -> float: ...
 
 
-def maturity_days(attribution_spec: Iterable[dict[str, Any]] | None) -> int:
-    """Days after which a day's conversions are final: the longest window of the spec."""
+def attribution_window(attribution_spec: Iterable[dict[str, Any]] | None) -> int:
+    """The longest window of an ad set's attribution spec, in days (7 when Meta did not say)."""
     windows = [int(w.get("window_days") or 0) for w in attribution_spec or []]
     return max(windows, default=0) or DEFAULT_MATURITY_DAYS
 
 
+def maturity_days(
+    attribution_spec: Iterable[dict[str, Any]] | None,
+    profile: ArrivalProfile | None = None,
+    reach: int = FINAL_AGE,
+) -> int:
+    """Days after which a day's conversions are complete enough to judge on: learned from the
+    account's arrival ``profile`` and never shorter than the attribution window; without a
+    trusted profile the conservative default (:func:`metasync.optimize.maturity.learned_maturity`;
+    ``reach``: the long re-read's days back)."""
+    return learned_maturity(attribution_window(attribution_spec), profile, reach)
+
+
 def matured_through(newest_complete: date, maturity: int) -> date:
-    """The newest day whose conversions are final, given the newest complete day."""
+    """The newest mature day, given the newest complete day: a day whose read at age
+    ``maturity + 1`` (local days after it) or later is in the rows."""
     return newest_complete - timedelta(days=maturity)
+
+
+KEPT_DAYS = 120  # days of rows a stream keeps for the change and betting tests
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,27 @@ class Stream:
     conversions: int = 0
     revenue: float = 0.0
     days: int = 0  # days with a row
+    # sum of phi_d x spend_d**2 over its days (money squared): the cost test's dispersion term
+    spread: float = 0.0
+    # its newest KEPT_DAYS days as (date, spend, conversions, revenue, phi), oldest first: the
+    # windows the change test restarts from and the days the betting tests read
+    recent: tuple[tuple[str, float, int, float, float], ...] = ()
+
+    def record(self, added: Sequence[DayRow], dispersion: Sequence[float]) -> Stream:
+        """This stream with ``spread`` and ``recent`` updated for the rows ``extend`` just
+        ``added`` (oldest first), each with its ``dispersion`` fixed before the day was read."""
+        kept = list(self.recent)
+        spread = self.spread
+        for row, phi in zip(added, dispersion, strict=True):
+            kept.append((row.date, row.spend, row.conversions, row.revenue, phi))
+            spread += phi * row.spend**2
+        return replace(self, spread=round(spread, 6), recent=tuple(kept[-KEPT_DAYS:]))
+
+    @property
+    def whole(self) -> bool:
+        """``recent`` holds every day of the stream (a betting test may read it from the
+        start)."""
+        return len(self.recent) == self.days
 
     def extend(self, rows: Sequence[DayRow], through: date) -> Stream:
         """This stream with the rows after its ``through`` up to ``through`` added."""

@@ -59,7 +59,7 @@ def undo_recommendation(
         rec.reload()
         plan = list(rec.undo_plan or [])
         if state == "restore_refused" and not plan:  # the refused compensation of its apply
-            compensate(client, rec, list(rec.plan or []), by)
+            compensate(client, rec, list(rec.plan or []), by, again=True)
             done = "compensated"
         elif not plan:
             plan = _undo_plan(client, rec)
@@ -69,7 +69,8 @@ def undo_recommendation(
             if not stored:
                 raise ApplyBusy(f"recommendation {rec.pk}: the lease was lost before undoing", 1.0)
         if done == "undone":
-            run_plan(client, rec, plan, "undo", by, final_attempt=True)
+            again = state == "restore_refused"  # the operator sends the refused take-back again
+            run_plan(client, rec, plan, "undo", by, final_attempt=True, again=again)
     except (GaveUp, TakeBackRefused) as exc:
         refused = exc.refused
         if not refused:  # a person's change, or a failure Meta may lift: say so, keep the state

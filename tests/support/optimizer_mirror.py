@@ -85,5 +85,7 @@ def build_mirror(tenant: str) -> None:
             date=(YESTERDAY - timedelta(days=back)).isoformat(), impressions=1000,
             clicks=30, spend=Decimal(10), conversions=Decimal(5), revenue=Decimal(0),
         ).save()  # fmt: skip
-    rows(tenant, "adset", "s-win", 10, spend=100, conversions=30, revenue=900)  # 3 matured
-    rows(tenant, "adset", "s-learning", 10, spend=100, conversions=30, revenue=900)
+    # 13 matured days; the account's day-to-day variation can be told from its 6th day (10
+    # pairs of days of its two ad sets before it), so 7 of them enter the stream
+    rows(tenant, "adset", "s-win", 20, spend=100, conversions=30, revenue=900)
+    rows(tenant, "adset", "s-learning", 20, spend=100, conversions=30, revenue=900)

@@ -30,9 +30,11 @@ def _mirror(tenant: str) -> None:
             status="ACTIVE", effective_status="ACTIVE", updated_time=NOW - timedelta(days=30),
             learning_stage_info={"status": "SUCCESS"}, daily_budget=Decimal(budget),
         ).save()  # fmt: skip
-    # 7 matured days each (the 7-day click window leaves the last 7 out)
-    rows(tenant, "adset", "s-dear", 14, spend=100, conversions=2)  # 50 a conversion
-    rows(tenant, "adset", "s-cheap", 14, spend=100, conversions=20)  # 5 a conversion
+    # 9 matured days each: the 7-day click window leaves the last 7 out, and a day enters a
+    # stream once the account's day-to-day variation can be estimated from 10 pairs of days
+    # before it (5 days of these two ad sets)
+    rows(tenant, "adset", "s-dear", 21, spend=100, conversions=2)  # 50 a conversion
+    rows(tenant, "adset", "s-cheap", 21, spend=100, conversions=20)  # 5 a conversion
 
 
 def _hourly(tenant: str, adset: str, days: int, per_hour: str) -> None:
