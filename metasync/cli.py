@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,19 +13,22 @@ from pydantic import SecretStr
 
 from metasync import __version__
 from metasync.commands.api_keys import api_keys_app
-from metasync.commands.common import settings_or_exit
+from metasync.commands.common import settings_or_exit, use_settings_file
 from metasync.commands.connections import app as connections_app
 from metasync.commands.console import console_app
 from metasync.commands.demo import demo
 from metasync.commands.errors import OPERATOR_ERRORS, one_line
 from metasync.commands.export import export_app
 from metasync.commands.flower import flower
+from metasync.commands.help_text import tidy
 from metasync.commands.keys import keys_app
+from metasync.commands.mcp import mcp
 from metasync.commands.objects import conversions_app, history
 from metasync.commands.optimize import recommendations_app, rules_app
 from metasync.commands.reports import app as reports_app
 from metasync.commands.reports import verify
 from metasync.commands.sync import register as register_sync_commands
+from metasync.commands.tenants import tenants
 from metasync.commands.web import register as register_web_commands
 from metasync.config import Settings
 from metasync.sandbox.versions import LIVE_VERSIONS
@@ -53,7 +57,9 @@ app.command("history")(history)
 app.command("verify")(verify)
 register_sync_commands(app)
 register_web_commands(app)
+app.command("mcp")(mcp)
 app.command("demo")(demo)
+app.command("tenants")(tenants)
 app.command("flower")(flower)
 app.add_typer(config_app, name="config")
 app.add_typer(sandbox_app, name="sandbox")
@@ -65,6 +71,35 @@ app.add_typer(keys_app, name="keys")
 def version() -> None:
     """Print metasync's version."""
     typer.echo(__version__)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"metasync {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def settings_source(
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            envvar="METASYNC_ENV_FILE",
+            help="Read settings from this file (what `metasync demo` writes and prints) before "
+            "the command runs; variables already set in the environment keep their value.",
+        ),
+    ] = None,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Keep a MongoDB mirror of Meta ad accounts for many tenants."""
+    if env_file is not None:
+        use_settings_file(env_file)
 
 
 @config_app.command("check")
@@ -204,8 +239,10 @@ def main() -> None:
     debug = "--debug" in sys.argv
     if debug:
         sys.argv.remove("--debug")
+    command = typer.main.get_command(app)
+    tidy(command)
     try:
-        app()
+        command(prog_name="metasync")
     except OPERATOR_ERRORS as exc:
         if debug:
             raise

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from metasync.config import Settings
 from metasync.console.auth import hash_password
 from metasync.embedded import (
     EmbeddedService,
@@ -35,8 +38,16 @@ from metasync.embedded import (
 )
 from metasync.sandbox.server import start_sandbox
 from metasync.sandbox.world import WorldSize
+from metasync.settings_file import write_settings_file
 
-__all__ = ["DemoServices", "demo_environment", "start_services"]
+__all__ = [
+    "DEMO_OWNS",
+    "DemoServices",
+    "demo_environment",
+    "metasync_command",
+    "start_services",
+    "users_settings",
+]
 
 SMALL = WorldSize(
     users=2,
@@ -56,6 +67,18 @@ FULL = WorldSize(
 )
 FLOWER_USER = "demo"
 CONSOLE_USER = "ops"
+# what the demo's own services need: its sandbox's app and address, the logins it prints
+DEMO_OWNS = frozenset(
+    {
+        "META_APP_ID",
+        "META_APP_SECRET",
+        "META_GRAPH_URL",
+        "META_API_VERSION",
+        "CONSOLE_USERS",
+        "FLOWER_BASIC_AUTH",
+    }
+)
+SETTINGS_FILE = "demo.env"
 
 
 @dataclass
@@ -69,6 +92,7 @@ class DemoServices:
     mongodb_uri: str
     console_password: str
     workdir: Path  # the demo's files (the warehouse's DuckDB files among them)
+    settings_file: Path  # every setting the demo's processes run with, mode 0600
 
 
 def _process(
@@ -98,27 +122,58 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.kill()
 
 
+def users_settings(base: dict[str, str]) -> dict[str, str]:
+    """The settings of ``base`` (the user's environment) the demo takes on top of its own
+    defaults: every metasync variable set there (``ALERT_WEBHOOK_URL``, ``FX_RATES_URL``,
+    ``METRICS_TOKEN``...) but those its sandbox and logins need (:data:`DEMO_OWNS`)."""
+    return {
+        name: value
+        for name, value in base.items()
+        if name in Settings.model_fields and name not in DEMO_OWNS and value
+    }
+
+
 def demo_environment(
     base: dict[str, str], *, mongodb_uri: str, redis_url: str, sandbox_info: dict[str, Any]
 ) -> dict[str, str]:
-    """The settings every demo process gets (the sandbox's fake app id and secret)."""
-    return {
-        "PATH": base.get("PATH", ""),
-        "HOME": base.get("HOME", "/tmp"),  # noqa: S108
+    """The settings every demo process gets: the demo's defaults (the sandbox's fake app id and
+    secret, a fresh encryption key and scrape token), the user's own settings on top
+    (:func:`users_settings`), then the MongoDB and Redis the demo runs on."""
+    defaults = {
         "META_APP_ID": sandbox_info["app_id"],
         "META_APP_SECRET": sandbox_info["app_secret"],
         "META_APP_VERIFY_TOKEN": "demo-verify-token",
         "META_GRAPH_URL": sandbox_info["base_url"],
         "META_API_VERSION": sandbox_info["api_version"],
-        "MONGODB_URI": mongodb_uri,
-        "REDIS_URL": redis_url,
         "ENCRYPTION_KEY": secrets.token_hex(32),
         "REDIS_KEY_PREFIX": "demo:",
         "META_REPORT_POLL_SECONDS": "2",
         "META_SYNC_INTERVAL_MINUTES": "30",
         "PERFORMANCE_SYNC_INTERVAL_MINUTES": "15",
         "LOG_LEVEL": "INFO",
+        "METRICS_TOKEN": secrets.token_urlsafe(24),
     }
+    return {
+        "PATH": base.get("PATH", ""),
+        "HOME": base.get("HOME", "/tmp"),  # noqa: S108
+        **defaults,
+        **users_settings(base),
+        "MONGODB_URI": mongodb_uri,
+        "REDIS_URL": redis_url,
+    }
+
+
+def metasync_command() -> str:
+    """How to run ``metasync`` from a shell, pasted as printed: ``metasync`` when that is this
+    installation's, else the path of this interpreter's ``metasync`` script, else
+    ``python -m metasync`` with this interpreter (the one that has metasync's dependencies)."""
+    script = Path(sys.executable).parent / "metasync"
+    found = shutil.which("metasync")
+    if found and Path(found).absolute() == script.absolute():
+        return "metasync"
+    if script.exists():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m metasync"
 
 
 @contextmanager
@@ -174,6 +229,19 @@ def start_services(
         )
         stack.callback(_stop, web)
         say("started beat, Flower and the web app (webhooks, REST API, console, metrics)")
+        settings_file = workdir / SETTINGS_FILE
+        write_settings_file(
+            settings_file,
+            {
+                **{name: value for name, value in env.items() if name in Settings.model_fields},
+                "FLOWER_BASIC_AUTH": f"{FLOWER_USER}:{password}",
+                "METASYNC_WEB_URL": f"http://127.0.0.1:{web_port}",
+                "METASYNC_FLOWER_URL": f"http://127.0.0.1:{flower_port}",
+            },
+        )
+        yours = sorted(users_settings(base_env))
+        if yours:
+            say(f"your settings on top of the demo's: {', '.join(yours)}")
         yield DemoServices(
             env,
             sandbox.url,
@@ -184,6 +252,7 @@ def start_services(
             mongodb_uri,
             console_password,
             workdir,
+            settings_file,
         )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from metasync.commands.common import connected_context, console
+from metasync.commands.common import console, print_table, tenant_context
 
 __all__ = ["api_keys_app"]
 
@@ -16,7 +16,7 @@ api_keys_app = typer.Typer(help="A tenant's keys for the REST API.", no_args_is_
 Tenant = Annotated[str, typer.Option("--tenant", help="The tenant the key reads for.")]
 Scope = Annotated[
     list[str] | None,
-    typer.Option("--scope", help="What else the key may do: sync, optimize (repeatable)."),
+    typer.Option("--scope", help="What else the key may do: sync, optimize, propose (repeatable)."),
 ]
 
 
@@ -30,7 +30,7 @@ def create(
     ``--scope sync`` (ask for syncs) or ``--scope optimize`` (decide recommendations)."""
     from metasync.api.keys import ApiKeyError, create_key
 
-    connected_context()
+    tenant_context(tenant)
     try:
         record, plain = create_key(tenant, name, by=f"cli:{getpass.getuser()}", scopes=scope or [])
     except ApiKeyError as exc:
@@ -45,7 +45,7 @@ def list_command(tenant: Tenant) -> None:
     """The tenant's keys: id, name, created, last used, revoked."""
     from metasync.api.keys import list_keys
 
-    connected_context()
+    tenant_context(tenant)
     table = Table("key id", "name", "scopes", "created", "last used", "revoked")
     for key in list_keys(tenant):
         table.add_row(
@@ -56,7 +56,7 @@ def list_command(tenant: Tenant) -> None:
             f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never",
             f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
         )
-    console.print(table)
+    print_table(table, wrap=("name",))
 
 
 @api_keys_app.command("scope")
@@ -68,7 +68,7 @@ def scope_command(
     """Set what a key may do besides reading (no --scope: read only)."""
     from metasync.api.keys import ApiKeyError, set_scopes
 
-    connected_context()
+    tenant_context(tenant)
     try:
         found = set_scopes(tenant, key_id, scope or [])
     except ApiKeyError as exc:
@@ -84,7 +84,7 @@ def revoke_command(
     """Revoke a key: requests with it answer 401 from now on."""
     from metasync.api.keys import ApiKeyError, revoke
 
-    connected_context()
+    tenant_context(tenant)
     try:
         revoke(tenant, key_id)
     except ApiKeyError as exc:

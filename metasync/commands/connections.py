@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from metasync.commands.common import connected_context, console
+from metasync.commands.common import connected_context, console, print_table
 from metasync.config import environment_value
 from metasync.graph.errors import InvalidRequestError
 from metasync.graph.ids import account_number
@@ -75,6 +76,11 @@ def add(
     )
 
 
+def _minute(moment: datetime | None, missing: str) -> str:
+    """A stored time to the minute, UTC (the seconds and microseconds are noise here)."""
+    return f"{moment:%Y-%m-%d %H:%M}" if moment is not None else missing
+
+
 @app.command("list")
 def list_connections() -> None:
     """All connections with their status and last syncs."""
@@ -99,12 +105,12 @@ def list_connections() -> None:
             c.meta_user_id,
             c.status,
             str(len(c.ad_account_ids)),
-            str(c.last_entity_sync_at or "-"),
-            str(c.token_expires_at or "never"),
-            str(c.data_access_expires_at or "-"),
+            _minute(c.last_entity_sync_at, "-"),
+            _minute(c.token_expires_at, "never"),
+            _minute(c.data_access_expires_at, "-"),
             c.token_warning or "-",
         )
-    console.print(table)
+    print_table(table, wrap=("warning",))
 
 
 @app.command("show")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 from types import FrameType
@@ -14,7 +16,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from metasync.commands.common import console
+from metasync.commands.common import console, print_table
+from metasync.commands.follow import END_TIMEOUT_LINE, fail_unstarted
 
 __all__ = ["demo"]
 
@@ -22,8 +25,14 @@ __all__ = ["demo"]
 DEMO_REPORTS = ("country", "video", "reach_weekly")  # see `metasync reports list`
 
 
-def _follow(run_kind: str, request_ids: list[str], timeout: float) -> list[Any]:
+def _follow(
+    run_kind: str, request_ids: list[str], timeout: float, start_timeout: float = 120
+) -> list[Any]:
+    """One progress bar over the runs of ``request_ids`` until they end; exits 1 with one
+    line when no worker opened them within ``start_timeout`` s or they outlast ``timeout``."""
     from metasync.models import RunStatus, SyncRun
+
+    started = time.monotonic()
 
     with Progress(
         TextColumn("{task.description}"),
@@ -43,7 +52,12 @@ def _follow(run_kind: str, request_ids: list[str], timeout: float) -> list[Any]:
             )
             if len(runs) == len(request_ids) and all(r.status != RunStatus.RUNNING for r in runs):
                 return runs
+            waited = time.monotonic() - started
+            if len(runs) < len(request_ids) and waited > start_timeout:
+                progress.stop()
+                fail_unstarted(len(request_ids) - len(runs), waited)
             time.sleep(0.5)
+    typer.echo(END_TIMEOUT_LINE.format(count=len(request_ids), timeout=timeout), err=True)
     raise typer.Exit(1)
 
 
@@ -156,15 +170,15 @@ def demo(
     """Run metasync end to end on this machine: embedded MongoDB and Redis (unless MONGODB_URI /
     REDIS_URL are set), the sandbox, workers, beat, Flower and the web app (webhooks, REST API,
     console, metrics)."""
-    from metasync.config import environment_value
+    from metasync.config import Settings, environment_value
     from metasync.demo import default_workdir, start_services
 
     folder = workdir or default_workdir()
     if fresh and folder.exists():
         shutil.rmtree(folder)
-    base = {
+    base = {  # the user's own settings go on top of the demo's defaults
         name: value
-        for name in ("PATH", "HOME", "MONGODB_URI", "REDIS_URL")
+        for name in ("PATH", "HOME", *Settings.model_fields)
         if (value := environment_value(name))
     }
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -213,12 +227,47 @@ def _show_warehouses(files: dict[str, Path]) -> None:
         console.print("[yellow]the warehouse exports are still running: metasync export status")
     tenant, path = next(iter(files.items()))
     table = f"{schema_for(tenant)}.basic_ad"  # a schema name metasync made
-    query = f"SELECT date, sum(spend), sum(impressions) FROM {table}"  # noqa: S608
-    console.print(
-        f"\nYour warehouse (Fivetran's Facebook Ads tables, one DuckDB file per tenant):\n"
+    query = f"SELECT date, sum(spend), sum(impressions) FROM {table} GROUP BY 1 ORDER BY 1"  # noqa: S608
+    code = (
+        f"import duckdb; print(duckdb.connect({str(path)!r}, read_only=True)"
+        f".sql({query!r}).fetchall())"
+    )
+    typer.echo(  # plain: a command to paste is never wrapped
+        "\nYour warehouse (Fivetran's Facebook Ads tables, one DuckDB file per tenant):\n"
         f"  {path.parent}/<tenant>.duckdb\n"
-        f"  python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True).sql("
-        f"'{query} GROUP BY 1 ORDER BY 1').fetchall())\""
+        f"  {shlex.join([sys.executable, '-c', code])}"
+    )
+
+
+def _where_next(services: Any, tenant: str, api_key: str) -> str:
+    """The lines to paste, printed plainly (never wrapped). Settings, secrets among them, are
+    in the settings file only (mode 0600); the logins the demo made for a person (Flower's,
+    the console's, an API key) are printed."""
+    from metasync.demo import metasync_command
+
+    file = shlex.quote(str(services.settings_file))
+    web = services.web_url
+    mongo_code = (
+        f"import pymongo; c = pymongo.MongoClient({services.mongodb_uri!r}); "
+        "print(c.get_database().daily_insights.find_one({'level': 'campaign'}))"
+    )
+    return (
+        "\nWhere to look next:\n"
+        f"  the CLI on this demo (its settings, secrets included, are in {file}, mode 0600):\n"
+        f"    {metasync_command()} --env-file {file} runs\n"
+        f"    or for every command of this shell: export METASYNC_ENV_FILE={file}\n"
+        f"  Flower (tasks, retries): {services.flower_url}  user demo, password "
+        f"{services.flower_password}\n"
+        f"  MongoDB: {services.mongodb_uri}\n"
+        f"  sample query: {shlex.join([sys.executable, '-c', mongo_code])}\n"
+        f"  console (freshness, health, sync now): {web}/console  user ops, "
+        f"password {services.console_password}\n"
+        f"  REST API of {tenant}: curl -H 'Authorization: Bearer {api_key}' "
+        f"{web}/api/v1/health   (schema: {web}/docs)\n"
+        "  Prometheus metrics (the scrape token METRICS_TOKEN, from the settings file): "
+        f'(set -a; . {file}; curl -H "Authorization: Bearer $METRICS_TOKEN" {web}/metrics)\n'
+        f"  webhooks: {web}/webhooks/meta   health: {web}/healthz\n"
+        f"  sandbox control API: {services.sandbox_url}/_sandbox/info"
     )
 
 
@@ -256,26 +305,10 @@ def _tour(services: Any, once: bool) -> None:
             runs.setdefault(run.connection_id, []).append(run)
             if run.status != "succeeded":
                 console.print(f"[red]{kind} run {run.pk} ended {run.status}: {run.errors[:1]}")
-    console.print(_summary(connections, runs))
-    console.print(_rest_of_account(connections))
+    print_table(_summary(connections, runs), wrap=("account",))
+    print_table(_rest_of_account(connections), wrap=("account",))
     _show_warehouses(warehouses)
-    console.print(
-        f"\nWhere to look next:\n"
-        f"  Flower (tasks, retries): {services.flower_url}  user demo, password "
-        f"{services.flower_password}\n"
-        f"  MongoDB: {services.mongodb_uri}\n"
-        f'  sample query: python -c "import pymongo; c = pymongo.MongoClient('
-        f"'{services.mongodb_uri}'); print(c.get_database().daily_insights.find_one("
-        f"{{'level': 'campaign'}}))\"\n"
-        f"  console (freshness, health, sync now): {services.web_url}/console  user ops, "
-        f"password {services.console_password}\n"
-        f"  REST API of {connections[0].tenant_id}: curl -H 'Authorization: Bearer {api_key}' "
-        f"{services.web_url}/api/v1/health   (schema: {services.web_url}/docs)\n"
-        f"  Prometheus metrics: {services.web_url}/metrics  (the console's user)\n"
-        f"  webhooks: {services.web_url}/webhooks/meta   health: {services.web_url}/healthz\n"
-        f"  sandbox control API: {services.sandbox_url}/_sandbox/info\n"
-        f"  runs: MONGODB_URI=... metasync runs"
-    )
+    typer.echo(_where_next(services, connections[0].tenant_id, api_key))
     if once:
         console.print("--once: stopping everything")
         return

@@ -9,6 +9,7 @@ line) shows the traceback instead. Nothing here prints a URI with its password o
 from __future__ import annotations
 
 import redis
+from kombu.exceptions import OperationalError as BrokerUnavailable
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from metasync.crypto import CryptoError
@@ -20,6 +21,7 @@ OPERATOR_ERRORS = (
     MetaAPIError,
     PyMongoError,
     redis.RedisError,
+    BrokerUnavailable,
     CryptoError,
     RateGovernorUnavailable,
 )
@@ -45,6 +47,11 @@ def one_line(error: BaseException) -> str:
         )
     if isinstance(error, PyMongoError):
         return f"error: MongoDB refused the operation: {type(error).__name__}: {str(error)[:200]}"
+    if isinstance(error, BrokerUnavailable):
+        return (
+            "error: the broker (Redis) does not take the task: is REDIS_URL right and its "
+            "server running? (metasync --env-file FILE takes a running metasync's settings)"
+        )
     if isinstance(error, redis.RedisError):
         return f"error: Redis does not answer ({type(error).__name__}); is REDIS_URL right?"
     if isinstance(error, CryptoError):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from metasync.commands.common import connected_context, console
+from metasync.commands.common import connected_context, console, print_table, tenant_context
 from metasync.commands.currency import rebuild_with_progress, show_gaps, show_rebuilt
 
 __all__ = ["export_app"]
@@ -79,7 +79,7 @@ def run_command(
     from metasync.export.targets import destination_url, enabled_target
 
     url = _destination(to, to_env)
-    ctx = connected_context()
+    ctx = tenant_context(tenant)
     # the command prints a failure itself, once and on one line; the log would repeat it
     logging.getLogger("metasync.export.run").setLevel(logging.ERROR)
     if url is None:
@@ -108,7 +108,7 @@ def run_command(
     for name, count in sorted(result.rows.items()):
         table.add_row(name, str(count))
     console.print(f"exported tenant {tenant} to {result.destination}, schema {result.schema}")
-    console.print(table)
+    print_table(table)
     if result.rejected_count:
         typer.echo(
             f"{result.rejected_count} rows not written (the destination cannot hold them): "
@@ -138,7 +138,7 @@ def enable(
             "name the destination: --to URL, --to - (standard input) or --to-env VAR", err=True
         )
         raise typer.Exit(2)
-    ctx = connected_context()
+    ctx = tenant_context(tenant)
     try:
         target = set_target(ctx.cipher, tenant, url)
     except DestinationError as exc:
@@ -152,7 +152,7 @@ def disable(tenant: Tenant) -> None:
     """Stop exporting the tenant after its syncs (its destination is kept)."""
     from metasync.models import ExportTarget
 
-    connected_context()
+    tenant_context(tenant)
     changed = ExportTarget.objects(tenant_id=tenant).update(set__enabled=False)
     console.print(f"tenant {tenant}: exports after syncs {'off' if changed else 'were not on'}")
 
@@ -162,7 +162,7 @@ def status(tenant: Annotated[str | None, typer.Option("--tenant")] = None) -> No
     """The latest exports: when, where, the outcome, rows changed, the error."""
     from metasync.export.targets import last_runs
 
-    connected_context()
+    tenant_context(tenant)
     table = Table(
         "tenant", "destination", "started", "status", "rows changed", "rows not written", "error"
     )
@@ -176,7 +176,7 @@ def status(tenant: Annotated[str | None, typer.Option("--tenant")] = None) -> No
             "; ".join([str(run.rejected_count or 0), *(run.rejected or [])]),
             run.error or "",
         )
-    console.print(table)
+    print_table(table, wrap=("rows not written", "error"))
 
 
 @export_app.command("currency")
@@ -188,7 +188,7 @@ def currency(
     from metasync.export.currency import gaps
     from metasync.export.targets import set_currency
 
-    connected_context()
+    tenant_context(tenant)
     try:
         set_currency(tenant, None if code.lower() == "none" else code)
     except ValueError as exc:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from metasync.commands.common import console, settings_or_exit
+from metasync.commands.common import print_table, settings_or_exit
 
 __all__ = ["keys_app"]
 
@@ -52,7 +52,7 @@ def rotate(
     )
     for kind in kinds:
         table.add_row(kind.kind, str(kind.rotated), str(kind.current), str(len(kind.unreadable)))
-    console.print(table)
+    print_table(table)
     unreadable = [(kind.kind, record, why) for kind in kinds for record, why in kind.unreadable]
     for name, record, why in unreadable:
         typer.echo(f"unreadable: {name} record {record}: {why}", err=True)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from metasync.commands.common import connected_context, console
+from metasync.commands.common import console, print_table, tenant_context
 
 __all__ = ["conversions_app", "history"]
 
@@ -25,14 +25,14 @@ def list_conversions(tenant: Tenant) -> None:
     from metasync.models import CustomConversion
     from metasync.sync.conversions import conversion_types, custom_action_type
 
-    ctx = connected_context()
+    ctx = tenant_context(tenant)
     counted = conversion_types(ctx, tenant)
     table = Table("custom conversion", "name", "event", "state", "counted")
     for found in CustomConversion.objects(tenant_id=tenant).order_by("account_id", "meta_id"):
         state = "deleted" if found.deleted_at else "archived" if found.is_archived else "live"
         used = "yes" if custom_action_type(found.meta_id) in counted else ""
         table.add_row(found.meta_id, found.name or "", found.custom_event_type or "", state, used)
-    console.print(table)
+    print_table(table, wrap=("name",))
     console.print(f"counted as conversions, first found wins: {', '.join(counted)}")
 
 
@@ -60,7 +60,7 @@ def use(
     if sum(chosen) != 1:
         typer.echo("give exactly one of --custom-conversion, --action-types, --default", err=True)
         raise typer.Exit(2)
-    connected_context()
+    tenant_context(tenant)
     try:
         if custom_conversion is not None:
             types = use_custom_conversion(tenant, custom_conversion)
@@ -84,12 +84,12 @@ def history(
     values metasync saw change (its own change log), newest first."""
     from metasync.models import AdActivity, ChangeRecord
 
-    connected_context()
+    tenant_context(tenant)
     activities = Table("event time (UTC)", "event", "by", "old", "new", title="Meta's activity log")
     found = AdActivity.objects(tenant_id=tenant, object_id=object_id).order_by("-event_time")
     for entry in found.limit(limit):
         activities.add_row(
-            str(entry.event_time),
+            f"{entry.event_time:%Y-%m-%d %H:%M:%S}" if entry.event_time else "",
             entry.translated_event_type or entry.event_type or "",
             entry.actor_name or entry.application_name or "",
             str(entry.old_value if entry.old_value is not None else ""),
@@ -99,7 +99,10 @@ def history(
     records = ChangeRecord.objects(tenant_id=tenant, object_id=object_id).order_by("-seen_at")
     for record in records.limit(limit):
         changes.add_row(
-            str(record.seen_at), record.field, record.old_value or "", record.new_value or ""
+            f"{record.seen_at:%Y-%m-%d %H:%M:%S}",
+            record.field,
+            record.old_value or "",
+            record.new_value or "",
         )
-    console.print(activities)
-    console.print(changes)
+    print_table(activities, wrap=("event", "by", "old", "new"))
+    print_table(changes, wrap=("old", "new"))

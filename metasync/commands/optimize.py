@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from metasync.commands.common import connected_context, console
+from metasync.commands.common import console, print_table, tenant_context
 
 if TYPE_CHECKING:
     from metasync.models import Recommendation
+    from metasync.sync.context import SyncContext
 
 __all__ = ["recommendations_app", "rules_app"]
 
@@ -38,7 +39,7 @@ def set_rules_command(
     from metasync.optimize.rules import RuleError
     from metasync.optimize.settings import set_rules
 
-    connected_context()
+    tenant_context(tenant)
     try:
         rules = set_rules(tenant, path.read_text(encoding="utf-8"), _operator())
     except RuleError as exc:
@@ -57,7 +58,7 @@ def mode_command(
     """Set the tenant's optimizer mode."""
     from metasync.optimize.settings import set_mode
 
-    connected_context()
+    tenant_context(tenant)
     try:
         set_mode(tenant, mode, _operator())
     except ValueError as exc:
@@ -85,7 +86,7 @@ def guards_command(
     """Show or change the guards of the tenant's write-back."""
     from metasync.optimize.settings import set_guards
 
-    connected_context()
+    tenant_context(tenant)
     try:
         found = set_guards(
             tenant,
@@ -111,7 +112,7 @@ def list_rules(tenant: Tenant) -> None:
     from metasync.models import OptimizerSettings
     from metasync.optimize.rules import parse_rules
 
-    connected_context()
+    tenant_context(tenant)
     settings = OptimizerSettings.objects(tenant_id=tenant).first()
     if settings is None:
         console.print(f"tenant {tenant}: no rules (mode recommend)")
@@ -126,16 +127,19 @@ def list_rules(tenant: Tenant) -> None:
             f"[red]the last evaluation failed at {settings.evaluation_failed_at}: "
             f"{settings.evaluation_error}[/red]"
         )
-    console.print(table)
+    print_table(table, wrap=("parameters",))
 
 
 @rules_app.command("evaluate")
 def evaluate_command(tenant: Tenant) -> None:
-    """Evaluate the tenant's rules on the mirror now."""
+    """Evaluate the tenant's rules on the mirror now and print what a rule lacked to decide. In
+    apply mode, apply what they propose (within the guards), saying what was applied and why
+    the rest was not; exits 1 when an apply failed."""
+    from metasync.models import OptimizerSettings
     from metasync.optimize.evaluate import evaluate_tenant
     from metasync.optimize.rules import RuleError
 
-    connected_context()
+    ctx = tenant_context(tenant)
     try:
         result = evaluate_tenant(tenant)
     except RuleError as exc:
@@ -149,6 +153,17 @@ def evaluate_command(tenant: Tenant) -> None:
         f"tenant {tenant}: {len(result.proposed)} new recommendations, {result.known} already "
         f"proposed; held back: {held}"
     )
+    for note in result.notes:
+        typer.echo(f"note: {note}")  # plain: a note names a command to paste
+    settings = OptimizerSettings.objects(tenant_id=tenant).first()
+    if settings is None or settings.mode != "apply":
+        typer.echo(
+            f"mode {settings.mode if settings else 'recommend'}: nothing applied; approve with "
+            f"metasync recommendations approve --tenant {tenant} ID"
+        )
+        return
+    if not apply_proposals(ctx, tenant, result.proposed + result.confirmed):
+        raise typer.Exit(1)
 
 
 @rules_app.command("backtest")
@@ -162,7 +177,7 @@ def backtest_command(
     from metasync.optimize.money import format_money
     from metasync.optimize.rules import RuleError
 
-    connected_context()
+    tenant_context(tenant)
     try:
         result = backtest(tenant, days)
     except RuleError as exc:
@@ -175,10 +190,10 @@ def backtest_command(
             action.rule,
             f"{action.level} {action.entity_id}",
             action.action,
-            json.dumps(action.change),
+            change_text(action.change, action.currency),
             format_money(action.spend_after, action.currency),
         )
-    console.print(table)
+    print_table(table, wrap=("change",))
     totals = result.paused_spend  # per currency: amounts in two currencies are never added
     spent = ", ".join(format_money(v, c or None) for c, v in totals.items()) or "none"
     console.print(
@@ -195,28 +210,71 @@ def list_recommendations(
     """The tenant's recommendations, newest first, with their evidence in short."""
     from metasync.models import Recommendation
 
-    connected_context()
+    tenant_context(tenant)
     query = Recommendation.objects(tenant_id=tenant)
     if state:
         query = query.filter(state=state)
+    found_all = list(query.order_by("-proposed_at")[:200])
+    names, currencies = _entity_names(tenant, found_all)
     table = Table("id", "state", "rule", "entity", "action", "change", "why")
-    for found in query.order_by("-proposed_at")[:200]:
+    for found in found_all:
+        name = names.get(found.entity_id)
         table.add_row(
             str(found.pk),
             found.state,
             found.rule,
-            f"{found.level} {found.entity_id}",
+            f"{found.level} {found.entity_id}" + (f" ({name})" if name else ""),
             found.action,
-            json.dumps(found.change),
+            change_text(found.change, currencies.get(found.account_id)),
             (found.error if found.state in ("failed", "restore_refused") else found.expected) or "",
         )
-    console.print(table)
+    print_table(table, wrap=("entity", "why"))
+
+
+MONEY_FIELDS = ("daily_budget", "lifetime_budget", "bid_amount", "spend_cap")
+
+
+def change_text(change: dict[str, object] | None, currency: str | None) -> str:
+    """A recommendation's change as a person reads it: budgets in major units with the
+    account's currency (Meta's API, and so ``change``, counts minor units), ``status PAUSED``."""
+    from metasync.optimize.money import format_money
+    from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
+
+    per_major = 1 if (currency or "").upper() in ZERO_DECIMAL_CURRENCIES else 100
+    parts = []
+    for name, value in (change or {}).items():
+        if name in MONEY_FIELDS and isinstance(value, int | float):
+            parts.append(f"{name} {format_money(value / per_major, currency)}")
+        else:
+            parts.append(f"{name} {value}")
+    return ", ".join(parts) or "-"
+
+
+def _entity_names(
+    tenant: str, found: list[Recommendation]
+) -> tuple[dict[str, str], dict[str, str | None]]:
+    """The names of the ads and ad sets ``found`` acts on, and each account's currency."""
+    from metasync.models import Ad, AdAccount, AdSet
+
+    ids = {r.entity_id for r in found}
+    names: dict[str, str] = {}
+    for model in (Ad, AdSet):
+        for entity in model.objects(tenant_id=tenant, meta_id__in=list(ids)).only(
+            "meta_id", "name"
+        ):
+            if entity.name:
+                names[entity.meta_id] = entity.name
+    currencies = {
+        a.account_id: a.currency
+        for a in AdAccount.objects(tenant_id=tenant).only("account_id", "currency")
+    }
+    return names, currencies
 
 
 def _decide(tenant: str, recommendation_id: str, approve: bool) -> None:
     from metasync.optimize.settings import RecommendationError, decide_recommendation
 
-    connected_context()
+    tenant_context(tenant)
     try:
         found = decide_recommendation(tenant, recommendation_id, approve, _operator())
     except RecommendationError as exc:
@@ -258,7 +316,7 @@ def apply_command(tenant: Tenant, recommendation_id: str) -> None:
     from metasync.optimize.apply import apply_recommendation
     from metasync.optimize.settings import RecommendationError
 
-    ctx = connected_context()
+    ctx = tenant_context(tenant)
     try:
         found = apply_recommendation(ctx, tenant, recommendation_id, _operator())
     except (RecommendationError, MetaAPIError) as exc:
@@ -275,10 +333,50 @@ def undo_command(tenant: Tenant, recommendation_id: str) -> None:
     from metasync.optimize.settings import RecommendationError
     from metasync.optimize.undo import undo_recommendation
 
-    ctx = connected_context()
+    ctx = tenant_context(tenant)
     try:
         found = undo_recommendation(ctx, tenant, recommendation_id, _operator())
     except (RecommendationError, MetaAPIError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     _report(found)
+
+
+def apply_proposals(ctx: SyncContext, tenant: str, pending: list[str]) -> bool:
+    """Apply mode, as the scheduled evaluation does it but here and now: approve the proposals
+    the latest evaluation supports that change something, write each one, and print a line per
+    proposal: applied, or why not. False when a write failed (a flag or a proposal decided
+    meanwhile is not a failure)."""
+    from metasync.graph import MetaAPIError
+    from metasync.models import Recommendation
+    from metasync.optimize.apply import apply_recommendation
+    from metasync.optimize.outcome import outcome
+    from metasync.optimize.settings import RecommendationError, approve_for_apply_mode
+
+    approved = approve_for_apply_mode(tenant, pending)
+    applied, failed = 0, 0
+    for found in Recommendation.objects(tenant_id=tenant, pk__in=pending).order_by("proposed_at"):
+        ident = str(found.pk)
+        if ident not in approved:
+            why = (
+                "a flag, nothing to write"
+                if not found.change
+                else found.error or f"{found.state}, not approved by the optimizer"
+            )
+            typer.echo(f"not applied: {ident} {found.rule} {found.level} {found.entity_id}: {why}")
+            continue
+        try:
+            done = apply_recommendation(ctx, tenant, ident, _operator())
+        except (RecommendationError, MetaAPIError) as exc:
+            failed += 1
+            typer.echo(f"not applied: {ident} {found.rule}: {exc}", err=True)
+            continue
+        result = outcome(done)
+        applied += result.ok
+        failed += not result.ok
+        typer.echo(result.line, err=not result.ok)
+    typer.echo(
+        f"apply mode: {applied} applied, {failed} failed, "
+        f"{len(pending) - len(approved)} not for the optimizer to apply"
+    )
+    return failed == 0

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from metasync.commands.common import connected_context, console
+from metasync.commands.common import console, print_table, tenant_context
 from metasync.reports.definitions import BASE_FIELDS, ReportDefinition
 from metasync.reports.validation import ReportError
 
@@ -26,10 +26,10 @@ def _names(text: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
-def _change(action: Callable[[], object], done: str) -> None:
-    """Connect, make one change of the tenant's reports, and say so; a refusal exits 2 with
-    its reason."""
-    connected_context()
+def _change(tenant: str, action: Callable[[], object], done: str) -> None:
+    """Connect, make one change of the tenant's reports, and say so; an unknown tenant or a
+    refusal exits 2 with its reason."""
+    tenant_context(tenant)
     try:
         action()
     except ReportError as exc:
@@ -68,7 +68,9 @@ def add(
         lookback_days=lookback,
     )
     _change(
-        lambda: add_custom(tenant, report), f"report {name} added for tenant {tenant} (enabled)"
+        tenant,
+        lambda: add_custom(tenant, report),
+        f"report {name} added for tenant {tenant} (enabled)",
     )
 
 
@@ -77,7 +79,11 @@ def enable(name: str, tenant: Tenant) -> None:
     """Switch a prebuilt (or custom) report on for a tenant."""
     from metasync.reports.store import set_enabled
 
-    _change(lambda: set_enabled(tenant, name, True), f"report {name} enabled for tenant {tenant}")
+    _change(
+        tenant,
+        lambda: set_enabled(tenant, name, True),
+        f"report {name} enabled for tenant {tenant}",
+    )
 
 
 @app.command("remove")
@@ -85,7 +91,9 @@ def remove(name: str, tenant: Tenant) -> None:
     """Remove a custom report, or switch a prebuilt one off (rows already read stay)."""
     from metasync.reports.store import remove as remove_report
 
-    _change(lambda: remove_report(tenant, name), f"report {name} removed for tenant {tenant}")
+    _change(
+        tenant, lambda: remove_report(tenant, name), f"report {name} removed for tenant {tenant}"
+    )
 
 
 @app.command("list")
@@ -93,7 +101,7 @@ def list_reports(tenant: Tenant) -> None:
     """Every prebuilt report and the tenant's custom ones, with what each reads."""
     from metasync.reports.store import listing
 
-    connected_context()
+    tenant_context(tenant)
     table = Table("name", "kind", "enabled", "level", "breakdowns", "increment", "lookback")
     for report, enabled, custom in listing(tenant):
         table.add_row(
@@ -105,7 +113,7 @@ def list_reports(tenant: Tenant) -> None:
             report.time_increment,
             str(report.lookback_days),
         )
-    console.print(table)
+    print_table(table, wrap=("breakdowns",))
 
 
 @app.command("show")
@@ -113,7 +121,7 @@ def show(name: str, tenant: Tenant) -> None:
     """One report's definition as JSON."""
     from metasync.reports.store import listing
 
-    connected_context()
+    tenant_context(tenant)
     for report, enabled, custom in listing(tenant):
         if report.name == name:
             typer.echo(json.dumps({**report.as_dict(), "enabled": enabled, "custom": custom}))
@@ -127,7 +135,7 @@ def access(tenant: Tenant) -> None:
     """Per account, the opt-in reports Meta withholds ("not opted in") or answers."""
     from metasync.models import ReportAccess, ReportAccessState
 
-    connected_context()
+    tenant_context(tenant)
     table = Table("account", "report", "state", "since", "last checked", "evidence")
     counts: dict[str, int] = {}
     for row in ReportAccess.objects(tenant_id=tenant).order_by("account_id", "report"):
@@ -144,7 +152,7 @@ def access(tenant: Tenant) -> None:
             if withheld
             else "-",
         )
-    console.print(table)
+    print_table(table, wrap=("evidence",))
     console.print(
         f"{counts.get(ReportAccessState.NOT_OPTED_IN, 0)} account-reports not opted in "
         "(the account opts in to these breakdowns in Ads Manager; metasync asks again every "
@@ -162,7 +170,7 @@ def verify(
     show_all: Annotated[bool, typer.Option("--all", help="List reconciled days too.")] = False,
 ) -> None:
     """Reconciliation by account and day: ad rows summed against the account row."""
-    from metasync.models import Reconciliation
+    from metasync.models import AdAccount, Reconciliation
 
     for label, value in (("--since", since), ("--until", until)):
         if value:
@@ -171,7 +179,7 @@ def verify(
             except ValueError:
                 typer.echo(f"{label} must be a date (YYYY-MM-DD), not {value!r}", err=True)
                 raise typer.Exit(2) from None
-    connected_context()
+    tenant_context(tenant)
     query = Reconciliation.objects
     if tenant:
         query = query.filter(tenant_id=tenant)
@@ -179,6 +187,10 @@ def verify(
         query = query.filter(date__gte=since)
     if until:
         query = query.filter(date__lte=until)
+    accounts = {
+        (a.tenant_id, a.account_id): a
+        for a in AdAccount.objects.only("tenant_id", "account_id", "name", "currency")
+    }
     table = Table("tenant", "account", "day", "status", "spend ads/account", "worst difference")
     counts: dict[str, int] = {}
     for outcome in query.order_by("tenant_id", "account_id", "date"):
@@ -186,15 +198,18 @@ def verify(
         if outcome.status == "ok" and not show_all:
             continue
         worst = max((outcome.differences or {}).values(), default=0.0)
+        account = accounts.get((outcome.tenant_id, outcome.account_id))
+        name = f"{account.name} " if account is not None and account.name else ""
+        currency = f" {account.currency}" if account is not None and account.currency else ""
         table.add_row(
             outcome.tenant_id,
-            outcome.account_id,
+            f"{name}(act_{outcome.account_id})" if name else f"act_{outcome.account_id}",
             outcome.date,
             outcome.status,
-            f"{outcome.ads.get('spend', '-')} / {outcome.account.get('spend', '-')}",
+            f"{outcome.ads.get('spend', '-')} / {outcome.account.get('spend', '-')}{currency}",
             f"{worst:.2f} %",
         )
-    console.print(table)
+    print_table(table, wrap=("account",))
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing"
     console.print(f"account-days checked: {summary}")
     if fail_on_mismatch and (counts.get("mismatch") or counts.get("missing")):

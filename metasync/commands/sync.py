@@ -11,7 +11,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from metasync.commands.common import connected_context, console
+from metasync.commands.common import connected_context, console, print_table, tenant_context
+from metasync.commands.follow import END_TIMEOUT_LINE, fail_unstarted
 from metasync.sync.periods import Period
 
 __all__ = ["register"]
@@ -32,11 +33,16 @@ def _raise_interrupt(signum: int, _: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _counts(counts: dict[str, Any]) -> str:
+    """``{"ad": 12, "campaign": 3}`` as ``ad 12, campaign 3`` (``none`` when empty)."""
+    return ", ".join(f"{name} {value}" for name, value in sorted(counts.items())) or "none"
+
+
 def _summary(run: Any) -> str:
     written = (
-        f"rows {dict(run.rows)}, report jobs {dict(run.report_jobs)}"
+        f"rows: {_counts(dict(run.rows))}; report jobs: {_counts(dict(run.report_jobs))}"
         if run.kind == "performance"
-        else f"entities {dict(run.entities)}"
+        else f"entities: {_counts(dict(run.entities))}"
     )
     return (
         f"{run.kind} run {run.pk}: {run.status}, {written}, "
@@ -45,11 +51,14 @@ def _summary(run: Any) -> str:
     )
 
 
-def _follow(request_ids: list[str], timeout: float) -> list[Any]:
-    """Show progress of enqueued runs until they end (their runs are found by request id)."""
+def _follow(request_ids: list[str], timeout: float, start_timeout: float) -> list[Any]:
+    """Show progress of enqueued runs until they end (their runs are found by request id);
+    exits 1 with one line when no run opened within ``start_timeout`` seconds, or when they
+    had not ended within ``timeout``."""
     from metasync.models import RunStatus, SyncRun
 
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -73,7 +82,12 @@ def _follow(request_ids: list[str], timeout: float) -> list[Any]:
                 r.status != RunStatus.RUNNING for r in found.values()
             ):
                 return list(found.values())
+            waited = time.monotonic() - started
+            if len(found) < len(request_ids) and waited > start_timeout:
+                progress.stop()
+                fail_unstarted(len(request_ids) - len(found), waited)
             time.sleep(0.5)
+    typer.echo(END_TIMEOUT_LINE.format(count=len(request_ids), timeout=timeout), err=True)
     raise typer.Exit(1)
 
 
@@ -86,6 +100,7 @@ def _run_kind(
     period: Period | None,
     levels: tuple[str, ...] | None,
     timeout: float,
+    start_timeout: float,
 ) -> None:
     from metasync.models import SyncRun
     from metasync.sync import run_inline
@@ -114,7 +129,7 @@ def _run_kind(
         ).id
         for cid in targets
     ]
-    for run in _follow(ids, timeout):
+    for run in _follow(ids, timeout, start_timeout):
         console.print(_summary(run))
 
 
@@ -127,10 +142,17 @@ def _loop(
     **options: Any,
 ) -> None:
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    connected_context()
+    tenant_context(tenant)
     try:
         while True:
             targets = _targets(connection, tenant)
+            if not targets and not loop:
+                typer.echo(
+                    "error: no ACTIVE connection to sync (metasync connections list shows "
+                    "each one's status)",
+                    err=True,
+                )
+                raise typer.Exit(1)
             if not targets:
                 console.print("no ACTIVE connection to sync")
             for kind in kinds:
@@ -156,6 +178,10 @@ def sync(
     loop: Annotated[bool, typer.Option(help="Repeat until interrupted.")] = False,
     interval: Annotated[int, typer.Option(min=1, help="Minutes between loops.")] = 240,
     timeout: Annotated[float, typer.Option(help="Seconds to follow enqueued runs.")] = 3600,
+    start_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a worker has to take an enqueued run before the command fails."),
+    ] = 60,
 ) -> None:
     """Sync campaigns, ad sets, ads and creatives now (enqueued, or --inline)."""
     kinds = ["entities", "performance"] if performance else ["entities"]
@@ -170,6 +196,7 @@ def sync(
         period=None,
         levels=None,
         timeout=timeout,
+        start_timeout=start_timeout,
     )
 
 
@@ -196,6 +223,10 @@ def sync_performance(
     loop: Annotated[bool, typer.Option(help="Repeat until interrupted.")] = False,
     interval: Annotated[int, typer.Option(min=1, help="Minutes between loops.")] = 60,
     timeout: Annotated[float, typer.Option(help="Seconds to follow enqueued runs.")] = 3600,
+    start_timeout: Annotated[
+        float,
+        typer.Option(help="Seconds a worker has to take an enqueued run before the command fails."),
+    ] = 60,
 ) -> None:
     """Sync daily performance rows now; by default the scheduled window (recent days, and the
     28-day lookback once a day)."""
@@ -233,6 +264,7 @@ def sync_performance(
         period=period if any(period.as_dict().values()) else None,
         levels=tuple(level) if level else None,
         timeout=timeout,
+        start_timeout=start_timeout,
     )
 
 
@@ -241,12 +273,14 @@ def runs(
     limit: Annotated[int, typer.Option(min=1, help="How many runs.")] = 20,
 ) -> None:
     """Recent runs with their statistics."""
-    from metasync.models import SyncRun
+    from metasync.models import MetaConnection, SyncRun
 
     connected_context()
     query = SyncRun.objects(connection_id=connection) if connection else SyncRun.objects
+    tenants = {str(c.pk): c.tenant_id for c in MetaConnection.objects.only("id", "tenant_id")}
     table = Table(
         "run",
+        "tenant",
         "connection",
         "kind",
         "full",
@@ -263,6 +297,7 @@ def runs(
     for run in query.order_by("-started_at").limit(limit):
         table.add_row(
             str(run.pk),
+            tenants.get(run.connection_id, "-"),
             run.connection_id,
             run.kind,
             "yes" if run.full else "no",
@@ -276,7 +311,7 @@ def runs(
             str(run.duration_ms or "-"),
             str(len(run.errors)),
         )
-    console.print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:
