@@ -16,6 +16,8 @@ operator_actions        taken before the limit              OPERATOR_ACTION_RETE
 ad_activities,          Meta's event time / first seen      ACTIVITY_RETENTION_DAYS 400
 change_records          before the limit
 reconciliations         checked before the limit            RECONCILIATION_RETENTION_DAYS 400
+conversion_arrivals     last read before the limit          ACTIVITY_RETENTION_DAYS 400 (the
+                                                            optimizer learns from 118 days)
 ======================  ==================================  ================================
 
 Each removal is one ``delete_many`` on an index of the time field.
@@ -33,6 +35,7 @@ from metasync.models import (
     AdActivity,
     AuditEntry,
     ChangeRecord,
+    ConversionArrivals,
     OperatorAction,
     Recommendation,
     Reconciliation,
@@ -53,6 +56,7 @@ PURGED: dict[str, tuple[type[Document], str, str, dict[str, Any]]] = {
     "ad_activities": (AdActivity, "event_time", "ACTIVITY_RETENTION_DAYS", {}),
     "change_records": (ChangeRecord, "seen_at", "ACTIVITY_RETENTION_DAYS", {}),
     "reconciliations": (Reconciliation, "checked_at", "RECONCILIATION_RETENTION_DAYS", {}),
+    "conversion_arrivals": (ConversionArrivals, "updated_at", "ACTIVITY_RETENTION_DAYS", {}),
 }  # fmt: skip
 
 

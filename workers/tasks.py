@@ -51,6 +51,10 @@ log = get_task_logger(__name__)  # lines carry the task's name and id
 
 RATE_LIMIT_RETRIES = 100  # a throttled subtask waits its turn many times before giving up
 APPLY_BUSY_RETRIES = 20  # an apply waits this many times for another attempt's lease
+# an export's hard time limit (its soft one 5 minutes less): long enough for a large first
+# export to a cloud warehouse, below the broker's visibility timeout (2 h, celeryconfig) so a
+# running export is never handed to a second worker
+EXPORT_TIME_LIMIT_SECONDS = 100 * 60
 EXPORT_BUSY_WAIT_SECONDS = 15  # an export that finds another one running looks again after
 
 
@@ -250,12 +254,22 @@ def _run_subtask(task: MetaSyncTask, sub: Subtask) -> str:
     return outcome.status
 
 
-@metasync_task("metasync.export_warehouse", max_retries=5)
+@metasync_task(
+    "metasync.export_warehouse",
+    max_retries=5,
+    time_limit=EXPORT_TIME_LIMIT_SECONDS,
+    soft_time_limit=EXPORT_TIME_LIMIT_SECONDS - 300,
+)
 def export_warehouse(self: MetaSyncTask, tenant_id: str) -> dict[str, Any]:
     """Export one tenant to its stored destination (the URL stays encrypted in MongoDB: only
     the tenant id travels). Another export holding the destination: look again soon (its
     lease ends when it finishes). A failure is recorded on the export's run and tried again
-    with backoff."""
+    with backoff.
+
+    Its time limit is :data:`EXPORT_TIME_LIMIT_SECONDS`, not the 600 s of other tasks: a
+    first export to BigQuery or Snowflake pays a few statements of a second or more per batch
+    of 5,000 rows (a million rows: about 200 batches, 10 to 30 minutes). An export stopped by
+    the limit loses nothing committed: the retry resumes from its last batch."""
     ctx = context()
     try:
         result = export_stored(ctx.cipher, ctx.settings, tenant_id)

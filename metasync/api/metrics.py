@@ -35,6 +35,7 @@ from metasync.models import (
     ExportRun,
     ExportTarget,
     OptimizerSettings,
+    Recommendation,
     ReportAccess,
     ReportAccessState,
     ReportRun,
@@ -190,6 +191,18 @@ class MirrorCollector(Collector):
             "tenant_id", "evaluation_error"
         ):
             failing.add_metric([settings.tenant_id], 1.0 if settings.evaluation_error else 0.0)
+        refused = _gauge(
+            "metasync_optimizer_restore_refused",
+            "recommendations whose write Meta refused for good to take back (restore_refused: "
+            "Meta is left changed until an operator acts)",
+            ["tenant"],
+        )
+        pipeline = [
+            {"$match": {"state": "restore_refused"}},
+            {"$group": {"_id": "$tenant_id", "n": {"$sum": 1}}},
+        ]
+        for row in Recommendation.objects.aggregate(pipeline):
+            refused.add_metric([row["_id"]], row["n"])
         withheld = _gauge(
             "metasync_report_not_opted_in_accounts",
             "accounts Meta withholds an opt-in report from (device, audience-hour, frequency "
@@ -202,7 +215,7 @@ class MirrorCollector(Collector):
         ]
         for row in ReportAccess.objects.aggregate(pipeline):
             withheld.add_metric([row["_id"]["t"], row["_id"]["r"]], row["n"])
-        yield from (jobs, events, failing, withheld)
+        yield from (jobs, events, failing, refused, withheld)
         yield from self._exports()
 
     def _exports(self) -> Iterator[Metric]:

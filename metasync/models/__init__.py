@@ -3,6 +3,7 @@
 from metasync.models.access import SCOPES, ApiKey, OperatorAction
 from metasync.models.account_state import AccountState, AccountSyncState
 from metasync.models.alerts import AlertState
+from metasync.models.arrivals import FINAL_AGE, ConversionArrivals
 from metasync.models.base import MetaObject, as_decimal, aware, utcnow
 from metasync.models.bulk import RowValidationError, UpsertResult, upsert_numbered, upsert_page
 from metasync.models.connection import (
@@ -10,6 +11,7 @@ from metasync.models.connection import (
     MetaConnection,
     find_connection,
 )
+from metasync.models.deletions import ExportDeletion
 from metasync.models.encrypted import (
     ENCRYPTED_KINDS,
     EncryptedKind,
@@ -54,6 +56,7 @@ from metasync.models.webhooks import WebhookEvent, WebhookStatus
 __all__ = [
     "ALL_DOCUMENTS",
     "ENCRYPTED_KINDS",
+    "FINAL_AGE",
     "REBUILT",
     "SCOPES",
     "AccountHealthRecord",
@@ -74,11 +77,13 @@ __all__ = [
     "Campaign",
     "ChangeRecord",
     "ConnectionStatus",
+    "ConversionArrivals",
     "CurrencyRebuild",
     "CustomAudience",
     "CustomConversion",
     "DailyInsight",
     "EncryptedKind",
+    "ExportDeletion",
     "ExportRun",
     "ExportTarget",
     "FxRate",
@@ -146,6 +151,7 @@ ALL_DOCUMENTS = (
     Recommendation,
     AuditEntry,
     OptimizerStream,
+    ConversionArrivals,
     ActionCount,
     ReportRow,
     ReportAccess,
@@ -163,4 +169,5 @@ ALL_DOCUMENTS = (
     ExportRun,
     FxRate,
     WriteSequence,
+    ExportDeletion,
 )

@@ -1,11 +1,13 @@
 """Writing one page of Meta insights rows as ``DailyInsight`` documents (one bulk upsert under
-the account's next write number, :mod:`metasync.models.numbering`)."""
+the account's next write number, :mod:`metasync.models.numbering`), and what an account-level
+page saw of each day's conversions (:mod:`metasync.sync.arrivals`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from metasync.models import AdAccount, DailyInsight, MetaConnection, upsert_page, utcnow
+from metasync.sync.arrivals import record_arrivals
 from metasync.sync.context import SyncContext
 from metasync.sync.conversions import conversion_types
 from metasync.sync.insights_map import map_insight_row
@@ -61,4 +63,5 @@ def write_rows(
     """Upsert one page of rows at ``level``; returns how many were written."""
     rows = daily_rows(ctx, connection, account, account_id, level, items)
     upsert_page(DailyInsight, rows)
+    record_arrivals(rows, account.timezone_name if account else None)
     return len(rows)

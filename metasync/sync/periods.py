@@ -10,9 +10,10 @@
   (a re-read due "24 hours after the last" ran every 24 h + one sync interval, 25 h at the
   default, and skipped a day every 24). The optimizer reads it in step
   (:func:`reread_through`): a day enters its matured streams only once a long re-read has
-  started after the day's attribution window closed, so no late conversion of a matured day is
-  left unread. This assumes the window fits the re-read (``maturity + 1 <=
-  META_INSIGHTS_LOOKBACK_DAYS``: 7-day click needs 8, the default 28 covers it).
+  started after the day matured (:mod:`metasync.optimize.maturity`) and still held it in its
+  range, so no late conversion of a matured day is left unread. This assumes the maturity fits
+  the re-read (``maturity + 1 <= META_INSIGHTS_LOOKBACK_DAYS``: at most 27 days at the
+  default 28).
 - Explicit ranges or presets (CLI) are resolved here too, so a run can decide between a
   synchronous read and an async job and split a job by halving its range.
 - Nothing older than Meta's 37-month retention is asked for.

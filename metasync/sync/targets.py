@@ -25,6 +25,7 @@ from metasync.models import (
 )
 from metasync.reports.definitions import ReportDefinition
 from metasync.reports.store import definitions
+from metasync.sync.arrivals import record_arrivals
 from metasync.sync.context import SyncContext
 from metasync.sync.conversions import conversion_types
 from metasync.sync.insight_rows import daily_rows
@@ -116,6 +117,7 @@ class ReadTarget:
             reports += rows
             written[report.name] = len(rows)
         upsert_numbered([(DailyInsight, daily), (ReportRow, reports)], now)
+        record_arrivals(daily, account.timezone_name if account else None, now)
         return written
 
 

@@ -72,6 +72,13 @@ def test_demo_once_on_a_small_world(tmp_path: Path) -> None:
             rows = warehouse.sql(f"SELECT count(*) FROM {schema}.basic_ad").fetchone()
         assert rows is not None and rows[0] > 0
     assert "sbx-" not in out  # no token is printed
+    # the warehouse's sample query is one line that runs as pasted (this interpreter has duckdb)
+    [query] = [line.strip() for line in out.splitlines() if "import duckdb" in line]
+    pasted = subprocess.run(
+        ["bash", "-c", query], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert pasted.returncode == 0, pasted.stderr
+    assert pasted.stdout.startswith("[(") and "Decimal" in pasted.stdout
     leftover = subprocess.run(
         ["pgrep", "-f", str(tmp_path / "demo")], capture_output=True, text=True, check=False
     )

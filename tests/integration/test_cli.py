@@ -145,6 +145,7 @@ def test_reports_access_names_the_accounts_meta_withholds_reports_from(
 ) -> None:
     """An account without Meta's breakdown opt-in (2026-08-03) says "not opted in", with the
     evidence, instead of looking like one that delivered nothing."""
+    MetaConnection(tenant_id="acme", meta_user_id="u1").save()  # a tenant the CLI knows
     ReportAccess(
         tenant_id="acme", account_id="4242", report="placement_device",
         state=ReportAccessState.NOT_OPTED_IN, delivered_impressions=987,

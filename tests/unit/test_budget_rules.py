@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from metasync.optimize.budgets import day_ceiling, hour_reached, pace, reallocate
-from metasync.optimize.decisions import Subject
+from metasync.optimize.decisions import DayFigures, Subject
+from metasync.optimize.dispersion import FLOOR, advance_stream
 from metasync.optimize.rules import (
     BudgetReallocationRule,
     RuleError,
@@ -34,17 +35,17 @@ def _adset(entity: str, budget: int | None = 10_000, campaign: str = "c1", **kw:
     )
 
 
-def _days(spend: float, conversions: int, count: int = 7) -> Stream:
-    """A matured stream of ``count`` days at ``spend`` and ``conversions`` a day."""
+def _days(spend: float, conversions: int, count: int = 14) -> Stream:
+    """A matured stream of ``count`` days at ``spend`` and ``conversions`` a day, in an
+    account whose day-to-day variation is estimated at the floor."""
     first = NOW.date() - timedelta(days=count + 7)
-    return Stream(
-        first.isoformat(),
-        (first + timedelta(days=count - 1)).isoformat(),
-        spend * count,
-        conversions * count,
-        conversions * 30.0 * count,
-        count,
-    )
+    days = [
+        DayFigures((first + timedelta(days=n)).isoformat(), spend, 1000, 50, conversions, 0.0)
+        for n in range(count)
+    ]
+    stream = advance_stream(None, days, first + timedelta(days=count - 1), lambda _day: FLOOR)
+    assert stream is not None
+    return stream
 
 
 def test_the_significantly_worst_ad_set_gives_to_the_best_and_the_total_is_kept() -> None:

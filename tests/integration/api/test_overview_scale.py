@@ -18,6 +18,7 @@ from metasync.models import (
     AccountHealthRecord,
     AccountSyncState,
     AuditEntry,
+    ConversionArrivals,
     HealthTenant,
     MetaConnection,
     OperatorAction,
@@ -104,6 +105,11 @@ def test_every_growing_collection_has_a_retention(env: dict[str, str], mongo: st
     assert {r.state for r in Recommendation.objects} == {"proposed", "approved", "rejected"}
     assert removed["operator_actions"] == 1 and OperatorAction.objects.count() == 1
     assert removed["optimizer_audit"] == 0, "the audit is kept longest"
+    long_ago = utcnow() - timedelta(days=401)  # ACTIVITY_RETENTION_DAYS: 400
+    ConversionArrivals(tenant_id="t", account_id="1", date="2025-01-01", updated_at=long_ago).save()
+    ConversionArrivals(tenant_id="t", account_id="1", date="2026-11-01", updated_at=recent).save()
+    assert purge_old_records(settings)["conversion_arrivals"] == 1
+    assert [a.date for a in ConversionArrivals.objects] == ["2026-11-01"]
 
 
 def test_a_connection_refresh_writes_what_a_tenant_refresh_writes(mongo: str) -> None:
