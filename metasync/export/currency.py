@@ -259,7 +259,12 @@ def reporting_columns(
         "fx_rate": rate,
     }
     for name, value in amounts.items():
-        amount = as_decimal(value)
+        try:
+            amount = as_decimal(value)
+        except (InvalidOperation, ValueError, TypeError):  # no number: the row is set aside
+            amount = None
+        if amount is not None and not amount.is_finite():
+            amount = None
         converted = None if amount is None or rate is None else amount * rate
         columns[f"{name}_reporting"] = None if converted is None else converted.quantize(CENT)
     columns["reporting_note"] = note

@@ -9,7 +9,13 @@
 - ``demographics_country`` / ``_region``: the prebuilt ``country`` / ``region`` reports (ad
   level) summed to the account. Reach and frequency stay empty there: people reached by two
   ads cannot be added up, and a wrong number is worse than none.
-Documents are read as raw dictionaries (pymongo), not mongoengine objects, for speed.
+
+Documents are read as raw dictionaries (pymongo), not mongoengine objects, for speed. A value
+that cannot be read as its column's number (text in a budget, a cost or a count, a fraction of
+an impression, NaN in minor units) is not raised: it becomes
+:class:`~metasync.export.values.Unconvertible` in that column, and the destination's checks
+(:mod:`metasync.export.values`) set its one row aside, named, while the rest is written. A row
+summed from several documents (``demographics_*``) is set aside when any of them holds one.
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 from metasync.export.currency import Converter, reporting_columns
+from metasync.export.numbers import amount, as_float, integer, minor_units, number, spent, total
 from metasync.export.tables import TABLES
-from metasync.models import as_decimal
-from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
+from metasync.export.values import Unconvertible
 
 __all__ = [
     "action_rows",
@@ -59,18 +65,6 @@ def number_id(value: Any) -> int | str | None:
 
 def digest(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def _minor(value: Any, currency: str | None) -> int | None:
-    amount = as_decimal(value)
-    if amount is None:
-        return None
-    return int(amount if (currency or "") in ZERO_DECIMAL_CURRENCIES else amount * 100)
-
-
-def _float(value: Any) -> float | None:
-    number = as_decimal(value)
-    return float(number) if number is not None else None
 
 
 def _offset_hours(zone: str | None, now: datetime) -> float | None:
@@ -108,7 +102,7 @@ def entity_row(
             timezone_offset_hours_utc=_offset_hours(doc.get("timezone_name"), synced),
             business_id=doc.get("business_id"),
             business_name=doc.get("business_name"),
-            amount_spent=as_decimal(doc.get("amount_spent")),
+            amount_spent=amount(doc.get("amount_spent")),
             disable_reason=doc.get("disable_reason"),
         )
         table = TABLES["account_history"]
@@ -117,12 +111,12 @@ def entity_row(
         table = TABLES["creative_history"]
     else:
         for name in ("daily_budget", "lifetime_budget", "bid_amount"):
-            values[name] = _minor(doc.get(name), currency)
+            values[name] = minor_units(doc.get(name), currency)
         values.update(
             campaign_id=number_id(doc.get("campaign_id")),
             ad_set_id=number_id(doc.get("adset_id")),
             creative_id=number_id(doc.get("creative_id")),
-            budget_remaining=_minor(doc.get("budget_remaining"), currency),
+            budget_remaining=minor_units(doc.get("budget_remaining"), currency),
             start_time=doc.get("start_time"),
             stop_time=doc.get("stop_time"),
             end_time=doc.get("end_time"),
@@ -209,7 +203,9 @@ def url_tag_rows(doc: Mapping[str, Any], synced: datetime) -> list[tuple[Any, ..
 def _money_columns(
     spend: Any, currency: str | None, day: str, converter: Converter | None
 ) -> dict[str, Any]:
-    return {"spend": as_decimal(spend), **reporting_columns(converter, currency, day, spend=spend)}
+    read = amount(spend)
+    readable = read if isinstance(read, Decimal) else None
+    return {"spend": read, **reporting_columns(converter, currency, day, spend=readable)}
 
 
 def is_basic_ad_row(doc: Mapping[str, Any]) -> bool:
@@ -234,14 +230,14 @@ def basic_ad_row(
         "account_id": number_id(doc["account_id"]),
         "ad_name": names.get(doc["entity_id"]),
         "adset_name": names.get(doc.get("adset_id") or ""),
-        "impressions": doc.get("impressions"),
-        "inline_link_clicks": doc.get("inline_link_clicks"),
-        "clicks": doc.get("clicks"),
-        "reach": doc.get("reach"),
-        "frequency": _float(doc.get("frequency")),
-        "cpc": as_decimal(doc.get("cpc")),
-        "cpm": as_decimal(doc.get("cpm")),
-        "ctr": _float(doc.get("ctr")),
+        "impressions": integer(doc.get("impressions")),
+        "inline_link_clicks": integer(doc.get("inline_link_clicks")),
+        "clicks": integer(doc.get("clicks")),
+        "reach": integer(doc.get("reach")),
+        "frequency": as_float(doc.get("frequency")),
+        "cpc": amount(doc.get("cpc")),
+        "cpm": amount(doc.get("cpm")),
+        "ctr": as_float(doc.get("ctr")),
         "currency": doc.get("currency"),
         "_fivetran_synced": synced,
         **_money_columns(doc.get("spend"), doc.get("currency"), doc["date"], converter),
@@ -249,15 +245,23 @@ def basic_ad_row(
     return tuple(values.get(n) for n in TABLES["basic_ad"].names)
 
 
-def _by_type(entries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Decimal]]:
-    """Entries summed per action type (one entry per device when broken down by device)."""
-    totals: dict[str, dict[str, Decimal]] = {}
+def _by_type(
+    entries: Iterable[Mapping[str, Any]],
+) -> dict[str, dict[str, Decimal | Unconvertible]]:
+    """Entries summed per action type (one entry per device when broken down by device); a
+    sum with an entry that is no number is that entry's :class:`Unconvertible`."""
+    totals: dict[str, dict[str, Decimal | Unconvertible]] = {}
     for entry in entries:
         slot = totals.setdefault(str(entry.get("action_type")), {})
         for name in ("value", *WINDOWS.values()):
-            number = as_decimal(entry.get(name)) if entry.get(name) not in (None, "") else None
-            if number is not None:
-                slot[name] = slot.get(name, Decimal(0)) + number
+            held = slot.get(name, Decimal(0))
+            if entry.get(name) in (None, "") or isinstance(held, Unconvertible):
+                continue
+            read = number(entry.get(name))
+            if isinstance(read, Decimal):
+                slot[name] = held + read
+            elif read is not None:
+                slot[name] = read
     return totals
 
 
@@ -283,13 +287,14 @@ def action_rows(
             "_fivetran_id": digest(*parent.values(), action_type),
             "action_type": action_type,
             "index": index,
-            "value": float(slot["value"]) if "value" in slot else None,
+            "value": as_float(slot.get("value")),
             "_fivetran_synced": synced,
         }
         for column, window in WINDOWS.items():
-            values[column] = float(slot[window]) if window in slot else None
-        if rate is not None and "value" in slot:
-            values["value_reporting"] = float(slot["value"] * rate)
+            values[column] = as_float(slot.get(window))
+        value = slot.get("value")
+        if rate is not None and isinstance(value, Decimal):
+            values["value_reporting"] = float(value * rate)
         rows.append(tuple(values.get(n) for n in columns))
     return rows
 
@@ -310,9 +315,9 @@ def demographics_rows(
     rows, actions = [], []
     for (account, day, where), members in sorted(groups.items()):
         parents.add((account, date.fromisoformat(day), where))
-        impressions = sum(int(d.get("impressions") or 0) for d in members)
-        link_clicks = sum(int(d.get("inline_link_clicks") or 0) for d in members)
-        spend = sum((as_decimal(d.get("spend")) or Decimal(0) for d in members), Decimal(0))
+        impressions = total(d.get("impressions") for d in members)
+        link_clicks = total(d.get("inline_link_clicks") for d in members)
+        spend = spent(d.get("spend") for d in members)
         currency = members[0].get("currency")
         values = {
             "_fivetran_id": digest(account, day, where),
@@ -321,15 +326,7 @@ def demographics_rows(
             place: where,
             "impressions": impressions,
             "inline_link_clicks": link_clicks,
-            "cpc": (spend / link_clicks).quantize(Decimal("0.0001")) if link_clicks else None,
-            "cpm": (spend * 1000 / impressions).quantize(Decimal("0.0001"))
-            if impressions
-            else None,
-            "ctr": link_clicks * 100 / impressions if impressions else None,
-            "cost_per_inline_link_click": (spend / link_clicks).quantize(Decimal("0.0001"))
-            if link_clicks
-            else None,
-            "inline_link_click_ctr": link_clicks * 100 / impressions if impressions else None,
+            **_ratios(spend, link_clicks, impressions),
             "_fivetran_synced": synced,
             **_money_columns(spend, currency, day, converter),
         }
@@ -338,3 +335,25 @@ def demographics_rows(
         parent = {"account_id": account, "date": date.fromisoformat(day), place: where}
         actions += action_rows(f"demographics_{place}_actions", parent, entries, synced)
     return rows, actions, sorted(parents)
+
+
+def _ratios(
+    spend: Decimal | Unconvertible,
+    link_clicks: int | Unconvertible,
+    impressions: int | Unconvertible,
+) -> dict[str, Any]:
+    """Cost per click and per thousand impressions, click rate (percent) of summed figures;
+    none when a figure could not be read (its row is set aside) or divides by zero."""
+    if not (
+        isinstance(spend, Decimal) and isinstance(link_clicks, int) and isinstance(impressions, int)
+    ):
+        return {}
+    per_click = (spend / link_clicks).quantize(Decimal("0.0001")) if link_clicks else None
+    click_rate = link_clicks * 100 / impressions if impressions else None
+    return {
+        "cpc": per_click,
+        "cpm": (spend * 1000 / impressions).quantize(Decimal("0.0001")) if impressions else None,
+        "ctr": click_rate,
+        "cost_per_inline_link_click": per_click,
+        "inline_link_click_ctr": click_rate,
+    }

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from metasync.export.currency import Converter, reporting_columns
+from metasync.export.numbers import amount, as_float
 from metasync.export.tables import TABLES
 from metasync.models import as_decimal
 
@@ -28,12 +29,11 @@ def _decimals(mapping: Mapping[str, Any] | None) -> dict[str, str] | None:
 def _metrics(
     doc: Mapping[str, Any], day: str | None, converter: Converter | None
 ) -> dict[str, Any]:
-    frequency = as_decimal(doc.get("frequency"))
-    return {
-        "spend": as_decimal(doc.get("spend")),
-        "revenue": as_decimal(doc.get("revenue")),
-        "conversions": as_decimal(doc.get("conversions")),
-        "frequency": float(frequency) if frequency is not None else None,
+    return {  # a value that is no number becomes its kind: the row is set aside, named
+        "spend": amount(doc.get("spend")),
+        "revenue": amount(doc.get("revenue")),
+        "conversions": amount(doc.get("conversions")),
+        "frequency": as_float(doc.get("frequency")),
         **reporting_columns(
             converter, doc.get("currency"), day, spend=doc.get("spend"), revenue=doc.get("revenue")
         ),

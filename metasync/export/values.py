@@ -9,6 +9,9 @@
   :func:`~metasync.export.fivetran.number_id` keeps it as text rather than guessing one) set
   their row aside; the row is named (table, key, column, value) and the rest of its batch is
   written. Every destination's integer columns are checked, whatever their ``ranges``.
+- **A mirror value that is no number at all** (text in a budget, a cost or a count, a fraction
+  of an impression) stands in its numeric column as :class:`Unconvertible` (the kind of value,
+  never the value) and sets its row aside the same way, named with that kind.
 
 Counts and names are kept per transaction and folded in at commit, so a batch that is rolled
 back and read again is not counted twice: :attr:`Values.removed` and :attr:`Values.rejected`
@@ -27,13 +30,30 @@ from typing import Any
 
 from metasync.export.tables import Table
 
-__all__ = ["INTEGER_KINDS", "INTEGER_RANGES", "NUL_AND_SURROGATES", "SURROGATES", "Values"]
+__all__ = [
+    "INTEGER_KINDS",
+    "INTEGER_RANGES",
+    "NUL_AND_SURROGATES",
+    "NUMBER_KINDS",
+    "SURROGATES",
+    "Unconvertible",
+    "Values",
+]
 
 SURROGATES = re.compile("[\ud800-\udfff]")
 NUL_AND_SURROGATES = re.compile("[\x00\ud800-\udfff]")
 INTEGER_RANGES = {"bigint": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
 INTEGER_KINDS = frozenset({"bigint", "integer"})  # text there is set aside in every destination
+NUMBER_KINDS = frozenset({"double", "numeric"})  # an Unconvertible there is set aside
 MAX_REJECTED = 100  # rows named per export; more are counted
+
+
+class Unconvertible(str):
+    """Stands in a numeric column for a mirror value that could not be read as that column's
+    number, so that its row is set aside and named rather than its whole batch failing. Its
+    text is the kind of value the mirror holds (``text``, ``fraction``, ``NaN``, ``list``),
+    never the value: the name goes on the run, the log and the console, and a mirror field
+    may hold anything. Made by :mod:`metasync.export.fivetran`."""
 
 
 class Values:
@@ -71,9 +91,9 @@ class Values:
         checked = [
             (i, c, self.ranges.get(kinds[c]))
             for i, c in enumerate(columns)
-            if kinds[c] in self.ranges or kinds[c] in INTEGER_KINDS
+            if kinds[c] in self.ranges or kinds[c] in INTEGER_KINDS or kinds[c] in NUMBER_KINDS
         ]
-        if all(_fits(rows, i, bounds) for i, _, bounds in checked) and not any(
+        if all(_fits(rows, i, bounds, kinds[c]) for i, c, bounds in checked) and not any(
             self._refuses(rows, i) for i in texts
         ):
             return rows
@@ -185,8 +205,11 @@ class Values:
 def _misfit(
     value: Any, kind: str, bounds: tuple[int | Decimal, int | Decimal] | None
 ) -> str | None:
-    """Why ``value`` cannot be written into a column of ``kind`` (None: it can): text in an
-    integer column, or a number outside ``bounds`` (inclusive)."""
+    """Why ``value`` cannot be written into a column of ``kind`` (None: it can): a value the
+    mirror held that is no number (:class:`Unconvertible`), text in an integer column, or a
+    number outside ``bounds`` (inclusive)."""
+    if isinstance(value, Unconvertible):
+        return f"is not {'an integer' if kind in INTEGER_KINDS else 'a number'} ({kind})"
     if isinstance(value, str) and kind in INTEGER_KINDS:
         return f"is not an integer ({kind})"
     if bounds is None or not isinstance(value, (int, Decimal)) or isinstance(value, bool):
@@ -196,15 +219,20 @@ def _misfit(
 
 
 def _fits(
-    rows: Sequence[Sequence[Any]], at: int, bounds: tuple[int | Decimal, int | Decimal] | None
+    rows: Sequence[Sequence[Any]],
+    at: int,
+    bounds: tuple[int | Decimal, int | Decimal] | None,
+    kind: str,
 ) -> bool:
-    """Whether no value of column ``at`` can misfit (:func:`_misfit`): the least and greatest of
-    its values within ``bounds``, or (no bounds) none of them text. False also when the values
-    do not compare (text among numbers) or the bounds do not hold them (text, NaN, other
-    types): the caller then checks row by row, which is exact."""
+    """Whether no value of column ``at`` (of ``kind``) can misfit (:func:`_misfit`): the least
+    and greatest of its values within ``bounds``, or (no bounds) none of them text (in an
+    integer column) or :class:`Unconvertible` (in another). False also when the values do not
+    compare (text among numbers) or the bounds do not hold them (text, NaN, other types): the
+    caller then checks row by row, which is exact."""
     values = filter(partial(is_not, None), map(itemgetter(at), rows))
     if bounds is None:
-        return not any(map(str.__instancecheck__, values))
+        refused = str if kind in INTEGER_KINDS else Unconvertible
+        return not any(map(refused.__instancecheck__, values))
     present = list(values)
     if not present:
         return True
