@@ -276,7 +276,7 @@ class BigQueryBench(LoadBench):
     def raw(self, table: Table, rows: Rows) -> float:
         from google.cloud import bigquery
 
-        from metasync.export.bigquery import LOADED
+        from metasync.export.bigquery_types import LOADED
 
         self.client.create_dataset(f"{self.project}.raw", exists_ok=True)
         destination = f"{self.project}.raw.{table.name}_{self.next_round()}"

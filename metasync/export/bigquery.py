@@ -71,12 +71,9 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import math
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from functools import partial
+from datetime import datetime
 from typing import Any
 
 from google.api_core.client_options import ClientOptions
@@ -85,52 +82,29 @@ from google.auth.exceptions import GoogleAuthError
 from google.cloud import bigquery
 from google.oauth2 import service_account
 
+from metasync.export.bigquery_types import (
+    RANGES,
+    RATE_TYPE,
+    RATES,
+    TYPES,
+    converter,
+    load_type,
+    parameter,
+)
 from metasync.export.cloudurl import read_cloud_url
 from metasync.export.credentials import CredentialsError, secret_file
-from metasync.export.merge import MergeWarehouse, text_value
+from metasync.export.merge import MergeWarehouse
 from metasync.export.sql import quote
 from metasync.export.tables import Column, Table
-from metasync.export.values import INTEGER_RANGES, NUL_AND_SURROGATES, Values
+from metasync.export.values import NUL_AND_SURROGATES, Values
 from metasync.export.warehouse import MARK_TABLE, Mark, missing_columns
 
 __all__ = ["BigQueryWarehouse", "bigquery_options"]
 
-TYPES = {
-    "text": "STRING",
-    "bigint": "INT64",
-    "integer": "INT64",
-    "double": "FLOAT64",
-    "numeric": "NUMERIC(38, 9)",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-    "boolean": "BOOL",
-    "json": "JSON",
-}
-LOADED = {**TYPES, "numeric": "NUMERIC"}  # a load job's schema takes type names only
-SCALE = 9
-# kept to 10 places: BIGNUMERIC(38, 10), staged as text and cast (the emulator cannot load
-# a BIGNUMERIC, and reads a bare BIGNUMERIC as 5 places)
-RATES = frozenset({"fx_rate"})
-RATE_TYPE, RATE_SCALE = "BIGNUMERIC(38, 10)", 10
-RANGES: dict[str, tuple[int | Decimal, int | Decimal]] = {
-    "bigint": INTEGER_RANGES["bigint"],
-    "integer": INTEGER_RANGES["bigint"],  # INT64
-    # the narrower of NUMERIC (29 digits before the point) and BIGNUMERIC(38, 10) (28)
-    "numeric": (Decimal("-1e28") + Decimal("1e-10"), Decimal("1e28") - Decimal("1e-10")),
-}
 STAGE_HOURS = 24  # how long a stage table left by a killed export lives
 SCOPES = ["https://www.googleapis.com/auth/bigquery"]
 TIMEOUT = 600.0  # seconds a statement or load may take
 FENCE_SHARE = 0.8  # of the export's lease: a job's own time limit when fenced (see hold)
-# a parameter's kind by its value's type (bool before int: a bool is an int)
-_PARAMETER_KINDS = (
-    (bool, "boolean"),
-    (int, "bigint"),
-    (float, "double"),
-    (datetime, "timestamp"),
-    (date, "date"),
-    (Decimal, "numeric"),
-)
 
 
 def bigquery_options(url: str) -> dict[str, Any]:
@@ -212,11 +186,11 @@ class BigQueryWarehouse(MergeWarehouse):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement (``?`` marks a parameter); the rows a DML statement changed."""
-        job, _ = self._job(sql, [_parameter(None, v) for v in params])
+        job, _ = self._job(sql, [parameter(None, v) for v in params])
         return int(job.num_dml_affected_rows or 0)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        _, rows = self._job(sql, [_parameter(None, v) for v in params])
+        _, rows = self._job(sql, [parameter(None, v) for v in params])
         return [tuple(row.values()) for row in rows]
 
     # -- the schema ---------------------------------------------------------------------
@@ -300,7 +274,7 @@ class BigQueryWarehouse(MergeWarehouse):
         fitted = self.values.rows(table, columns, rows)
         if not fitted:
             nulls = ", ".join(
-                f"CAST(NULL AS {_load_type(column_of[c])}) AS {self.ident(c)}" for c in columns
+                f"CAST(NULL AS {load_type(column_of[c])}) AS {self.ident(c)}" for c in columns
             )
             self._sources[name] = f"(SELECT {nulls} LIMIT 0)"
             return
@@ -309,7 +283,7 @@ class BigQueryWarehouse(MergeWarehouse):
         self._loaded.append(destination)
         config = bigquery.LoadJobConfig(
             schema=[
-                bigquery.SchemaField(c, _load_type(column_of[c]), mode="NULLABLE") for c in columns
+                bigquery.SchemaField(c, load_type(column_of[c]), mode="NULLABLE") for c in columns
             ],
             write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
             create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
@@ -347,10 +321,10 @@ class BigQueryWarehouse(MergeWarehouse):
     ) -> None:
         """One load job of ``rows`` as newline-delimited JSON into ``destination``, run to its
         end (fenced: see :meth:`hold`). Values are converted a column at a time, by a function
-        picked once per column (:func:`_converter`)."""
+        picked once per column (:func:`~metasync.export.bigquery_types.converter`)."""
         column_of = {c.name: c for c in table.columns}
         converted = [
-            list(map(_converter(column_of[c]), values))
+            list(map(converter(column_of[c]), values))
             for c, values in zip(columns, zip(*rows, strict=True), strict=True)
         ]
         encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -395,7 +369,7 @@ class BigQueryWarehouse(MergeWarehouse):
         self._sources["stage_marks"] = "(SELECT {})".format(
             ", ".join(f"@{n} AS {self.ident(n)}" for n in MARK_TABLE.names)
         )
-        params = [_parameter(n, values[n], kinds[n]) for n in MARK_TABLE.names]
+        params = [parameter(n, values[n], kinds[n]) for n in MARK_TABLE.names]
         self._job(self.upsert(MARK_TABLE, "stage_marks"), params)
 
     # -- the end of a batch -------------------------------------------------------------
@@ -420,91 +394,3 @@ class BigQueryWarehouse(MergeWarehouse):
         while self._loaded:
             self.client.delete_table(self._loaded.pop(), not_found_ok=True, timeout=TIMEOUT)
         self._sources.clear()
-
-
-def _load_type(column: Column) -> str:
-    """``column``'s type in a load job's schema (rates as text: see :data:`RATES`)."""
-    return "STRING" if column.name in RATES else LOADED[column.kind]
-
-
-def _converter(column: Column) -> Callable[[Any], Any]:
-    """:func:`_json_value` for ``column``, skipping its checks for the values a kind usually
-    holds (text, integers, finite floats as JSON spells them; money rounded and times in UTC
-    as :func:`~metasync.export.merge.text_value` spells them)."""
-    slow = partial(_json_value, column=column)
-    if column.name in RATES:
-        return slow
-    usual = {"text": str, "bigint": int, "integer": int}.get(column.kind)
-    if usual is not None:
-
-        def same(value: Any) -> Any:
-            return value if value is None or type(value) is usual else slow(value)
-
-        return same
-    return _FAST.get(column.kind, lambda _: slow)(slow)
-
-
-def _fast_double(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        if type(value) is float and math.isfinite(value):
-            return value
-        return None if value is None else slow(value)
-
-    return convert
-
-
-def _fast_money(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    step = Decimal(1).scaleb(-SCALE)
-
-    def convert(value: Any) -> Any:
-        if type(value) is Decimal:
-            return format(value.quantize(step), "f")
-        return None if value is None else slow(value)
-
-    return convert
-
-
-def _fast_time(slow: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        if type(value) is datetime and value.tzinfo is UTC:
-            return value.isoformat()
-        return None if value is None else slow(value)
-
-    return convert
-
-
-_FAST = {"double": _fast_double, "numeric": _fast_money, "timestamp": _fast_time}
-
-
-def _json_value(value: Any, column: Column) -> Any:
-    """One value as a load job of newline-delimited JSON reads it into ``column``'s type:
-    numbers as exact text (rounded half-even to the column's scale), times in UTC ISO 8601,
-    JSON as nested JSON, floats that JSON cannot spell as BigQuery's names for them."""
-    if value is None:
-        return None
-    kind = column.kind
-    if kind == "json":
-        return value
-    if kind in ("bigint", "integer") and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if kind == "double" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-        if math.isnan(number):
-            return "NaN"
-        if math.isinf(number):
-            return "Infinity" if number > 0 else "-Infinity"
-        return number
-    if kind == "boolean" and isinstance(value, bool):
-        return value
-    if kind == "numeric" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = Decimal(str(value))
-    if isinstance(value, (datetime, date, Decimal)):
-        return text_value(value, kind, RATE_SCALE if column.name in RATES else SCALE)
-    return value if isinstance(value, str) else text_value(value, kind, SCALE)
-
-
-def _parameter(name: str | None, value: Any, kind: str | None = None) -> Any:
-    """A query parameter of ``value``, its type from ``kind`` (a column kind) or the value."""
-    if kind is None:
-        kind = next((k for t, k in _PARAMETER_KINDS if isinstance(value, t)), "text")
-    return bigquery.ScalarQueryParameter(name, LOADED[kind], value)

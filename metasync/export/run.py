@@ -40,18 +40,16 @@ import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
 
 from metasync.export import rebuild
 from metasync.export.currency import Converter, Gap, gaps
+from metasync.export.derived import basic_ad_tables, demographic_tables, windowed_ads
 from metasync.export.destinations import connect, parse, schema_for
 from metasync.export.fivetran import (
-    action_rows,
-    basic_ad_row,
-    demographics_rows,
     entity_row,
     is_basic_ad_row,
     number_id,
@@ -86,8 +84,6 @@ __all__ = ["ExportBusy", "ExportError", "ExportResult", "export_tenant"]
 
 log = logging.getLogger(__name__)
 
-DEMOGRAPHIC_REPORTS = ("country", "region")
-WINDOWS_REPORT = "actions_by_device"  # ad-level daily actions with every attribution window
 ENTITIES = (
     ("account", AdAccount),
     ("campaign", Campaign),
@@ -404,79 +400,16 @@ class _Exporter:
         self.basic_ads([d for d in docs if is_basic_ad_row(d)])
 
     def basic_ads(self, ads: list[dict[str, Any]]) -> None:
-        """``basic_ad`` and its action tables for ad-level daily rows (their windows from the
-        ``actions_by_device`` report of the same ads and days, where the tenant reads it)."""
-        if not ads:
-            return
-        ids = {d["entity_id"] for d in ads} | {str(d["adset_id"]) for d in ads if d.get("adset_id")}
-        names = {
-            o["meta_id"]: o.get("name")
-            for model in (Ad, AdSet)
-            for o in model._get_collection().find(
-                {"tenant_id": self.tenant, "meta_id": {"$in": sorted(ids)}},
-                {"meta_id": 1, "name": 1},
-            )
-        }
-        self.load("basic_ad", [basic_ad_row(d, names, self.converter, self.synced) for d in ads])
-        windows = self._windows(ads)
-        parents = [(d["entity_id"], _date(d["date"])) for d in ads]
-        for table, key in (
-            ("basic_ad_actions", "actions"),
-            ("basic_ad_action_values", "action_values"),
-        ):
-            rows = []
-            for d in ads:
-                rate = None
-                if key == "action_values" and self.converter is not None:
-                    rate = self.converter.rate(d.get("currency"), d["date"])
-                parent = {"ad_id": d["entity_id"], "date": _date(d["date"])}
-                extra = windows.get((d["entity_id"], d["date"]), {}).get(key, [])
-                rows += action_rows(table, parent, d.get(key) or [], self.synced, rate, extra)
+        """``basic_ad`` and its action tables for ad-level daily rows."""
+        for table, rows, parents in basic_ad_tables(self.tenant, ads, self.converter, self.synced):
             self.load(table, rows, parents)
-
-    def _report_day(self, report: str, account: str, span: str) -> list[dict[str, Any]]:
-        """The ad-level rows of one report, account and day (equalities only: each read
-        walks the (tenant, report, account, span) index)."""
-        where = {"tenant_id": self.tenant, "report": report, "account_id": account, "span": span}
-        return [d for d in ReportRow._get_collection().find(where) if d["level"] == "ad"]
-
-    def _windows(self, ads: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, list[Any]]]:
-        """The ``actions_by_device`` entries of the ads' days, summed over devices later."""
-        found: dict[tuple[str, str], dict[str, list[Any]]] = {}
-        wanted = {(d["entity_id"], d["date"]) for d in ads}
-        for account, day in sorted({(d["account_id"], d["date"]) for d in ads}):
-            for row in self._report_day(WINDOWS_REPORT, account, day):
-                key = (row["entity_id"], row["span"])
-                if key not in wanted:
-                    continue
-                slot = found.setdefault(key, {"actions": [], "action_values": []})
-                slot["actions"] += row.get("actions") or []
-                slot["action_values"] += row.get("action_values") or []
-        return found
 
     def reports(self, account: str, docs: list[dict[str, Any]]) -> None:
         rows = [own_row("metasync_report_rows", d, self.converter) for d in docs]
         self.load("metasync_report_rows", rows)
-        windowed = {(d["entity_id"], d["span"]) for d in docs if d["report"] == WINDOWS_REPORT}
-        if windowed:  # the window columns of these ads' days moved: their actions again
-            ads = [
-                d
-                for day in sorted({span for _, span in windowed})
-                for d in DailyInsight._get_collection().find(
-                    {"tenant_id": self.tenant, "account_id": account, "date": day, "level": "ad"}
-                )
-                if is_basic_ad_row(d) and (d["entity_id"], d["date"]) in windowed
-            ]
-            self.basic_ads(ads)
-        for report in DEMOGRAPHIC_REPORTS:
-            spans = {d["span"] for d in docs if d["report"] == report and d["level"] == "ad"}
-            group = [d for span in sorted(spans) for d in self._report_day(report, account, span)]
-            if not group:
-                continue
-            rows, actions, parents = demographics_rows(report, group, self.converter, self.synced)
-            self.load(f"demographics_{report}", rows)
-            self.load(f"demographics_{report}_actions", actions, parents)
-
-
-def _date(text: str) -> date:
-    return date.fromisoformat(text)
+        # the window columns of these ads' days moved: their actions again
+        self.basic_ads(windowed_ads(self.tenant, account, docs))
+        for table, rows, parents in demographic_tables(
+            self.tenant, account, docs, self.converter, self.synced
+        ):
+            self.load(table, rows, parents)
