@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ def _b64decode(text: str) -> bytes:
 class _Key:
     key_id: str
     aead: AESGCM
+    hash_key: bytes  # for keyed hashes (fingerprints), derived: never the AES key itself
 
 
 class TokenCipher:
@@ -89,7 +91,8 @@ class TokenCipher:
         raw = bytes.fromhex(key) if isinstance(key, str) else key
         if len(raw) != 32:
             raise CryptoError("an encryption key must be 32 bytes (64 hex characters)")
-        return _Key(key_id_for(raw), AESGCM(raw))
+        hash_key = hashlib.sha256(b"metasync-fingerprint:" + raw).digest()
+        return _Key(key_id_for(raw), AESGCM(raw), hash_key)
 
     @property
     def current_key_id(self) -> str:
@@ -134,6 +137,18 @@ class TokenCipher:
             ) from None
         return plaintext.decode("utf-8")
 
+    def fingerprint(self, text: str) -> str:
+        """A keyed, non-reversible hash of ``text`` (HMAC-SHA-256 under a key derived from the
+        current key; 64 hex characters): equal texts match, and without the key it reveals
+        nothing, not even to a dictionary of e-mail addresses."""
+        return _fingerprint(self._current.hash_key, text)
+
+    def fingerprints(self, text: str) -> list[str]:
+        """:meth:`fingerprint` under every configured key (current first), to find records
+        hashed before a key rotation."""
+        keys = [self._current, *(k for k in self._keys.values() if k is not self._current)]
+        return [_fingerprint(key.hash_key, text) for key in keys]
+
     def needs_rotation(self, envelope: str) -> bool:
         """True when ``envelope`` was not sealed with the current key."""
         return self.key_id_of(envelope) != self._current.key_id
@@ -141,6 +156,10 @@ class TokenCipher:
     def reencrypt(self, envelope: str, record_id: str) -> str:
         """Decrypt with whichever key sealed it and seal again with the current key."""
         return self.encrypt(self.decrypt(envelope, record_id), record_id)
+
+
+def _fingerprint(hash_key: bytes, text: str) -> str:
+    return hmac.new(hash_key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _split(envelope: str) -> tuple[str, str, str, str]:

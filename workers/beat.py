@@ -59,6 +59,14 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "refresh-account-health": {"task": "metasync.refresh_health", "schedule": _every(60)},
         "check-alerts": {"task": "metasync.check_alerts", "schedule": _every(5)},
         "purge-old-records": {"task": "metasync.purge_records", "schedule": _every(24 * 60)},
+        "lead-syncs": {  # each connection's lead forms and new leads (metasync.leads)
+            "task": "metasync.schedule_lead_syncs",
+            "schedule": _every(settings.LEAD_SYNC_INTERVAL_MINUTES),
+        },
+        "erase-expired-leads": {  # leads past LEAD_RETENTION_DAYS
+            "task": "metasync.erase_expired_leads",
+            "schedule": _every(24 * 60),
+        },
         "recover-stalled-runs": {
             "task": "metasync.recover_runs",
             "schedule": _every(settings.RUN_RECOVERY_INTERVAL_SECONDS / 60),

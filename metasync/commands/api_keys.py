@@ -16,7 +16,11 @@ api_keys_app = typer.Typer(help="A tenant's keys for the REST API.", no_args_is_
 Tenant = Annotated[str, typer.Option("--tenant", help="The tenant the key reads for.")]
 Scope = Annotated[
     list[str] | None,
-    typer.Option("--scope", help="What else the key may do: sync, optimize, propose (repeatable)."),
+    typer.Option(
+        "--scope",
+        help="What else the key may do: sync, optimize, propose, leads (list Lead Ads leads), "
+        "lead_answers (with leads: see their answers) (repeatable).",
+    ),
 ]
 
 

@@ -22,6 +22,10 @@
 - **Rows the mirror removed** (:mod:`metasync.models.deletions`) are read the same way, after
   the account's rows, and deleted from the warehouse by key in the batch that carries their
   mark (:mod:`metasync.export.removed`); a row written again after its removal stays.
+- **Lead Ads** (:mod:`metasync.export.leads`): forms are read whole; leads are read by write
+  number per page's stream (its own numbering, like an account's) with their answers opened
+  here, and the leads erased since (``export_deletions``, source ``leads``) are deleted with
+  their answers, whatever the mirror holds.
 - **Rows set aside** (a value the destination cannot hold, :mod:`metasync.export.values`) are
   named on the run. One behind the mark is sent again when the mirror has it right: a sync
   that writes it again gives it a new number, and objects are read whole every time; a row
@@ -45,6 +49,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from metasync.crypto import TokenCipher
 from metasync.export import rebuild
 from metasync.export.currency import Converter, Gap, gaps
 from metasync.export.derived import basic_ad_tables, demographic_tables, windowed_ads
@@ -54,6 +59,15 @@ from metasync.export.fivetran import (
     is_basic_ad_row,
     number_id,
     url_tag_rows,
+)
+from metasync.export.leads import (
+    LEAD_SOURCES,
+    answers_cipher,
+    erased_lead_keys,
+    field_data_rows,
+    lead_form_row,
+    lead_parents,
+    lead_row,
 )
 from metasync.export.lease import ExportBusy, ExportError, Lease
 from metasync.export.ordered import distrust, next_batch
@@ -78,6 +92,7 @@ from metasync.models import (
     utcnow,
 )
 from metasync.models.deletions import ExportDeletion
+from metasync.models.leads import ANSWERS_SOURCE, LeadForm, lead_answers, lead_streams
 from metasync.models.numbering import Position, number_unnumbered, position, server_time
 
 __all__ = ["ExportBusy", "ExportError", "ExportResult", "export_tenant"]
@@ -243,6 +258,7 @@ class _Exporter:
         self.failures: list[str] = []
         self.fresh = False  # the rows being loaded are most likely new (see Warehouse.load)
         self.currency: dict[str, str | None] = {}
+        self.cipher: TokenCipher | None = None  # opens leads' answers, made at the first lead
 
     def run(self) -> None:
         """Every part in turn; a part that fails is rolled back and named, and the others go
@@ -258,6 +274,11 @@ class _Exporter:
             for source, model in NUMBERED:
                 part = f"account {account.account_id} {source} rows"
                 self.isolated(part, self.incremental, account.account_id, source, model, marks, now)
+        self.isolated("lead forms", self.lead_forms)
+        for stream in lead_streams(self.tenant):  # a page's leads and erasures (export.leads)
+            for source, model in LEAD_SOURCES:
+                part = f"lead stream {stream} {source}"
+                self.isolated(part, self.incremental, stream, source, model, marks, now)
         self.fresh = first
         for table, model in WHOLE:
             self.isolated(table, self.whole, table, model)
@@ -347,7 +368,9 @@ class _Exporter:
             self.result.read[source] += len(docs)
             if source == "deleted":
                 self.deletions(account, docs)
-            else:
+            elif source == "leads":
+                self.leads(docs)
+            else:  # daily rows or report rows
                 self._prepare(docs)
                 if source == "daily":
                     self.daily(docs)
@@ -377,8 +400,19 @@ class _Exporter:
         return None
 
     def deletions(self, account: str, docs: list[dict[str, Any]]) -> None:
-        """Delete the keys of rows the mirror removed (:mod:`metasync.export.removed`)."""
-        for table, keys in gone_keys(self.tenant, account, docs).items():
+        """Delete the keys of rows the mirror removed (:mod:`metasync.export.removed`), and the
+        leads erased with their answers (:mod:`metasync.export.leads`)."""
+        erased = erased_lead_keys(docs)
+        if erased:
+            self.load("lead_field_data", [], erased)  # every answer of these leads
+            self._delete("lead", erased)
+        rows = [d for d in docs if d["source"] != ANSWERS_SOURCE]
+        if rows:
+            for table, keys in gone_keys(self.tenant, account, rows).items():
+                self._delete(table, keys)
+
+    def _delete(self, table: str, keys: list[tuple[Any, ...]]) -> None:
+        if keys:
             removed = self.warehouse.delete_keys(TABLES[table], keys)
             self.result.deleted[table] += removed
             self.result.rows[table] += removed  # on the run: rows added, changed or removed
@@ -413,3 +447,22 @@ class _Exporter:
             self.tenant, account, docs, self.converter, self.synced
         ):
             self.load(table, rows, parents)
+
+    # -- Lead Ads (metasync.export.leads) ----------------------------------------------------
+    def lead_forms(self) -> None:
+        for docs in self._pages(LeadForm, {"tenant_id": self.tenant}):
+            self.result.read["lead_forms"] += len(docs)
+            self.load("lead_form", [lead_form_row(d, self.synced) for d in docs])
+            self.commit()
+
+    def leads(self, docs: list[dict[str, Any]]) -> None:
+        """The leads of a batch and their answers, opened here (never logged: a lead that
+        cannot be opened fails its stream's part, named by its id only)."""
+        if self.cipher is None:
+            self.cipher = answers_cipher()
+        cipher = self.cipher
+        self.load("lead", [lead_row(d, self.synced) for d in docs])
+        answers = [
+            row for d in docs for row in field_data_rows(d, lead_answers(d, cipher), self.synced)
+        ]
+        self.load("lead_field_data", answers, lead_parents(d["lead_id"] for d in docs))

@@ -159,6 +159,29 @@ def _demographics(place: str) -> tuple[Table, Table]:
 DEMOGRAPHICS_COUNTRY, DEMOGRAPHICS_COUNTRY_ACTIONS = _demographics("country")
 DEMOGRAPHICS_REGION, DEMOGRAPHICS_REGION_ACTIONS = _demographics("region")
 
+# Lead Ads (metasync.export.leads says where the names come from): a page's lead forms, each
+# lead with the ad, ad set, campaign and ad account it came from, and its answers, one row per
+# question (a re-read lead's answers are replaced as a set; an erased lead's are deleted)
+LEAD_FORM = Table(
+    "lead_form",
+    _columns(f"""id bigint, page_id bigint, name text, status text, locale text,
+    created_time timestamp, questions json, {SYNCED}"""),
+    key=("id",),
+)
+LEAD = Table(
+    "lead",
+    _columns(f"""id bigint, form_id bigint, page_id bigint, ad_id bigint, adset_id bigint,
+    campaign_id bigint, account_id bigint, created_time timestamp, is_organic boolean,
+    platform text, {SYNCED}"""),
+    key=("id",),
+)
+LEAD_FIELD_DATA = Table(
+    "lead_field_data",
+    _columns(f"lead_id bigint, name text, index integer, value json, {SYNCED}"),
+    key=("lead_id", "name"),
+    parent=("lead_id",),
+)
+
 FIVETRAN_TABLES = (
     ACCOUNT_HISTORY,
     CAMPAIGN_HISTORY,
@@ -173,6 +196,9 @@ FIVETRAN_TABLES = (
     DEMOGRAPHICS_COUNTRY_ACTIONS,
     DEMOGRAPHICS_REGION,
     DEMOGRAPHICS_REGION_ACTIONS,
+    LEAD_FORM,
+    LEAD,
+    LEAD_FIELD_DATA,
 )
 
 # metasync's own: every report's rows, the daily rows of every level, and what the optimizer
@@ -189,11 +215,17 @@ REPORT_ROWS = Table(
     action_values json, metrics json, fetched_at timestamp"""),
     key=("report", "account_id", "level", "entity_id", "span", "breakdown_key", "attribution_key"),
 )
+# Meta's video metrics of a daily row, each the sum of its list's values (plays, ThruPlays and
+# plays reaching a share of the video; the average time watched in seconds per play)
+_VIDEO = """video_play_actions bigint, video_thruplay_watched_actions bigint,
+    video_p25_watched_actions bigint, video_p50_watched_actions bigint,
+    video_p75_watched_actions bigint, video_p95_watched_actions bigint,
+    video_p100_watched_actions bigint, video_avg_time_watched_actions double"""
 DAILY_INSIGHTS = Table(
     "metasync_daily_insights",
     _columns(f"""account_id text, level text, entity_id text, date date, campaign_id text,
     adset_id text, ad_id text, {_METRICS}, actions json, action_values json,
-    fetched_at timestamp"""),
+    fetched_at timestamp, {_VIDEO}"""),
     key=("account_id", "level", "entity_id", "date"),
 )
 ACTIVITIES = Table(

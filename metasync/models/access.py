@@ -17,10 +17,11 @@ __all__ = ["SCOPES", "ApiKey", "OperatorAction"]
 
 # What a key may do: ``read`` the mirror, ask for a ``sync``, ``optimize`` (decide
 # recommendations), ``propose`` (store proposals for a person to decide, through the MCP
-# server; never approve them). A key made without scopes reads only; one stored before scopes
-# existed has none recorded and also reads only (the stricter reading: widen it with
-# ``api-keys scope``).
-SCOPES = ("read", "sync", "optimize", "propose")
+# server; never approve them), list Lead Ads ``leads`` (where each came from, no answers) and
+# read their answers, ``lead_answers`` (personal data: a key needs both to see them). A key
+# made without scopes reads only; one stored before scopes existed has none recorded and also
+# reads only (the stricter reading: widen it with ``api-keys scope``).
+SCOPES = ("read", "sync", "optimize", "propose", "leads", "lead_answers")
 
 
 class ApiKey(Document):  # type: ignore[misc]

@@ -41,6 +41,8 @@ __all__ = ["SOURCES", "ExportDeletion", "record_removed"]
 SOURCES: dict[str, tuple[str, ...]] = {
     "daily": ("level", "entity_id", "date"),
     "reports": ("report", "level", "entity_id", "span", "breakdown_key", "attribution_key"),
+    # an erased lead (metasync.models.leads): account_id is its page's stream, "page:<id>"
+    "leads": ("lead_id",),
 }
 
 

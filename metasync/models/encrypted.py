@@ -27,6 +27,7 @@ from metasync.crypto import CryptoError, TokenCipher
 from metasync.models.base import utcnow
 from metasync.models.connection import MetaConnection, token_binding
 from metasync.models.exports import ExportTarget, destination_binding
+from metasync.models.leads import Lead, LeadPage
 
 __all__ = ["ENCRYPTED_KINDS", "EncryptedKind", "KindRotation", "rotate_all", "rotate_kind"]
 
@@ -64,6 +65,21 @@ ENCRYPTED_KINDS: tuple[EncryptedKind, ...] = (
         field="url_envelope",
         binding=lambda stored: destination_binding(stored["tenant_id"]),
         reads=("tenant_id",),
+    ),
+    EncryptedKind(
+        name="page tokens",
+        document=LeadPage,
+        field="token_envelope",
+        binding=lambda stored: str(stored["_id"]),
+        key_id_field="token_key_id",
+    ),
+    EncryptedKind(
+        name="lead answers",
+        document=Lead,
+        field="answers_envelope",
+        binding=lambda stored: str(stored["lead_id"]),
+        reads=("lead_id",),
+        key_id_field="answers_key_id",
     ),
 )
 

@@ -110,7 +110,7 @@ ATTEMPTS = 3  # pages written again under a new number before giving up (each to
 # errors that prove the server finished with a write (it answered): its number may be released
 ANSWERED: tuple[type[BaseException], ...] = (BulkWriteError, WriteError)
 # the collections whose rows carry a write number: a new numbering starts above all of them
-NUMBERED_COLLECTIONS = ("daily_insights", "report_rows", "export_deletions")
+NUMBERED_COLLECTIONS = ("daily_insights", "report_rows", "export_deletions", "leads")
 
 T = TypeVar("T")
 

@@ -1,4 +1,8 @@
-"""Parsing Meta's ad-account notifications into one :class:`Change` per change of each entry."""
+"""Parsing Meta's ad-account notifications into one :class:`Change` per change of each entry.
+
+A Page's notifications (object ``page``) are parsed the same way: their entry id, in
+``Change.account_id``, is then the page's id, and the one field acted on is ``leadgen``
+(:mod:`metasync.leads.webhook`)."""
 
 from __future__ import annotations
 
@@ -16,9 +20,10 @@ KNOWN_FIELDS = frozenset(
         "ad_recommendations",
         "creative_fatigue",
         "product_set_issue",
+        "leadgen",  # a Page's (object "page"): a new lead, fetched and stored (metasync.leads)
     }
 )
-REFETCH_FIELDS = frozenset({"with_issues_ad_objects", "in_process_ad_objects"})
+REFETCH_FIELDS = frozenset({"with_issues_ad_objects", "in_process_ad_objects", "leadgen"})
 
 
 class PayloadError(ValueError):
@@ -61,8 +66,8 @@ def parse_notification(body: bytes) -> list[Change]:
         raise PayloadError("the body is not JSON") from None
     if not isinstance(data, dict):
         raise PayloadError("the body must be a JSON object")
-    if data.get("object") != "ad_account":
-        raise PayloadError("object must be 'ad_account'")
+    if data.get("object") not in ("ad_account", "page"):
+        raise PayloadError("object must be 'ad_account' or 'page'")
     entries = data.get("entry")
     if not isinstance(entries, list):
         raise PayloadError("entry must be a list")
@@ -72,7 +77,7 @@ def parse_notification(body: bytes) -> list[Change]:
             raise PayloadError("each entry must be an object with a list of changes")
         account = str(entry.get("id") or "").removeprefix("act_")
         if not account.isdigit():
-            raise PayloadError("each entry needs the numeric id of its ad account")
+            raise PayloadError("each entry needs the numeric id of its ad account or page")
         try:
             when = int(entry.get("time") or 0)
         except (TypeError, ValueError):

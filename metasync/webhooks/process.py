@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from metasync.graph import TokenError
+from metasync.leads.webhook import LEADGEN, process_leadgen
 from metasync.models import (
     AdAccount,
     AdCreative,
@@ -56,6 +57,8 @@ def process_change(ctx: SyncContext, change: Change, key: str) -> str:
 
     Meta errors other than tokens propagate (typed) so the task can retry or record them.
     """
+    if change.field == LEADGEN:  # a Page's new lead: its id only, fetched with the page token
+        return process_leadgen(ctx, change, key)
     if change.field not in REFETCH_FIELDS:
         log.info("ignoring webhook field %s for account %s", change.field, change.account_id)
         return _record(key, WebhookStatus.IGNORED, f"field {change.field} is not acted on")

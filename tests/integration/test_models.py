@@ -196,8 +196,9 @@ def test_rotation_re_encrypts_stored_tokens_and_reports_failures() -> None:
     stranger.save()
 
     rotating = TokenCipher(new_key, [old_key])
-    report, destinations = rotate_all(rotating)
+    report, destinations, *others = rotate_all(rotating)
     assert report.kind == "connection tokens" and destinations.kind == "export destinations"
+    assert [kind.kind for kind in others] == ["page tokens", "lead answers"]
     assert (report.rotated, report.current) == (3, 0)
     assert [record for record, _ in report.unreadable] == [str(stranger.pk)]
     assert TOKEN not in report.unreadable[0][1]

@@ -16,6 +16,8 @@ from metasync.models import (
     AdSet,
     Campaign,
     DailyInsight,
+    Lead,
+    LeadForm,
     MetaConnection,
     Recommendation,
     ReportRow,
@@ -38,6 +40,7 @@ class TenantMirror:
     ad_id: str
     recommendation_id: str
     request_id: str
+    lead_id: str = ""
 
 
 def build_tenant(tenant: str, number: int, days: int = 5) -> TenantMirror:
@@ -88,8 +91,36 @@ def build_tenant(tenant: str, number: int, days: int = 5) -> TenantMirror:
     request_id = f"request-{number}"
     SyncRun(connection_id=str(connection.pk), tenant_id=tenant, kind="entities",
             status="succeeded", request_id=request_id, entities={"ads": 1}).save()  # fmt: skip
+    lead_id = _lead(tenant, number, str(connection.pk), ids)
     refresh_health(tenant)  # as the run that wrote this mirror would have on closing
     return TenantMirror(
         tenant, str(connection.pk), account, ids["campaign"], ids["adset"], ids["ad"],
-        str(rec.pk), request_id,
+        str(rec.pk), request_id, lead_id,
     )  # fmt: skip
+
+
+def _lead(tenant: str, number: int, connection_id: str, ids: dict[str, str]) -> str:
+    """A lead form of the tenant's page and one lead of its ad (no answers stored: the lead
+    tests seal their own); returns the lead's id."""
+    page, form, lead_id = f"55{number}", f"77{number}", f"99{number}"
+    LeadForm(
+        tenant_id=tenant,
+        connection_id=connection_id,
+        page_id=page,
+        form_id=form,
+        name="Quote",
+        status="ACTIVE",
+    ).save()
+    Lead(
+        tenant_id=tenant,
+        connection_id=connection_id,
+        page_id=page,
+        form_id=form,
+        lead_id=lead_id,
+        ad_id=ids["ad"],
+        adset_id=ids["adset"],
+        campaign_id=ids["campaign"],
+        created_time=utcnow(),
+        account_id=f"page:{page}",
+    ).save()
+    return lead_id

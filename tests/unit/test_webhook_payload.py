@@ -75,7 +75,7 @@ def test_every_change_of_every_entry() -> None:
     [
         (b"not json", "not JSON"),
         (b"[]", "JSON object"),
-        (b'{"object": "page", "entry": []}', "ad_account"),
+        (b'{"object": "user", "entry": []}', "ad_account"),
         (b'{"object": "ad_account", "entry": {}}', "entry must be a list"),
         (b'{"object": "ad_account", "entry": [{"id": "x", "changes": []}]}', "numeric id"),
         (b'{"object": "ad_account", "entry": [{"id": "1"}]}', "list of changes"),

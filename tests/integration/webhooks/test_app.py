@@ -214,7 +214,7 @@ def test_openapi_schema_holds_under_schemathesis(web_env: dict[str, str], tmp_pa
     """schemathesis against the running ``metasync web``: no 5xx, answers match the schema;
     the REST API is called with a tenant's key over that tenant's mirror."""
     build_tenant("acme", 1)
-    _, key = create_key("acme", scopes=("sync", "optimize"))
+    _, key = create_key("acme", scopes=("sync", "optimize", "leads", "lead_answers"))
     unmetered = {"API_BURST": "100000", "API_REQUESTS_PER_MINUTE": "100000"}
     web = start_web({**web_env, **unmetered}, tmp_path / "web.log")
     try:
