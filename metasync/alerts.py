@@ -3,10 +3,13 @@ of ``deploy/prometheus/alerts.yml`` checked every few minutes (beat), each new p
 once and each cleared problem once, to a Slack-compatible webhook and/or by email.
 
 - **Conditions**: an account lagging, expiring or failing (its health record); throttled for
-  more than :data:`THROTTLED_LONG` ahead; report jobs of a tenant failed in the last hour;
-  webhook changes failed in the last hour; a tenant's optimizer failing to evaluate its rules;
-  a write of the optimizer that Meta refused for good to take back (``restore_refused``: it
-  holds until an undo restores it).
+  more than :data:`THROTTLED_LONG` ahead; a connection whose calls Meta upgraded from an expired
+  API version (``X-Ad-Api-Version-Warning`` within a day); report jobs of a tenant failed in
+  the last hour; webhook changes failed in the last hour; a tenant's optimizer failing to
+  evaluate its rules; a write of the optimizer that Meta refused for good to take back
+  (``restore_refused``: it holds until an undo restores it).
+- **Said with why and what to do**: an account's flag comes with its reason and the fix
+  (:func:`metasync.health.reasons.flag_reason`), as the console's open alerts show them.
 - **Once**: each problem is an :class:`~metasync.models.AlertState` keyed by condition and
   subject. A check announces the problems not yet announced and the ones that cleared, in one
   message per channel (at most :data:`MAX_LINES` lines, then a count), so a fleet-wide outage
@@ -31,10 +34,13 @@ import redis
 
 from metasync.alert_channels import MAX_LINES, deliver
 from metasync.config import Settings
+from metasync.graph.version_warning import VERSION_WARNING_WINDOW
 from metasync.health.pages import every_health
+from metasync.health.reasons import flag_reason
 from metasync.keys import RedisKeys
 from metasync.models import (
     AlertState,
+    MetaConnection,
     OptimizerSettings,
     Recommendation,
     ReportRun,
@@ -58,7 +64,10 @@ def current_problems(client: redis.Redis | None, keys: RedisKeys, now: datetime)
     for h in every_health(client, keys, now=now):
         subject = f"ad account {h.account_id} ({h.name or 'unnamed'}) of tenant {h.tenant_id}"
         for flag in h.flags:
-            found[f"{flag}:{h.connection_id}:{h.account_id}"] = f"{subject} is {flag}"
+            why, what = flag_reason(flag, h)
+            found[f"{flag}:{h.connection_id}:{h.account_id}"] = (
+                f"{subject} is {flag}: {why}. To do: {what}"
+            )
         if h.throttled_until is not None and h.throttled_until - now > THROTTLED_LONG:
             found[f"throttled:{h.account_id}"] = (
                 f"{subject} is throttled until {h.throttled_until:%Y-%m-%d %H:%M} UTC"
@@ -67,6 +76,14 @@ def current_problems(client: redis.Redis | None, keys: RedisKeys, now: datetime)
         "tenant_id"
     ):
         found[f"report-jobs:{tenant}"] = f"report jobs of tenant {tenant} failed in the last hour"
+    for connection in MetaConnection.objects(
+        api_version_warning_at__gte=now - VERSION_WARNING_WINDOW
+    ).only("tenant_id", "api_version_warning"):
+        found[f"api-version:{connection.pk}"] = (
+            f"Meta upgraded calls of connection {connection.pk} of tenant {connection.tenant_id} "
+            f"from an expired API version ({connection.api_version_warning}); set "
+            "META_API_VERSION to a live version"
+        )
     if WebhookEvent.objects(status="failed", received_at__gte=now - RECENT).first() is not None:
         found["webhooks"] = "webhook changes failed in the last hour"
     for settings in OptimizerSettings.objects(evaluation_error__ne=None).only(

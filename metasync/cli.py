@@ -22,6 +22,7 @@ from metasync.commands.export import export_app
 from metasync.commands.flower import flower
 from metasync.commands.help_text import tidy
 from metasync.commands.keys import keys_app
+from metasync.commands.leads import leads_app
 from metasync.commands.mcp import mcp
 from metasync.commands.objects import conversions_app, history
 from metasync.commands.optimize import recommendations_app, rules_app
@@ -53,6 +54,7 @@ app.add_typer(recommendations_app, name="recommendations")
 app.add_typer(api_keys_app, name="api-keys")
 app.add_typer(console_app, name="console")
 app.add_typer(export_app, name="export")
+app.add_typer(leads_app, name="leads")
 app.command("history")(history)
 app.command("verify")(verify)
 register_sync_commands(app)
@@ -153,6 +155,10 @@ def sandbox_serve(
     adsets_per_campaign: Annotated[int, typer.Option(min=0)] = 2,
     ads_per_adset: Annotated[int, typer.Option(min=0)] = 3,
     days: Annotated[int, typer.Option(min=1, help="Days of insights before today.")] = 30,
+    lead_forms_per_page: Annotated[
+        int, typer.Option(min=0, help="Lead forms on each user's Page (0: no Lead Ads).")
+    ] = 0,
+    leads_per_form: Annotated[int, typer.Option(min=0, help="Leads each form has.")] = 40,
     app_id: Annotated[str, typer.Option(help="App id the sandbox answers for.")] = (
         "100000000000001"
     ),
@@ -202,6 +208,13 @@ def sandbox_serve(
             "batches (Meta's v27 launch post)."
         ),
     ] = "2026-12-01",
+    auto_upgrade_versions: Annotated[
+        bool,
+        typer.Option(
+            help="The app's 'Ads API Version Settings': serve a call to an expired version with "
+            "the next live one and an X-Ad-Api-Version-Warning header instead of (#2635)."
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="Do not print the connection details.")] = False,
 ) -> None:
     """Serve a deterministic synthetic Graph API (tokens, accounts, insights; all fake)."""
@@ -219,7 +232,14 @@ def sandbox_serve(
         typer.echo(f"invalid --faults, --budgets or --app-created: {exc}", err=True)
         raise typer.Exit(2) from None
     size = WorldSize(
-        users, accounts_per_user, campaigns_per_account, adsets_per_campaign, ads_per_adset, days
+        users,
+        accounts_per_user,
+        campaigns_per_account,
+        adsets_per_campaign,
+        ads_per_adset,
+        days,
+        lead_forms_per_page=lead_forms_per_page,
+        leads_per_form=leads_per_form,
     )
     served = tuple(v.strip() for v in api_versions.split(",") if v.strip())
     config = SandboxConfig(
@@ -228,6 +248,7 @@ def sandbox_serve(
         api_versions=served,
         require_appsecret_proof=require_appsecret_proof,
         app_created=created,
+        auto_upgrade_versions=auto_upgrade_versions,
     )
     state = build_state(seed=seed, size=size, config=config, faults=profile, budgets=limits)
     serve(state, host, port, quiet=quiet)

@@ -112,6 +112,8 @@ class Settings(BaseModel):
     META_APP_SECRET: SecretStr
     META_APP_VERIFY_TOKEN: SecretStr | None = None
     META_GRAPH_URL: HttpURL = "https://graph.facebook.com"
+    # Meta's Feature Settings API lives on its own host (+ /<META_API_VERSION>/marketing-api)
+    META_ADS_API_URL: HttpURL = "https://ads-api.facebook.com"
     META_SYNC_INTERVAL_MINUTES: int = Field(240, ge=1, le=10080)
     PERFORMANCE_SYNC_INTERVAL_MINUTES: int = Field(60, ge=1, le=10080)
     MONGODB_URI: MongoURI = Field(repr=False)  # may carry a password
@@ -157,6 +159,10 @@ class Settings(BaseModel):
     WAREHOUSE_SECRETS_DIR: str = "/run/secrets/metasync"
     FX_RATES_URL: str = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-hist.zip"
     RUN_RETENTION_DAYS: int = Field(90, ge=1, le=3650)
+    # Lead Ads (metasync.leads): a lead (its answers are personal data) is erased this many days
+    # after Meta's created_time; forms and leads are read again every LEAD_SYNC_INTERVAL_MINUTES
+    LEAD_RETENTION_DAYS: int = Field(365, ge=1, le=3650)
+    LEAD_SYNC_INTERVAL_MINUTES: int = Field(60, ge=1, le=10080)
     CONSOLE_USERS: SecretStr | None = None  # hashes only, still kept out of reprs and logs
     METRICS_PUBLIC: bool = False
     METRICS_TOKEN: SecretStr | None = Field(None, min_length=16)
@@ -331,6 +337,12 @@ class Settings(BaseModel):
     def graph_base_url(self) -> str:
         """Base URL including the API version, without a trailing slash."""
         return f"{self.META_GRAPH_URL.rstrip('/')}/{self.META_API_VERSION}"
+
+    @property
+    def ads_api_base_url(self) -> str:
+        """The Feature Settings API's base URL: its own host, the Graph API's version, then
+        ``/marketing-api`` (Meta's page "Feature Settings API"); no trailing slash."""
+        return f"{self.META_ADS_API_URL.rstrip('/')}/{self.META_API_VERSION}/marketing-api"
 
     @property
     def celery_broker_url(self) -> str:

@@ -15,6 +15,8 @@ EXPECTS: dict[str, str] = {
     "META_APP_SECRET": "your Meta app's secret (a non-empty string)",
     "META_APP_VERIFY_TOKEN": "the webhook verify token you chose (a non-empty string)",
     "META_GRAPH_URL": "the Graph API base URL, https://graph.facebook.com or the sandbox's",
+    "META_ADS_API_URL": "the Feature Settings API's host, https://ads-api.facebook.com or the "
+    "sandbox's /ads-api",
     "META_SYNC_INTERVAL_MINUTES": "a whole number of minutes from 1 to 10080",
     "PERFORMANCE_SYNC_INTERVAL_MINUTES": "a whole number of minutes from 1 to 10080",
     "MONGODB_URI": "a MongoDB URI (mongodb://host:port/database)",
@@ -61,6 +63,8 @@ EXPECTS: dict[str, str] = {
     "RUN_STALL_SECONDS": "seconds a running sync may make no progress, past any wait it asked "
     "for, before its unfinished subtasks are queued again (5-86400)",
     "RUN_RETENTION_DAYS": "days sync runs, report jobs and webhook events are kept (1-3650)",
+    "LEAD_RETENTION_DAYS": "days a lead and its answers are kept after Meta received it (1-3650)",
+    "LEAD_SYNC_INTERVAL_MINUTES": "minutes between reads of each connection's lead forms (1-10080)",
     "OPTIMIZER_LEASE_SECONDS": "seconds a lease on writing a recommendation lasts (5-86400)",
     "EXPORT_BATCH_ROWS": "mirror documents per warehouse transaction (100-100000)",
     "EXPORT_LEASE_SECONDS": "seconds one export holds its tenant's destination (5-86400)",

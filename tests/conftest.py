@@ -136,6 +136,7 @@ def sync_env(
     return {
         **env,
         "META_GRAPH_URL": world.url,
+        "META_ADS_API_URL": world.info["ads_api_url"],
         "META_APP_ID": world.info["app_id"],
         "META_APP_SECRET": world.info["app_secret"],
         "MONGODB_URI": f"{base}/{mongo}",

@@ -14,7 +14,7 @@ Labels are ids (tenant, connection, ad account), never names or tokens.
 from __future__ import annotations
 
 import hmac
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from typing import Any
@@ -29,11 +29,14 @@ from metasync.api.keys import digest
 from metasync.budgets import ADS_INSIGHTS, ADS_MANAGEMENT
 from metasync.config import Settings
 from metasync.graph.errors import BUSINESS_USE_CASES, DEFAULT_RATE_LIMIT_WAIT
+from metasync.graph.version_warning import VERSION_WARNING_WINDOW
 from metasync.health.pages import SCAN_BATCH, every_health
 from metasync.keys import RedisKeys
 from metasync.models import (
+    AccountFeatures,
     ExportRun,
     ExportTarget,
+    MetaConnection,
     OptimizerSettings,
     Recommendation,
     ReportAccess,
@@ -43,6 +46,7 @@ from metasync.models import (
     WebhookEvent,
     utcnow,
 )
+from metasync.models.leads import LeadPage
 
 __all__ = ["THROTTLING_CODES", "MirrorCollector", "add_metrics_route"]
 
@@ -50,6 +54,10 @@ THROTTLING_CODES = frozenset({*DEFAULT_RATE_LIMIT_WAIT, *BUSINESS_USE_CASES})
 WINDOW = timedelta(hours=24)
 USE_CASES = (ADS_MANAGEMENT, ADS_INSIGHTS)
 ACCOUNT = ["tenant", "connection", "account"]
+# what /metrics reads of each run of the last 24 hours: which run and how it ended, its figures
+RUN_IDENTITY = ("tenant_id", "connection_id", "kind", "status", "finished_at")
+RUN_FIGURES = ("rows", "api_calls", "errors.code")
+RUN_FIELDS = (*RUN_IDENTITY, *RUN_FIGURES)
 
 
 def _gauge(name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
@@ -66,6 +74,8 @@ class MirrorCollector(Collector):
         yield from self._accounts()
         yield from self._runs()
         yield from self._jobs_and_webhooks()
+        yield from self._version_warnings()
+        yield self._lead_pages()
 
     def _accounts(self) -> Iterator[Metric]:
         now = utcnow()
@@ -92,8 +102,11 @@ class MirrorCollector(Collector):
             "seconds until the token's data access ends",
             ["tenant", "connection"],
         )
-        calls = _gauge("metasync_graph_calls_hour", "calls in the governor's rolling hour",
-                       [*ACCOUNT, "use_case"])  # fmt: skip
+        calls = _gauge(
+            "metasync_graph_calls_hour",
+            "calls in the governor's rolling hour",
+            [*ACCOUNT, "use_case"],
+        )
         seen_connections: set[str] = set()
         found = every_health(self.client, self.keys, now=now)
         reads = self.client.pipeline(transaction=False)  # every account's hour in one round trip
@@ -121,10 +134,28 @@ class MirrorCollector(Collector):
                 access.add_metric(pair, (health.data_access_expires_at - now).total_seconds())
         yield from (lag, flagged, throttled, token, access, calls)
 
+    def _version_warnings(self) -> Iterator[Metric]:
+        """1 per connection whose calls carried Meta's ``X-Ad-Api-Version-Warning`` within
+        :data:`VERSION_WARNING_WINDOW` (one query on the connections)."""
+        warned = _gauge(
+            "metasync_api_version_warning",
+            "1 when Meta upgraded the connection's calls from an expired API version lately",
+            ["tenant", "connection", "served_version"],
+        )
+        since = utcnow() - VERSION_WARNING_WINDOW
+        for connection in MetaConnection.objects(api_version_warning_at__gte=since).only(
+            "tenant_id", "api_version_served"
+        ):
+            labels = [connection.tenant_id, str(connection.pk)]
+            warned.add_metric([*labels, connection.api_version_served or "unknown"], 1)
+        yield warned
+
     def _runs(self) -> Iterator[Metric]:
-        last = _gauge("metasync_last_run_success",
-                      "1 when the connection's newest finished run of a kind succeeded",
-                      ["tenant", "connection", "kind"])  # fmt: skip
+        last = _gauge(
+            "metasync_last_run_success",
+            "1 when the connection's newest finished run of a kind succeeded",
+            ["tenant", "connection", "kind"],
+        )
         finished = _gauge(
             "metasync_last_run_finished_timestamp_seconds",
             "when that run finished (unix seconds)",
@@ -138,19 +169,20 @@ class MirrorCollector(Collector):
         api_calls = _gauge(
             "metasync_api_calls_24h", "Graph API calls of the last 24 hours' runs", ["tenant"]
         )
-        throttling = _gauge("metasync_throttling_errors_24h",
-                            "throttling errors (codes 4, 17, 32, 613, 80000-80014) in 24 hours",
-                            ["tenant"])  # fmt: skip
+        throttling = _gauge(
+            "metasync_throttling_errors_24h",
+            "throttling errors (codes 4, 17, 32, 613, 80000-80014) in 24 hours",
+            ["tenant"],
+        )
         newest: dict[tuple[str, str, str], dict[str, Any]] = {}
         row_totals: dict[tuple[str, str], int] = defaultdict(int)
         call_totals: dict[str, int] = defaultdict(int)
         throttle_totals: dict[str, int] = defaultdict(int)
-        fields = ("tenant_id", "connection_id", "kind", "status", "finished_at", "rows",
-                  "api_calls", "errors.code")  # fmt: skip
         recent = SyncRun._get_collection().find(  # raw documents: no model per run
-            {"started_at": {"$gte": utcnow() - WINDOW}}, dict.fromkeys(fields, 1),
+            {"started_at": {"$gte": utcnow() - WINDOW}},
+            dict.fromkeys(RUN_FIELDS, 1),
             batch_size=SCAN_BATCH,
-        )  # fmt: skip
+        )
         for run in recent:
             tenant = run["tenant_id"]
             for level, count in (run.get("rows") or {}).items():
@@ -215,8 +247,38 @@ class MirrorCollector(Collector):
         ]
         for row in ReportAccess.objects.aggregate(pipeline):
             withheld.add_metric([row["_id"]["t"], row["_id"]["r"]], row["n"])
-        yield from (jobs, events, failing, refused, withheld)
+        yield from (jobs, events, failing, refused, withheld, self._features())
         yield from self._exports()
+
+    def _lead_pages(self) -> Metric:
+        """Pages leads are read from, per tenant and lead access (``not_granted``: Meta
+        refuses ``leads_retrieval`` or ``pages_manage_ads``); ids and counts only."""
+        gauge = _gauge(
+            "metasync_lead_pages",
+            "Facebook Pages per lead access (granted, not_granted, not_managed)",
+            ["tenant", "access"],
+        )
+        pipeline = [{"$group": {"_id": {"t": "$tenant_id", "a": "$access"}, "n": {"$sum": 1}}}]
+        for row in LeadPage.objects.aggregate(pipeline):
+            gauge.add_metric([row["_id"]["t"], str(row["_id"]["a"])], row["n"])
+        return gauge
+
+    def _features(self) -> Metric:
+        """Accounts per Ads Insights feature and status, as Meta's Feature Settings API
+        stated them at the last daily read (one query; one document per ad account)."""
+        gauge = _gauge(
+            "metasync_account_features",
+            "ad accounts per Ads Insights feature and status (enabled, pending, not_enabled) "
+            "from Meta's Feature Settings API",
+            ["tenant", "feature", "status"],
+        )
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for account in AccountFeatures.objects.only("tenant_id", "features"):
+            for feature, entry in (account.features or {}).items():
+                counts[(account.tenant_id, feature, str(entry.get("status")))] += 1
+        for key, count in sorted(counts.items()):
+            gauge.add_metric(list(key), count)
+        return gauge
 
     def _exports(self) -> Iterator[Metric]:
         """Per tenant exporting after its syncs: its latest export's outcome, the rows it set

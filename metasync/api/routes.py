@@ -33,7 +33,9 @@ from metasync.api.common import (
     single_values,
 )
 from metasync.api.entities import add_entity_routes
+from metasync.api.features import add_feature_routes
 from metasync.api.keys import Caller
+from metasync.api.leads import add_lead_routes
 from metasync.api.limits import PendingSyncs, RateLimiter
 from metasync.api.report_rows import add_report_routes
 from metasync.api.schemas import (
@@ -69,6 +71,7 @@ from metasync.optimize.settings import (
     decide_recommendation,
 )
 from metasync.sync import SyncContext
+from metasync.sync.insights_map import video_totals
 
 __all__ = ["ApiProblem", "SyncRequester", "api_router"]
 
@@ -77,20 +80,38 @@ Day = Annotated[date | None, Query(description="YYYY-MM-DD, the account's day")]
 
 
 def _insight(row: DailyInsight, converter: Converter | None) -> InsightOut:
-    return InsightOut(date=row.date, **metrics_of(row, converter, row.date))
+    return InsightOut(
+        date=row.date, video=video_totals(row), **metrics_of(row, converter, row.date)
+    )
+
+
+# a recommendation's fields its API answer copies as they are: what it is about, what the
+# rule decided, and where it stands
+_SUBJECT = ("account_id", "level", "entity_id")
+_DECISION = ("rule", "kind", "action", "expected")
+_STANDING = ("state", "proposed_at", "decided_by", "error")
 
 
 def _recommendation(rec: Recommendation) -> RecommendationOut:
+    copied = {name: getattr(rec, name) for name in (*_SUBJECT, *_DECISION, *_STANDING)}
     return RecommendationOut(
         id=str(rec.pk),
-        **{name: getattr(rec, name) for name in ("account_id", "level", "entity_id", "rule",
-                                                 "kind", "action", "expected", "state",
-                                                 "proposed_at", "decided_by", "error")},
+        **copied,
         change=dict(rec.change or {}),
         evidence=dict(rec.evidence or {}),
         failure=dict(rec.failure) if rec.failure else None,
         restore=[dict(r) for r in rec.restore or []],
-    )  # fmt: skip
+    )
+
+
+def _account(account: AdAccount) -> AccountOut:
+    return AccountOut(
+        id=account.meta_id.removeprefix("act_"),
+        name=account.name,
+        currency=account.currency,
+        timezone_name=account.timezone_name,
+        account_status=account.account_status,
+    )
 
 
 def api_router(
@@ -108,15 +129,18 @@ def api_router(
     def metered(who: Auth) -> None:
         wait = limiter.wait_seconds(who.key_id)
         if wait:
-            raise ApiProblem(
-                429, f"this key used its {settings.API_REQUESTS_PER_MINUTE} requests a minute "
-                f"(burst {settings.API_BURST}); retry in {wait} s", {"Retry-After": str(wait)},
-            )  # fmt: skip
+            used = (
+                f"this key used its {settings.API_REQUESTS_PER_MINUTE} requests a minute "
+                f"(burst {settings.API_BURST}); retry in {wait} s"
+            )
+            raise ApiProblem(429, used, {"Retry-After": str(wait)})
 
     router = APIRouter(
-        prefix="/api/v1", tags=["api"], responses=ERRORS,
+        prefix="/api/v1",
+        tags=["api"],
+        responses=ERRORS,
         dependencies=[Depends(single_values), Depends(metered)],
-    )  # fmt: skip
+    )
 
     @router.get("/accounts", response_model=Page[AccountOut])
     def accounts(who: Auth, limit: Limit = 100, cursor: Cursor = None) -> Page[AccountOut]:
@@ -126,11 +150,7 @@ def api_router(
         if after:
             query = query.filter(meta_id__gt=after[0])
         found = list(query.order_by("meta_id").limit(limit + 1))
-        data = [
-            AccountOut(id=a.meta_id.removeprefix("act_"), name=a.name, currency=a.currency,
-                       timezone_name=a.timezone_name, account_status=a.account_status)
-            for a in found[:limit]
-        ]  # fmt: skip
+        data = [_account(account) for account in found[:limit]]
         more = encode_cursor([found[limit - 1].meta_id]) if len(found) > limit else None
         return Page[AccountOut](data=data, next_cursor=more)
 
@@ -166,13 +186,19 @@ def api_router(
     ) -> Page[InsightOut]:
         """Daily rows of one level within since..until (inclusive), by account, entity, day."""
         check_day_range(since, until)
-        filters: dict[str, Any] = {"tenant_id": who.tenant_id, "level": level,
-                                   "breakdown_key": "", "attribution_key": "default"}  # fmt: skip
-        for name, value in (("account_id", account_id), ("entity_id", entity_id),
-                            ("date__gte", since and since.isoformat()),
-                            ("date__lte", until and until.isoformat())):  # fmt: skip
-            if value is not None:
-                filters[name] = value
+        filters: dict[str, Any] = {
+            "tenant_id": who.tenant_id,
+            "level": level,
+            "breakdown_key": "",
+            "attribution_key": "default",
+        }
+        asked = {
+            "account_id": account_id,
+            "entity_id": entity_id,
+            "date__gte": since and since.isoformat(),
+            "date__lte": until and until.isoformat(),
+        }
+        filters.update({name: value for name, value in asked.items() if value is not None})
         query = DailyInsight.objects(**filters)
         order = ("account_id", "entity_id", "date")  # the natural key's order: its index serves it
         after = decode_cursor(cursor, len(order))
@@ -283,8 +309,9 @@ def api_router(
             raise ApiProblem(status, f"recommendation_id: {exc}") from None
         return _recommendation(rec)
 
-    @router.post("/syncs", status_code=202, response_model=SyncAccepted,
-                 responses={409: {"model": Problem}, 503: {"model": Problem}})  # fmt: skip
+    refusals: dict[int | str, dict[str, Any]] = {409: {"model": Problem}, 503: {"model": Problem}}
+
+    @router.post("/syncs", status_code=202, response_model=SyncAccepted, responses=refusals)
     def request(who: Annotated[Caller, scoped("sync")], body: SyncRequest) -> SyncAccepted:
         """Ask the workers for a sync of one of the tenant's connections (the key needs the
         ``sync`` scope). While one is pending for the connection, another answers 409."""
@@ -308,9 +335,11 @@ def api_router(
         connection_id = str(connection.pk)
         waiting = pending.pending(connection_id)
         if waiting is not None or not pending.claim(connection_id):
-            raise ApiProblem(409, f"connection_id: sync request {waiting or '(being queued)'} "
-                             "of this connection is still pending; follow it at "
-                             f"/api/v1/syncs/{waiting}")  # fmt: skip
+            still = (
+                f"connection_id: sync request {waiting or '(being queued)'} of this connection "
+                f"is still pending; follow it at /api/v1/syncs/{waiting}"
+            )
+            raise ApiProblem(409, still)
         try:
             request_id = request_sync(connection_id, kwargs)
         except Exception:
@@ -319,9 +348,12 @@ def api_router(
         pending.queued(connection_id, request_id)
         details = {"request_id": request_id, **kwargs}
         OperatorAction(
-            tenant_id=who.tenant_id, action="sync", target=str(connection.pk), by=who.name,
+            tenant_id=who.tenant_id,
+            action="sync",
+            target=str(connection.pk),
+            by=who.name,
             details=details,
-        ).save()  # fmt: skip
+        ).save()
         return SyncAccepted(request_id=request_id)
 
     @router.get("/syncs/{request_id}", response_model=SyncStatus)
@@ -329,18 +361,25 @@ def api_router(
         """A sync request's state: queued until a worker opens its run, then the run's."""
         run = SyncRun.objects(tenant_id=who.tenant_id, request_id=request_id).first()
         if run is None:
-            asked = OperatorAction.objects(tenant_id=who.tenant_id, action="sync",
-                                           details__request_id=request_id).first()  # fmt: skip
+            syncs_asked = OperatorAction.objects(tenant_id=who.tenant_id, action="sync")
+            asked = syncs_asked.filter(details__request_id=request_id).first()
             if asked is None:
                 raise ApiProblem(404, f"request_id: no sync request {request_id} of this tenant")
             return SyncStatus(request_id=request_id, status="queued")
         return SyncStatus(
-            request_id=request_id, status=run.status, run_id=str(run.pk), kind=run.kind,
-            started_at=run.started_at, finished_at=run.finished_at,
-            entities=dict(run.entities or {}), rows=dict(run.rows or {}),
+            request_id=request_id,
+            status=run.status,
+            run_id=str(run.pk),
+            kind=run.kind,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            entities=dict(run.entities or {}),
+            rows=dict(run.rows or {}),
             errors=list(run.errors or [])[:20],
-        )  # fmt: skip
+        )
 
     add_report_routes(router)
+    add_feature_routes(router)
+    add_lead_routes(router, settings)
     add_entity_routes(router)
     return router

@@ -107,6 +107,13 @@ class InsightOut(MetricsOut):
     """One entity's metrics on one day (the account's day)."""
 
     date: str
+    video: dict[str, str] = Field(
+        default_factory=dict,
+        description="Meta's video metrics of the day, each its list's values summed "
+        "(video_play_actions, video_thruplay_watched_actions, video_p25_watched_actions .. "
+        "video_p100_watched_actions: plays; video_avg_time_watched_actions: seconds per play); "
+        "empty without video plays",
+    )
 
 
 class ReportRowOut(MetricsOut):

@@ -84,7 +84,8 @@ def _minute(moment: datetime | None, missing: str) -> str:
 @app.command("list")
 def list_connections() -> None:
     """All connections with their status and last syncs."""
-    from metasync.models import MetaConnection
+    from metasync.graph.version_warning import recent_version_warning
+    from metasync.models import MetaConnection, utcnow
 
     connected_context()
     table = Table(
@@ -98,6 +99,7 @@ def list_connections() -> None:
         "data access ends",
         "warning",
     )
+    now = utcnow()
     for c in MetaConnection.objects.order_by("tenant_id"):
         table.add_row(
             str(c.pk),
@@ -108,7 +110,7 @@ def list_connections() -> None:
             _minute(c.last_entity_sync_at, "-"),
             _minute(c.token_expires_at, "never"),
             _minute(c.data_access_expires_at, "-"),
-            c.token_warning or "-",
+            "; ".join(w for w in (c.token_warning, recent_version_warning(c, now)) if w) or "-",
         )
     print_table(table, wrap=("warning",))
 
@@ -133,6 +135,9 @@ def show(connection_id: str) -> None:
         "data_access_expires_at",
         "token_checked_at",
         "token_warning",
+        "api_version_warning",
+        "api_version_warning_at",
+        "api_version_served",
         "token_scopes",
         "token_key_id",
         "ad_account_ids",

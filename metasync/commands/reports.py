@@ -132,8 +132,9 @@ def show(name: str, tenant: Tenant) -> None:
 
 @app.command("access")
 def access(tenant: Tenant) -> None:
-    """Per account, the opt-in reports Meta withholds ("not opted in") or answers."""
-    from metasync.models import ReportAccess, ReportAccessState
+    """Per account, the opt-in reports Meta withholds ("not opted in") or answers, and the
+    account's Ads Insights features as Meta's Feature Settings API states them."""
+    from metasync.models import AccountFeatures, ReportAccess, ReportAccessState
 
     tenant_context(tenant)
     table = Table("account", "report", "state", "since", "last checked", "evidence")
@@ -147,16 +148,95 @@ def access(tenant: Tenant) -> None:
             "not opted in" if withheld else "available",
             f"{row.since:%Y-%m-%d %H:%M}" if row.since else "-",
             f"{row.checked_at:%Y-%m-%d %H:%M}" if row.checked_at else "-",
-            f"{row.delivered_impressions} impressions {row.checked_since}..{row.checked_until}, "
-            "no rows"
-            if withheld
-            else "-",
+            _access_evidence(row, withheld),
         )
     print_table(table, wrap=("evidence",))
     console.print(
         f"{counts.get(ReportAccessState.NOT_OPTED_IN, 0)} account-reports not opted in "
-        "(the account opts in to these breakdowns in Ads Manager; metasync asks again every "
-        "META_OPT_IN_RECHECK_HOURS)"
+        "(Meta's Feature Settings API says so, read daily; for accounts where it cannot be "
+        "read, inferred from empty answers and asked again every META_OPT_IN_RECHECK_HOURS; "
+        "metasync reports enable-feature enables one)"
+    )
+    features = Table("account", "feature", "status", "in effect from", "read", "error")
+    for account in AccountFeatures.objects(tenant_id=tenant).order_by("account_id"):
+        entries = sorted((account.features or {}).items()) or [("-", {})]
+        for name, entry in entries:
+            effective = entry.get("effective_at")
+            features.add_row(
+                account.account_id,
+                name,
+                str(entry.get("status", "-")).replace("_", " "),
+                f"{effective:%Y-%m-%d %H:%M}" if effective else "-",
+                f"{account.read_at:%Y-%m-%d %H:%M}" if account.read_at else "never",
+                account.error or "-",
+            )
+    if features.row_count:
+        print_table(features, wrap=("error",))
+
+
+def _access_evidence(row: object, withheld: bool) -> str:
+    """Why an account's report is (not) answered: Meta's feature state, or the inference."""
+    if getattr(row, "source", None) == "feature_settings":
+        status = str(getattr(row, "feature_status", "") or "").replace("_", " ")
+        return f"feature {getattr(row, 'feature', '')} {status} (Meta's Feature Settings API)"
+    if not withheld:
+        return "-"
+    return (
+        f"{getattr(row, 'delivered_impressions', 0)} impressions "
+        f"{getattr(row, 'checked_since', '')}..{getattr(row, 'checked_until', '')}, no rows"
+    )
+
+
+@app.command("enable-feature")
+def enable_feature_command(
+    feature: Annotated[
+        str,
+        typer.Argument(
+            help="comscore, frequency_value, impression_device or time_of_day_viewer_tz."
+        ),
+    ],
+    tenant: Tenant,
+    account: Annotated[str, typer.Option("--account", help="The ad account (act_ optional).")],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Do not ask for confirmation (for scripts).")
+    ] = False,
+    actor: Annotated[
+        str, typer.Option("--as", help="Who enables it, for the log and the record.")
+    ] = "cli",
+) -> None:
+    """Enable an Ads Insights feature for an ad account through Meta's Feature Settings API.
+    Meta cannot undo it, and it takes up to 24 hours to take effect."""
+    from metasync.graph import MetaAPIError
+    from metasync.models import ConnectionStatus, MetaConnection
+    from metasync.sync.features import FEATURES, enable_feature
+
+    ctx = tenant_context(tenant)
+    account_id = account.removeprefix("act_")
+    if feature not in FEATURES:
+        typer.echo(f"error: unknown feature {feature!r}; one of {', '.join(FEATURES)}", err=True)
+        raise typer.Exit(2)
+    connection = MetaConnection.objects(
+        tenant_id=tenant, status=ConnectionStatus.ACTIVE, ad_account_ids=account_id
+    ).first()
+    if connection is None:
+        typer.echo(f"error: no active connection of {tenant} reaches act_{account_id}", err=True)
+        raise typer.Exit(2)
+    warning = (
+        f"Enable {feature} for act_{account_id}? Meta's Feature Settings API cannot disable a "
+        "feature once enabled: this cannot be undone, and it takes up to 24 hours to take effect."
+    )
+    if not yes and not typer.confirm(warning, default=False):
+        console.print("nothing enabled")
+        raise typer.Exit(1)
+    try:
+        read = enable_feature(ctx, connection, account_id, feature, actor)
+    except MetaAPIError as exc:
+        typer.echo(f"error: Meta refused: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    status = read.states.get(feature, "unknown").replace("_", " ")
+    console.print(
+        f"{feature} enabled for act_{account_id}: {status} (up to 24 hours; the daily token "
+        "check notices when it takes effect and the gated reports start syncing)"
     )
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from metasync.export.currency import Converter, reporting_columns
-from metasync.export.numbers import amount, as_float
+from metasync.export.numbers import amount, as_float, integer, number
 from metasync.export.tables import TABLES
+from metasync.export.values import Unconvertible
+from metasync.graph.insights import VIDEO_FIELDS
 from metasync.models import as_decimal
 
 __all__ = ["own_row"]
@@ -40,6 +43,23 @@ def _metrics(
     }
 
 
+def _video(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The video columns of a daily row: each list's values summed (None where Meta sent no
+    list); counts as integers, the average time watched (seconds) as a float. A value that is
+    no number becomes its kind (the row is set aside, named)."""
+    out: dict[str, Any] = {}
+    for name in VIDEO_FIELDS:
+        entries = [e for e in doc.get(name) or [] if isinstance(e, Mapping)]
+        if not entries:
+            out[name] = None
+            continue
+        read = [number(e.get("value")) for e in entries]
+        bad = next((r for r in read if isinstance(r, Unconvertible)), None)
+        total = bad if bad is not None else sum((r for r in read if r is not None), Decimal(0))
+        out[name] = as_float(total) if name.endswith("avg_time_watched_actions") else integer(total)
+    return out
+
+
 def own_row(
     table: str, doc: Mapping[str, Any], converter: Converter | None = None
 ) -> tuple[Any, ...]:
@@ -58,6 +78,7 @@ def own_row(
     elif table == "metasync_daily_insights":
         values.update(_metrics(doc, doc.get("date"), converter))
         values["date"] = _day(doc.get("date"))
+        values.update(_video(doc))
     elif table == "metasync_reconciliations":
         values["date"] = _day(doc.get("date"))
     elif table == "metasync_optimizer_audit":

@@ -39,6 +39,7 @@ from metasync.graph.errors import (
 )
 from metasync.graph.redact import redact
 from metasync.graph.usage import UsageReport, parse_usage_headers
+from metasync.graph.version_warning import VersionWarning, version_warning_of
 from metasync.ratelimit import RateGovernor
 
 __all__ = ["ClientStats", "GraphClient", "GraphConfig", "GraphResponse", "appsecret_proof"]
@@ -126,6 +127,8 @@ class GraphClient:
 
     ``governor`` and ``connection_id`` go together: with them every call is charged to the
     connection's shared budget. ``sleep`` and ``rng`` are injectable for tests.
+    ``on_version_warning`` hears each distinct ``X-Ad-Api-Version-Warning`` this client receives
+    (:mod:`metasync.graph.version_warning`); the latest one is also kept in ``version_warning``.
     """
 
     def __init__(
@@ -138,6 +141,7 @@ class GraphClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
+        on_version_warning: Callable[[VersionWarning], None] | None = None,
     ) -> None:
         if governor is not None and connection_id is None:
             raise ValueError("a governed client needs the connection id it charges")
@@ -149,6 +153,8 @@ class GraphClient:
         self._sleep = sleep
         self._rng = rng
         self.stats = ClientStats()
+        self.version_warning: VersionWarning | None = None
+        self._on_version_warning = on_version_warning
         self._secrets = tuple(s for s in (access_token, config.app_secret) if s)
 
     def __repr__(self) -> str:
@@ -309,6 +315,7 @@ class GraphClient:
             self.stats.api_calls += cost
         elapsed_ms = (time.monotonic() - started) * 1000
         usage = parse_usage_headers(response.headers)
+        self._hear_version_warning(response.headers)
         if self.governor is not None and self.connection_id and not usage.empty:
             self.governor.record_usage(
                 usage, connection_id=self.connection_id, account_id=account_id
@@ -341,6 +348,22 @@ class GraphClient:
                 )
             raise error
         return GraphResponse(response.status_code, body, response.headers, usage)
+
+    def _hear_version_warning(self, headers: Mapping[str, str]) -> None:
+        """Keep and pass on Meta's version warning; logged once per distinct text per client."""
+        warning = version_warning_of(headers)
+        if warning is None or warning == self.version_warning:
+            return
+        self.version_warning = warning
+        log.warning(
+            "Meta upgraded a call of %s to %s: %s",
+            self.config.base_url.rsplit("/", 1)[-1],
+            warning.served_version or "a newer version",
+            warning.text,
+            extra={"connection_id": self.connection_id},
+        )
+        if self._on_version_warning is not None:
+            self._on_version_warning(warning)
 
     def _own_url(self, url: str) -> str:
         """An absolute URL (from a response) is called only when it names the configured Graph

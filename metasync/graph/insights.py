@@ -25,6 +25,7 @@ REACH_THROTTLE_HEADER = "x-fb-ads-insights-reach-throttle"
 
 __all__ = [
     "DEFAULT_INSIGHT_FIELDS",
+    "VIDEO_FIELDS",
     "JobState",
     "ReportJobStatus",
     "insights_params",
@@ -35,6 +36,19 @@ __all__ = [
     "start_report",
 ]
 
+# Meta's video metrics (Ads Insights reference, "Fields"): lists of ``{"action_type":
+# "video_view", "value": "<n>"}``; the average time watched is seconds per play. Meta omits them
+# on rows without video plays. The sync's daily reads ask for them (metasync.sync.targets).
+VIDEO_FIELDS = (
+    "video_play_actions",
+    "video_thruplay_watched_actions",
+    "video_p25_watched_actions",
+    "video_p50_watched_actions",
+    "video_p75_watched_actions",
+    "video_p95_watched_actions",
+    "video_p100_watched_actions",
+    "video_avg_time_watched_actions",
+)
 DEFAULT_INSIGHT_FIELDS = (
     "account_id",
     "campaign_id",

@@ -1,6 +1,7 @@
 """MongoDB documents (mongoengine) and the bulk upsert used to write pages of them."""
 
 from metasync.models.access import SCOPES, ApiKey, OperatorAction
+from metasync.models.account_features import AccountFeatures, FeatureStatus
 from metasync.models.account_state import AccountState, AccountSyncState
 from metasync.models.alerts import AlertState
 from metasync.models.arrivals import FINAL_AGE, ConversionArrivals
@@ -23,6 +24,7 @@ from metasync.models.entities import Ad, AdAccount, AdCreative, AdSet, Campaign
 from metasync.models.exports import ExportRun, ExportTarget, FxRate
 from metasync.models.health import AccountHealthRecord, HealthTenant, page_key
 from metasync.models.insights import DailyInsight, InsightLevel, attribution_key, breakdown_key
+from metasync.models.leads import Lead, LeadAccessState, LeadForm, LeadPage
 from metasync.models.library import (
     AdActivity,
     AdImage,
@@ -59,6 +61,7 @@ __all__ = [
     "FINAL_AGE",
     "REBUILT",
     "SCOPES",
+    "AccountFeatures",
     "AccountHealthRecord",
     "AccountState",
     "AccountSyncState",
@@ -86,10 +89,15 @@ __all__ = [
     "ExportDeletion",
     "ExportRun",
     "ExportTarget",
+    "FeatureStatus",
     "FxRate",
     "HealthTenant",
     "InsightLevel",
     "KindRotation",
+    "Lead",
+    "LeadAccessState",
+    "LeadForm",
+    "LeadPage",
     "MetaConnection",
     "MetaObject",
     "OperatorAction",
@@ -155,6 +163,7 @@ ALL_DOCUMENTS = (
     ActionCount,
     ReportRow,
     ReportAccess,
+    AccountFeatures,
     AccountHealthRecord,
     HealthTenant,
     AlertState,
@@ -170,4 +179,7 @@ ALL_DOCUMENTS = (
     FxRate,
     WriteSequence,
     ExportDeletion,
+    LeadPage,
+    LeadForm,
+    Lead,
 )

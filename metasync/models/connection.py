@@ -52,6 +52,12 @@ class MetaConnection(Document):  # type: ignore[misc]
     data_access_expires_at = DateTimeField()  # after it, even a valid token reads nothing
     token_checked_at = DateTimeField()  # last daily check (debug_token)
     token_warning = StringField()  # what ends this connection within 7 days, in plain words
+    # Meta's X-Ad-Api-Version-Warning on this connection's calls (its text, when last seen, and
+    # the version Meta served them with): the configured version expired and Meta upgraded the
+    # calls silently (metasync.graph.version_warning).
+    api_version_warning = StringField()
+    api_version_warning_at = DateTimeField()
+    api_version_served = StringField()
     status = StringField(choices=ConnectionStatus.ALL, default=ConnectionStatus.ACTIVE)
     status_reason = StringField()
     status_code = IntField()

@@ -66,6 +66,17 @@ class InsightMetrics(Document):  # type: ignore[misc]
     revenue = Money()
     actions = ListField(DictField())
     action_values = ListField(DictField())
+    # Meta's video metrics as Meta gives them (lists of {"action_type": "video_view", "value"}):
+    # plays, ThruPlays, plays reaching 25/50/75/95/100 % and the average seconds watched per
+    # play; empty for rows without video plays (metasync.sync.insights_map.VIDEO_FIELDS)
+    video_play_actions = ListField(DictField())
+    video_thruplay_watched_actions = ListField(DictField())
+    video_p25_watched_actions = ListField(DictField())
+    video_p50_watched_actions = ListField(DictField())
+    video_p75_watched_actions = ListField(DictField())
+    video_p95_watched_actions = ListField(DictField())
+    video_p100_watched_actions = ListField(DictField())
+    video_avg_time_watched_actions = ListField(DictField())
     # The ad set's unified attribution setting Meta applied ("7d_click_1d_view"; "mixed" for a
     # row over ad sets with different settings). Meta always applies it since 2025-06-10.
     attribution_setting = StringField()

@@ -6,6 +6,11 @@ An empty answer for an account that delivered over the same days is recorded her
 ``not_opted_in`` (never as zero rows); the report is then asked again only every
 ``META_OPT_IN_RECHECK_HOURS`` so an opt-in is noticed, and the next answer with rows makes it
 ``available``.
+
+Since Meta's Feature Settings API (page of that name, 2026-08-07) states each account's
+features, the daily token check records the state from it (``source="feature_settings"``,
+with the feature and its status, pending included) and the inference above is only the
+fallback for accounts whose features cannot be read.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ class ReportAccess(Document):  # type: ignore[misc]
     checked_since = StringField()
     checked_until = StringField()
     delivered_impressions = IntField()
+    # what decided the state: "feature_settings" (Meta's Feature Settings API said so, with
+    # the feature and its status) or "answer" (inferred from an answer's rows, the fallback)
+    source = StringField()
+    feature = StringField()
+    feature_status = StringField()
 
     meta: ClassVar[dict[str, Any]] = {
         **BASE_META,

@@ -7,7 +7,9 @@ here), and the 2026 out-of-cycle changes:
 
 - 2026-06-22: ``dma`` is retired (:data:`RETIRED_BREAKDOWNS`); ``comscore_market`` replaces it.
 - 2026-08-03: :data:`OPT_IN_BREAKDOWNS` "may return no results for ad accounts that have not
-  opted in": an empty answer is not "no delivery" (:mod:`metasync.sync.opt_in`).
+  opted in": an empty answer is not "no delivery" (:mod:`metasync.sync.opt_in`). Meta's
+  "Feature Settings API" page (2026-08-07) names the feature behind each
+  (:data:`FEATURE_BREAKDOWNS`), ``comscore`` among them (:mod:`metasync.sync.features`).
 - 2026-01-12: per-breakdown history (:data:`HISTORY_MONTHS`): hourly 13 months,
   ``frequency_value`` 6 months; totals 37 months; ``7d_view``/``28d_view`` return nothing.
 """
@@ -20,6 +22,7 @@ __all__ = [
     "ACTION_BREAKDOWNS",
     "ATTRIBUTION_WINDOWS",
     "BREAKDOWNS",
+    "FEATURE_BREAKDOWNS",
     "HISTORY_MONTHS",
     "HOURLY_BREAKDOWNS",
     "NO_BREAKDOWN_FIELDS",
@@ -31,6 +34,7 @@ __all__ = [
     "RETIRED_WINDOWS",
     "TIME_INCREMENTS",
     "combination_error",
+    "features_needed",
     "is_unique_field",
     "needs_opt_in",
 ]
@@ -52,7 +56,15 @@ BREAKDOWNS = (
     "frequency_value",
     *HOURLY_BREAKDOWNS,
 )
-OPT_IN_BREAKDOWNS = ("impression_device", HOURLY_BREAKDOWNS[1], "frequency_value")
+# Meta's "Feature Settings API" page (2026-08-07): the feature an ad account enables for each
+# gated breakdown (and every combination containing it); ``comscore`` gates both comscore ones
+FEATURE_BREAKDOWNS = {
+    "comscore": ("comscore_market", "comscore_market_code"),
+    "frequency_value": ("frequency_value",),
+    "impression_device": ("impression_device",),
+    "time_of_day_viewer_tz": (HOURLY_BREAKDOWNS[1],),
+}
+OPT_IN_BREAKDOWNS = tuple(name for names in FEATURE_BREAKDOWNS.values() for name in names)
 # name -> (the day Meta retired it, what to use instead)
 RETIRED_BREAKDOWNS = {"dma": ("2026-06-22", "comscore_market")}
 # how far back a breakdown reaches, in months (Meta keeps totals 37 months)
@@ -135,6 +147,12 @@ def combination_error(breakdowns: Iterable[str], action_breakdowns: Iterable[str
         return None
     columns = ", ".join(sorted(names | actions))
     return f"Current combination of data breakdown columns ({columns}) is invalid"
+
+
+def features_needed(breakdowns: Iterable[str]) -> set[str]:
+    """The Feature Settings API features an account needs for these breakdowns."""
+    names = set(breakdowns)
+    return {feature for feature, gated in FEATURE_BREAKDOWNS.items() if names & set(gated)}
 
 
 def needs_opt_in(breakdowns: Iterable[str]) -> bool:

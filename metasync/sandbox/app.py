@@ -21,13 +21,16 @@ from starlette.routing import Mount, Route
 
 from metasync.sandbox.errors import GraphError
 from metasync.sandbox.faults import FaultProfile
+from metasync.sandbox.feature_settings import handle_feature_settings
 from metasync.sandbox.fx import ecb_history
 from metasync.sandbox.graph_api import GraphAPI
 from metasync.sandbox.ground_truth import ground_truth, report_truth
+from metasync.sandbox.leads_control import lead_routes
 from metasync.sandbox.mutations import MutationError, add_today, mutate
 from metasync.sandbox.state import SandboxState
+from metasync.sandbox.tokens_api import authenticate
 from metasync.sandbox.usage import Budgets
-from metasync.sandbox.versions import version_number
+from metasync.sandbox.versions import auto_upgrade, version_number
 from metasync.sandbox.webhooks import deliver, notification
 
 __all__ = ["build_app"]
@@ -66,6 +69,16 @@ def _problem(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _bearer_token(authorization: str | None, params: dict[str, Any]) -> str | None:
+    """The token of ``Authorization: Bearer`` (Meta's samples for the Feature Settings API), or
+    of ``access_token`` as on the Graph API."""
+    scheme, _, value = (authorization or "").partition(" ")
+    if scheme.lower() in ("bearer", "oauth") and value.strip():
+        return value.strip()
+    token = params.get("access_token")
+    return str(token) if token else None
+
+
 def _version_error(version: str, latest: str) -> GraphError:
     """What Meta answers for a version it does not serve: an expired one gets (#2635) naming
     the latest version (Marketing API changelog, "Versions"); a name that is no version at all,
@@ -89,10 +102,18 @@ def build_app(state: SandboxState) -> Starlette:
         path = request.path_params.get("path", "")
         params = await _params(request)
         base_url = f"{str(request.base_url).rstrip('/')}/{version}"
+        warning: dict[str, str] = {}
         if version not in state.config.api_versions:
-            error = _version_error(version, state.config.latest_version)
-            state.counters.by_error_code[str(error.code)] += 1
-            return JSONResponse(error.body(), status_code=error.status)
+            upgrade = (
+                auto_upgrade(version, state.config.api_versions)
+                if state.config.auto_upgrade_versions
+                else None
+            )
+            if upgrade is None:
+                error = _version_error(version, state.config.latest_version)
+                state.counters.by_error_code[str(error.code)] += 1
+                return JSONResponse(error.body(), status_code=error.status)
+            version, warning = upgrade
         reply = graph.handle(
             request.method,
             path,
@@ -103,7 +124,8 @@ def build_app(state: SandboxState) -> Starlette:
         )
         if reply.delay > 0:
             await asyncio.sleep(reply.delay)
-        return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+        headers = {**reply.headers, **warning} if warning else reply.headers
+        return JSONResponse(reply.body, status_code=reply.status, headers=headers)
 
     async def info(request: Request) -> Response:
         return JSONResponse(state.info(str(request.base_url).rstrip("/")))
@@ -294,15 +316,57 @@ def build_app(state: SandboxState) -> Starlette:
             return _problem(f"opt-in needs an account_id: {exc}")
         if account_id not in state.world.accounts:
             return _problem(f"unknown ad account {account_id}")
+        now = datetime.now(UTC)
         if body.get("opted_in", True):
-            state.opted_in.add(account_id)
+            state.features.enable_all_now(account_id, now)
         else:
-            state.opted_in.discard(account_id)
-        return JSONResponse({"account_id": account_id, "opted_in": account_id in state.opted_in})
+            state.features.enabled_at.pop(account_id, None)
+        opted = state.features.all_in_effect(account_id, now)
+        return JSONResponse({"account_id": account_id, "opted_in": opted})
+
+    async def features_elapse(request: Request) -> Response:
+        """Let hours pass for the Feature Settings API's 24-hour delay (``{"hours": 24}``)."""
+        try:
+            hours = float((await _json_body(request))["hours"])
+        except (ValueError, KeyError, TypeError) as exc:
+            return _problem(f"elapse needs hours: {exc}")
+        state.features.elapse(hours)
+        return JSONResponse({"elapsed_hours": hours})
+
+    async def ads_api_endpoint(request: Request) -> Response:
+        """Meta's Feature Settings API on its own host: ``/ads-api/<version>/marketing-api/...``
+        here (``https://ads-api.facebook.com/<version>/marketing-api/...`` at Meta)."""
+        version = request.path_params["version"]
+        path = request.path_params.get("path", "")
+        params = await _params(request)
+        state.counters.total += 1
+        state.counters.by_path[state.counters.normalize(request.method, f"ads-api/{path}")] += 1
+        try:
+            if version not in state.config.api_versions:
+                raise _version_error(version, state.config.latest_version)
+            token = _bearer_token(request.headers.get("authorization"), params)
+            record = authenticate(state, token, params)
+            user = state.world.users[record.user_id]
+            body = handle_feature_settings(
+                state.features,
+                request.method,
+                path,
+                params,
+                user.account_ids,
+                record.scopes,
+                datetime.now(UTC),
+            )
+            status = 200
+        except GraphError as error:
+            state.counters.by_error_code[str(error.code)] += 1
+            body, status = error.body(), error.status
+        state.counters.by_status[str(status)] += 1
+        return JSONResponse(body, status_code=status)
 
     control = [
         Route("/info", info),
         Route("/opt-in", opt_in, methods=["POST"]),
+        Route("/feature-settings/elapse", features_elapse, methods=["POST"]),
         Route("/health", health),
         Route("/ecb/eurofxref-hist.csv", ecb_rates),
         Route("/ground-truth", truth),
@@ -316,11 +380,15 @@ def build_app(state: SandboxState) -> Starlette:
         Route("/tokens/expire", expire_token, methods=["POST"]),
         Route("/tokens/scopes", token_scopes, methods=["POST"]),
         Route("/users/accounts", user_accounts, methods=["POST"]),
+        *lead_routes(state),
     ]
     methods = ["GET", "POST", "DELETE"]
     return Starlette(
         routes=[
             Mount("/_sandbox", routes=control),
+            Route(
+                "/ads-api/{version}/marketing-api/{path:path}", ads_api_endpoint, methods=methods
+            ),
             Route("/{version}/{path:path}", graph_endpoint, methods=methods),
             Route("/{version}", graph_endpoint, methods=methods),
         ]

@@ -6,7 +6,10 @@ the two hourly ones). An ad-day is
 split over its family's joint cells by weights that are a pure function of (seed, ad, cell,
 day), with integer counts allocated by largest remainder, so the values of any additive metric
 over the cells sum exactly to the unbroken row; a query's rows are the marginals of the joint
-split on the breakdowns it names, so ``age`` and ``age,gender`` agree with each other too.
+split on the breakdowns it names, so ``age`` and ``age,gender`` agree with each other too. Action
+values are split the way their actions were (a cell without a purchase has no purchase value),
+and money in steps of the currency's smallest amount (whole yen: Meta's "Currency codes" page
+gives JPY, KRW and a few others an offset of 1).
 
 Reach is people: a cell's reach comes from its own impressions, and a row made of several cells
 is deduplicated like any other row (never summed). Meta's "Breakdowns" page rules are kept:
@@ -166,11 +169,38 @@ def _split_parts(
     return out
 
 
+def _split_values(
+    values: dict[tuple[str, str | None], dict[str, int]],
+    actions: Sequence[dict[tuple[str, str | None], dict[str, int]]],
+    fallback: Sequence[int],
+    step: int,
+) -> list[dict[tuple[str, str | None], dict[str, int]]]:
+    """Action values split the way their actions were: each cell's share of a value is its
+    share of the same action's count (a cell without a purchase has no purchase value, as at
+    Meta), in multiples of ``step`` cents. A value whose action has no count anywhere (none
+    in the sandbox) follows ``fallback`` so the cells still sum to the ad-day."""
+    out: list[dict[tuple[str, str | None], dict[str, int]]] = [{} for _ in actions]
+    for key, windows in values.items():
+        for name, total in windows.items():
+            weights = [cell.get(key, {}).get(name, 0) for cell in actions]
+            shares = allocate(total // step, weights if sum(weights) else fallback)
+            for index, share in enumerate(shares):
+                out[index].setdefault(key, {})[name] = share * step
+    return out
+
+
 def split_ad_day(
-    seed: int, ad_id: str, day: str, counts: dict[str, Any], breakdowns: Sequence[str]
+    seed: int,
+    ad_id: str,
+    day: str,
+    counts: dict[str, Any],
+    breakdowns: Sequence[str],
+    step: int = 1,
 ) -> list[tuple[dict[str, str], dict[str, Any]]]:
     """One ad-day's counts as (breakdown values, counts) per value of ``breakdowns``;
-    ``[({}, counts)]`` without breakdowns. Cells without impressions are left out."""
+    ``[({}, counts)]`` without breakdowns. Cells without impressions are left out. Money
+    (spend, action values; cents) is split in multiples of ``step`` cents, the currency's
+    smallest amount (100: whole yen), so each value still sums exactly to the ad-day."""
     if not breakdowns:
         return [({}, counts)]
     family = family_of(breakdowns)
@@ -181,10 +211,10 @@ def split_ad_day(
     kept = [index for index, n in enumerate(impressions) if n > 0]
     kept_impressions = [impressions[i] for i in kept]
     clicks = allocate(counts["clicks"], kept_impressions)
-    cents = allocate(counts["spend_cents"], kept_impressions)
+    cents = [n * step for n in allocate(counts["spend_cents"] // step, kept_impressions)]
     by_click = clicks if sum(clicks) else kept_impressions
     actions = _split_parts(counts["actions"], by_click)
-    values = _split_parts(counts["action_values"], by_click)
+    values = _split_values(counts["action_values"], actions, by_click, step)
     video = {name: allocate(total, kept_impressions) for name, total in counts["video"].items()}
     ratio = counts["reach"] / counts["impressions"]
     marginals: dict[tuple[str, ...], tuple[dict[str, str], dict[str, Any]]] = {}

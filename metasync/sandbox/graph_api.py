@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from metasync.sandbox import insights_api, library_api, tokens_api, writes_api
+from metasync.sandbox import insights_api, leads_api, library_api, tokens_api, writes_api
 from metasync.sandbox.catalogue import NODE_TYPES, allowed_fields
 from metasync.sandbox.errors import GraphError, not_found
 from metasync.sandbox.legacy import multi_id_read, refuse_legacy
@@ -176,6 +176,8 @@ class GraphAPI:
         head, edge = parts[0], parts[1] if len(parts) > 1 else None
         if len(parts) > 2:
             raise GraphError(400, 2500, f"Unknown path components: /{'/'.join(parts[1:])}")
+        if leads_api.owns(state, head, edge):  # pages, lead forms, leads (Lead Ads)
+            return leads_api.read(state, method, head, edge, params, record, next_base=next_base)
         if head == "me":
             user = world.users[record.user_id]
             if edge is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -174,8 +174,12 @@ def insights_rows(
     periods = _periods(state, account_id, params)
     first, last = min(p[0] for p in periods), max(p[1] for p in periods)
     _check_history(query.breakdowns, first, world.account_today(account_id))
-    if set(query.breakdowns) & set(OPT_IN_BREAKDOWNS) and account_id not in state.opted_in:
-        return []  # "may return no results for ad accounts that have not opted in" (2026-08-03)
+    if set(query.breakdowns) & set(OPT_IN_BREAKDOWNS) and state.features.withheld(
+        account_id, query.breakdowns, datetime.now(UTC)
+    ):
+        # "may return no results for ad accounts that have not opted in" (2026-08-03): the
+        # feature (Meta's "Feature Settings API") is not in effect for the account
+        return []
     limit_days = state.faults.sync_timeout_days
     if limit_days and (last - first).days + 1 > limit_days and params.get("_sync"):
         raise GraphError(

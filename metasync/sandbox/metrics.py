@@ -40,10 +40,10 @@ from typing import Any
 from metasync.sandbox.breakdowns import allocate, split_actions_by_device, split_ad_day, unit
 from metasync.sandbox.delivery import decayed_ctr, delivery_scale
 from metasync.sandbox.library import custom_conversion_share
-from metasync.sandbox.pacing import budget_factor, visible_conversions
+from metasync.sandbox.pacing import budget_factor, hundredths_per_step, visible_conversions
 from metasync.sandbox.rows import InsightsQuery, render_row
 from metasync.sandbox.shapes import attribution_setting
-from metasync.sandbox.video import video_counts
+from metasync.sandbox.video import is_video_ad, video_counts
 from metasync.sandbox.world import World
 
 __all__ = ["LEVEL_KEYS", "InsightsQuery", "ad_day", "days_between", "level_rows", "query_rows"]
@@ -55,8 +55,17 @@ LEVEL_KEYS = {
     "ad": "ad_id",
 }
 CENT = Decimal("0.01")
-# one purchase, reported under two types (as Meta does): the same windows for both
-SAME_EVENT = {"offsite_conversion.fb_pixel_purchase": "purchase"}
+# one purchase, reported under two types (as Meta does): the same windows for both; a lead
+# likewise, as ``lead`` and as where it was made (see _leads)
+SAME_EVENT = {
+    "offsite_conversion.fb_pixel_purchase": "purchase",
+    "onsite_conversion.lead_grouped": "lead",
+    "offsite_conversion.fb_pixel_lead": "lead",
+}
+LEAD_OBJECTIVES = {
+    "OUTCOME_LEADS": "onsite_conversion.lead_grouped",
+    "OUTCOME_TRAFFIC": "offsite_conversion.fb_pixel_lead",
+}
 ACTION_TYPES = (
     "link_click",
     "landing_page_view",
@@ -112,8 +121,17 @@ def _draw(world: World, ad_id: str, day: date) -> _Draw | None:
     return _Draw(impressions, frequency, ctr, cpm, purchase_rate, order_value, cart_rate)
 
 
-def _spend(impressions: int, cpm: Decimal) -> Decimal:
-    return (Decimal(impressions) * cpm / 1000).quantize(CENT, ROUND_HALF_UP)
+def _quantum(world: World, account_id: str) -> Decimal:
+    """The smallest amount the account's currency reports: a whole unit for a currency
+    without a minor unit (JPY, KRW: Meta's "Currency codes" page gives them an offset of 1),
+    else a cent."""
+    step = hundredths_per_step(world.accounts[account_id]["currency"])
+    return Decimal(1) if step == 100 else CENT
+
+
+def _spend(impressions: int, cpm: Decimal, quantum: Decimal = CENT) -> Decimal:
+    """What ``impressions`` cost at ``cpm``, rounded to ``quantum`` (the currency's step)."""
+    return (Decimal(impressions) * cpm / 1000).quantize(quantum, ROUND_HALF_UP)
 
 
 def _demand(world: World, ad_id: str, day: date) -> Decimal:
@@ -123,7 +141,8 @@ def _demand(world: World, ad_id: str, day: date) -> Decimal:
     drawn = _draw(world, ad_id, day)
     if drawn is None:
         return Decimal(0)
-    return _spend(int(drawn.impressions * delivery_scale(world, ad_id, day, False)), drawn.cpm)
+    impressions = int(drawn.impressions * delivery_scale(world, ad_id, day, False))
+    return _spend(impressions, drawn.cpm, _quantum(world, world.ads[ad_id]["account_id"]))
 
 
 def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
@@ -138,9 +157,10 @@ def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
         return None  # paused (or left without budget) the whole day
     reach = max(1, int(impressions / drawn.frequency))
     clicks = int(impressions * drawn.ctr)
-    spend = _spend(impressions, drawn.cpm)
+    quantum = _quantum(world, account_id)
+    spend = _spend(impressions, drawn.cpm, quantum)
     purchases = visible_conversions(world, ad_id, day, int(clicks * drawn.purchase_rate))
-    revenue = (Decimal(purchases) * drawn.order_value).quantize(CENT)
+    revenue = (Decimal(purchases) * drawn.order_value).quantize(quantum, ROUND_HALF_UP)
     counts: dict[str, Any] = {
         "impressions": impressions,
         "reach": reach,
@@ -160,8 +180,26 @@ def ad_day(world: World, ad_id: str, day: date) -> dict[str, Any] | None:
         counted = int(purchases * custom_conversion_share(world, ad_id))
         counts["actions"][custom] = counted
         share = Decimal(counted) / purchases if purchases else Decimal(0)
-        counts["action_values"][custom] = (revenue * share).quantize(CENT, ROUND_HALF_UP)
+        counts["action_values"][custom] = (revenue * share).quantize(quantum, ROUND_HALF_UP)
+    counts["actions"].update(_leads(world, ad_id, day, clicks))
     return counts
+
+
+def _leads(world: World, ad_id: str, day: date, clicks: int) -> dict[str, int]:
+    """An ad-day's leads, under Meta's action types (Ads Action Stats reference; the meanings
+    Fivetran's dbt_facebook_ads package documents): a lead-objective ad's leads are made on
+    Meta's instant forms (``onsite_conversion.lead_grouped``), a traffic ad's on the
+    advertiser's website (``offsite_conversion.fb_pixel_lead``); both also count as ``lead``
+    (every lead). Leads carry no value (no ``action_values``), and arrive late like purchases."""
+    campaign = world.campaigns.get(str(world.ads[ad_id].get("campaign_id"))) or {}
+    action_type = LEAD_OBJECTIVES.get(str(campaign.get("objective")))
+    if action_type is None:
+        return {}
+    rate = (0.04 if action_type.startswith("onsite") else 0.01) * (
+        1 + unit(world.seed, "lead rate", ad_id)
+    )
+    leads = visible_conversions(world, ad_id, day, int(clicks * rate))
+    return {"lead": leads, action_type: leads} if leads else {}
 
 
 def _setting_parts(setting: str) -> tuple[str, ...]:
@@ -193,20 +231,21 @@ def _parts(seed: int, key: str, total: int, setting: str) -> dict[str, int]:
     }
 
 
-def _value_parts(parts: dict[str, int], cents: int, setting: str) -> dict[str, int]:
+def _value_parts(parts: dict[str, int], cents: int, setting: str, step: int) -> dict[str, int]:
     """Revenue (cents) per part: the setting's parts share ``cents`` exactly, the others at
-    the same value per action."""
+    the same value per action; every part a multiple of ``step`` cents (the currency's
+    smallest amount, 100 for whole yen)."""
     counted = _setting_parts(setting)
     counts = sum(parts[p] for p in counted)
     out = dict.fromkeys(parts, 0)
     if counts <= 0:
         return out
     weights = [parts[p] for p in counted]
-    for part, share in zip(counted, allocate(cents, weights), strict=True):
-        out[part] = share
+    for part, share in zip(counted, allocate(cents // step, weights), strict=True):
+        out[part] = share * step
     for part in parts:
         if part not in counted:
-            out[part] = round(cents * parts[part] / counts)
+            out[part] = round(cents * parts[part] / counts / step) * step
     return out
 
 
@@ -220,13 +259,14 @@ def rich_ad_day(
     if counts is None:
         return None
     key = f"{ad_id}:{day.isoformat()}"
+    step = hundredths_per_step(world.accounts[world.ads[ad_id]["account_id"]]["currency"])
     if query.windows:
         actions = {
             (t, None): _parts(world.seed, f"{key}:{SAME_EVENT.get(t, t)}", n, setting)
             for t, n in counts["actions"].items()
         }
         values = {
-            (t, None): _value_parts(actions[(t, None)], int(v * 100), setting)
+            (t, None): _value_parts(actions[(t, None)], int(v * 100), setting, step)
             for t, v in counts["action_values"].items()
         }
     else:
@@ -239,8 +279,15 @@ def rich_ad_day(
         "spend_cents": int(counts["spend"] * 100),
         "actions": actions,
         "action_values": values,
-        "video": video_counts(world.seed, ad_id, day, counts["impressions"]) if query.video else {},
+        "video": _video(world, ad_id, day, counts["impressions"]) if query.video else {},
     }
+
+
+def _video(world: World, ad_id: str, day: date, impressions: int) -> dict[str, int]:
+    """The ad-day's video counts, only when the ad's creative holds a video."""
+    ad = world.ads.get(ad_id) or {}
+    creative = world.creatives.get(str((ad.get("creative") or {}).get("id")))
+    return video_counts(world.seed, ad_id, day, impressions, video_ad=is_video_ad(creative))
 
 
 def _windows(parts: dict[str, int], setting: str) -> dict[str, int]:
@@ -303,6 +350,7 @@ def query_rows(
     wanted = set(ad_ids) if ad_ids is not None else None
     data_first = max(first, world.first_data_day(account_id))
     data_last = min(last, world.last_data_day(account_id))
+    step = hundredths_per_step(world.accounts[account_id]["currency"])
     totals: dict[tuple[Any, ...], tuple[dict[str, str], dict[str, Any]]] = {}
     for ad in world.ads.values():
         if ad["account_id"] != account_id or (wanted is not None and ad["id"] not in wanted):
@@ -321,7 +369,7 @@ def query_rows(
                 continue
             bucket = _bucket(day, query, first, last)
             for values, cell in split_ad_day(
-                world.seed, ad["id"], day.isoformat(), counts, query.breakdowns
+                world.seed, ad["id"], day.isoformat(), counts, query.breakdowns, step
             ):
                 if query.action_device:
                     cell = {

@@ -39,14 +39,31 @@ from metasync.sandbox.shapes import attribution_spec
 if TYPE_CHECKING:
     from metasync.sandbox.world import World
 
-__all__ = ["LAG_PROFILE", "budget_factor", "visible_conversions"]
+__all__ = [
+    "LAG_PROFILE",
+    "ZERO_DECIMAL",
+    "budget_factor",
+    "hundredths_per_step",
+    "visible_conversions",
+]
 
 DAY_FLEXIBILITY = 1.75
 WEEK_DAYS = 7
 SHARED = 0.2
 LOWEST_OPPORTUNITY = 0.75
 LAG_PROFILE = (0.55, 0.75, 0.85, 0.90, 0.94, 0.97, 1.0)  # share visible n days after the day
-ZERO_DECIMAL = {"JPY", "KRW"}
+# currencies Meta gives an offset of 1 (no minor unit: amounts are whole units), from Meta's
+# Marketing API page "Currency codes" (developers.facebook.com/docs/marketing-api/currencies)
+ZERO_DECIMAL = frozenset(
+    {"CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KRW", "PYG", "TWD", "VND"}
+)
+
+
+def hundredths_per_step(currency: str) -> int:
+    """The smallest amount of ``currency`` Meta reports, in hundredths of its major unit (the
+    unit the sandbox counts money in): 100 for a currency without a minor unit (whole yen),
+    1 for the others (a cent)."""
+    return 100 if currency in ZERO_DECIMAL else 1
 
 
 def _holder(world: World, ad: dict[str, Any]) -> dict[str, Any] | None:

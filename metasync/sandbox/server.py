@@ -82,9 +82,11 @@ def describe(info: dict[str, Any]) -> str:
     lines = [
         f"metasync sandbox (seed {info['seed']}) serving the Graph API at {info['graph_url']}",
         f"  META_GRAPH_URL={info['base_url']}  META_API_VERSION={info['api_version']}",
+        f"  META_ADS_API_URL={info['ads_api_url']} (Meta's Feature Settings API)",
         f"  META_APP_ID={info['app_id']}  META_APP_SECRET={info['app_secret'] or '(unchecked)'}",
         f"  control API: {info['base_url']}/_sandbox/ (info, ground-truth, counters, faults,"
-        " budgets, mutate, webhooks/send, insights/today, tokens/expire)",
+        " budgets, mutate, webhooks/send, insights/today, tokens/expire, leads/new,"
+        " ground-truth/leads)",
         "  users (fake tokens):",
     ]
     for user in info["users"]:
@@ -114,6 +116,7 @@ def start_sandbox(
     require_appsecret_proof: bool = True,
     api_versions: tuple[str, ...] | None = None,
     app_created: date | None = None,
+    auto_upgrade_versions: bool = False,
     timeout: float = 30.0,
 ) -> tuple[EmbeddedService, dict[str, Any]]:
     """Start ``metasync sandbox serve`` as a child process; returns it and its ``/info``."""
@@ -148,10 +151,15 @@ def start_sandbox(
         "--quiet",
         "--require-appsecret-proof" if require_appsecret_proof else "--no-require-appsecret-proof",
     ]
+    if size.lead_forms_per_page:
+        command += ["--lead-forms-per-page", str(size.lead_forms_per_page)]
+        command += ["--leads-per-form", str(size.leads_per_form)]
     if api_versions:
         command += ["--api-versions", ",".join(api_versions)]
     if app_created:
         command += ["--app-created", app_created.isoformat()]
+    if auto_upgrade_versions:
+        command.append("--auto-upgrade-versions")
     if faults:
         command += ["--faults", json.dumps(faults)]
     if budgets:

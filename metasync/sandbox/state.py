@@ -10,7 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from metasync.sandbox.faults import FaultProfile
+from metasync.sandbox.feature_settings import FeatureSettings
 from metasync.sandbox.jobs import ReportJobs
+from metasync.sandbox.leads import LEAD_SCOPES
 from metasync.sandbox.usage import Budgets, UsageTracker
 from metasync.sandbox.versions import LIVE_VERSIONS, version_number
 from metasync.sandbox.world import World
@@ -38,6 +40,10 @@ class SandboxConfig:
     # When the app was created: apps from 2026-11-04 on cannot use the Graph API's legacy
     # features (multi-id reads, field aliases, ...; see legacy.py). A new app by default.
     app_created: date = date(2026, 12, 1)
+    # The app's "Ads API Version Settings": with auto-upgrade on, a call to an expired version
+    # is served by the next live one with X-Ad-Api-Version-Warning (versions.auto_upgrade). Off
+    # by default, the stricter reading: an expired version answers (#2635).
+    auto_upgrade_versions: bool = False
 
     @property
     def latest_version(self) -> str:
@@ -52,6 +58,7 @@ class TokenRecord:
     data_access_expires_at: datetime  # past it, even a valid token reads nothing (190)
     calls: int = 0
     scopes: frozenset[str] = SCOPES  # what the person granted; writes need ads_management
+    page_id: str = ""  # a Page access token's page ("": a user token)
 
 
 @dataclass
@@ -110,20 +117,28 @@ class SandboxState:
             )
             for user in world.users.values()
         }
+        if world.leads.pages:  # a world with lead forms: its people granted reading leads
+            for record in self.tokens.values():
+                record.scopes = record.scopes | LEAD_SCOPES
+            for page in world.leads.pages.values():  # Page access tokens never expire
+                self.tokens[page["access_token"]] = TokenRecord(
+                    page["access_token"],
+                    page["_owner"],
+                    world.now + timedelta(days=3650),
+                    world.now + timedelta(days=DATA_ACCESS_DAYS),
+                    page_id=page["id"],
+                )
         self.app_subscriptions: dict[str, dict[str, Any]] = {}  # object -> subscription
         self.subscribed_apps: dict[str, list[str]] = {}  # account id -> app ids
+        self.page_subscriptions: dict[str, dict[str, list[str]]] = {}  # page -> app -> fields
         self.webhooks_sent: list[dict[str, Any]] = []
         self.rows_cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         # (account, day) -> async jobs that asked for reach with old breakdowns (10 a day)
         self.reach_jobs: dict[tuple[str, str], int] = {}
-        # Accounts opted in to the opt-in breakdowns (2026-08-03): every other account of each
-        # user, so both cases exist in any world; changed with POST /_sandbox/opt-in.
-        self.opted_in: set[str] = {
-            account_id
-            for user in world.users.values()
-            for position, account_id in enumerate(user.account_ids)
-            if position % 2 == 1
-        }
+        # Which Ads Insights features each account has (Meta's "Feature Settings API"): the
+        # one source of the opt-in breakdowns' answers; changed through that API, with
+        # POST /_sandbox/opt-in (Ads Manager's opt-in) and /_sandbox/feature-settings/elapse.
+        self.features = FeatureSettings.from_world(world, datetime.now(UTC))
         self.started = time.time()
 
     def new_usage(self, budgets: Budgets) -> UsageTracker:
@@ -161,6 +176,8 @@ class SandboxState:
             "api_version": self.config.latest_version,
             "api_versions": list(self.config.api_versions),
             "graph_url": f"{base_url}/{self.config.latest_version}",
+            # the Feature Settings API's own host: META_ADS_API_URL (+ /<version>/marketing-api)
+            "ads_api_url": f"{base_url}/ads-api",
             "app_id": self.config.app_id,
             "app_secret": self.config.app_secret,
             "seed": self.world.seed,
@@ -175,8 +192,11 @@ class SandboxState:
                     ),
                     "business_id": u.business_id,
                     "ad_account_ids": [f"act_{a}" for a in u.account_ids],
+                    # accounts with every feature in effect (every opt-in breakdown answers)
                     "opted_in_account_ids": [
-                        f"act_{a}" for a in u.account_ids if a in self.opted_in
+                        f"act_{a}"
+                        for a in u.account_ids
+                        if self.features.all_in_effect(a, datetime.now(UTC))
                     ],
                 }
                 for u in self.world.users.values()

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from metasync.sandbox import shapes
 from metasync.sandbox.delivery import DeliveryChanges
+from metasync.sandbox.leads import LeadBook, generate_leads
 from metasync.sandbox.library import Library, generate_library
 
 __all__ = [
@@ -69,6 +70,9 @@ class WorldSize:
     adsets_per_campaign: int = 2
     ads_per_adset: int = 3
     days: int = 30  # days of insights before "today" (account time)
+    # Lead Ads (metasync.sandbox.leads): none unless asked, so older worlds stay the same
+    lead_forms_per_page: int = 0
+    leads_per_form: int = 40
 
 
 @dataclass
@@ -100,6 +104,7 @@ class World:
     extra_days: dict[str, date] = field(default_factory=dict)  # account -> last day with data
     library: Library = field(default_factory=Library)  # images, videos, conversions, ...
     changes: DeliveryChanges = field(default_factory=DeliveryChanges)  # later writes' effect
+    leads: LeadBook = field(default_factory=LeadBook)  # pages, lead forms and leads
     _next_id: int = 0
 
     def new_id(self) -> str:
@@ -246,6 +251,8 @@ def generate_world(
             }
             _generate_account(world, rng, account_id, currency)
     generate_library(world)
+    if size.lead_forms_per_page > 0:
+        world.leads = generate_leads(world, size.lead_forms_per_page, size.leads_per_form)
     return world
 
 

@@ -13,9 +13,10 @@ import redis
 from metasync.config import Settings
 from metasync.crypto import TokenCipher
 from metasync.graph import GraphClient, GraphConfig
+from metasync.graph.version_warning import VersionWarning, record_version_warning
 from metasync.keys import RedisKeys
 from metasync.locks import NamedLock
-from metasync.models import MetaConnection
+from metasync.models import MetaConnection, utcnow
 from metasync.ratelimit import RateGovernor
 
 __all__ = ["SYNC_LOCK_TTL_SECONDS", "SyncContext"]
@@ -51,12 +52,19 @@ class SyncContext:
         return cls(settings, client, keys, governor, cipher, GraphConfig.from_settings(settings))
 
     def client_for(self, connection: MetaConnection) -> GraphClient:
-        """A governed Graph client with the connection's (decrypted) token."""
+        """A governed Graph client with the connection's (decrypted) token; Meta's version
+        warnings on its calls are recorded on the connection."""
+        connection_id = str(connection.pk)
+
+        def record(warning: VersionWarning) -> None:
+            record_version_warning(connection_id, warning, utcnow())
+
         return GraphClient(
             connection.access_token(self.cipher),
             self.graph,
             governor=self.governor,
-            connection_id=str(connection.pk),
+            connection_id=connection_id,
+            on_version_warning=record,
         )
 
     def sync_lock(self, connection_id: str, kind: str = "entities") -> NamedLock:

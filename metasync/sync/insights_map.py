@@ -4,7 +4,8 @@ Numbers arrive as strings; counts become integers and money and rates exact deci
 floats). Conversions and revenue come from ``actions`` / ``action_values``: the configured
 action types are tried in order and the first one present in a row is used, because Meta reports
 one purchase under several types (``purchase`` and ``offsite_conversion.fb_pixel_purchase``) and
-adding them would double it. The raw lists are kept.
+adding them would double it. The raw lists are kept, and so are Meta's video metrics (lists of
+``{"action_type": "video_view", "value": ...}``, :data:`VIDEO_FIELDS`), empty where Meta sent none.
 """
 
 from __future__ import annotations
@@ -14,9 +15,17 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from metasync.graph.insights import VIDEO_FIELDS
 from metasync.models import attribution_key, breakdown_key
 
-__all__ = ["LEVEL_ID", "decimal_of", "map_insight_row", "pick_action"]
+__all__ = [
+    "LEVEL_ID",
+    "VIDEO_FIELDS",
+    "decimal_of",
+    "map_insight_row",
+    "pick_action",
+    "video_totals",
+]
 
 LEVEL_ID = {"account": "account_id", "campaign": "campaign_id", "adset": "adset_id", "ad": "ad_id"}
 
@@ -48,6 +57,25 @@ def pick_action(
         if matching:
             return sum((decimal_of(a.get(key)) or Decimal(0) for a in matching), Decimal(0))
     return Decimal(0)
+
+
+def _entries(value: Any) -> list[dict[str, Any]]:
+    """A list field of Meta's (``AdsActionStats``) as plain dictionaries; [] when absent."""
+    if not isinstance(value, list):
+        return []
+    return [dict(entry) for entry in value if isinstance(entry, Mapping)]
+
+
+def video_totals(row: Any) -> dict[str, str]:
+    """A stored daily row's video metrics (a document or a model), each its list's values
+    summed, as decimal text; the lists Meta did not send (or sent empty) are left out."""
+    totals: dict[str, str] = {}
+    for name in VIDEO_FIELDS:
+        entries = row.get(name) if isinstance(row, Mapping) else getattr(row, name, None)
+        read = [decimal_of(e.get("value")) for e in entries or [] if isinstance(e, Mapping)]
+        if read and all(value is not None for value in read):
+            totals[name] = str(sum((v for v in read if v is not None), Decimal(0)))
+    return totals
 
 
 def map_insight_row(
@@ -92,6 +120,7 @@ def map_insight_row(
         "revenue": pick_action(values, conversion_types),
         "actions": actions,
         "action_values": values,
+        **{name: _entries(raw.get(name)) for name in VIDEO_FIELDS},
         "attribution_setting": (
             str(raw["attribution_setting"]) if raw.get("attribution_setting") else None
         ),

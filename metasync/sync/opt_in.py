@@ -17,6 +17,12 @@ nothing is stored as rows, and the CLI (``metasync reports access``), console, R
 day; the first answer with rows makes it ``available`` again. Within a run, once the first
 day's read of an hourly report finds it withheld, the other days' reads are skipped
 (:func:`withheld_now`).
+
+This inference is the fallback. Meta's Feature Settings API (page of that name, 2026-08-07)
+states each account's features, and :mod:`metasync.sync.features` records the reports' access
+from it on the daily token check; an empty answer for a feature Meta says is in effect is then
+no delivery, not a missing opt-in. The inference decides only for accounts whose features
+could not be read.
 """
 
 from __future__ import annotations
@@ -25,11 +31,20 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
+from mongoengine.queryset.visitor import Q
 from pymongo.errors import DuplicateKeyError
 
 from metasync.graph import GraphClient, insights_params, read_insights
-from metasync.models import DailyInsight, ReportAccess, ReportAccessState, ReportRun, utcnow
-from metasync.reports.catalogue import needs_opt_in
+from metasync.models import (
+    AccountFeatures,
+    DailyInsight,
+    FeatureStatus,
+    ReportAccess,
+    ReportAccessState,
+    ReportRun,
+    utcnow,
+)
+from metasync.reports.catalogue import features_needed, needs_opt_in
 from metasync.reports.definitions import ReportDefinition
 
 __all__ = [
@@ -37,22 +52,29 @@ __all__ = [
     "not_due",
     "record_answer",
     "record_job_answer",
+    "set_access",
     "withheld_now",
 ]
 
 log = logging.getLogger(__name__)
+
+# how long a state read from Meta's Feature Settings API is trusted (two daily checks)
+FEATURE_STATE_HOURS = 48
 
 
 def not_due(
     tenant_id: str, account_ids: Sequence[str], now: datetime, every_hours: int
 ) -> dict[str, set[str]]:
     """account -> names of its opt-in reports not to read now: not opted in, as a read found
-    less than ``every_hours`` ago. One query for all of a plan's accounts."""
+    less than ``every_hours`` ago, or as Meta's Feature Settings API said at a read less than
+    ``FEATURE_STATE_HOURS`` (48) ago (:mod:`metasync.sync.features`). One query for all of a
+    plan's accounts."""
     wanted = set(account_ids)
     query = ReportAccess.objects(
+        Q(checked_at__gt=now - timedelta(hours=every_hours))
+        | Q(source="feature_settings", checked_at__gt=now - timedelta(hours=FEATURE_STATE_HOURS)),
         tenant_id=tenant_id,
         state=ReportAccessState.NOT_OPTED_IN,
-        checked_at__gt=now - timedelta(hours=every_hours),
     )
     if len(wanted) == 1:  # one account (a read's check): by the unique key's index
         query = query.filter(account_id=account_ids[0])
@@ -122,15 +144,19 @@ def record_answer(
     now = utcnow()
     if rows > 0:
         for name in names:
-            _set(tenant_id, account_id, name, ReportAccessState.AVAILABLE, now)
+            set_access(
+                tenant_id, account_id, name, ReportAccessState.AVAILABLE, now, source="answer"
+            )
         return
+    if _meta_says_enabled(tenant_id, account_id, reports, now):
+        return  # Meta's Feature Settings API says the feature is in effect: no guessing
     impressions = delivered_impressions(client, tenant_id, account_id, since, until)
     if impressions <= 0:
         return
     changed = [
         name
         for name in names
-        if _set(
+        if set_access(
             tenant_id,
             account_id,
             name,
@@ -139,6 +165,9 @@ def record_answer(
             checked_since=since.isoformat(),
             checked_until=until.isoformat(),
             delivered_impressions=impressions,
+            source="answer",
+            feature=None,
+            feature_status=None,
         )
     ]
     if not changed:  # said once, when it is first seen
@@ -152,6 +181,26 @@ def record_answer(
         until,
         ", ".join(changed),
     )
+
+
+def _meta_says_enabled(
+    tenant_id: str, account_id: str, reports: Iterable[ReportDefinition], now: datetime
+) -> bool:
+    """Whether a recent Feature Settings API read has every feature of these gated reports
+    in effect for the account (then an empty answer is no delivery, not a missing opt-in)."""
+    needed = set().union(*(features_needed(report.breakdowns) for report in reports))
+    features = (
+        AccountFeatures.objects(
+            tenant_id=tenant_id,
+            account_id=account_id,
+            read_at__gt=now - timedelta(hours=FEATURE_STATE_HOURS),
+        )
+        .only("features")
+        .first()
+    )
+    if features is None or not needed:
+        return False
+    return all(features.status(name) == FeatureStatus.ENABLED for name in needed)
 
 
 def record_job_answer(
@@ -171,7 +220,7 @@ def record_job_answer(
     )
 
 
-def _set(
+def set_access(
     tenant_id: str, account_id: str, report: str, state: str, now: datetime, **evidence: object
 ) -> bool:
     """Upsert one account's access to one report in one atomic step (two workers reading two

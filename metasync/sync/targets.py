@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metasync.graph import insights_params
-from metasync.graph.insights import DEFAULT_INSIGHT_FIELDS
+from metasync.graph.insights import DEFAULT_INSIGHT_FIELDS, VIDEO_FIELDS
 from metasync.models import (
     AdAccount,
     DailyInsight,
@@ -63,7 +63,7 @@ class ReadTarget:
         """One request for the daily rows and every report: the union of their fields."""
         extra = [name for report in self.reports for name in report.fields]
         if self.base:
-            fields = list(dict.fromkeys([*DEFAULT_INSIGHT_FIELDS, *extra]))
+            fields = list(dict.fromkeys([*DEFAULT_INSIGHT_FIELDS, *VIDEO_FIELDS, *extra]))
             return insights_params(level=self.level, fields=fields, since=since, until=until)
         shape = self.reports[0]
         identity = LEVEL_IDS[: LEVELS.index(self.level) + 1]

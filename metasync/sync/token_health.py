@@ -11,7 +11,10 @@ app token) about every active connection once a day:
 - ``data_access_expires_at`` is recorded; a connection whose token or data access ends within
   7 days gets a ``token_warning`` (shown by ``metasync connections list`` and logged), so a
   person can reconnect before any sync fails;
-- a token Meta says is invalid marks the connection EXPIRED with the reason.
+- a token Meta says is invalid marks the connection EXPIRED with the reason;
+- each account's Ads Insights features are read from Meta's Feature Settings API
+  (:mod:`metasync.sync.features`), so a gated report is skipped, or starts syncing, on Meta's
+  word rather than on a guess from empty answers.
 
 :func:`token_warning` is the pure rule (dates in, words out); the clock is injected.
 """
@@ -27,8 +30,9 @@ from metasync.health.records import keep_health
 from metasync.models import ConnectionStatus, MetaConnection, utcnow
 from metasync.sync.connections import exchange, inspect_token, mark_token_error
 from metasync.sync.context import SyncContext
+from metasync.sync.features import read_features
 
-__all__ = ["TokenCheck", "check_tokens", "token_warning"]
+__all__ = ["TokenCheck", "check_tokens", "refresh_now", "token_warning"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,9 @@ def check_tokens(ctx: SyncContext, now: datetime | None = None) -> list[TokenChe
     for connection in MetaConnection.objects(status=ConnectionStatus.ACTIVE):
         try:
             results.append(_check(ctx, connection, moment, refresh_within))
+            # the accounts' Ads Insights features, from Meta's Feature Settings API: one
+            # account's failure is recorded on it (the opt-in inference is the fallback)
+            read_features(ctx, connection, moment)
         except TokenError as exc:
             mark_token_error(str(connection.pk), exc)
             results.append(TokenCheck(str(connection.pk), False, None, exc.message))
@@ -100,3 +107,41 @@ def _check(
             extra={"connection_id": str(connection.pk)},
         )
     return TokenCheck(str(connection.pk), refreshed, warning)
+
+
+def refresh_now(
+    ctx: SyncContext, connection_id: str, now: datetime | None = None
+) -> dict[str, str]:
+    """An operator's "refresh token": exchange the connection's user token for a fresh
+    long-lived one, then ask Meta (``debug_token``) about the fresh token and record its answer:
+    the token's expiry and the end of its data access, which only Meta knows (a person who
+    granted the app again moved it). Before, only the expiry of the exchange was recorded, so
+    the console's "data access ends in N d" kept the answer of the last daily check.
+
+    The fresh token is saved before it is inspected, so a failing inspection loses nothing; a
+    token Meta refuses marks the connection, as a sync would."""
+    connection = MetaConnection.objects(pk=connection_id).first()
+    if connection is None:
+        return {"status": "unknown connection"}
+    try:
+        exchange(ctx, connection)
+        connection.save()
+        info = inspect_token(ctx, connection.access_token(ctx.cipher))
+    except TokenError as exc:
+        mark_token_error(connection_id, exc)
+        return {"status": "refused", "error": str(exc)}
+    moment = now or utcnow()
+    connection.token_expires_at = info.expires_at or connection.token_expires_at
+    connection.data_access_expires_at = info.data_access_expires_at
+    connection.token_checked_at = moment
+    connection.token_warning = token_warning(
+        connection.token_expires_at, info.data_access_expires_at, moment
+    )
+    connection.updated_at = utcnow()
+    connection.save()
+    keep_health(connection.tenant_id, connection_id)
+    return {
+        "status": "refreshed",
+        "expires_at": str(connection.token_expires_at),
+        "data_access_expires_at": str(connection.data_access_expires_at),
+    }

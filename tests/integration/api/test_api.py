@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from metasync.api.keys import create_key, revoke
 from metasync.health.records import refresh_health
 from metasync.models import (
+    AccountFeatures,
     Ad,
     ApiKey,
     Campaign,
@@ -20,6 +21,7 @@ from metasync.models import (
     ReportAccess,
     ReportAccessState,
 )
+from metasync.models.base import utcnow
 from tests.integration.test_cli import run, with_database
 from tests.support.api_mirror import TenantMirror, build_tenant
 
@@ -80,7 +82,7 @@ def test_a_key_reads_and_acts_for_its_own_tenant_only_on_every_endpoint(
     requested: list[tuple[str, dict[str, Any]]],
 ) -> None:
     acme, globex = tenants
-    _, key = create_key("acme", scopes=("sync", "optimize"))
+    _, key = create_key("acme", scopes=("sync", "optimize", "leads", "lead_answers"))
     headers = _auth(key)
     covered: set[tuple[str, str]] = set()
 
@@ -115,6 +117,9 @@ def test_a_key_reads_and_acts_for_its_own_tenant_only_on_every_endpoint(
     assert {r["breakdowns"]["country"] for r in rows.json()["data"]} == {"US"}
     assert rows.json()["data"][0]["conversions_by_window"] == {"7d_click": "2"}
     assert get(template, "/api/v1/reports/age_gender/rows").status_code == 404, "globex's"
+    assert ids(get("/api/v1/leads", "/api/v1/leads")) == {acme.lead_id}
+    assert ids(get("/api/v1/leads", "/api/v1/leads", ad_id="1", form_id="772")) == set()
+    assert ids(get("/api/v1/lead-forms", "/api/v1/lead-forms")) == {"771"}
     health = get("/api/v1/health", "/api/v1/health")
     assert {h["account_id"] for h in health.json()} == {acme.account_id}
     template = "/api/v1/accounts/{account_id}/health"
@@ -123,6 +128,17 @@ def test_a_key_reads_and_acts_for_its_own_tenant_only_on_every_endpoint(
     assert ids(get("/api/v1/recommendations", "/api/v1/recommendations")) == {
         acme.recommendation_id
     }
+    for mirror in (acme, globex):
+        AccountFeatures(
+            tenant_id=mirror.tenant_id,
+            account_id=mirror.account_id,
+            features={"frequency_value": {"status": "enabled"}},
+            read_at=utcnow(),
+        ).save()
+    template = "/api/v1/accounts/{account_id}/features"
+    features = get(template, f"/api/v1/accounts/{acme.account_id}/features")
+    assert features.status_code == 200 and features.json()["account_id"] == acme.account_id
+    assert get(template, f"/api/v1/accounts/{globex.account_id}/features").status_code == 404
     template = "/api/v1/syncs/{request_id}"
     assert get(template, f"/api/v1/syncs/{acme.request_id}").json()["status"] == "succeeded"
     assert get(template, f"/api/v1/syncs/{globex.request_id}").status_code == 404
