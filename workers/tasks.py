@@ -14,19 +14,18 @@ from celery.utils.log import get_task_logger
 
 from metasync.export import ExportBusy, ExportError
 from metasync.export.targets import enabled_target, export_stored
-from metasync.graph import RateLimitError, TokenError
-from metasync.health.records import keep_health
+from metasync.graph import RateLimitError
 from metasync.models import ConnectionStatus, MetaConnection
 from metasync.optimize.apply import apply_recommendation
 from metasync.optimize.claims import ApplyBusy, stale_applies
 from metasync.optimize.evaluate import evaluate_isolated, has_rules, tenants_with_rules
 from metasync.optimize.settings import RecommendationError, approve_for_apply_mode
 from metasync.sync import Period, Subtask, execute_subtask, start_sync
-from metasync.sync.connections import exchange, mark_token_error
 from metasync.sync.orchestrate import MAX_COUNTDOWN_SECONDS
 from metasync.sync.recovery import recover_stalled_runs
 from metasync.sync.scheduling import claim_schedule_slot
 from metasync.sync.token_health import check_tokens as check_connection_tokens
+from metasync.sync.token_health import refresh_now
 from metasync.webhooks import Change
 from metasync.webhooks.recovery import recover_stalled_webhooks
 from workers.app import app
@@ -142,19 +141,8 @@ def check_tokens(self: MetaSyncTask) -> dict[str, int]:
 @metasync_task("metasync.refresh_token", max_retries=3)
 def refresh_token(self: MetaSyncTask, connection_id: str) -> dict[str, str]:
     """Exchange a connection's user token for a fresh long-lived one now (an operator's
-    "refresh token"); a token Meta refuses marks the connection, as a sync would."""
-    connection = MetaConnection.objects(pk=connection_id).first()
-    if connection is None:
-        return {"status": "unknown connection"}
-    try:
-        exchange(context(), connection)
-    except TokenError as exc:
-        mark_token_error(connection_id, exc)
-        return {"status": "refused", "error": str(exc)}
-    connection.token_warning = None
-    connection.save()
-    keep_health(connection.tenant_id, connection_id)
-    return {"status": "refreshed", "expires_at": str(connection.token_expires_at)}
+    "refresh token"), recording Meta's answer about it (metasync.sync.token_health)."""
+    return refresh_now(context(), connection_id)
 
 
 @metasync_task("metasync.recover_runs", max_retries=3)

@@ -9,6 +9,7 @@ site cannot make a logged-in browser post an action.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -25,8 +26,17 @@ from metasync.config import Settings
 from metasync.console.charts import bar_chart
 from metasync.console.exports import exports_page, tenant_exports
 from metasync.console.login import Gate, add_login_routes
+from metasync.console.money import budget, cost_per_result, money
+from metasync.console.money_pages import (
+    account_money,
+    add_money_routes,
+    every_day,
+    money_context,
+    money_label,
+)
 from metasync.console.pages import FLAGS, account_page, overview
 from metasync.console.recommendation_routes import add_recommendation_routes
+from metasync.graph import MetaAPIError
 from metasync.health.records import keep_health
 from metasync.keys import RedisKeys
 from metasync.models import (
@@ -37,6 +47,8 @@ from metasync.models import (
     find_connection,
     utcnow,
 )
+from metasync.sync.context import SyncContext
+from metasync.sync.features import enable_feature
 
 __all__ = ["console_router"]
 
@@ -80,6 +92,9 @@ def _templates() -> Jinja2Templates:
         countdown=_countdown,
         dictsum=lambda d: sum(v for v in (d or {}).values() if isinstance(v, int | float)),
         dictitems=lambda d: ", ".join(f"{k}: {v}" for k, v in (d or {}).items()),
+        money=money,
+        budget=budget,
+        cpr=cost_per_result,
     )
     return templates
 
@@ -105,6 +120,12 @@ def console_router(
         return templates.TemplateResponse(request, name, values, status_code=status)
 
     form = add_login_routes(router, gate, page)
+
+    @functools.cache
+    def features_context() -> SyncContext:
+        """The context the Feature Settings API calls need (token cipher, settings), made at
+        the first enabling."""
+        return SyncContext.from_settings(settings)
 
     def login_form(request: Request) -> Response:
         """401 with the login form, which then lands on the page asked for."""
@@ -136,6 +157,7 @@ def console_router(
             "tenant": tenant, "q": q, "page": found.page, "more": found.more,
             "query": urlencode(filters), "table_query": urlencode({**filters, "page": found.page}),
             "plain_query": urlencode({k: v for k, v in filters.items() if k != "flag"}),
+            **money_context(found.accounts, full=template == "overview.html"),
         })  # fmt: skip
 
     @router.get("", response_class=HTMLResponse)
@@ -155,10 +177,13 @@ def console_router(
         found = account_page(client, keys, connection_id, account_id)
         if found is None:
             return page(request, "base.html", {}, 404)
+        figures = account_money(found["health"])
+        spend = every_day(found["spend"], *figures["period"])
         return page(request, "account.html", {
             **found, "h": found["health"], "notice": request.query_params.get("notice"),
-            "spend_chart": bar_chart(found["spend"], "spend", found["health"].currency),
-            "rows_chart": bar_chart(found["rows"], "rows", "rows"),
+            "spend_chart": bar_chart(spend, "spend", found["health"].currency,
+                                     money_label(found["health"].currency)),
+            "rows_chart": bar_chart(found["rows"], "rows", "rows"), **figures,
         })  # fmt: skip
 
     @router.get("/exports", response_class=HTMLResponse)
@@ -176,6 +201,7 @@ def console_router(
         return page(request, "tenant_exports.html", context)
 
     add_recommendation_routes(router, gate, page, login_form, settings)
+    add_money_routes(router, gate, page, login_form, client, keys)
 
     def act(
         request: Request,
@@ -248,6 +274,34 @@ def console_router(
             return f"token refresh queued ({refresh_token(str(connection.pk))})"
 
         return act(request, connection_id, account_id, "refresh_token", run, csrf)
+
+    @router.post("/connections/{connection_id}/enable-feature")
+    def enable_feature_now(
+        request: Request,
+        connection_id: str,
+        account_id: Annotated[str, Form()] = "",
+        feature: Annotated[str, Form()] = "",
+        confirm: Annotated[str, Form()] = "",
+        csrf: Annotated[str, Form()] = "",
+    ) -> Response:
+        """Enable an Ads Insights feature through Meta's Feature Settings API, once the
+        operator confirmed that it cannot be undone and takes up to 24 hours."""
+        session = gate.session(request)
+        actor = session.user if session else ""
+
+        def run(connection: MetaConnection) -> str:
+            if confirm != "yes":
+                raise ValueError("confirm that Meta cannot undo it and it takes up to 24 hours")
+            if connection.status != ConnectionStatus.ACTIVE:
+                raise ValueError(f"the connection is {connection.status}")
+            try:
+                read = enable_feature(features_context(), connection, account_id, feature, actor)
+            except MetaAPIError as exc:
+                raise ValueError(f"Meta refused: {exc.message}") from None
+            status = read.states.get(feature, "unknown").replace("_", " ")
+            return f"{feature} enabled: {status} (in effect within 24 hours)"
+
+        return act(request, connection_id, account_id, "enable_feature", run, csrf)
 
     @router.post("/connections/{connection_id}/{change}")
     def pause_or_resume(

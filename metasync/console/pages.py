@@ -14,9 +14,11 @@ from typing import Any
 
 import redis
 
+from metasync.graph.version_warning import recent_version_warning
 from metasync.health.pages import FLAGS, HealthPage, health_page, one_health
 from metasync.keys import RedisKeys
 from metasync.models import (
+    AccountFeatures,
     Ad,
     AdSet,
     DailyInsight,
@@ -30,8 +32,13 @@ from metasync.models import (
     SyncRun,
     WebhookEvent,
     find_connection,
+    utcnow,
 )
 from metasync.optimize.figures import number
+from metasync.reports.catalogue import FEATURE_BREAKDOWNS
+
+# Meta's Feature Settings API features an operator may enable (Meta's page of that name)
+FEATURE_NAMES = tuple(FEATURE_BREAKDOWNS)
 
 __all__ = ["FLAGS", "account_page", "overview"]
 
@@ -124,6 +131,11 @@ def account_page(
             OperatorAction.objects(tenant_id=connection.tenant_id, target=connection_id)
             .order_by("-at").limit(10)
         ),
+        "features": AccountFeatures.objects(
+            tenant_id=connection.tenant_id, account_id=account_id
+        ).first(),
+        "feature_names": FEATURE_NAMES,
+        "version_warning": recent_version_warning(connection, utcnow()),
         "withheld": list(
             ReportAccess.objects(
                 tenant_id=connection.tenant_id, account_id=account_id,

@@ -64,6 +64,7 @@ STATE_WORDS = {
     "restore_refused": "Meta refused to take the write back; once fixed, undo it again",
 }
 LEVELS = {"ad": "ad", "adset": "ad set"}
+BUDGETS = ("daily_budget", "daily_budget_after", "lifetime_budget")  # minor units in evidence
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,22 @@ def _budget(minor: Any, currency: str | None) -> str:
         return str(minor)
     divisor = 1 if (currency or "").upper() in ZERO_DECIMAL_CURRENCIES else 100
     return format_money(float(units / divisor), currency)
+
+
+def _readable(evidence: dict[str, Any], currency: str | None) -> dict[str, Any]:
+    """The evidence's figures as the page lists them: budgets (stored in minor units, here and
+    in a nested receiver) in major units with the currency, a nested record as
+    ``(name: value, ...)`` rather than a Python dict."""
+    shown: dict[str, Any] = {}
+    for name, value in evidence.items():
+        if isinstance(value, dict):
+            inner = _readable(value, currency).items()
+            shown[name] = "(" + ", ".join(f"{k}: {v}" for k, v in inner) + ")"
+        elif name in BUDGETS and not isinstance(value, bool) and _number(value) is not None:
+            shown[name] = _budget(value, currency)
+        else:
+            shown[name] = value
+    return shown
 
 
 def _named(level: str, entity_id: str, names: dict[str, str]) -> str:
@@ -310,7 +327,7 @@ def tenant_recommendations(
                 reason=_reason(rec),
                 buttons=BUTTONS.get(rec.state, ()),
                 audit=[_audit_line(e, currency) for e in audit.get(str(rec.pk), [])],
-                figures=dict(rec.evidence or {}),
+                figures=_readable(dict(rec.evidence or {}), currency),
                 proposed_at=rec.proposed_at,
                 decided=rec.decided_by or None,
             )

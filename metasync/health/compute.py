@@ -100,17 +100,18 @@ def newest_days(
     found: dict[str, str] = {}
     if whole_tenant:
         since = (today - timedelta(days=RECENT_DAYS)).isoformat()
-        pipeline = [
-            {"$match": {"tenant_id": tenant_id, "level": "account", "breakdown_key": "",
-                        "date": {"$gte": since}}},
-            {"$group": {"_id": "$account_id", "newest": {"$max": "$date"}}},
-        ]  # fmt: skip
+        recent_account_rows = {
+            "tenant_id": tenant_id,
+            "level": "account",
+            "breakdown_key": "",
+            "date": {"$gte": since},
+        }
+        newest_per_account = {"_id": "$account_id", "newest": {"$max": "$date"}}
+        pipeline = [{"$match": recent_account_rows}, {"$group": newest_per_account}]
         found = {row["_id"]: row["newest"] for row in DailyInsight.objects.aggregate(pipeline)}
     for account_id in set(accounts) - set(found):
-        older = (
-            DailyInsight.objects(tenant_id=tenant_id, account_id=account_id, level="account")
-            .order_by("-date").only("date").first()
-        )  # fmt: skip
+        rows = DailyInsight.objects(tenant_id=tenant_id, account_id=account_id, level="account")
+        older = rows.order_by("-date").only("date").first()
         if older is not None:
             found[account_id] = older.date
     return found
@@ -166,14 +167,18 @@ def flags_of(health: AccountHealth, now: datetime) -> list[str]:
     return flags
 
 
+def _states(found: Iterable[AccountSyncState]) -> dict[tuple[str, str], AccountSyncState]:
+    """Sync states by (connection id, account id)."""
+    return {(state.connection_id, state.account_id): state for state in found}
+
+
 def _one_connection(
     tenant_id: str, connection_id: str, today: date
 ) -> tuple[list[MetaConnection], dict[str, AdAccount], dict[tuple[str, str], Any], dict[str, str]]:
     """What :func:`tenant_health` reads for one connection, in reads of its own accounts only
     (a run closing pays for its connection, not for its tenant)."""
     connections = list(MetaConnection.objects(tenant_id=tenant_id, pk=connection_id))
-    states = {(s.connection_id, s.account_id): s
-              for s in AccountSyncState.objects(connection_id=connection_id)}  # fmt: skip
+    states = _states(AccountSyncState.objects(connection_id=connection_id))
     held = {a for c in connections for a in c.ad_account_ids or []} | {a for _, a in states}
     accounts = {}
     for account_id in held:
@@ -188,10 +193,9 @@ def _whole_tenant(
     tenant_id: str, today: date
 ) -> tuple[list[MetaConnection], dict[str, AdAccount], dict[tuple[str, str], Any], dict[str, str]]:
     """What :func:`tenant_health` reads for every connection of a tenant."""
-    accounts = {a.meta_id.removeprefix("act_"): a
-                for a in AdAccount.objects(tenant_id=tenant_id).only(*ACCOUNT_FIELDS)}  # fmt: skip
-    states = {(s.connection_id, s.account_id): s
-              for s in AccountSyncState.objects(tenant_id=tenant_id)}  # fmt: skip
+    found = AdAccount.objects(tenant_id=tenant_id).only(*ACCOUNT_FIELDS)
+    accounts = {account.meta_id.removeprefix("act_"): account for account in found}
+    states = _states(AccountSyncState.objects(tenant_id=tenant_id))
     connections = list(MetaConnection.objects(tenant_id=tenant_id).order_by("created_at"))
     held = {a for c in connections for a in c.ad_account_ids or []} | {a for _, a in states}
     return connections, accounts, states, newest_days(tenant_id, held, today)

@@ -28,8 +28,16 @@ from metasync.health.records import STORED
 from metasync.keys import RedisKeys
 from metasync.models import AccountHealthRecord, HealthTenant, aware, page_key, utcnow
 
-__all__ = ["FLAGS", "PAGE_SIZE", "SCAN_BATCH", "HealthPage", "every_health", "health_page",
-           "one_health"]  # fmt: skip
+__all__ = [
+    "FLAGS",
+    "PAGE_SIZE",
+    "SCAN_BATCH",
+    "HealthPage",
+    "every_health",
+    "health_of",
+    "health_page",
+    "one_health",
+]
 
 FLAGS = ("lagging", "expiring", "failing")
 PAGE_SIZE = 50
@@ -52,14 +60,33 @@ def _health_of(record: dict[str, Any], now: datetime) -> AccountHealth:
         for name in STORED
     }
     health = AccountHealth(
-        tenant_id=record["tenant_id"], connection_id=record["connection_id"],
-        account_id=record["account_id"], **stored,
-    )  # fmt: skip
+        tenant_id=record["tenant_id"],
+        connection_id=record["connection_id"],
+        account_id=record["account_id"],
+        **stored,
+    )
     health.name, health.currency = health.name or "", health.currency or ""
     health.timezone_name = health.timezone_name or "UTC"
     health.not_opted_in = list(health.not_opted_in or [])
     health.lag_seconds = lag_seconds(health.newest_day, health.timezone_name, now)
     return health
+
+
+def health_of(record: dict[str, Any], now: datetime) -> AccountHealth:
+    """One kept record as an :class:`AccountHealth` with its lag and flags (throttles are not
+    read)."""
+    health = _health_of(record, now)
+    health.flags = flags_of(health, now)
+    return health
+
+
+def _search_filter(search: str) -> dict[str, Any]:
+    """The records ``search`` finds: an account id (with or without ``act_``), or the start
+    of an account's name."""
+    number = search.removeprefix("act_")
+    if number.isdigit():
+        return {"account_id": number}
+    return {"name": {"$regex": "^" + re.escape(search)}}
 
 
 def _finish(
@@ -123,11 +150,10 @@ def health_page(
     collection = AccountHealthRecord._get_collection()
     scope: dict[str, Any] = {"tenant_id": tenant} if tenant else {}
     if search:
-        number = search.removeprefix("act_")
-        scope.update({"account_id": number} if number.isdigit()
-                     else {"name": {"$regex": "^" + re.escape(search)}})  # fmt: skip
-    counts = {name: collection.count_documents({**scope, **_flag_filter(name, now)})
-              for name in FLAGS}  # fmt: skip
+        scope.update(_search_filter(search))
+    counts: dict[str, int] = {}
+    for name in FLAGS:
+        counts[name] = collection.count_documents({**scope, **_flag_filter(name, now)})
     start = (page - 1) * size
     counters = [] if search else _counters(tenant)
     counts["all"] = (

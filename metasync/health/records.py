@@ -37,10 +37,18 @@ from metasync.models import (
 __all__ = ["STORED", "keep_health", "refresh_health"]
 
 log = logging.getLogger(__name__)
-STORED = ("connection_name", "connection_status", "name", "currency", "timezone_name", "state",
-          "newest_day", "last_entity_sync_at", "last_performance_sync_at", "last_outcome",
-          "last_error", "last_error_at", "token_expires_at", "data_access_expires_at",
-          "not_opted_in")  # fmt: skip
+# what a record keeps of an account's health: the account, its syncs, its access
+_ACCOUNT = ("connection_name", "connection_status", "name", "currency", "timezone_name", "state")
+_SYNCS = (
+    "newest_day",
+    "last_entity_sync_at",
+    "last_performance_sync_at",
+    "last_outcome",
+    "last_error",
+    "last_error_at",
+)
+_ACCESS = ("token_expires_at", "data_access_expires_at", "not_opted_in")
+STORED = (*_ACCOUNT, *_SYNCS, *_ACCESS)
 
 
 def _lagging_at(health: AccountHealth) -> datetime | None:
@@ -65,13 +73,23 @@ def _record_of(health: AccountHealth) -> dict[str, Any]:
     }
 
 
+def _natural_key(tenant_id: str, health: AccountHealth) -> dict[str, str]:
+    """The record's key: tenant, connection and account."""
+    return {
+        "tenant_id": tenant_id,
+        "connection_id": health.connection_id,
+        "account_id": health.account_id,
+    }
+
+
 def _reserve(tenant_id: str, count: int) -> int:
     """The first of ``count`` new seqs of ``tenant_id`` (atomic: concurrent writers never
     share one)."""
-    before = HealthTenant._get_collection().find_one_and_update(
-        {"tenant_id": tenant_id}, {"$inc": {"next_seq": count}}, upsert=True,
-        return_document=ReturnDocument.BEFORE,
-    )  # fmt: skip
+    counters = HealthTenant._get_collection()
+    reserve = {"$inc": {"next_seq": count}}
+    before = counters.find_one_and_update(
+        {"tenant_id": tenant_id}, reserve, upsert=True, return_document=ReturnDocument.BEFORE
+    )
     return int((before or {}).get("next_seq", 0))
 
 
@@ -106,8 +124,7 @@ def refresh_health(tenant_id: str, connection_id: str | None = None) -> int:
     seqs = {(h.connection_id, h.account_id): first + n for n, h in enumerate(new)}
     writes = []
     for h in found:
-        natural = {"tenant_id": tenant_id, "connection_id": h.connection_id,
-                   "account_id": h.account_id}  # fmt: skip
+        natural = _natural_key(tenant_id, h)
         change: dict[str, Any] = {"$set": _record_of(h)}
         seq = seqs.get((h.connection_id, h.account_id))
         if seq is not None:
@@ -119,10 +136,10 @@ def refresh_health(tenant_id: str, connection_id: str | None = None) -> int:
     removed = collection.delete_many({"_id": {"$in": gone}}).deleted_count if gone else 0
     counters = HealthTenant._get_collection()
     if connection_id is None:  # the whole tenant: its records are exactly those found
+        count = {"$set": {"accounts": len(found)}}
         counter = counters.find_one_and_update(
-            {"tenant_id": tenant_id}, {"$set": {"accounts": len(found)}}, upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )  # fmt: skip
+            {"tenant_id": tenant_id}, count, upsert=True, return_document=ReturnDocument.AFTER
+        )
         if counter.get("next_seq", 0) != len(found):
             _renumber(tenant_id)  # gaps left by removed accounts: pages full again
     elif inserted or removed:  # what this write changed (the hourly refresh sets it exact)

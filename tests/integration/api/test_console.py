@@ -222,7 +222,7 @@ def test_the_pages_name_things_and_label_their_figures(
     assert "Meta user u1" in overview and f">{acme.connection_id} " not in overview
     page = client.get(f"/console/accounts/{acme.connection_id}/{acme.account_id}").text
     assert "<strong>Winter boots, video</strong>" in page, "the ad by name"
-    assert 'class="axis"' in page and "USD</text>" in page, "axis values in the currency"
+    assert 'class="axis"' in page and ">$12.34</text>" in page, "axis values in the currency"
     assert "Spend per day (USD)" in page
     for field in ("sync-since", "sync-until", "sync-kind"):
         assert f'<label for="{field}">' in page and f'id="{field}"' in page

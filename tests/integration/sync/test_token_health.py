@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from metasync.health.pages import one_health
+from metasync.keys import RedisKeys
 from metasync.models import ConnectionStatus, MetaConnection
 from metasync.sync import SyncContext
-from metasync.sync.token_health import check_tokens, token_warning
+from metasync.sync.token_health import check_tokens, refresh_now, token_warning
 from tests.support.sandbox import Sandbox
 
 
@@ -73,3 +75,28 @@ def test_token_warning_rule() -> None:
     assert soon is not None
     assert "the token expires on 2026-12-07" in soon and "data access ends on 2026-12-07" in soon
     assert token_warning(now + timedelta(days=8), None, now) is None
+
+
+def test_a_refresh_records_the_data_access_meta_answers_now(
+    ctx: SyncContext, world: Sandbox, connections: list[MetaConnection]
+) -> None:
+    """Before: the operator's refresh only exchanged the token, so the console's "data access
+    ends in 89d" kept the answer of the last daily check after the person granted again."""
+    connection = connections[0]
+    account = connection.ad_account_ids[0]
+    before = one_health(None, RedisKeys("unused:"), str(connection.pk), account)
+    assert before is not None and before.data_access_expires_at is not None
+    world.control(
+        "POST",
+        "tokens/expire",
+        {"user_id": connection.meta_user_id, "what": "data_access", "in_seconds": 30 * 86400},
+    )
+    answer = refresh_now(ctx, str(connection.pk))
+    assert answer["status"] == "refreshed", answer
+    after = one_health(None, RedisKeys("unused:"), str(connection.pk), account)
+    assert after is not None and after.data_access_expires_at is not None
+    left = after.data_access_expires_at - datetime.now(UTC)
+    assert timedelta(days=29) < left <= timedelta(days=30), left
+    assert after.data_access_expires_at != before.data_access_expires_at
+    connection.reload()
+    assert connection.token_checked_at is not None
