@@ -13,7 +13,7 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from metasync.commands.common import console, print_table
@@ -182,6 +182,17 @@ def demo(
         if (value := environment_value(name))
     }
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    # a spinner with the time waited while the services start (workers, Flower and the web
+    # app take up to a minute each on a busy machine): never a silent wait
+    starting = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    starting.add_task("starting the demo's services", total=None)
+    starting.start()
     try:
         with start_services(
             folder,
@@ -189,10 +200,13 @@ def demo(
             base_env=base,
             say=lambda text: console.print(f"[green]✓[/green] {text}"),
         ) as services:
+            starting.stop()
             _tour(services, once)
     except KeyboardInterrupt:
         console.print("stopped: every demo process has been shut down")
         return
+    finally:
+        starting.stop()
 
 
 def _warehouses(ctx: Any, connections: list[Any], workdir: Path) -> dict[str, Path]:
@@ -209,21 +223,46 @@ def _warehouses(ctx: Any, connections: list[Any], workdir: Path) -> dict[str, Pa
     return files
 
 
-def _show_warehouses(files: dict[str, Path]) -> None:
-    """Wait (two minutes at most) for each tenant's export after its syncs, then say where."""
-    from metasync.demo import wait_until
-    from metasync.export.destinations import schema_for
+def _exported(tenants: list[str]) -> int:
+    """How many of ``tenants`` have a warehouse export that started after their last sync."""
     from metasync.models import ExportRun, SyncRun
 
-    def exported() -> bool:
-        for tenant in files:
-            last_sync = SyncRun.objects(tenant_id=tenant).order_by("-finished_at").first()
-            done = ExportRun.objects(tenant_id=tenant, status="succeeded")
-            if last_sync is None or not done.filter(started_at__gte=last_sync.finished_at).count():
-                return False
-        return True
+    count = 0
+    for tenant in tenants:
+        last_sync = SyncRun.objects(tenant_id=tenant).order_by("-finished_at").first()
+        done = ExportRun.objects(tenant_id=tenant, status="succeeded")
+        if last_sync is not None and done.filter(started_at__gte=last_sync.finished_at).count():
+            count += 1
+    return count
 
-    if not wait_until(exported, timeout=120):
+
+def _wait_for_exports(tenants: list[str], timeout: float) -> bool:
+    """Wait (``timeout`` s at most) for each tenant's export after its syncs, with a progress
+    bar (tenants exported, time waited), so the wait is never silent."""
+    from metasync.demo import wait_until
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} tenants"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        bar = progress.add_task("warehouse exports", total=len(tenants))
+
+        def all_exported() -> bool:
+            done = _exported(tenants)
+            progress.update(bar, completed=done)
+            return done == len(tenants)
+
+        return wait_until(all_exported, timeout=timeout)
+
+
+def _show_warehouses(files: dict[str, Path], timeout: float = 120) -> None:
+    """Wait (two minutes at most) for each tenant's export after its syncs, then say where."""
+    from metasync.export.destinations import schema_for
+
+    if not _wait_for_exports(list(files), timeout):
         console.print("[yellow]the warehouse exports are still running: metasync export status")
     tenant, path = next(iter(files.items()))
     table = f"{schema_for(tenant)}.basic_ad"  # a schema name metasync made

@@ -16,7 +16,9 @@ Guards, in the order they are checked (a refusal names which one held):
    (beat) or a redelivery takes it over;
 4. the entity is read fresh from Meta: changed by anyone within ``quiet_hours`` (default 72),
    no longer active (a pause), or a budget no longer the one the evidence saw: the
-   recommendation expires, with the reason;
+   recommendation expires, with the reason (a reallocation planned after a raise of the same
+   evaluation waits for the raise and counts its write as the evidence's, so both stand:
+   :mod:`metasync.optimize.together`);
 5. at most ``max_actions_per_account_day`` actions per ad account per UTC day, taken atomically
    (:class:`~metasync.models.ActionCount`: ``count < cap`` and ``$inc`` in one update, so
    concurrent applies never pass the cap together; the rest wait for the next day, still
@@ -83,6 +85,7 @@ from metasync.optimize.plans import (
     run_plan,
 )
 from metasync.optimize.settings import RecommendationError, find_recommendation
+from metasync.optimize.together import FollowedRaise, WaitsForRaise, followed_raises
 from metasync.sync.context import SyncContext
 from metasync.sync.mapping import parse_time
 
@@ -121,10 +124,20 @@ def targets_of(rec: Recommendation) -> list[Target]:
     return [first, receiver]
 
 
-def _refusal(target: Target, fresh: dict[str, Any], quiet: OptimizerSettings) -> str | None:
+def _refusal(
+    target: Target,
+    fresh: dict[str, Any],
+    quiet: OptimizerSettings,
+    followed: FollowedRaise | None = None,
+) -> str | None:
+    """Why ``target`` may not be written now (None: it may). ``followed``: the raise of the
+    same evaluation this write was planned after (:mod:`metasync.optimize.together`): its
+    write is not someone's change, and its budget stands for the one the evidence saw."""
     updated = parse_time(fresh.get("updated_time"))
     where = f"{target.level} {target.entity_id}"
-    if updated is not None and utcnow() - updated < timedelta(hours=quiet.quiet_hours):
+    own_write = followed is not None and followed.wrote(updated)
+    recent = updated is not None and utcnow() - updated < timedelta(hours=quiet.quiet_hours)
+    if updated is not None and recent and not own_write:
         return (
             f"{where} changed at {updated.isoformat()}, within the last {quiet.quiet_hours} hours"
         )
@@ -133,6 +146,7 @@ def _refusal(target: Target, fresh: dict[str, Any], quiet: OptimizerSettings) ->
             return f"{where} no longer active ({fresh.get('status')})"
         return f"{where} no longer {target.seen_status} ({fresh.get('status')})"
     seen, now = target.seen_budget, fresh.get("daily_budget")
+    seen = followed.budget if followed is not None else seen
     if "daily_budget" in target.change and seen is not None and str(now) != str(seen):
         return f"the budget of {where} changed since the evidence ({seen} -> {now})"
     return None
@@ -142,13 +156,15 @@ def _capped(
     targets: list[Target], fresh: list[dict[str, Any]], quiet: OptimizerSettings
 ) -> list[dict[str, Any]]:
     """The changes to write, raises capped at ``max_budget_increase`` of the budget now; a
-    reallocation lowers the giver by exactly what the receiver gains."""
+    reallocation lowers the giver by exactly what the receiver gains: the amount its evidence
+    planned (from the budget the evidence saw), from the budgets Meta holds now (a raise of the
+    same evaluation may have moved one of them)."""
     changes = [dict(t.change) for t in targets]
     if len(targets) == 2:
         giver, receiver = (int(f.get("daily_budget") or 0) for f in fresh)
-        moved = min(
-            giver - int(changes[0]["daily_budget"]), int(receiver * quiet.max_budget_increase)
-        )
+        seen = targets[0].seen_budget
+        planned = (int(seen) if seen is not None else giver) - int(changes[0]["daily_budget"])
+        moved = min(planned, int(receiver * quiet.max_budget_increase))
         changes[0]["daily_budget"], changes[1]["daily_budget"] = giver - moved, receiver + moved
     elif "daily_budget" in changes[0] and fresh[0].get("daily_budget"):
         ceiling = int(int(fresh[0]["daily_budget"]) * (1 + quiet.max_budget_increase))
@@ -225,9 +241,17 @@ def _apply_claimed(
         settings = OptimizerSettings.objects(tenant_id=rec.tenant_id).first()
         settings = settings or OptimizerSettings()
         targets = targets_of(rec)
+        try:  # a raise of the same evaluation first (ApplyBusy while it is being written)
+            followed, ended = followed_raises(rec)
+        except WaitsForRaise as exc:
+            release(rec, claim, set__error=str(exc), set__waiting_until=exc.until)
+            return
         fresh = [read_entity(client, rec, t.level, t.entity_id) for t in targets]
-        refusals = [_refusal(t, f, settings) for t, f in zip(targets, fresh, strict=True)]
-        refusal = next((r for r in refusals if r is not None), None)
+        refusals = [
+            _refusal(t, f, settings, followed.get(t.entity_id))
+            for t, f in zip(targets, fresh, strict=True)
+        ]
+        refusal = ended or next((r for r in refusals if r is not None), None)
         if refusal is not None:
             release(rec, claim, set__state="expired", set__error=refusal)
             return
@@ -259,9 +283,14 @@ def _apply_claimed(
         rec.plan = plan
     run_plan(client, rec, plan, "apply", by, final_attempt)
     release(
-        rec, claim, set__state="applied", set__applied_at=utcnow(), unset__error=True,
-        unset__waiting_until=True, unset__failure=True,
-    )  # fmt: skip
+        rec,
+        claim,
+        set__state="applied",
+        set__applied_at=utcnow(),
+        unset__error=True,
+        unset__waiting_until=True,
+        unset__failure=True,
+    )
 
 
 def _reopen(rec: Recommendation) -> None:

@@ -66,6 +66,7 @@ from metasync.optimize.rules import (
 from metasync.optimize.settings import tenant_currencies
 from metasync.optimize.stream import DEFAULT_MATURITY_DAYS, Stream, maturity_days
 from metasync.optimize.streams_store import advance_streams
+from metasync.optimize.together import plan_after_raises
 from metasync.optimize.verdicts import volume_note
 from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
 
@@ -99,12 +100,9 @@ class Evaluation:
 def recommendation_key(tenant_id: str, decision: Decision) -> str:
     """The identity of a decision: rule, entity, action, change and its evidence's last day."""
     last = decision.evidence.get("last") or decision.evidence.get("limited_since", "")
-    text = json.dumps(
-        [tenant_id, decision.rule, decision.kind, decision.entity_id, decision.action,
-         decision.change, last],
-        sort_keys=True,
-        default=str,
-    )  # fmt: skip
+    decided = [decision.rule, decision.kind, decision.entity_id, decision.action]
+    identity = [tenant_id, *decided, decision.change, last]
+    text = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -262,9 +260,21 @@ def evaluate_tenant(
                 _store(result, subject, decision)
     result.notes += _volume_notes(rules, subjects, streams, now, quiet)
     by_id = {(s.level, s.entity_id): s for s in subjects}
-    for decision in _budget_decisions(result, rules, subjects, streams, through, now, quiet):
+    budgets = _budget_decisions(result, rules, subjects, streams, through, now, quiet)
+    for decision in plan_after_raises(budgets, _raises(result)):
         _store(result, by_id[(decision.level, decision.entity_id)], decision)
     return result
+
+
+def _raises(result: Evaluation) -> dict[str, str]:
+    """The budget raises this evaluation stands by (new or decided again): ad set id ->
+    recommendation id, for the reallocations planned after them."""
+    found = Recommendation.objects(
+        tenant_id=result.tenant_id,
+        pk__in=result.proposed + result.confirmed,
+        action="raise_budget",
+    ).only("entity_id")
+    return {rec.entity_id: str(rec.pk) for rec in found}
 
 
 def _volume_notes(
@@ -374,6 +384,8 @@ def _store(result: Evaluation, subject: Subject, decision: Decision) -> None:
         earlier = Recommendation.objects(tenant_id=result.tenant_id, key=key).only("state").first()
         if earlier is not None and earlier.state == "proposed":
             result.confirmed.append(str(earlier.pk))
+            if "follows" in decision.evidence:  # planned after a raise decided since
+                earlier.update(set__evidence__follows=decision.evidence["follows"])
         return
     result.proposed.append(str(saved.pk))
     Recommendation.objects(

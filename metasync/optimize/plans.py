@@ -104,14 +104,29 @@ def _audit(
 
 
 def _confirm(
-    rec: Recommendation, action: str, step: int, item: dict[str, Any], after: dict[str, Any],
+    rec: Recommendation,
+    action: str,
+    step: int,
+    item: dict[str, Any],
+    after: dict[str, Any],
     by: str,
-) -> None:  # fmt: skip
-    """The step's entries ``written``, with what Meta gave back."""
-    for name in item["after"]:
+) -> None:
+    """The step's entries ``written``, with what Meta gave back (``after``)."""
+    for name, value in item["after"].items():
         read_back = None if after.get(name) is None else str(after[name])
-        _audit(rec, action, step, {**item, "after": {name: item["after"][name]}}, by,
-               state="written", read_back=read_back)  # fmt: skip
+        one_field = {**item, "after": {name: value}}
+        _audit(rec, action, step, one_field, by, state="written", read_back=read_back)
+
+
+def _taking_back(item: dict[str, Any]) -> dict[str, Any]:
+    """The step that writes ``item``'s values before back (its ``before`` and ``after``
+    swapped)."""
+    return {
+        "level": item["level"],
+        "entity_id": item["entity_id"],
+        "before": item["after"],
+        "after": item["before"],
+    }
 
 
 def _post(client: GraphClient, rec: Recommendation, item: dict[str, Any], values: str) -> None:
@@ -192,11 +207,11 @@ def run_plan(
             _confirm(rec, action, step, item, fresh[step], by)  # an earlier attempt wrote it
             continue
         if now != item["before"]:
-            give_up(
-                client, rec, plan, step, action, by,
+            changed = (
                 f"{item['level']} {item['entity_id']} holds {now}, neither the {item['before']} "
-                f"before nor the {item['after']} intended: someone else changed it meanwhile",
-            )  # fmt: skip
+                f"before nor the {item['after']} intended: someone else changed it meanwhile"
+            )
+            give_up(client, rec, plan, step, action, by, changed)
         said = None if again else _refused_before(rec, action, step)
         if said is not None:
             stored = Recommendation.objects(pk=rec.pk).only("failure").first()
@@ -273,8 +288,7 @@ def compensate(
     refused: dict[str, str] = {}
     for step in reversed(range(len(plan))):
         item = plan[step]
-        back = {"level": item["level"], "entity_id": item["entity_id"],
-                "before": item["after"], "after": item["before"]}  # fmt: skip
+        back = _taking_back(item)
         fresh = read_entity(client, rec, item["level"], item["entity_id"])
         now = _values(fresh, item["after"])
         pending = AuditEntry.objects(
@@ -291,8 +305,8 @@ def compensate(
                 refused[item["entity_id"]] = client.redact(str(exc))
                 _refuse(rec, "compensate", step, refused[item["entity_id"]])
                 continue
-            _confirm(rec, "compensate", step, back, read_entity(client, rec, item["level"],
-                     item["entity_id"]), by)  # fmt: skip
+            written = read_entity(client, rec, item["level"], item["entity_id"])
+            _confirm(rec, "compensate", step, back, written, by)
         elif now == item["before"] and pending.count():
             _confirm(rec, "compensate", step, back, fresh, by)  # the POST landed, its answer not
         else:
