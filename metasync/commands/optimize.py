@@ -345,16 +345,18 @@ def undo_command(tenant: Tenant, recommendation_id: str) -> None:
 def apply_proposals(ctx: SyncContext, tenant: str, pending: list[str]) -> bool:
     """Apply mode, as the scheduled evaluation does it but here and now: approve the proposals
     the latest evaluation supports that change something, write each one, and print a line per
-    proposal: applied, or why not. False when a write failed (a flag or a proposal decided
-    meanwhile is not a failure)."""
+    proposal: applied, waiting (the daily cap, a raise of the same evaluation written first,
+    another attempt writing it) or why not. False when a write failed (a flag, a proposal
+    decided meanwhile or one that waits is not a failure)."""
     from metasync.graph import MetaAPIError
     from metasync.models import Recommendation
     from metasync.optimize.apply import apply_recommendation
+    from metasync.optimize.claims import ApplyBusy
     from metasync.optimize.outcome import outcome
     from metasync.optimize.settings import RecommendationError, approve_for_apply_mode
 
     approved = approve_for_apply_mode(tenant, pending)
-    applied, failed = 0, 0
+    applied, waiting, failed = 0, 0, 0
     for found in Recommendation.objects(tenant_id=tenant, pk__in=pending).order_by("proposed_at"):
         ident = str(found.pk)
         if ident not in approved:
@@ -367,16 +369,25 @@ def apply_proposals(ctx: SyncContext, tenant: str, pending: list[str]) -> bool:
             continue
         try:
             done = apply_recommendation(ctx, tenant, ident, _operator())
+        except ApplyBusy as exc:  # another attempt holds it, or the raise it follows
+            waiting += 1
+            typer.echo(
+                f"not applied yet: {ident} {found.rule}: {exc}; apply it later with "
+                f"metasync recommendations apply --tenant {tenant} {ident}"
+            )
+            continue
         except (RecommendationError, MetaAPIError) as exc:
             failed += 1
             typer.echo(f"not applied: {ident} {found.rule}: {exc}", err=True)
             continue
         result = outcome(done)
-        applied += result.ok
+        applied += done.state == "applied"
+        waiting += result.ok and done.state != "applied"  # held by the daily cap
         failed += not result.ok
         typer.echo(result.line, err=not result.ok)
+    waits = f"{waiting} waiting, " if waiting else ""
     typer.echo(
-        f"apply mode: {applied} applied, {failed} failed, "
+        f"apply mode: {applied} applied, {waits}{failed} failed, "
         f"{len(pending) - len(approved)} not for the optimizer to apply"
     )
     return failed == 0
