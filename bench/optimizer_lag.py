@@ -44,7 +44,7 @@ import numpy as np
 
 from bench.common import save, table
 from metasync.optimize.decisions import DayFigures, Subject, decide
-from metasync.optimize.dispersion import advance_stream, dispersion_source
+from metasync.optimize.dispersion import PRIOR, advance_stream, dispersion_source
 from metasync.optimize.maturity import FINAL_AGE, ArrivalProfile, learn_profile
 from metasync.optimize.rules import CostPerConversionRule
 from metasync.optimize.stream import Stream, matured_through, maturity_days
@@ -131,7 +131,7 @@ def pause_days(multiple: float, maturity: int, ads: int, seed: int = SEED) -> li
         paused: list[int | None] = [None] * size
         for today in range(1, HORIZON + 1):
             rows = [_rows(r, today) for r in reads]
-            source = dispersion_source(rows)
+            source = dispersion_source(rows, PRIOR)  # as account_sources: a new tenant
             through = matured_through(START + timedelta(days=today - 1), maturity)
             for i in range(size):
                 if paused[i] is not None:

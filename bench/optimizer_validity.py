@@ -47,7 +47,7 @@ from bench.optimizer_lag import lag_rows
 from bench.optimizer_world import TARGET, Entity, World, day_of, morning
 from metasync.optimize.budgets import reallocate
 from metasync.optimize.decisions import Subject, decide
-from metasync.optimize.dispersion import advance_stream, dispersion_source
+from metasync.optimize.dispersion import PRIOR, advance_stream, dispersion_source
 from metasync.optimize.rules import (
     BudgetReallocationRule,
     CostPerConversionRule,
@@ -89,7 +89,7 @@ def _run_accounts(
         done: list[int | None] = [None] * size
         for today in range(1, HORIZON + 1):
             rows = [e.figures(today, WINDOW) for e in entities]
-            source = dispersion_source(rows)
+            source = dispersion_source(rows, PRIOR)  # as account_sources: a new tenant
             through = matured_through(day_of(today - 1), maturity)
             for i in range(size):
                 if done[i] is not None:
@@ -138,7 +138,7 @@ def moved_days(k: int, world: World, first_multiple: float = 1.0) -> list[int | 
         moved = None
         for today in range(1, HORIZON + 1):
             rows = [s.figures(today, WINDOW) for s in sets]
-            source = dispersion_source(rows)
+            source = dispersion_source(rows, PRIOR)  # as account_sources: a new tenant
             through = matured_through(day_of(today - 1), LEARNED_MATURITY)
             current = [
                 advance_stream(st, r, through, source) for st, r in zip(current, rows, strict=True)

@@ -308,6 +308,18 @@ def inline(accounts: int) -> dict[str, Any]:
     return out
 
 
+def inline_summary(entry: dict[str, Any]) -> str:
+    """One printed line of an :func:`inline` measurement: per kind, Meta calls and seconds per
+    account and the throttling errors met."""
+    kinds = [
+        f"{k} {v['calls_per_account']:.2f} calls/acct {v['seconds_per_account']:.3f} s/acct "
+        f"{v['throttling_errors']} throttled"
+        for k, v in entry.items()
+        if k != "accounts"
+    ]
+    return f"inline, {entry['accounts']} accounts: " + "; ".join(kinds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 and 100 accounts only")
@@ -337,10 +349,10 @@ def main() -> None:
                 ]
             )
     headers = [
-        "scenario", "phase", "accounts", "calls/acct", "s/acct", "workers CPU s/acct",
-        "db CPU s/acct", "throttled", "queue peak",
-        "redis KiB", "run doc KiB", "statuses",
-    ]  # fmt: skip
+        *("scenario", "phase", "accounts"),
+        *("calls/acct", "s/acct", "workers CPU s/acct", "db CPU s/acct"),
+        *("throttled", "queue peak", "redis KiB", "run doc KiB", "statuses"),
+    ]
     print(table(headers, rows))
     for result in results:
         if "small_tenant_alone_seconds" in result:
@@ -370,11 +382,7 @@ def main() -> None:
         )
     inlines = [inline(10), inline(200)] if not options.quick else []
     for entry in inlines:
-        print(f"inline, {entry['accounts']} accounts: " + "; ".join(
-            f"{k} {v['calls_per_account']:.2f} calls/acct {v['seconds_per_account']:.3f} s/acct "
-            f"{v['throttling_errors']} throttled"
-            for k, v in entry.items() if k != "accounts"
-        ))  # fmt: skip
+        print(inline_summary(entry))
     path = save(
         "scale" + ("_quick" if options.quick else ""),
         {"scenarios": results, "ratios": ratios, "inline": inlines},

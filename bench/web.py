@@ -21,7 +21,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,76 @@ SCRAPE_TOKEN = secrets.token_urlsafe(24)
 COMMANDS = command_counter()
 
 
+def _connection(number: int, connection_id: ObjectId, now: datetime) -> dict[str, Any]:
+    """The connection of accounts ``number`` to ``number + 9``; its token good 40 more days."""
+    return {
+        "_id": connection_id,
+        "tenant_id": "bench",
+        "name": f"c{number}",
+        "meta_user_id": str(number),
+        "status": "ACTIVE",
+        "ad_account_ids": [],
+        "created_at": now,
+        "token_expires_at": now + timedelta(days=40),
+    }
+
+
+def _run(connection_id: ObjectId, now: datetime) -> dict[str, Any]:
+    """The connection's one run: a performance sync that succeeded (4 calls, 2 rows)."""
+    return {
+        "connection_id": str(connection_id),
+        "tenant_id": "bench",
+        "kind": "performance",
+        "status": "succeeded",
+        "started_at": now,
+        "finished_at": now,
+        "rows": {"account": 2},
+        "api_calls": 4,
+        "errors": [],
+    }
+
+
+def _sync_state(
+    connection_id: ObjectId, account: str, now: datetime, failed: bool
+) -> dict[str, Any]:
+    """The account's sync state: active, its last performance sync ``failed`` or not."""
+    return {
+        "connection_id": str(connection_id),
+        "account_id": account,
+        "tenant_id": "bench",
+        "state": "active",
+        "last_performance_sync_at": now,
+        "last_outcome": "failed" if failed else "succeeded",
+    }
+
+
+def _ad_account(number: int, account: str) -> dict[str, Any]:
+    """The ad account itself (UTC, euros)."""
+    return {
+        "tenant_id": "bench",
+        "meta_id": f"act_{account}",
+        "account_id": account,
+        "name": f"Account {number}",
+        "timezone_name": "UTC",
+        "currency": "EUR",
+    }
+
+
+def _account_row(account: str, day: date) -> dict[str, Any]:
+    """One account-level daily row of ``day``: 12.34 spent, 1,000 impressions."""
+    return {
+        "tenant_id": "bench",
+        "account_id": account,
+        "level": "account",
+        "entity_id": account,
+        "date": day.isoformat(),
+        "breakdown_key": "",
+        "attribution_key": "default",
+        "spend": Decimal128(Decimal("12.34")),
+        "impressions": 1000,
+    }
+
+
 def _plant(accounts: int) -> None:
     database = db.database()
     now, today = utcnow(), date.today()
@@ -59,29 +129,21 @@ def _plant(accounts: int) -> None:
         account = f"{700000 + number}"
         if number % 10 == 0:
             connection_id = ObjectId()
-            connections.append({"_id": connection_id, "tenant_id": "bench", "name": f"c{number}",
-                                "meta_user_id": str(number), "status": "ACTIVE",
-                                "ad_account_ids": [], "created_at": now,
-                                "token_expires_at": now + timedelta(days=40)})  # fmt: skip
-            runs.append({"connection_id": str(connection_id), "tenant_id": "bench",
-                         "kind": "performance", "status": "succeeded", "started_at": now,
-                         "finished_at": now, "rows": {"account": 2}, "api_calls": 4,
-                         "errors": []})  # fmt: skip
+            connections.append(_connection(number, connection_id, now))
+            runs.append(_run(connection_id, now))
         connections[-1]["ad_account_ids"].append(account)
-        states.append({"connection_id": str(connection_id), "account_id": account,
-                       "tenant_id": "bench", "state": "active", "last_performance_sync_at": now,
-                       "last_outcome": "failed" if number % 5 == 0 else "succeeded"})  # fmt: skip
-        ad_accounts.append({"tenant_id": "bench", "meta_id": f"act_{account}",
-                            "account_id": account, "name": f"Account {number}",
-                            "timezone_name": "UTC", "currency": "EUR"})  # fmt: skip
+        states.append(_sync_state(connection_id, account, now, failed=number % 5 == 0))
+        ad_accounts.append(_ad_account(number, account))
         for back in (1, 2):
-            rows.append({"tenant_id": "bench", "account_id": account, "level": "account",
-                         "entity_id": account, "date": (today - timedelta(days=back)).isoformat(),
-                         "breakdown_key": "", "attribution_key": "default",
-                         "spend": Decimal128(Decimal("12.34")), "impressions": 1000})  # fmt: skip
-    for name, documents in (("meta_connections", connections), ("account_sync_states", states),
-                            ("ad_accounts", ad_accounts), ("daily_insights", rows),
-                            ("sync_runs", runs)):  # fmt: skip
+            rows.append(_account_row(account, today - timedelta(days=back)))
+    planted = {
+        "meta_connections": connections,
+        "account_sync_states": states,
+        "ad_accounts": ad_accounts,
+        "daily_insights": rows,
+        "sync_runs": runs,
+    }
+    for name, documents in planted.items():
         database[name].insert_many(documents)
 
 
@@ -103,13 +165,18 @@ def _timed(call: Callable[[], Any], times: int) -> dict[str, float]:
 
 def _fleet(mongo_url: str, accounts: int) -> dict[str, Any]:
     name = f"bench_web_{accounts}"
-    settings = load_settings({
-        "META_APP_ID": "1", "META_APP_SECRET": "bench-secret", "META_APP_VERIFY_TOKEN": "bench",
-        "MONGODB_URI": f"{mongo_url}{name}", "REDIS_URL": REDIS_URL,
+    environment = {
+        "META_APP_ID": "1",
+        "META_APP_SECRET": "bench-secret",
+        "META_APP_VERIFY_TOKEN": "bench",
+        "MONGODB_URI": f"{mongo_url}{name}",
+        "REDIS_URL": REDIS_URL,
         "ENCRYPTION_KEY": secrets.token_hex(32),
         "REDIS_KEY_PREFIX": f"bench-web-{secrets.token_hex(4)}:",
-        "CONSOLE_USERS": f"ops:{hash_password(PASSWORD)}", "METRICS_TOKEN": SCRAPE_TOKEN,
-    })  # fmt: skip
+        "CONSOLE_USERS": f"ops:{hash_password(PASSWORD)}",
+        "METRICS_TOKEN": SCRAPE_TOKEN,
+    }
+    settings = load_settings(environment)
     db.connect(settings.MONGODB_URI)
     db.ensure_indexes()
     _plant(accounts)
@@ -120,8 +187,7 @@ def _fleet(mongo_url: str, accounts: int) -> dict[str, Any]:
     started = time.perf_counter()
     refresh_health("bench", str(connection["_id"]))  # what a closing run pays
     figures["refresh_connection_s"] = time.perf_counter() - started
-    app = create_app(settings, lambda c, k: None, redis.Redis.from_url(REDIS_URL),
-                     connect_db=False)  # fmt: skip
+    app = create_app(settings, lambda c, k: None, redis.Redis.from_url(REDIS_URL), connect_db=False)
     scrape = {"Authorization": f"Bearer {SCRAPE_TOKEN}"}
     with TestClient(app) as client:
         login(client, PASSWORD)
@@ -151,9 +217,11 @@ def main() -> None:
             s = f[surface]
             rows.append([accounts, surface, s["commands"], s["p50_ms"], s["p95_ms"]])
     print(table(["accounts", "request", "Mongo commands", "p50 ms", "p95 ms"], rows))
-    print(table(["accounts", "whole tenant s", "one connection ms"],
-                [[a, f["refresh_health_s"], f["refresh_connection_s"] * 1000]
-                 for a, f in results["sizes"].items()]))  # fmt: skip
+    refresh_rows = [
+        [accounts, f["refresh_health_s"], f["refresh_connection_s"] * 1000]
+        for accounts, f in results["sizes"].items()
+    ]
+    print(table(["accounts", "whole tenant s", "one connection ms"], refresh_rows))
     print(f"saved to {save('web', results)}")
 
 

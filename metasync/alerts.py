@@ -4,8 +4,9 @@ once and each cleared problem once, to a Slack-compatible webhook and/or by emai
 
 - **Conditions**: an account lagging, expiring or failing (its health record); throttled for
   more than :data:`THROTTLED_LONG` ahead; a connection whose calls Meta upgraded from an expired
-  API version (``X-Ad-Api-Version-Warning`` within a day); report jobs of a tenant failed in
-  the last hour; webhook changes failed in the last hour; a tenant's optimizer failing to
+  API version (``X-Ad-Api-Version-Warning`` within a day); a Facebook Page whose leads Meta
+  refuses (``leads_retrieval`` or ``pages_manage_ads`` not granted); report jobs of a tenant
+  failed in the last hour; webhook changes failed in the last hour; a tenant's optimizer failing to
   evaluate its rules; a write of the optimizer that Meta refused for good to take back
   (``restore_refused``: it holds until an undo restores it).
 - **Said with why and what to do**: an account's flag comes with its reason and the fix
@@ -36,7 +37,7 @@ from metasync.alert_channels import MAX_LINES, deliver
 from metasync.config import Settings
 from metasync.graph.version_warning import VERSION_WARNING_WINDOW
 from metasync.health.pages import every_health
-from metasync.health.reasons import flag_reason
+from metasync.health.reasons import LEADS_NOT_GRANTED_FIX, flag_reason
 from metasync.keys import RedisKeys
 from metasync.models import (
     AlertState,
@@ -47,6 +48,7 @@ from metasync.models import (
     WebhookEvent,
     utcnow,
 )
+from metasync.models.leads import LeadAccessState, LeadPage
 from metasync.optimize.outcome import not_restored
 
 __all__ = ["MAX_LINES", "THROTTLED_LONG", "CheckResult", "check_alerts", "current_problems"]
@@ -83,6 +85,15 @@ def current_problems(client: redis.Redis | None, keys: RedisKeys, now: datetime)
             f"Meta upgraded calls of connection {connection.pk} of tenant {connection.tenant_id} "
             f"from an expired API version ({connection.api_version_warning}); set "
             "META_API_VERSION to a live version"
+        )
+    for page in LeadPage.objects(access=LeadAccessState.NOT_GRANTED).only(
+        "tenant_id", "connection_id", "page_id", "name", "access_reason"
+    ):
+        found[f"leads-access:{page.connection_id}:{page.page_id}:{page.tenant_id}"] = (
+            f"Meta refuses the leads of page {page.page_id} ({page.name or 'unnamed'}) to "
+            f"connection {page.connection_id} of tenant {page.tenant_id}: "
+            f"{page.access_reason or 'no message'}. To do: "
+            + LEADS_NOT_GRANTED_FIX.replace("TENANT", page.tenant_id)
         )
     if WebhookEvent.objects(status="failed", received_at__gte=now - RECENT).first() is not None:
         found["webhooks"] = "webhook changes failed in the last hour"
@@ -124,8 +135,11 @@ def check_alerts(
     problems = current_problems(client, keys or RedisKeys(settings.REDIS_KEY_PREFIX), now)
     collection = AlertState._get_collection()
     states = {s["key"]: s for s in collection.find({})}  # what is open or awaits its clear
-    born = [{"key": k, "summary": v, "opened_at": now, "announced": False, "cleared_at": None}
-            for k, v in problems.items() if k not in states]  # fmt: skip
+    born = [
+        {"key": k, "summary": v, "opened_at": now, "announced": False, "cleared_at": None}
+        for k, v in problems.items()
+        if k not in states
+    ]
     if born:
         collection.insert_many(born)
     changed = []  # only what moved is written: a long outage costs no write per check
@@ -156,7 +170,8 @@ def check_alerts(
     if result.errors:
         log.warning("alerts could not be sent: %s", "; ".join(result.errors))
         return result
-    collection.update_many({"key": {"$in": [s["key"] for s in fresh]}},
-                           {"$set": {"announced": True}})  # fmt: skip
+    collection.update_many(
+        {"key": {"$in": [s["key"] for s in fresh]}}, {"$set": {"announced": True}}
+    )
     collection.delete_many({"_id": {"$in": [s["_id"] for s in over]}})
     return result

@@ -113,10 +113,22 @@ def config_check() -> None:
         secret = isinstance(value, SecretStr) or (
             isinstance(value, tuple) and value and isinstance(value[0], SecretStr)
         )
-        shown = "set (secret)" if secret else value
+        shown = "set (secret)" if secret else _as_written(value)
         if name in {"MONGODB_URI", "REDIS_URL"}:
             shown = "set"
         typer.echo(f"{name}: {shown}")
+
+
+def _as_written(value: object) -> str:
+    """A setting as it is written in the environment (``account,campaign``, ``true``,
+    ``unset``, ``empty``), never Python's repr of a tuple, ``None`` or ``False``."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(_as_written(item) for item in value) or "empty"
+    return str(value)
 
 
 @db_app.command("init")

@@ -154,6 +154,9 @@ def demo_environment(
         "PERFORMANCE_SYNC_INTERVAL_MINUTES": "15",
         "LOG_LEVEL": "INFO",
         "METRICS_TOKEN": secrets.token_urlsafe(24),
+        # the sandbox's rates in the ECB's shape: the ECB's own file cannot cover the sandbox's
+        # currencies offline, and without rates a reporting currency converts no day
+        "FX_RATES_URL": f"{sandbox_info['base_url']}/_sandbox/ecb/eurofxref-hist.csv",
     }
     return {
         "PATH": base.get("PATH", ""),

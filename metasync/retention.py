@@ -47,17 +47,17 @@ __all__ = ["PURGED", "UNSETTLED", "purge_old_records"]
 # a decision or a write may still come (a failed apply retried, a refused take-back tried
 # again): never removed
 UNSETTLED = ("proposed", "approved", "failed", "restore_refused")
+SETTLED = {"state__nin": UNSETTLED}  # the recommendations a purge may remove
 # collection -> (its document, the time field, the setting of its days, what else must hold)
 PURGED: dict[str, tuple[type[Document], str, str, dict[str, Any]]] = {
-    "recommendations": (Recommendation, "proposed_at", "RECOMMENDATION_RETENTION_DAYS",
-                        {"state__nin": UNSETTLED}),
+    "recommendations": (Recommendation, "proposed_at", "RECOMMENDATION_RETENTION_DAYS", SETTLED),
     "optimizer_audit": (AuditEntry, "at", "AUDIT_RETENTION_DAYS", {}),
     "operator_actions": (OperatorAction, "at", "OPERATOR_ACTION_RETENTION_DAYS", {}),
     "ad_activities": (AdActivity, "event_time", "ACTIVITY_RETENTION_DAYS", {}),
     "change_records": (ChangeRecord, "seen_at", "ACTIVITY_RETENTION_DAYS", {}),
     "reconciliations": (Reconciliation, "checked_at", "RECONCILIATION_RETENTION_DAYS", {}),
     "conversion_arrivals": (ConversionArrivals, "updated_at", "ACTIVITY_RETENTION_DAYS", {}),
-}  # fmt: skip
+}
 
 
 def purge_old_records(settings: Settings, now: datetime | None = None) -> dict[str, int]:

@@ -16,7 +16,10 @@ from workers.beat import beat_schedule
 __all__ = ["app"]
 
 install_redaction()  # before anything logs; forked pool processes inherit it
-app = Celery("metasync", include=["workers.tasks", "workers.maintenance", "workers.leads"])
+app = Celery(
+    "metasync",
+    include=["workers.tasks", "workers.maintenance", "workers.leads", "workers.features"],
+)
 app.config_from_object("celeryconfig")
 app.conf.beat_schedule = beat_schedule(get_settings())
 _version_warning = api_version_warning(get_settings())

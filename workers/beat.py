@@ -56,6 +56,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             }
             for name, minutes, kinds in RULE_SCHEDULES
         },
+        "recheck-features": {  # features enabled 24-48 h ago and still pending (Meta's delay)
+            "task": "metasync.recheck_features",
+            "schedule": _every(30),
+        },
         "refresh-account-health": {"task": "metasync.refresh_health", "schedule": _every(60)},
         "check-alerts": {"task": "metasync.check_alerts", "schedule": _every(5)},
         "purge-old-records": {"task": "metasync.purge_records", "schedule": _every(24 * 60)},

@@ -195,9 +195,12 @@ def apply_change(self: MetaSyncTask, tenant_id: str, recommendation_id: str) -> 
     it expires; a time limit: try again soon (the plan resumes from Meta's values)."""
     try:
         rec = apply_recommendation(
-            context(), tenant_id, recommendation_id, by="optimizer",
+            context(),
+            tenant_id,
+            recommendation_id,
+            by="optimizer",
             final_attempt=self.final_attempt,
-        )  # fmt: skip
+        )
     except ApplyBusy as exc:
         raise self.retry(countdown=exc.retry_in, max_retries=APPLY_BUSY_RETRIES) from None
     except SoftTimeLimitExceeded:

@@ -60,8 +60,9 @@ def _checked_scopes(scopes: Iterable[str]) -> list[str]:
     chosen = sorted(set(scopes) | {"read"})
     unknown = [s for s in chosen if s not in SCOPES]
     if unknown:
-        raise ApiKeyError(f"unknown scope {', '.join(unknown)}: a key's scopes are "
-                          f"{', '.join(SCOPES)}")  # fmt: skip
+        raise ApiKeyError(
+            f"unknown scope {', '.join(unknown)}: a key's scopes are {', '.join(SCOPES)}"
+        )
     return chosen
 
 
@@ -74,9 +75,13 @@ def create_key(
         raise ApiKeyError("an API key needs a tenant")
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
     record = ApiKey(
-        tenant_id=tenant_id, key_id=key_id, secret_sha256=digest(secret), name=name,
-        created_by=by, scopes=_checked_scopes(scopes),
-    ).save()  # fmt: skip
+        tenant_id=tenant_id,
+        key_id=key_id,
+        secret_sha256=digest(secret),
+        name=name,
+        created_by=by,
+        scopes=_checked_scopes(scopes),
+    ).save()
     return record, f"{PREFIX}{key_id}_{secret}"
 
 

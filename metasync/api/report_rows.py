@@ -75,16 +75,20 @@ def add_report_routes(router: APIRouter) -> None:
             raise ApiProblem(404, f"report: this tenant has no report {report}")
         check_day_range(since, until)
         filters: dict[str, Any] = {"tenant_id": who.tenant_id, "report": report}
-        given = {"level": level, "account_id": account_id, "entity_id": entity_id,
-                 "date_start__gte": since and since.isoformat(),
-                 "date_start__lte": until and until.isoformat()}  # fmt: skip
+        given = {
+            "level": level,
+            "account_id": account_id,
+            "entity_id": entity_id,
+            "date_start__gte": since and since.isoformat(),
+            "date_start__lte": until and until.isoformat(),
+        }
         filters.update({name: value for name, value in given.items() if value is not None})
         query = ReportRow.objects(**filters)
         if breakdown is not None:
             name, _, value = breakdown.partition("=")
             if name not in KNOWN_BREAKDOWNS:
-                raise ApiProblem(400, f"breakdown: {name} is not a breakdown (one of "
-                                      f"{', '.join(sorted(KNOWN_BREAKDOWNS))})")  # fmt: skip
+                known = ", ".join(sorted(KNOWN_BREAKDOWNS))
+                raise ApiProblem(400, f"breakdown: {name} is not a breakdown (one of {known})")
             query = query.filter(__raw__={f"breakdowns.{name}": value})  # equality, never an op
         order = ("span", "entity_id", "breakdown_key", "attribution_key")
         after = decode_cursor(cursor, len(order))

@@ -128,26 +128,33 @@ def tenant_context(tenant: str | None) -> SyncContext:
     return ctx
 
 
-def print_table(table: Table, wrap: Collection[str] = ()) -> None:
+def print_table(table: Table, wrap: Collection[str] = (), empty: str | None = None) -> None:
     """Print ``table`` without cutting or folding a value: only the columns named in ``wrap``
     (free text: reasons, errors) wrap between words; every other column (ids, URLs, money,
     dates) keeps each value on one line. When the terminal is too narrow for that, the table is
-    printed wider than the terminal (which folds the lines on screen; a copied id is whole)."""
+    printed wider than the terminal (which folds the lines on screen; a copied id is whole).
+    A table without rows is printed as the line ``empty`` ("no recommendations for tenant
+    acme") when one is given: an empty grid does not say that there is nothing."""
+    if empty is not None and not table.row_count:
+        console.print(empty, highlight=False, soft_wrap=True)
+        return
     for column in table.columns:
         column.no_wrap = str(column.header) not in wrap
         if not column.no_wrap:  # squeezed below its longest word, a word folds: never "…"
             column.overflow = "fold"
     wide = console.options.update_width(10_000)
     natural = Measurement.get(console, wide, table).maximum
-    saved = 0
-    for column in table.columns:
+    bounds: dict[int, tuple[int, int]] = {}  # wrapped column: (longest word, widest value)
+    for index, column in enumerate(table.columns):
         if column.no_wrap:
             continue
         cells = [column.header, *column.cells]
         widest = max(Measurement.get(console, wide, cell).maximum for cell in cells)
         longest_word = max(Measurement.get(console, wide, cell).minimum for cell in cells)
-        saved += widest - longest_word
-    needed = natural - saved
+        bounds[index] = (longest_word, widest)
+    needed = natural - sum(widest - word for word, widest in bounds.values())
+    if natural > console.width:
+        _share_room(table, bounds, max(console.width, needed) - (needed - _sum_words(bounds)))
     if needed <= console.width:
         console.print(table)
         return
@@ -157,3 +164,19 @@ def print_table(table: Table, wrap: Collection[str] = ()) -> None:
         console.print(table, crop=False)
     finally:
         console.width = width
+
+
+def _sum_words(bounds: dict[int, tuple[int, int]]) -> int:
+    return sum(word for word, _ in bounds.values())
+
+
+def _share_room(table: Table, bounds: dict[int, tuple[int, int]], room: int) -> None:
+    """Fix the widths of the wrapped columns so they share ``room`` characters: each gets at
+    least its longest word, the rest in proportion to what it lacks of its widest value.
+    Rich's own squeeze narrows the widest columns evenly, which folded an id in one column
+    ("23850000001000 / 112") while another still had room to wrap."""
+    spare = room - _sum_words(bounds)
+    lacking = sum(widest - word for word, widest in bounds.values())
+    for index, (word, widest) in bounds.items():
+        extra = spare * (widest - word) // lacking if lacking > 0 and spare > 0 else 0
+        table.columns[index].width = min(widest, word + extra)

@@ -99,7 +99,7 @@ def _summary(connections: list[Any], runs: dict[str, list[Any]]) -> Table:
             ).first()
             table.add_row(
                 connection.tenant_id,
-                f"act_{account_id}",
+                _account_label(connection.tenant_id, account_id),
                 account.currency if account else "?",
                 str(Campaign.objects(**scope).count()),
                 str(AdSet.objects(**scope).count()),
@@ -113,6 +113,15 @@ def _summary(connections: list[Any], runs: dict[str, list[Any]]) -> Table:
                 str(duration),
             )
     return table
+
+
+def _account_label(tenant_id: str, account_id: str) -> str:
+    """``act_<id> <name>``: the id a command takes, beside the name a person knows."""
+    from metasync.models import AdAccount
+
+    account = AdAccount.objects(tenant_id=tenant_id, meta_id=f"act_{account_id}").first()
+    name = account.name if account is not None and account.name else ""
+    return f"act_{account_id} {name}".rstrip()
 
 
 def _rest_of_account(connections: list[Any]) -> Table:
@@ -143,7 +152,7 @@ def _rest_of_account(connections: list[Any]) -> Table:
             scope = {"tenant_id": connection.tenant_id, "account_id": account_id}
             learning = AdSet.objects(**scope, learning_stage_info__status="LEARNING").count()
             table.add_row(
-                f"act_{account_id}",
+                _account_label(connection.tenant_id, account_id),
                 *(
                     str(model.objects(**scope).count())
                     for model in (AdImage, AdVideo, CustomConversion, CustomAudience, AdActivity)

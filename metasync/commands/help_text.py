@@ -4,7 +4,11 @@ Docstrings are written for readers of the code (RST roles, double backticks, lin
 100 columns); ``--help`` shows them to operators. :func:`tidy` walks the command tree once,
 before it runs: paragraphs are joined into lines the terminal wraps, ``:func:`x``` and
 ````x```` become ``x``, and flags lose the ``<bool>`` type column typer gives them (a flag
-takes no value; its ``--no-...`` twin says the rest).
+takes no value; its ``--no-...`` twin says the rest). Options that take a value show the value's
+name (``--level LEVEL``, ``--interval INTERVAL``) instead of typer's Python type names
+(``<list[str]>``, ``<int range>``), and a number's bounds move into the help as words
+("at least 1") instead of ``[x>=1]``; typer checks the bounds from its own parameter info, so
+only the display changes.
 """
 
 from __future__ import annotations
@@ -46,6 +50,30 @@ def tidy(command: object) -> None:
             param.help = plain(param.help)
             if param.is_flag:
                 param.metavar = ""
+            elif param.metavar is None:
+                param.metavar = _value_name(param)
+                bounds = _bounds_in_words(param.min, param.max)
+                if bounds:
+                    said = (param.help or "").rstrip(". ")
+                    param.help = f"{said} ({bounds})." if said else f"{bounds.capitalize()}."
+                    param.min = param.max = None
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
             tidy(sub)
+
+
+def _value_name(option: TyperOption) -> str:
+    """The name shown for the value ``option`` takes: its longest ``--name`` in capitals."""
+    names = [name.lstrip("-") for name in option.opts if name.startswith("--")]
+    return (max(names, key=len) if names else option.name or "value").upper().replace("-", "_")
+
+
+def _bounds_in_words(low: float | None, high: float | None) -> str | None:
+    """``low``/``high`` (either may be missing) as "at least 1", "at most 9" or "1 to 9"."""
+    if low is None and high is None:
+        return None
+    if high is None:
+        return f"at least {low}"
+    if low is None:
+        return f"at most {high}"
+    return f"{low} to {high}"

@@ -104,5 +104,13 @@ def history(
             record.old_value or "",
             record.new_value or "",
         )
-    print_table(activities, wrap=("event", "by", "old", "new"))
-    print_table(changes, wrap=("old", "new"))
+    print_table(
+        activities,
+        wrap=("event", "by", "old", "new"),
+        empty=f"Meta's activity log: no entries for {object_id} of tenant {tenant}",
+    )
+    print_table(
+        changes,
+        wrap=("old", "new"),
+        empty=f"values metasync saw change: none for {object_id} of tenant {tenant}",
+    )

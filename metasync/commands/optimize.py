@@ -4,7 +4,6 @@ proposed, and an operator's approval or rejection)."""
 from __future__ import annotations
 
 import getpass
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -120,14 +119,14 @@ def list_rules(tenant: Tenant) -> None:
     table = Table("rule", "kind", "parameters")
     for rule in parse_rules(settings.rules_yaml):
         params = rule.model_dump(exclude={"kind", "name"})
-        table.add_row(rule.label, rule.kind, json.dumps(params))
+        table.add_row(rule.label, rule.kind, parameters_text(rule.kind, params))
     console.print(f"tenant {tenant}: mode {settings.mode}")
     if settings.evaluation_error:
         console.print(
             f"[red]the last evaluation failed at {settings.evaluation_failed_at}: "
             f"{settings.evaluation_error}[/red]"
         )
-    print_table(table, wrap=("parameters",))
+    print_table(table, wrap=("parameters",), empty=f"tenant {tenant}: no rules")
 
 
 @rules_app.command("evaluate")
@@ -228,10 +227,40 @@ def list_recommendations(
             change_text(found.change, currencies.get(found.account_id)),
             (found.error if found.state in ("failed", "restore_refused") else found.expected) or "",
         )
-    print_table(table, wrap=("entity", "why"))
+    which = f" in state {state}" if state else ""
+    print_table(
+        table, wrap=("entity", "why"), empty=f"no recommendations{which} for tenant {tenant}"
+    )
 
 
 MONEY_FIELDS = ("daily_budget", "lifetime_budget", "bid_amount", "spend_cap")
+RULE_MONEY_FIELDS = ("target", "max_daily_budget", "min_daily_budget")  # major units
+
+
+def parameters_text(kind: str, params: dict[str, object]) -> str:
+    """A rule's parameters as a person reads them: ``days 7, target 20.00 GBP, ...``; money
+    (major units in the rules file) with the rule's currency, or "(account currency)" when the
+    rule has none; unset parameters left out (no JSON ``null`` or braces). A return target is
+    a ratio: ``return_on_spend``'s ``target`` is shown bare."""
+    from metasync.optimize.money import format_money
+
+    currency = params.get("currency")
+    ratio_target = kind == "return_on_spend"
+    shown = []
+    for name, value in params.items():
+        if value is None or name == "currency":
+            continue
+        is_money = name in RULE_MONEY_FIELDS and not (name == "target" and ratio_target)
+        if is_money and isinstance(value, int | float):
+            text = format_money(float(value), str(currency) if currency else None)
+        elif isinstance(value, float):
+            text = f"{value:g}"
+        elif isinstance(value, list | tuple):
+            text = ",".join(str(item) for item in value)
+        else:
+            text = str(value)
+        shown.append(f"{name} {text}")
+    return ", ".join(shown)
 
 
 def change_text(change: dict[str, object] | None, currency: str | None) -> str:

@@ -150,13 +150,16 @@ def access(tenant: Tenant) -> None:
             f"{row.checked_at:%Y-%m-%d %H:%M}" if row.checked_at else "-",
             _access_evidence(row, withheld),
         )
-    print_table(table, wrap=("evidence",))
-    console.print(
-        f"{counts.get(ReportAccessState.NOT_OPTED_IN, 0)} account-reports not opted in "
-        "(Meta's Feature Settings API says so, read daily; for accounts where it cannot be "
-        "read, inferred from empty answers and asked again every META_OPT_IN_RECHECK_HOURS; "
-        "metasync reports enable-feature enables one)"
-    )
+    if table.row_count:
+        print_table(table, wrap=("evidence",))
+        console.print(
+            f"{counts.get(ReportAccessState.NOT_OPTED_IN, 0)} account-reports not opted in "
+            "(Meta's Feature Settings API says so, read daily; for accounts where it cannot be "
+            "read, inferred from empty answers and asked again every META_OPT_IN_RECHECK_HOURS; "
+            "metasync reports enable-feature enables one)"
+        )
+    else:  # nothing synced for it yet: a line, not an empty grid
+        console.print(f"no report access recorded for tenant {tenant}", highlight=False)
     features = Table("account", "feature", "status", "in effect from", "read", "error")
     for account in AccountFeatures.objects(tenant_id=tenant).order_by("account_id"):
         entries = sorted((account.features or {}).items()) or [("-", {})]
@@ -235,8 +238,8 @@ def enable_feature_command(
         raise typer.Exit(1) from None
     status = read.states.get(feature, "unknown").replace("_", " ")
     console.print(
-        f"{feature} enabled for act_{account_id}: {status} (up to 24 hours; the daily token "
-        "check notices when it takes effect and the gated reports start syncing)"
+        f"{feature} enabled for act_{account_id}: {status} (up to 24 hours; metasync reads "
+        "it again 24 hours after the enabling and the gated reports then start syncing)"
     )
 
 

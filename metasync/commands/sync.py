@@ -62,11 +62,15 @@ def _follow(request_ids: list[str], timeout: float, start_timeout: float) -> lis
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} subtasks"),
+        TextColumn("{task.fields[count]}"),
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        bars = {rid: progress.add_task(f"waiting for {rid[:8]}", total=None) for rid in request_ids}
+        # Until a worker opens the run its size is unknown: say so, not "0/None".
+        bars = {
+            rid: progress.add_task(f"waiting for {rid[:8]}", total=None, count="not taken yet")
+            for rid in request_ids
+        }
         while time.monotonic() < deadline:
             found = {r.request_id: r for r in SyncRun.objects(request_id__in=request_ids)}
             for rid, bar in bars.items():
@@ -77,6 +81,7 @@ def _follow(request_ids: list[str], timeout: float, start_timeout: float) -> lis
                         description=f"{run.connection_id[:8]} {run.status}",
                         total=max(1, run.subtasks_total),
                         completed=run.subtasks_done,
+                        count=f"{run.subtasks_done}/{max(1, run.subtasks_total)} subtasks",
                     )
             if len(found) == len(request_ids) and all(
                 r.status != RunStatus.RUNNING for r in found.values()

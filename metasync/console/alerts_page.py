@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from metasync.health.pages import health_of
-from metasync.health.reasons import flag_reason
+from metasync.health.reasons import LEADS_NOT_GRANTED_FIX, LEADS_NOT_GRANTED_WHY, flag_reason
 from metasync.models import AccountHealthRecord, AlertState, aware, utcnow
 
 __all__ = ["OpenAlert", "account_alerts", "open_alerts", "open_count"]
@@ -113,6 +114,11 @@ def open_alerts(now: datetime | None = None, keys: list[str] | None = None) -> l
                 link = f"/console?tenant={parts[1]}"
             if condition == "restore-refused":
                 link = "/console/recommendations"
+            if condition == "leads-access" and len(parts) > 3:
+                tenant = state["key"].split(":", 3)[3]
+                reason = LEADS_NOT_GRANTED_WHY
+                fix = LEADS_NOT_GRANTED_FIX.replace("TENANT", tenant)
+                link = f"/console/leads/{quote(tenant, safe='')}"
         found.append(
             OpenAlert(
                 state["key"],

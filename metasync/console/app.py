@@ -25,6 +25,7 @@ from metasync.api.routes import SyncRequester
 from metasync.config import Settings
 from metasync.console.charts import bar_chart
 from metasync.console.exports import exports_page, tenant_exports
+from metasync.console.leads_page import LEADS_NOT_GRANTED_FIX, tenant_leads
 from metasync.console.login import Gate, add_login_routes
 from metasync.console.money import budget, cost_per_result, money
 from metasync.console.money_pages import (
@@ -84,6 +85,12 @@ def _countdown(moment: datetime | None, now: datetime) -> str:
     return f"in {_duration(left)}" if left > 0 else f"{_duration(-left)} ago"
 
 
+def _plural(count: int, noun: str) -> str:
+    """``count`` and ``noun``, the noun in the plural unless the count is one: ``1 result``,
+    ``0 results``, ``2 results`` (English nouns the console counts take a plain ``s``)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters.update(
@@ -95,6 +102,7 @@ def _templates() -> Jinja2Templates:
         money=money,
         budget=budget,
         cpr=cost_per_result,
+        plural=_plural,
     )
     return templates
 
@@ -115,8 +123,12 @@ def console_router(
         request: Request, name: str, context: Mapping[str, Any], status: int = 200
     ) -> Response:
         session = gate.session(request)
-        values = {"now": utcnow(), "user": session.user if session else None,
-                  "csrf": session.csrf if session else "", **context}  # fmt: skip
+        values = {
+            "now": utcnow(),
+            "user": session.user if session else None,
+            "csrf": session.csrf if session else "",
+            **context,
+        }
         return templates.TemplateResponse(request, name, values, status_code=status)
 
     form = add_login_routes(router, gate, page)
@@ -144,30 +156,53 @@ def console_router(
             return Response("not found", status_code=404)
         return FileResponse(HERE / "static" / name, media_type=STATIC[name])
 
-    def listing(request: Request, template: str, flag: str | None, tenant: str, q: str,
-                page_number: int) -> Response:  # fmt: skip
+    def listing(
+        request: Request, template: str, flag: str | None, tenant: str, q: str, page_number: int
+    ) -> Response:
         if user_of(request) is None:
             return login_form(request)
         chosen = flag if flag in FLAGS else None
-        found = overview(client, keys, chosen, tenant.strip() or None, q.strip() or None,
-                         page_number)  # fmt: skip
+        found = overview(
+            client, keys, chosen, tenant.strip() or None, q.strip() or None, page_number
+        )
         filters = {k: v for k, v in (("flag", chosen), ("tenant", tenant), ("q", q)) if v}
-        return page(request, template, {
-            "accounts": found.accounts, "counts": found.counts, "flags": FLAGS, "flag": chosen,
-            "tenant": tenant, "q": q, "page": found.page, "more": found.more,
-            "query": urlencode(filters), "table_query": urlencode({**filters, "page": found.page}),
+        queries = {
+            "query": urlencode(filters),
+            "table_query": urlencode({**filters, "page": found.page}),
             "plain_query": urlencode({k: v for k, v in filters.items() if k != "flag"}),
+        }
+        context = {
+            "accounts": found.accounts,
+            "counts": found.counts,
+            "flags": FLAGS,
+            "flag": chosen,
+            "tenant": tenant,
+            "q": q,
+            "page": found.page,
+            "more": found.more,
+            **queries,
             **money_context(found.accounts, full=template == "overview.html"),
-        })  # fmt: skip
+        }
+        return page(request, template, context)
 
     @router.get("", response_class=HTMLResponse)
-    def overview_page(request: Request, flag: str | None = None, tenant: Search = "",
-                      q: Search = "", page: PageNumber = 1) -> Response:  # fmt: skip
+    def overview_page(
+        request: Request,
+        flag: str | None = None,
+        tenant: Search = "",
+        q: Search = "",
+        page: PageNumber = 1,
+    ) -> Response:
         return listing(request, "overview.html", flag, tenant, q, page)
 
     @router.get("/overview/table", response_class=HTMLResponse)
-    def overview_table(request: Request, flag: str | None = None, tenant: Search = "",
-                       q: Search = "", page: PageNumber = 1) -> Response:  # fmt: skip
+    def overview_table(
+        request: Request,
+        flag: str | None = None,
+        tenant: Search = "",
+        q: Search = "",
+        page: PageNumber = 1,
+    ) -> Response:
         return listing(request, "_overview_table.html", flag, tenant, q, page)
 
     @router.get("/accounts/{connection_id}/{account_id}", response_class=HTMLResponse)
@@ -179,12 +214,16 @@ def console_router(
             return page(request, "base.html", {}, 404)
         figures = account_money(found["health"])
         spend = every_day(found["spend"], *figures["period"])
-        return page(request, "account.html", {
-            **found, "h": found["health"], "notice": request.query_params.get("notice"),
-            "spend_chart": bar_chart(spend, "spend", found["health"].currency,
-                                     money_label(found["health"].currency)),
-            "rows_chart": bar_chart(found["rows"], "rows", "rows"), **figures,
-        })  # fmt: skip
+        currency = found["health"].currency
+        context = {
+            **found,
+            "h": found["health"],
+            "notice": request.query_params.get("notice"),
+            "spend_chart": bar_chart(spend, "spend", currency, money_label(currency)),
+            "rows_chart": bar_chart(found["rows"], "rows", "rows"),
+            **figures,
+        }
+        return page(request, "account.html", context)
 
     @router.get("/exports", response_class=HTMLResponse)
     def exports(request: Request, number: PageNumberAlias = 1) -> Response:
@@ -199,6 +238,14 @@ def console_router(
         destination, runs = tenant_exports(tenant_id)
         context = {"tenant_id": tenant_id, "destination": destination, "runs": runs}
         return page(request, "tenant_exports.html", context)
+
+    @router.get("/leads/{tenant_id:path}", response_class=HTMLResponse)
+    def tenant_lead_pages(request: Request, tenant_id: str) -> Response:
+        if user_of(request) is None:
+            return login_form(request)
+        pages = tenant_leads(tenant_id)
+        context = {"tenant_id": tenant_id, "pages": pages, "fix": LEADS_NOT_GRANTED_FIX}
+        return page(request, "leads.html", context)
 
     add_recommendation_routes(router, gate, page, login_form, settings)
     add_money_routes(router, gate, page, login_form, client, keys)
@@ -228,9 +275,12 @@ def console_router(
         else:
             details = {"account_id": account_id, "result": notice}
             OperatorAction(
-                tenant_id=connection.tenant_id, action=action, target=connection_id, by=user,
+                tenant_id=connection.tenant_id,
+                action=action,
+                target=connection_id,
+                by=user,
                 details=details,
-            ).save()  # fmt: skip
+            ).save()
         back = f"/console/accounts/{quote(connection_id)}/{quote(account_id)}"
         return RedirectResponse(f"{back}?notice={quote(notice)}", status_code=303)
 

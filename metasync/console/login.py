@@ -97,11 +97,19 @@ def add_login_routes(router: APIRouter, gate: Gate, page: PageRenderer) -> Login
     """``GET``/``POST /console/login`` and ``POST /console/logout``; returns the function that
     answers with the login form (``request, next, status``)."""
 
-    def form(request: Request, target: str, status: int, error: str | None = None,
-             headers: Mapping[str, str] | None = None) -> Response:  # fmt: skip
-        answer = page(request, "login.html",
-                      {"next": safe_target(target), "error": error,
-                       "login_token": gate.login_token()}, status)  # fmt: skip
+    def form(
+        request: Request,
+        target: str,
+        status: int,
+        error: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        answer = page(
+            request,
+            "login.html",
+            {"next": safe_target(target), "error": error, "login_token": gate.login_token()},
+            status,
+        )
         answer.headers.update(headers or {})
         return answer
 
@@ -137,10 +145,14 @@ def add_login_routes(router: APIRouter, gate: Gate, page: PageRenderer) -> Login
         gate.throttle.succeeded(address, username)
         answer = RedirectResponse(safe_target(next), status_code=303)
         answer.set_cookie(
-            COOKIE, gate.sessions.open(username), max_age=gate.sessions.max_age_seconds,
-            httponly=True, samesite="strict", secure=request.url.scheme == "https",
+            COOKIE,
+            gate.sessions.open(username),
+            max_age=gate.sessions.max_age_seconds,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
             path="/console",
-        )  # fmt: skip
+        )
         return answer
 
     @router.post("/logout")

@@ -62,13 +62,16 @@ def _per_day(
     tenant_id: str, account_id: str
 ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     since = (date.today() - timedelta(days=CHART_DAYS)).isoformat()
+    account_days = DailyInsight.objects(
+        tenant_id=tenant_id,
+        account_id=account_id,
+        level="account",
+        breakdown_key="",
+        date__gte=since,
+    )
     spend = [
-        (row.date, number(row.spend))
-        for row in DailyInsight.objects(
-            tenant_id=tenant_id, account_id=account_id, level="account", breakdown_key="",
-            date__gte=since,
-        ).only("date", "spend").order_by("date")
-    ]  # fmt: skip
+        (row.date, number(row.spend)) for row in account_days.only("date", "spend").order_by("date")
+    ]
     pipeline = [
         {"$match": {"tenant_id": tenant_id, "account_id": account_id, "date": {"$gte": since}}},
         {"$group": {"_id": "$date", "rows": {"$sum": 1}}},
@@ -105,8 +108,9 @@ def account_page(
     spend, rows = _per_day(connection.tenant_id, account_id)
     recommendations = list(
         Recommendation.objects(tenant_id=connection.tenant_id, account_id=account_id)
-        .order_by("-proposed_at").limit(20)
-    )  # fmt: skip
+        .order_by("-proposed_at")
+        .limit(20)
+    )
     return {
         "health": health,
         "runs": list(
@@ -114,11 +118,13 @@ def account_page(
         ),
         "jobs": list(
             ReportRun.objects(connection_id=connection_id, account_id=account_id)
-            .order_by("-created_at").limit(15)
+            .order_by("-created_at")
+            .limit(15)
         ),
         "days": list(
             Reconciliation.objects(tenant_id=connection.tenant_id, account_id=account_id)
-            .order_by("-date").limit(30)
+            .order_by("-date")
+            .limit(30)
         ),
         "webhooks": list(
             WebhookEvent.objects(account_id=account_id).order_by("-received_at").limit(20)
@@ -126,10 +132,12 @@ def account_page(
         "recommendations": recommendations,
         "entity_names": _names(connection.tenant_id, recommendations),
         "optimizer": OptimizerSettings.objects(tenant_id=connection.tenant_id)
-        .only("mode", "evaluation_error", "evaluation_failed_at").first(),
+        .only("mode", "evaluation_error", "evaluation_failed_at")
+        .first(),
         "actions": list(
             OperatorAction.objects(tenant_id=connection.tenant_id, target=connection_id)
-            .order_by("-at").limit(10)
+            .order_by("-at")
+            .limit(10)
         ),
         "features": AccountFeatures.objects(
             tenant_id=connection.tenant_id, account_id=account_id
@@ -138,16 +146,21 @@ def account_page(
         "version_warning": recent_version_warning(connection, utcnow()),
         "withheld": list(
             ReportAccess.objects(
-                tenant_id=connection.tenant_id, account_id=account_id,
+                tenant_id=connection.tenant_id,
+                account_id=account_id,
                 state=ReportAccessState.NOT_OPTED_IN,
             ).order_by("report")
         ),
         "disapproved": list(
             Ad.objects(
-                tenant_id=connection.tenant_id, account_id=account_id,
-                effective_status="DISAPPROVED", deleted_at=None,
-            ).only("meta_id", "name", "ad_review_feedback", "issues_info").limit(50)
+                tenant_id=connection.tenant_id,
+                account_id=account_id,
+                effective_status="DISAPPROVED",
+                deleted_at=None,
+            )
+            .only("meta_id", "name", "ad_review_feedback", "issues_info")
+            .limit(50)
         ),
         "spend": spend,
         "rows": rows,
-    }  # fmt: skip
+    }

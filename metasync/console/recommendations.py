@@ -65,6 +65,9 @@ STATE_WORDS = {
 }
 LEVELS = {"ad": "ad", "adset": "ad set"}
 BUDGETS = ("daily_budget", "daily_budget_after", "lifetime_budget")  # minor units in evidence
+MONEY = ("spend", "revenue", "window_spend")  # major units in evidence
+# a cost rule's estimate and bounds are money; a return-on-spend rule's are ratios
+COST_ESTIMATE = ("estimate", "low", "high")
 
 
 @dataclass(frozen=True)
@@ -123,17 +126,26 @@ def _budget(minor: Any, currency: str | None) -> str:
     return format_money(float(units / divisor), currency)
 
 
-def _readable(evidence: dict[str, Any], currency: str | None) -> dict[str, Any]:
+def _readable(
+    evidence: dict[str, Any], currency: str | None, money: tuple[str, ...] = MONEY
+) -> dict[str, Any]:
     """The evidence's figures as the page lists them: budgets (stored in minor units, here and
-    in a nested receiver) in major units with the currency, a nested record as
-    ``(name: value, ...)`` rather than a Python dict."""
+    in a nested receiver) in major units with the currency, amounts (``money``: spend, revenue,
+    already major units; a cost rule's target and its cost-per-conversion estimate) with the
+    currency, a nested record as ``(name: value, ...)`` rather than a Python dict."""
+    if isinstance(evidence.get("cost_per_conversion"), dict):
+        money = (*money, "target")
     shown: dict[str, Any] = {}
     for name, value in evidence.items():
+        numeric = not isinstance(value, bool) and _number(value) is not None
         if isinstance(value, dict):
-            inner = _readable(value, currency).items()
+            inner_money = COST_ESTIMATE if name == "cost_per_conversion" else MONEY
+            inner = _readable(value, currency, inner_money).items()
             shown[name] = "(" + ", ".join(f"{k}: {v}" for k, v in inner) + ")"
-        elif name in BUDGETS and not isinstance(value, bool) and _number(value) is not None:
+        elif name in BUDGETS and numeric:
             shown[name] = _budget(value, currency)
+        elif name in money and numeric:
+            shown[name] = _money(value, currency)
         else:
             shown[name] = value
     return shown

@@ -50,8 +50,11 @@ class Sessions:
         """A new session of ``user``; returns the cookie value (shown to nobody else)."""
         session_id = secrets.token_urlsafe(32)
         name = self.keys.console_session(_digest(session_id))
-        fields: dict[Any, Any] = {"user": user, "csrf": secrets.token_urlsafe(24),
-                  "fingerprint": self.users.fingerprint(user) or ""}  # fmt: skip
+        fields: dict[Any, Any] = {
+            "user": user,
+            "csrf": secrets.token_urlsafe(24),
+            "fingerprint": self.users.fingerprint(user) or "",
+        }
         with self.client.pipeline() as pipe:
             pipe.hset(name, mapping=fields)
             pipe.expire(name, self.max_age_seconds)

@@ -15,11 +15,13 @@ Reads walk the (tenant, report, account, span) index with equalities only.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from metasync.export.currency import Converter
 from metasync.export.fivetran import action_rows, basic_ad_row, demographics_rows, is_basic_ad_row
+from metasync.export.numbers import as_date
+from metasync.export.values import Unconvertible
 from metasync.models import Ad, AdSet, DailyInsight, ReportRow
 
 __all__ = [
@@ -74,17 +76,23 @@ def basic_ad_tables(
     }
     tables: Tables = [("basic_ad", [basic_ad_row(d, names, converter, synced) for d in ads], [])]
     windows = _windows(tenant, ads)
-    parents = [(d["entity_id"], date.fromisoformat(d["date"])) for d in ads]
+    days = [as_date(d["date"]) for d in ads]
+    # a day that is no date names no parent (its rows are set aside by the checks)
+    parents = [
+        (d["entity_id"], on)
+        for d, on in zip(ads, days, strict=True)
+        if not isinstance(on, Unconvertible)
+    ]
     for table, key in (
         ("basic_ad_actions", "actions"),
         ("basic_ad_action_values", "action_values"),
     ):
         rows = []
-        for d in ads:
+        for d, on in zip(ads, days, strict=True):
             rate = None
             if key == "action_values" and converter is not None:
                 rate = converter.rate(d.get("currency"), d["date"])
-            parent = {"ad_id": d["entity_id"], "date": date.fromisoformat(d["date"])}
+            parent = {"ad_id": d["entity_id"], "date": on}
             extra = windows.get((d["entity_id"], d["date"]), {}).get(key, [])
             rows += action_rows(table, parent, d.get(key) or [], synced, rate, extra)
         tables.append((table, rows, parents))

@@ -2,7 +2,8 @@
 destinations: the embedded default, no server to run.
 
 Batches are staged through a CSV file (DuckDB's fastest way in from Python without a data-frame
-library, built a column at a time) and merged with the same statements as PostgreSQL. A first
+library, built a column at a time, a column that repeats its values by one conversion per
+distinct value: :func:`_column_fields`) and merged with the same statements as PostgreSQL. A first
 export's batch whose keys one query proves new (:mod:`metasync.export.newkeys`) is copied
 straight into its table instead, as a raw load is: DuckDB has no savepoint to take back a
 ``COPY`` that met a key, so it asks first rather than trying as PostgreSQL does. In that file
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -127,7 +128,7 @@ class DuckWarehouse(Warehouse):
         kinds = {c.name: c.kind for c in table.columns}
         file = Path(self._scratch.name) / f"{file_name}.csv"
         fields = [
-            list(map(FIELDS.get(kinds[c], _field), values))
+            _column_fields(FIELDS.get(kinds[c], _field), values)
             for c, values in zip(columns, zip(*rows, strict=True), strict=True)
         ]
         with file.open("w", newline="", encoding="utf-8") as handle:
@@ -190,6 +191,48 @@ class ParquetWarehouse(DuckWarehouse):
             os.replace(partial, final)
             self.execute(f"DELETE FROM {self._stale} WHERE name = ?", [name])
             self.commit()
+
+
+def _column_fields(field: Callable[[Any], str], values: Sequence[Any]) -> list[str]:
+    """A column's values as CSV fields by ``field``, each distinct value converted once when
+    the column repeats its values (days, stamps, action types, an ad's id over its days: most
+    of a fact table's columns, and the costly ones: a time's text costs ten times a lookup).
+
+    A column is converted by lookup only when its first :data:`SAMPLED` values hold at most
+    :data:`REPEATED` distinct ones and every value is of one type (or None): values equal
+    across types (``1``, ``1.0``, ``True``) would share a field otherwise. Floats holding zero
+    (``0.0`` and ``-0.0`` are equal keys) and decimals (``1.0`` and ``1``) are left to
+    ``field``, as are unhashable values (JSON) and
+    columns of mostly distinct values (amounts, ratios, row ids) are converted value by
+    value, where hashing would cost more than it saves."""
+    if len(values) < SAMPLED or len(set(_hashable(values[:SAMPLED]))) > REPEATED:
+        return list(map(field, values))
+    kinds = set(map(type, values)) - {type(None)}
+    try:
+        distinct = set(values)
+    except TypeError:  # a list or dict (JSON), or a signalling NaN
+        return list(map(field, values))
+    zero = kinds == {float} and 0.0 in distinct
+    if len(kinds) > 1 or kinds == {Decimal} or zero or len(distinct) * 4 > len(values):
+        return list(map(field, values))
+    converted = {value: field(value) for value in distinct}
+    return list(map(converted.__getitem__, values))
+
+
+def _hashable(values: Sequence[Any]) -> Iterator[Any]:
+    """``values``, an unhashable one (JSON) as its identity: a sample's count of distinct
+    values then counts each of them once."""
+    for value in values:
+        try:
+            hash(value)
+        except TypeError:
+            yield id(value)
+        else:
+            yield value
+
+
+SAMPLED = 256  # values looked at before a column is converted by lookup
+REPEATED = 64  # at most this many distinct in the sample: converted by lookup
 
 
 def _field(value: Any) -> str:

@@ -23,14 +23,23 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 from metasync.export.currency import Converter, reporting_columns
-from metasync.export.numbers import amount, as_float, integer, minor_units, number, spent, total
+from metasync.export.numbers import (
+    amount,
+    as_date,
+    as_float,
+    integer,
+    minor_units,
+    number,
+    spent,
+    total,
+)
 from metasync.export.tables import TABLES
 from metasync.export.values import Unconvertible
 
@@ -226,7 +235,7 @@ def basic_ad_row(
     """``basic_ad``'s row for one ad-level daily document; ``names``: ad and ad set names."""
     values = {
         "ad_id": doc["entity_id"],
-        "date": date.fromisoformat(doc["date"]),
+        "date": as_date(doc["date"]),
         "account_id": number_id(doc["account_id"]),
         "ad_name": names.get(doc["entity_id"]),
         "adset_name": names.get(doc.get("adset_id") or ""),
@@ -314,7 +323,9 @@ def demographics_rows(
         groups.setdefault((doc["account_id"], doc["span"], where), []).append(doc)
     rows, actions = [], []
     for (account, day, where), members in sorted(groups.items()):
-        parents.add((account, date.fromisoformat(day), where))
+        on = as_date(day)
+        if not isinstance(on, Unconvertible):  # a day that is no date: its rows set aside
+            parents.add((account, on, where))
         impressions = total(d.get("impressions") for d in members)
         link_clicks = total(d.get("inline_link_clicks") for d in members)
         spend = spent(d.get("spend") for d in members)
@@ -322,7 +333,7 @@ def demographics_rows(
         values = {
             "_fivetran_id": digest(account, day, where),
             "account_id": account,
-            "date": date.fromisoformat(day),
+            "date": on,
             place: where,
             "impressions": impressions,
             "inline_link_clicks": link_clicks,
@@ -332,7 +343,7 @@ def demographics_rows(
         }
         rows.append(tuple(values.get(n) for n in TABLES[f"demographics_{place}"].names))
         entries = [e for d in members for e in d.get("actions") or []]
-        parent = {"account_id": account, "date": date.fromisoformat(day), place: where}
+        parent = {"account_id": account, "date": on, place: where}
         actions += action_rows(f"demographics_{place}_actions", parent, entries, synced)
     return rows, actions, sorted(parents)
 

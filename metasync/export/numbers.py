@@ -12,6 +12,7 @@ as the mirror keeps money); counts are ``int``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,7 +20,7 @@ from metasync.export.values import Unconvertible
 from metasync.models import as_decimal
 from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
 
-__all__ = ["amount", "as_float", "integer", "minor_units", "number", "spent", "total"]
+__all__ = ["amount", "as_date", "as_float", "integer", "minor_units", "number", "spent", "total"]
 
 
 def number(value: Any) -> Decimal | Unconvertible | None:
@@ -66,6 +67,21 @@ def as_float(value: Any) -> float | Unconvertible | None:
     """A ratio or rate (``double`` columns); NaN and infinities pass, as doubles hold them."""
     read = number(value)
     return float(read) if isinstance(read, Decimal) else read
+
+
+def as_date(value: Any) -> date | Unconvertible | None:
+    """A mirror day (``YYYY-MM-DD`` text, as the mirror keeps the days of its rows) as a
+    ``date``; None stays None. Anything else (text that is no day, a number, a time) is
+    :class:`Unconvertible`, named by its kind, so its one row is set aside like a bad number's
+    (``date`` columns are checked as number columns are: :mod:`metasync.export.values`)."""
+    if value is None or isinstance(value, Unconvertible) or type(value) is date:
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return Unconvertible("text")
+    return Unconvertible("time" if isinstance(value, datetime) else type(value).__name__)
 
 
 def total(counts: Iterable[Any]) -> int | Unconvertible:

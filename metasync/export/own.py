@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from metasync.export.currency import Converter, reporting_columns
-from metasync.export.numbers import amount, as_float, integer, number
+from metasync.export.numbers import amount, as_date, as_float, integer, number
 from metasync.export.tables import TABLES
 from metasync.export.values import Unconvertible
 from metasync.graph.insights import VIDEO_FIELDS
@@ -19,8 +19,9 @@ from metasync.models import as_decimal
 __all__ = ["own_row"]
 
 
-def _day(value: Any) -> date | None:
-    return date.fromisoformat(value) if isinstance(value, str) and value else None
+def _day(value: Any) -> date | Unconvertible | None:
+    """A mirror day as a date; empty: None; no day: set aside (:func:`as_date`)."""
+    return as_date(value) if value != "" else None
 
 
 def _decimals(mapping: Mapping[str, Any] | None) -> dict[str, str] | None:

@@ -455,14 +455,20 @@ class _Exporter:
             self.load("lead_form", [lead_form_row(d, self.synced) for d in docs])
             self.commit()
 
-    def leads(self, docs: list[dict[str, Any]]) -> None:
-        """The leads of a batch and their answers, opened here (never logged: a lead that
-        cannot be opened fails its stream's part, named by its id only)."""
+    def _answers_cipher(self) -> TokenCipher:
         if self.cipher is None:
             self.cipher = answers_cipher()
-        cipher = self.cipher
+        return self.cipher
+
+    def leads(self, docs: list[dict[str, Any]]) -> None:
+        """The leads of a batch and their answers, opened here (never logged: a lead that
+        cannot be opened fails its stream's part, named by its id only). The keys are read
+        at the first lead that holds answers: leads without any need no settings."""
         self.load("lead", [lead_row(d, self.synced) for d in docs])
         answers = [
-            row for d in docs for row in field_data_rows(d, lead_answers(d, cipher), self.synced)
+            row
+            for d in docs
+            if d.get("answers_envelope")
+            for row in field_data_rows(d, lead_answers(d, self._answers_cipher()), self.synced)
         ]
         self.load("lead_field_data", answers, lead_parents(d["lead_id"] for d in docs))

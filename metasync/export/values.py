@@ -10,8 +10,9 @@
   their row aside; the row is named (table, key, column, value) and the rest of its batch is
   written. Every destination's integer columns are checked, whatever their ``ranges``.
 - **A mirror value that is no number at all** (text in a budget, a cost or a count, a fraction
-  of an impression) stands in its numeric column as :class:`Unconvertible` (the kind of value,
-  never the value) and sets its row aside the same way, named with that kind.
+  of an impression), or **no day** in a ``date`` column, stands in its column as
+  :class:`Unconvertible` (the kind of value, never the value) and sets its row aside the same
+  way, named with that kind.
 
 Counts and names are kept per transaction and folded in at commit, so a batch that is rolled
 back and read again is not counted twice: :attr:`Values.removed` and :attr:`Values.rejected`
@@ -45,6 +46,7 @@ NUL_AND_SURROGATES = re.compile("[\x00\ud800-\udfff]")
 INTEGER_RANGES = {"bigint": (-(2**63), 2**63 - 1), "integer": (-(2**31), 2**31 - 1)}
 INTEGER_KINDS = frozenset({"bigint", "integer"})  # text there is set aside in every destination
 NUMBER_KINDS = frozenset({"double", "numeric"})  # an Unconvertible there is set aside
+CONVERTED_KINDS = NUMBER_KINDS | {"date"}  # kinds read from the mirror by metasync.export.numbers
 MAX_REJECTED = 100  # rows named per export; more are counted
 
 
@@ -91,7 +93,7 @@ class Values:
         checked = [
             (i, c, self.ranges.get(kinds[c]))
             for i, c in enumerate(columns)
-            if kinds[c] in self.ranges or kinds[c] in INTEGER_KINDS or kinds[c] in NUMBER_KINDS
+            if kinds[c] in self.ranges or kinds[c] in INTEGER_KINDS or kinds[c] in CONVERTED_KINDS
         ]
         if all(_fits(rows, i, bounds, kinds[c]) for i, c, bounds in checked) and not any(
             self._refuses(rows, i) for i in texts
@@ -209,7 +211,8 @@ def _misfit(
     mirror held that is no number (:class:`Unconvertible`), text in an integer column, or a
     number outside ``bounds`` (inclusive)."""
     if isinstance(value, Unconvertible):
-        return f"is not {'an integer' if kind in INTEGER_KINDS else 'a number'} ({kind})"
+        wanted = {"date": "a date"}.get(kind, "an integer" if kind in INTEGER_KINDS else "a number")
+        return f"is not {wanted} ({kind})"
     if isinstance(value, str) and kind in INTEGER_KINDS:
         return f"is not an integer ({kind})"
     if bounds is None or not isinstance(value, (int, Decimal)) or isinstance(value, bool):

@@ -29,6 +29,7 @@ from typing import Any
 from metasync.graph.usage import UsageReport, parse_usage_headers
 
 __all__ = [
+    "PERMISSION_FIX",
     "DeprecatedVersionError",
     "InsightsTimeoutError",
     "InvalidCursorError",
@@ -44,6 +45,10 @@ __all__ = [
     "as_int",
     "error_from_response",
 ]
+
+# the fix a permission refusal names; callers that add their own next step drop it from the
+# message instead of saying it twice
+PERMISSION_FIX = "grant the missing permission"
 
 # Waits (seconds) used when a throttling answer carries no usable header. (unverified: Meta does
 # not document them; they err on the long side so a throttled account is not hammered.)
@@ -316,7 +321,7 @@ def error_from_response(
     if code in (102, 190):
         return TokenError(text + ": re-authorize this connection", **rest)
     if code == 10 or (code is not None and 200 <= code <= 299):
-        return PermissionDeniedError(text + ": grant the missing permission", **rest)
+        return PermissionDeniedError(f"{text}: {PERMISSION_FIX}", **rest)
     if (
         code in (4, 17, 32, 341, 613)
         or (code is not None and 80000 <= code <= 80014)

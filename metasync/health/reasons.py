@@ -13,7 +13,21 @@ from datetime import datetime
 from metasync.health.compute import LAGGING_SECONDS, AccountHealth
 from metasync.models import AccountState, ConnectionStatus
 
-__all__ = ["flag_reason"]
+__all__ = ["LEADS_NOT_GRANTED_FIX", "LEADS_NOT_GRANTED_WHY", "flag_reason"]
+
+#: Why Meta refuses a Facebook Page's leads, and what an operator does about it (the alerts,
+#: the console's Lead Ads page); ``TENANT`` stands for the page's tenant.
+LEADS_NOT_GRANTED_WHY = (
+    "Meta refuses to give this page's leads: the person who connected has not granted the "
+    "leads_retrieval permission (or pages_manage_ads), or has no role on the page that may "
+    "read leads"
+)
+LEADS_NOT_GRANTED_FIX = (
+    "the person who connected grants leads_retrieval and pages_manage_ads (and has a role "
+    "on the page that may read leads): connect again with the new token (metasync "
+    "connections add --tenant TENANT), then run metasync leads sync; the page reads as "
+    "granted, and the alert clears, at the next lead sync"
+)
 
 
 def _at(moment: datetime | None) -> str:

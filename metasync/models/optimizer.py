@@ -43,9 +43,10 @@ __all__ = [
 MODES = ("off", "recommend", "apply")
 SOURCES = ("optimizer", "assistant")
 STATES = (
-    "proposed", "approved", "applied", "rejected", "expired", "undone", "superseded",
-    "compensated", "failed", "restore_refused",
-)  # fmt: skip
+    *("proposed", "approved", "applied"),  # the way to Meta
+    *("rejected", "expired", "undone", "superseded", "compensated"),  # ended otherwise
+    *("failed", "restore_refused"),  # stopped short: an operator decides
+)
 
 
 class OptimizerSettings(Document):  # type: ignore[misc]

@@ -190,11 +190,19 @@ def apply_recommendation(
     rec = find_recommendation(tenant_id, recommendation_id)
     if rec.state in ("applied", "compensated"):
         return rec
-    if rec.state not in ("approved", "failed") or not rec.change:
+    if not rec.change:
         raise RecommendationError(
-            f"recommendation {recommendation_id} is {rec.state}"
-            f"{' and only a flag' if not rec.change else ''}: only an approved change (or one "
-            "that failed, tried again) is applied"
+            f"recommendation {recommendation_id} is a flag ({rec.state}): it writes nothing to "
+            "Meta, so there is nothing to apply; act on it in Ads Manager, or reject it"
+        )
+    if rec.state == "proposed":
+        raise RecommendationError(
+            f"recommendation {recommendation_id} is proposed: approve it first, then apply it"
+        )
+    if rec.state not in ("approved", "failed"):
+        raise RecommendationError(
+            f"recommendation {recommendation_id} is {rec.state}: only an approved change (or "
+            "one that failed, tried again) is applied"
         )
     try:
         client = writer_for(ctx, rec)

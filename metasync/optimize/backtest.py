@@ -26,7 +26,7 @@ from typing import Any
 from metasync.models import OptimizerSettings
 from metasync.optimize.decisions import DayFigures, Subject, decide, stream_of
 from metasync.optimize.dispersion import account_sources
-from metasync.optimize.evaluate import subjects_of
+from metasync.optimize.evaluate import lookback_days, subjects_of
 from metasync.optimize.figures import daily_figures
 from metasync.optimize.money import CurrencyError, applies, check_currencies
 from metasync.optimize.rules import Rule, RuleError, parse_rules
@@ -144,7 +144,7 @@ def backtest(
     result = Backtest(tenant_id, days)
     if not rules:
         return result
-    subjects, through = subjects_of(tenant_id, now)
+    subjects, through = subjects_of(tenant_id, now, reach=lookback_days())
     longest = max(2 * rule.days for rule in rules)
     rows = daily_figures(tenant_id, through, days + longest)
     sources = account_sources(

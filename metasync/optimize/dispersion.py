@@ -17,13 +17,16 @@ days' estimates stay in a stream's since-start test for its whole life, so a wid
 them costs power for good while the measured false-pause rate is already far below alpha
 (``bench/optimizer_validity.py``: 0 % at 25-100 % variation with one).
 
-With fewer than :data:`MIN_PAIRS` pairs there is no estimate, and the
-day does not enter a stream (:func:`advance_stream`): a stream starts at the first day its
-account's variation can be told from the days before it (a day or two in an account of ten
-ads; an account with too few pairs of its own, such as one with a single ad, borrows the
-estimate pooled over the tenant's accounts: :func:`account_sources`). A conservative default
-instead would weigh on the stream's whole life (its early days' dispersion never leaves the
-since-start test).
+With fewer than :data:`MIN_PAIRS` pairs there is no estimate of the account's own: an account
+with too few pairs (one with a single ad, or a new one) borrows the estimate pooled over the
+tenant's accounts, and where the tenant has none either (its first day or two) the day takes
+the **prior** :data:`PRIOR` (25 % day-to-day variation), so a stream starts on its first
+matured day (:func:`account_sources`). The prior is an assumption, stated with the guarantee:
+a larger one would weigh on the stream's whole life (its early days' dispersion never leaves
+the since-start test) and cost more than the days it adds (a 2 x ad at 5 conversions a day:
+two days add about 1.5 nats of evidence, a prior of 25 % costs 0.4, one of 50 % 1.6). A
+source without a prior (:func:`dispersion_source` with ``prior=None``) leaves such days out of
+the stream (:func:`advance_stream`).
 
 Trade-off: the margin costs power early in an account's life, the price of the cost test's
 guarantee holding where ``phi`` is known only roughly.
@@ -41,6 +44,7 @@ from metasync.optimize.stream import DayRow, Stream, next_stream
 
 __all__ = [
     "FLOOR",
+    "PRIOR",
     "account_sources",
     "advance_stream",
     "dispersion_source",
@@ -52,6 +56,9 @@ WINDOW_DAYS = 28  # days before the day read that the estimate pools
 MIN_PAIRS = 10
 MIN_ENTITIES = 5
 MARGIN = 1.0  # standard errors added to the estimate
+# phi of the days before any estimate (a new tenant's first day or two): a 25 % day-to-day
+# variation, what most accounts' estimates come to (the assumption the guarantee states for them)
+PRIOR = 0.0625
 
 
 def _pair_terms(rows: Sequence[DayRow]) -> tuple[float, float, int]:
@@ -92,12 +99,16 @@ def estimate_dispersion(entities: Iterable[Sequence[DayRow]], before: str) -> fl
     return max(FLOOR, upper) if math.isfinite(upper) else None
 
 
-def dispersion_source(entities: Sequence[Sequence[DayRow]]) -> Callable[[str], float | None]:
-    """:func:`estimate_dispersion` over ``entities`` for any day, each day computed once."""
+def dispersion_source(
+    entities: Sequence[Sequence[DayRow]], prior: float | None = None
+) -> Callable[[str], float | None]:
+    """:func:`estimate_dispersion` over ``entities`` for any day, each day computed once;
+    ``prior`` (:data:`PRIOR`, or None: the day is left out) where there is no estimate."""
 
     @lru_cache(maxsize=256)
     def of(day: str) -> float | None:
-        return estimate_dispersion(entities, day)
+        found = estimate_dispersion(entities, day)
+        return prior if found is None else found
 
     return of
 
@@ -107,13 +118,14 @@ def account_sources(
 ) -> dict[tuple[str, str], Callable[[str], float | None]]:
     """A dispersion source per ``(account, level)`` from ``(account, level, rows)`` of each
     entity: the account's own estimate, else (too few pairs in it, as for an account with one
-    ad) the estimate pooled over all the accounts given at that level."""
+    ad or a new one) the estimate pooled over all the accounts given at that level, else (a
+    new tenant's first days) :data:`PRIOR`."""
     by_account: dict[tuple[str, str], list[Sequence[DayRow]]] = {}
     by_level: dict[str, list[Sequence[DayRow]]] = {}
     for account, level, rows in keyed:
         by_account.setdefault((account, level), []).append(rows)
         by_level.setdefault(level, []).append(rows)
-    pooled = {level: dispersion_source(entities) for level, entities in by_level.items()}
+    pooled = {level: dispersion_source(entities, PRIOR) for level, entities in by_level.items()}
 
     def either(
         own: Callable[[str], float | None], wide: Callable[[str], float | None]

@@ -27,12 +27,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from mongoengine.errors import NotUniqueError
 
+from metasync.config import ConfigurationError, Settings, get_settings
 from metasync.models import (
     Ad,
     AdAccount,
@@ -54,7 +56,7 @@ from metasync.optimize.decisions import (
 from metasync.optimize.figures import daily_figures, hourly_spend, number
 from metasync.optimize.money import applies
 from metasync.optimize.profiles import account_profiles
-from metasync.optimize.reread import readable_days
+from metasync.optimize.reread import REREAD_REACH, readable_days
 from metasync.optimize.rules import (
     BudgetReallocationRule,
     CostPerConversionRule,
@@ -129,11 +131,29 @@ def _days_needed(rules: list[Rule], subjects: list[Subject]) -> int:
     return max(2 * rule.days for rule in rules) + min(longest, LONGEST_WINDOW)
 
 
+def lookback_days() -> int:
+    """``META_INSIGHTS_LOOKBACK_DAYS``: how many days back the sync's long re-read reaches, so
+    how long a day can wait to mature (:mod:`metasync.optimize.reread`). From the settings;
+    where they do not load (an evaluation needs none of the others), the variable alone, else
+    its default."""
+    try:
+        return get_settings().META_INSIGHTS_LOOKBACK_DAYS
+    except ConfigurationError:
+        field = Settings.model_fields["META_INSIGHTS_LOOKBACK_DAYS"]
+        value = os.environ.get("META_INSIGHTS_LOOKBACK_DAYS", "").strip()
+        days = int(value) if value.isdigit() else int(field.default)
+        return min(max(days, 1), 90)
+
+
 def subjects_of(
-    tenant_id: str, now: datetime, quiet_hours: int = QUIET_HOURS
+    tenant_id: str,
+    now: datetime,
+    quiet_hours: int = QUIET_HOURS,
+    reach: int = REREAD_REACH,
 ) -> tuple[list[Subject], dict[str, date]]:
     """The tenant's live ad sets and ads as subjects of the rules, and each account's newest
-    complete day (yesterday in its time zone)."""
+    complete day (yesterday in its time zone); ``reach``: the long re-read's days back, the
+    longest a day may wait to mature."""
     accounts = {a.meta_id.removeprefix("act_"): a for a in AdAccount.objects(tenant_id=tenant_id)}
     through = {k: _yesterday(a.timezone_name, now) for k, a in accounts.items()}
     profiles = account_profiles(tenant_id, through)
@@ -183,7 +203,7 @@ def subjects_of(
                 round(budget * per_major) if budget is not None else None,
                 per_major,
                 adset.campaign_id,
-                maturity_days(adset.attribution_spec, profiles.get(adset.account_id)),
+                maturity_days(adset.attribution_spec, profiles.get(adset.account_id), reach),
                 locked,
                 sharing,
                 currency,
@@ -205,7 +225,9 @@ def subjects_of(
                 stage or None,
                 parent_id=ad.adset_id,
                 maturity_days=maturity_days(
-                    parent.attribution_spec if parent else None, profiles.get(ad.account_id)
+                    parent.attribution_spec if parent else None,
+                    profiles.get(ad.account_id),
+                    reach,
                 ),
                 locked=locked,
                 currency=spends.upper() if spends else None,
@@ -238,11 +260,16 @@ def evaluate_tenant(
         return result
     settings.update(set__evaluated_at=now, unset__evaluation_error=True)
     quiet = settings.quiet_hours
-    subjects, through = subjects_of(tenant_id, now, quiet)
+    reach = lookback_days()
+    subjects, through = subjects_of(tenant_id, now, quiet, reach)
     rows = daily_figures(tenant_id, through, _days_needed(rules, subjects))
     sequential = any(isinstance(rule, SEQUENTIAL) for rule in rules)
     streams = (
-        advance_streams(tenant_id, subjects, *readable_days(tenant_id, subjects, rows, through))
+        advance_streams(
+            tenant_id,
+            subjects,
+            *readable_days(tenant_id, subjects, rows, through, reach),
+        )
         if sequential
         else {}
     )

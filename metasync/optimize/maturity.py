@@ -37,7 +37,7 @@ be dated up to 7 days back, so a 1-day-click ad set's day is taken as complete a
   from maturing inside their window.
 - The lag is taken as stationary over the ``HISTORY_DAYS`` (90) final days learned from.
 - A maturity is at most ``reach - 1`` days, ``reach`` being the days the long re-read reaches
-  back (28: ``META_INSIGHTS_LOOKBACK_DAYS`` at its default, which the evaluation assumes): a day
+  back (``META_INSIGHTS_LOOKBACK_DAYS``, 28 by default; the evaluation passes it): a day
   older than the re-read's range is never read again, so waiting longer would read nothing new
   (the day would only be skipped). A 28-day-click window (no longer offered by Meta) is
   therefore judged after 27 days.

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from metasync.graph.errors import PERMISSION_FIX
 from metasync.models import Recommendation
 
 __all__ = ["Outcome", "not_restored", "outcome"]
@@ -75,8 +76,10 @@ def outcome(rec: Recommendation, via: Literal["cli", "api"] = "cli") -> Outcome:
     if state == "failed":
         message = failure.get("message") or error
         if failure.get("permission"):
+            # the Graph error already names the fix; said once, with the command to run after
+            said = str(message).removesuffix(f": {PERMISSION_FIX}")
             return Outcome(
-                False, 403, f"apply refused by Meta: {message}; grant it and {apply_again}"
+                False, 403, f"apply refused by Meta: {said}; {PERMISSION_FIX} and {apply_again}"
             )
         said = "refused by Meta" if failure.get("refused_for_good") else "failed at Meta"
         return Outcome(False, 502, f"apply {said}: {message}; once fixed, {apply_again}")

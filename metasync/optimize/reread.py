@@ -8,9 +8,10 @@ never a read made before: no window of late conversions is left unread, even whe
 evaluation did not run for a while (the days it missed that fell out of the re-read's range
 are skipped, which does not depend on what they held).
 
-Assumes the re-read reaches ``REREAD_REACH`` = 28 days back (``META_INSIGHTS_LOOKBACK_DAYS`` at
-its default); a maturity is at most 27 days (:func:`metasync.optimize.maturity.learned_maturity`),
-so a day matures inside the range when evaluations run daily.
+The re-read reaches ``META_INSIGHTS_LOOKBACK_DAYS`` days back (``REREAD_REACH`` = 28 by
+default), which the evaluation passes both here and to the maturity; a maturity is at most one
+day less (:func:`metasync.optimize.maturity.learned_maturity`), so a day matures inside the
+range when evaluations run daily.
 
 Cost: one query each for the accounts' time zones, their long re-reads and the tenant's
 streams (their last days only).
@@ -35,16 +36,17 @@ def readable_days(
     subjects: list[Subject],
     rows: dict[tuple[str, str], list[DayFigures]],
     through: dict[str, date],
+    reach: int = REREAD_REACH,
 ) -> tuple[dict[tuple[str, str], list[DayFigures]], dict[str, date]]:
     """The rows streams may read and each account's newest complete day as its last long
     re-read saw it (:func:`metasync.sync.periods.reread_through`), what its streams may
     mature from: a day enters a stream only once a re-read started after it matured, so the
-    stream holds what Meta reported for it by then. That re-read covered ``REREAD_REACH``
-    days back from the day it started; an older day (the evaluation did not run while it
-    matured) was not re-read since it matured and is left out of the rows, so the stream
-    skips it; the days a stream already holds stay in them (the history its day-to-day variation
-    is estimated from). An account with no re-read recorded (rows not written by a sync) is
-    taken as read through ``through``."""
+    stream holds what Meta reported for it by then. That re-read covered ``reach`` days back
+    (``META_INSIGHTS_LOOKBACK_DAYS``; ``REREAD_REACH`` by default) from the day it started; an
+    older day (the evaluation did not run while it matured) was not re-read since it matured
+    and is left out of the rows, so the stream skips it; the days a stream already holds stay
+    in them (the history its day-to-day variation is estimated from). An account with no
+    re-read recorded (rows not written by a sync) is taken as read through ``through``."""
     zones = {
         a.account_id: a.timezone_name
         for a in AdAccount.objects(tenant_id=tenant_id).only("account_id", "timezone_name")
@@ -60,7 +62,7 @@ def readable_days(
         read = reread_through(last.get(account), zones.get(account))
         bounds[account] = min(newest, read) if read is not None else newest
         if read is not None:  # the re-read started the day after ``read``
-            floors[account] = (read + timedelta(days=1 - REREAD_REACH)).isoformat()
+            floors[account] = (read + timedelta(days=1 - reach)).isoformat()
     held = {  # what each stream holds: its days stay readable (the variation's history)
         (doc.level, doc.entity_id): doc.through or ""
         for doc in OptimizerStream.objects(tenant_id=tenant_id).only(

@@ -3,10 +3,11 @@ return by betting, an ad set's cost interval, and the volume a rule needs.
 
 **Cost, with change** (:func:`cost_verdict`). Two families of tests share ``alpha``:
 
-- *since the start* (at ``0.75 alpha``, :data:`START_SHARE`): the stream's totals
-  (``M = spend / target``, ``N``, ``Q = spread / target**2``), as
-  :func:`metasync.optimize.sequential.cost_evidence` reads them;
-- *since each later day* (at ``0.25 alpha / RESTART_DAYS`` each): the same test over the
+- *since the start* (at ``0.75 alpha``, :data:`START_SHARE`): day by day
+  (:func:`metasync.optimize.sequential.cost_evidence_windows`) while the stream keeps every
+  day, and never less than the stream's totals (``M = spend / target``, ``N``,
+  ``Q = spread / target**2``) read by :func:`metasync.optimize.sequential.cost_evidence`;
+- *since each later day* (at ``0.25 alpha / RESTART_DAYS`` each): the day-by-day test over the
   stream's kept days from that day on, so an ad that became 2 x more expensive without anyone
   editing it is judged on its days since, not diluted by its good weeks before.
 
@@ -37,7 +38,9 @@ import numpy as np
 from metasync.optimize.sequential import (
     betting_wealth,
     cost_evidence,
+    cost_evidence_windows,
     cost_floor,
+    cost_floor_days,
     needed_per_day,
     threshold,
 )
@@ -105,12 +108,23 @@ def cost_verdict(
     if last is None:
         return None
     main = threshold(START_SHARE * alpha)
+    kept_spend = np.array([d[1] for d in stream.recent])
+    kept_counts = np.array([d[2] for d in stream.recent], dtype=float)
+    kept_phis = np.array([d[4] for d in stream.recent])
     if _span(stream.start, last) >= min_days and enough(stream.spend, stream.conversions):
         expected = stream.spend / target
         found = float(cost_evidence(expected, stream.conversions, stream.spread / target**2))
+        if stream.whole and stream.recent:  # every day kept: the day-by-day evidence
+            found = max(
+                found,
+                float(cost_evidence_windows(kept_spend / target, kept_counts, kept_phis)[0]),
+            )
         if found >= main:
-            lowest = cost_floor(
-                stream.spend, stream.conversions, stream.spread, START_SHARE * alpha
+            lowest = max(
+                cost_floor(stream.spend, stream.conversions, stream.spread, START_SHARE * alpha),
+                cost_floor_days(kept_spend, kept_counts, kept_phis, START_SHARE * alpha)
+                if stream.whole and stream.recent
+                else 0.0,
             )
             return CostVerdict(
                 stream.start,
@@ -124,13 +138,16 @@ def cost_verdict(
                 False,
                 lowest,
             )
-    later = [d for d in stream.recent if d[0] > stream.start]
+    skip = sum(1 for d in stream.recent if d[0] <= stream.start)
+    later = list(stream.recent[skip:])
     if not later:
         return None
     spend = np.cumsum([d[1] for d in reversed(later)])[::-1]
     conversions = np.cumsum([d[2] for d in reversed(later)])[::-1]
     spreads = np.cumsum([d[4] * d[1] ** 2 for d in reversed(later)])[::-1]
-    evidence = cost_evidence(spend / target, conversions, spreads / target**2)
+    evidence = cost_evidence_windows(
+        kept_spend[skip:] / target, kept_counts[skip:], kept_phis[skip:]
+    )
     later_alpha = (1 - START_SHARE) * alpha / RESTART_DAYS
     limit = threshold(later_alpha)
     best: int | None = None
@@ -142,7 +159,10 @@ def cost_verdict(
     if best is None:
         return None
     window = (float(spend[best]), int(conversions[best]), float(spreads[best]))
-    lowest = cost_floor(*window, later_alpha)
+    start = skip + best
+    lowest = cost_floor_days(
+        kept_spend[start:], kept_counts[start:], kept_phis[start:], later_alpha
+    )
     return CostVerdict(
         later[best][0],
         last,

@@ -15,6 +15,9 @@ The 2026 changes (Marketing API "Out-of-cycle changes", 2026):
   results for ad accounts that have not opted in" (the sandbox: no rows at all, no error).
   Meta's "Feature Settings API" page (2026-08-07) names the features that gate them, and
   ``comscore`` (``comscore_market``, ``comscore_market_code``) among them: see feature_settings.py.
+  ``comscore_market_code`` is served alone, like ``comscore_market`` (neither page lists a
+  combination of the two, so the stricter reading refuses it); its value is the market's code
+  (see breakdowns.py), the same markets as ``comscore_market``.
 - 2026-01-12: hourly breakdowns reach back 13 months and ``frequency_value`` 6 months (the
   sandbox refuses an older start, the stricter reading of "not available").
 """
@@ -46,7 +49,7 @@ HOURLY_BREAKDOWNS = (
 _DEMOGRAPHICS = ("age", "gender")
 _GEOGRAPHY = ("country", "region")
 _DELIVERY = ("publisher_platform", "platform_position", "impression_device", "device_platform")
-_MARKETS_AND_FREQUENCY = ("comscore_market", "frequency_value")
+_MARKETS_AND_FREQUENCY = ("comscore_market", "comscore_market_code", "frequency_value")
 BREAKDOWNS = (*_DEMOGRAPHICS, *_GEOGRAPHY, *_DELIVERY, *_MARKETS_AND_FREQUENCY, *HOURLY_BREAKDOWNS)
 # Meta's "Feature Settings API" page (2026-08-07): feature -> the breakdowns it unlocks (and
 # every combination containing them); an account without the feature in effect gets no rows

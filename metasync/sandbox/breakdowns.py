@@ -62,6 +62,14 @@ ACTION_DEVICES = ("desktop", "iphone", "android_smartphone", "ipad", "other")
 ON_META_ACTIONS = ("link_click",)  # the others are measured by the pixel (off Meta)
 HOURS = tuple(f"{h:02d}:00:00 - {h:02d}:59:59" for h in range(24))
 COMSCORE_MARKETS = ("New York", "Los Angeles", "Chicago", "Philadelphia", "Dallas-Ft. Worth")
+# ``comscore_market_code``: Meta's pages ("Insights API Breakdowns", "Feature Settings API",
+# 2026-08-07) name the breakdown, not its values. Comscore Markets are 210 local markets drawn
+# like the DMAs they replaced; the sandbox sends each market's three-digit code in that
+# numbering, as a string of digits (an assumption: Meta is silent), one code per
+# market, so ``comscore_market`` and ``comscore_market_code`` rows split an ad-day alike.
+COMSCORE_MARKET_CODES = dict(
+    zip(COMSCORE_MARKETS, ("501", "803", "602", "504", "623"), strict=True)
+)
 FREQUENCY_VALUES = ("1", "2", "3", "4", "5", "6-10", "11-20", "21+")
 
 
@@ -89,7 +97,10 @@ def _cells(family: str) -> list[dict[str, str]]:
             for device in DEVICES
         ]
     if family == "comscore_market":
-        return [{family: market} for market in COMSCORE_MARKETS]
+        return [
+            {family: market, "comscore_market_code": COMSCORE_MARKET_CODES[market]}
+            for market in COMSCORE_MARKETS
+        ]
     if family == "frequency_value":
         return [{family: value} for value in FREQUENCY_VALUES]
     return [{family: hour} for hour in HOURS]  # an hourly breakdown is its own family
@@ -141,7 +152,8 @@ def _ad_mix(seed: int, ad_id: str, family: str) -> tuple[float, ...]:
     few placements only. Hours follow a day's curve."""
     weights = []
     for cell in CELLS[family]:
-        label = "|".join(cell.values())
+        # a market's code names the same cell as its name: left out, the mix stays the same
+        label = "|".join(v for k, v in cell.items() if k != "comscore_market_code")
         if family == "delivery" and unit(seed, "placed", ad_id, label) < 0.75:
             weights.append(0.0)
         elif family in HOURLY_BREAKDOWNS:

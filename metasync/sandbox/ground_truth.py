@@ -19,11 +19,18 @@ from metasync.sandbox.world import World
 __all__ = ["ground_truth", "report_truth"]
 
 # what every insights row carries whatever the request's fields (ids, dates, the setting)
-IDENTITY = ("account_id", "campaign_id", "adset_id", "ad_id", "date_start", "date_stop",
-            "attribution_setting")  # fmt: skip
+IDENTITY = (
+    *("account_id", "campaign_id", "adset_id", "ad_id"),
+    *("date_start", "date_stop"),
+    "attribution_setting",
+)
 # a complete daily row: Meta's delivery, cost and action fields
-DAILY_FIELDS = (*IDENTITY, "impressions", "clicks", "inline_link_clicks", "spend", "reach",
-                "frequency", "ctr", "cpc", "cpm", "actions", "action_values")  # fmt: skip
+DAILY_FIELDS = (
+    *IDENTITY,
+    *("impressions", "reach", "frequency", "clicks", "inline_link_clicks"),  # delivery
+    *("spend", "cpc", "cpm", "ctr"),  # cost and its ratios
+    *("actions", "action_values"),
+)
 
 
 def ground_truth(

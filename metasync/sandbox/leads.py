@@ -13,14 +13,25 @@ so the worlds and benchmarks that predate them are unchanged: the leads draw fro
 random stream, seeded from the world's seed. Every user manages one page; its leads come from
 the ads of that user's accounts (one in ten organic: no ad, ad set or campaign). Answers are
 clearly fake: ``example.com`` addresses and 555-01xx telephone numbers.
+
+One world, one count of leads: a form's ads are the user's lead-objective ads
+(``OUTCOME_LEADS``: Meta's instant forms belong to lead ads; the user's active ads, then any
+of its ads, when it has none). A lead is given to an ad only on a day the ad delivered (the
+day in its account's time zone, with clicks in the insights), and the insights count exactly
+these leads as the ad-day's ``onsite_conversion.lead_grouped`` (and within ``lead``; see
+``metasync.sandbox.metrics``), on the day the lead was sent. Meta's pages do not say on which
+day an instant-form lead is reported; an instant form is filled in within the ad, so the
+click's day and the lead's day are taken as one. :func:`lead_truth` gives the counts per ad
+and per ad-day, which the insights of the same days equal.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 __all__ = [
     "LEAD_SCOPES",
@@ -61,6 +72,13 @@ class LeadBook:
     forms: dict[str, dict[str, Any]] = field(default_factory=dict)
     leads: dict[str, dict[str, Any]] = field(default_factory=dict)
     next_serial: int = 0
+    # (ad id, day in the ad account's time zone, ISO) -> leads the ad produced that day
+    by_ad_day: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def ad_day_leads(self, ad_id: str, day: date) -> int:
+        """The leads ``ad_id`` produced on ``day`` (its account's time zone): what the
+        insights report as its instant-form leads that day."""
+        return self.by_ad_day.get((ad_id, day.isoformat()), 0)
 
     def forms_of(self, page_id: str) -> list[dict[str, Any]]:
         return sorted(
@@ -112,12 +130,12 @@ def generate_leads(world: Any, forms_per_page: int, leads_per_form: int) -> Lead
             "tasks": ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MANAGE", "MODERATE"],
             "_owner": user.id,
         }
-        ads = [
-            ad
-            for account_id in user.account_ids
-            for ad in world.edge(account_id, "ads")
-            if ad.get("effective_status") == "ACTIVE"
-        ] or [ad for account_id in user.account_ids for ad in world.edge(account_id, "ads")]
+        everything = [ad for account_id in user.account_ids for ad in world.edge(account_id, "ads")]
+        ads = (
+            [ad for ad in everything if _objective(world, ad) == "OUTCOME_LEADS"]
+            or [ad for ad in everything if ad.get("effective_status") == "ACTIVE"]
+            or everything
+        )
         for number in range(forms_per_page):
             form_id = world.new_id()
             created = world.now - timedelta(days=world.size.days + 5 + number)
@@ -137,6 +155,29 @@ def generate_leads(world: Any, forms_per_page: int, leads_per_form: int) -> Lead
                 moment = world.now - timedelta(hours=1) - rng.random() * window
                 _add_lead(world, book, rng, form_id, moment)
     return book
+
+
+def _objective(world: Any, ad: dict[str, Any]) -> str:
+    return str((world.campaigns.get(str(ad.get("campaign_id"))) or {}).get("objective", ""))
+
+
+def _ad_day_of(world: Any, ad_id: str, moment: datetime) -> date:
+    """The day of ``moment`` in the time zone of ``ad_id``'s account."""
+    account = world.accounts[world.ads[ad_id]["account_id"]]
+    return moment.astimezone(ZoneInfo(account["timezone_name"])).date()
+
+
+def _delivered(world: Any, ad_id: str, moment: datetime) -> bool:
+    """Whether the ad had clicks on the day of ``moment`` (a lead is sent from an ad seen that
+    day), within the account's days with data (today included)."""
+    from metasync.sandbox.metrics import ad_day  # the insights import the world, which imports this
+
+    account_id = world.ads[ad_id]["account_id"]
+    day = _ad_day_of(world, ad_id, moment)
+    if not world.first_data_day(account_id) <= day <= world.account_today(account_id):
+        return False
+    counts = ad_day(world, ad_id, day)
+    return counts is not None and counts["clicks"] > 0
 
 
 def _person(rng: random.Random, serial: int) -> list[dict[str, Any]]:
@@ -164,8 +205,11 @@ def _add_lead(
         "platform": rng.choice(("fb", "fb", "ig")),
         "_page_id": form["page_id"],
     }
+    served = []
     if form["_ads"] and rng.random() >= ORGANIC_SHARE:
-        ad = world.ads[rng.choice(form["_ads"])]
+        served = [ad_id for ad_id in form["_ads"] if _delivered(world, ad_id, moment)]
+    if served:
+        ad = world.ads[rng.choice(served)]
         campaign = world.campaigns[ad["campaign_id"]]
         adset = world.adsets[ad["adset_id"]]
         lead.update(
@@ -178,6 +222,8 @@ def _add_lead(
                 "campaign_name": campaign.get("name", ""),
             }
         )
+        key = (ad["id"], _ad_day_of(world, ad["id"], moment).isoformat())
+        book.by_ad_day[key] = book.by_ad_day.get(key, 0) + 1
     else:
         lead["is_organic"] = True
     book.leads[lead["id"]] = lead
@@ -189,10 +235,13 @@ def new_leads(world: Any, form_id: str, count: int, now: datetime) -> list[dict[
     the new leads."""
     book: LeadBook = world.leads
     rng = random.Random(f"new-leads-{world.seed}-{book.next_serial}")
-    return [
+    made = [
         _add_lead(world, book, rng, form_id, now - timedelta(seconds=count - 1 - n))
         for n in range(count)
     ]
+    if any(lead.get("ad_id") for lead in made):
+        world.changes.version += 1  # the insights' lead counts moved: rows cached are stale
+    return made
 
 
 def leadgen_notification(lead: dict[str, Any]) -> dict[str, Any]:
@@ -220,7 +269,9 @@ def leadgen_notification(lead: dict[str, Any]) -> dict[str, Any]:
 
 
 def lead_truth(world: Any) -> dict[str, Any]:
-    """How many leads each ad produced, organic leads per form, and the total (ids only)."""
+    """How many leads each ad produced (in all, and per day in its account's time zone:
+    ``by_ad_day``, what the insights' ``onsite_conversion.lead_grouped`` of that ad-day is),
+    organic leads per form, and the total (ids only)."""
     book: LeadBook = world.leads
     by_ad: dict[str, int] = {}
     organic: dict[str, int] = {}
@@ -229,8 +280,12 @@ def lead_truth(world: Any) -> dict[str, Any]:
             by_ad[lead["ad_id"]] = by_ad.get(lead["ad_id"], 0) + 1
         else:
             organic[lead["form_id"]] = organic.get(lead["form_id"], 0) + 1
+    by_ad_day: dict[str, dict[str, int]] = {}
+    for (ad_id, day), count in sorted(book.by_ad_day.items()):
+        by_ad_day.setdefault(ad_id, {})[day] = count
     return {
         "by_ad": dict(sorted(by_ad.items())),
+        "by_ad_day": by_ad_day,
         "organic_by_form": dict(sorted(organic.items())),
         "forms": sorted(book.forms),
         "pages": sorted(book.pages),

@@ -190,11 +190,29 @@ def _leads(world: World, ad_id: str, day: date, clicks: int) -> dict[str, int]:
     Fivetran's dbt_facebook_ads package documents): a lead-objective ad's leads are made on
     Meta's instant forms (``onsite_conversion.lead_grouped``), a traffic ad's on the
     advertiser's website (``offsite_conversion.fb_pixel_lead``); both also count as ``lead``
-    (every lead). Leads carry no value (no ``action_values``), and arrive late like purchases."""
+    (every lead). Leads carry no value (no ``action_values``), and arrive late like purchases.
+    In a world with lead forms the instant-form leads are the leads of its Lead Ads
+    (:mod:`metasync.sandbox.leads`), whatever the ad's objective, so both say the same."""
     campaign = world.campaigns.get(str(world.ads[ad_id].get("campaign_id"))) or {}
     action_type = LEAD_OBJECTIVES.get(str(campaign.get("objective")))
+    if world.leads.forms:  # instant-form leads are the world's Lead Ads leads, one count
+        found: dict[str, int] = {}
+        if action_type == "offsite_conversion.fb_pixel_lead":
+            found = _modelled_leads(world, ad_id, day, clicks, action_type)
+        onsite = world.leads.ad_day_leads(ad_id, day)  # recorded at once: no late arrival
+        if onsite:
+            found["onsite_conversion.lead_grouped"] = onsite
+            found["lead"] = found.get("lead", 0) + onsite
+        return found
     if action_type is None:
         return {}
+    return _modelled_leads(world, ad_id, day, clicks, action_type)
+
+
+def _modelled_leads(
+    world: World, ad_id: str, day: date, clicks: int, action_type: str
+) -> dict[str, int]:
+    """Leads drawn from the ad-day's clicks (a world without lead forms, and website leads)."""
     rate = (0.04 if action_type.startswith("onsite") else 0.01) * (
         1 + unit(world.seed, "lead rate", ad_id)
     )

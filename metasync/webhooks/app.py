@@ -59,6 +59,12 @@ class Health(BaseModel):
     mongodb: bool
 
 
+def _path_pattern(path: str) -> re.Pattern[str]:
+    """The schema path ``path`` as a full-segment pattern: each ``{parameter}`` matches one
+    segment (no ``/``), everything else literally."""
+    return re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)))
+
+
 def create_app(
     settings: Settings,
     enqueue: Callable[[Change, str], None],
@@ -220,10 +226,9 @@ def create_app(
         """Each path of the schema as a pattern, with its methods (included routers are not
         in ``app.routes``; the schema lists every route a client may call)."""
         return [
-            (re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path))),
-             {method.upper() for method in operations})
+            (_path_pattern(path), {method.upper() for method in operations})
             for path, operations in app.openapi()["paths"].items()
-        ]  # fmt: skip
+        ]
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -50,7 +50,11 @@ def test_config_check_never_prints_secrets(env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
     assert "ENCRYPTION_KEY: set (secret)" in result.stdout
     assert "REDIS_KEY_PREFIX: metasync:" in result.stdout  # not a secret: shown
-    assert "META_INSIGHTS_LEVELS: ('account', 'campaign', 'adset', 'ad')" in result.stdout
+    # as written in the environment, not Python's repr (a tuple, None, False)
+    assert "META_INSIGHTS_LEVELS: account,campaign,adset,ad" in result.stdout
+    assert "ALERT_WEBHOOK_URL: unset" in result.stdout
+    assert "METRICS_PUBLIC: false" in result.stdout
+    assert "None" not in result.stdout and "('" not in result.stdout, result.stdout
     assert env["ENCRYPTION_KEY"] not in result.stdout
     assert env["META_APP_SECRET"] not in result.stdout
 

@@ -59,6 +59,35 @@ def test_an_unknown_tenant_is_refused_naming_the_known_ones(
     assert TenantReport.objects(tenant_id=MISTYPED).count() == 0, "nothing stored for it"
 
 
+@pytest.mark.parametrize(
+    ("command", "lines"),
+    [
+        (["reports", "access"], ["no report access recorded for tenant demo-tenant-1"]),
+        (["recommendations", "list"], ["no recommendations for tenant demo-tenant-1"]),
+        (
+            ["recommendations", "list", "--state", "applied"],
+            ["no recommendations in state applied for tenant demo-tenant-1"],
+        ),
+        (
+            ["history", "--object", "2385"],
+            [
+                "Meta's activity log: no entries for 2385 of tenant demo-tenant-1",
+                "values metasync saw change: none for 2385 of tenant demo-tenant-1",
+            ],
+        ),
+    ],
+    ids=lambda value: " ".join(value[:2]) if isinstance(value[0], str) else "",
+)
+def test_nothing_to_show_is_said_in_a_line_not_an_empty_table(
+    cli_env: dict[str, str], command: list[str], lines: list[str]
+) -> None:
+    """Before: an empty grid (headers, no rows) and exit 0, which reads as a failure to load."""
+    _tenant("demo-tenant-1", {"1001": "Shoes"})
+    result = run([*command, "--tenant", "demo-tenant-1"], cli_env)
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert result.stdout.strip().splitlines() == lines, result.stdout
+
+
 def test_tenants_lists_connections_and_accounts_with_names_whole_at_80_columns(
     cli_env: dict[str, str],
 ) -> None:
@@ -103,6 +132,8 @@ def test_a_sync_no_worker_takes_fails_within_its_bound_naming_the_prefix(
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: no worker took the 1 queued sync(s) within ")
     assert f"REDIS_KEY_PREFIX={redis_prefix!r}: start workers" in line
+    assert "None" not in result.stdout, result.stdout  # the bar said "0/None subtasks"
+    assert "not taken yet" in result.stdout, result.stdout
 
 
 def test_redis_that_does_not_answer_is_one_line(cli_env: dict[str, str]) -> None:
@@ -114,3 +145,65 @@ def test_redis_that_does_not_answer_is_one_line(cli_env: dict[str, str]) -> None
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: the broker (Redis) does not take the task: is REDIS_URL right")
+
+
+def test_recommendations_keep_entity_ids_whole_at_80_columns(cli_env: dict[str, str]) -> None:
+    """Before: Rich narrowed the entity and reason columns evenly and folded the id
+    ("23850000001000 / 112") while the reason still had room to wrap."""
+    from metasync.models import Recommendation
+
+    _tenant("demo-tenant-2", {"1001": "Shoes"})
+    for entity in ("23850000001000112", "23850000001000117"):
+        Recommendation(
+            tenant_id="demo-tenant-2",
+            key=f"learning_limited:{entity}",
+            account_id="1001",
+            level="adset",
+            entity_id=entity,
+            rule="learning_limited",
+            kind="learning_limited",
+            action="flag",
+            expected="learning limited: delivery is unstable until the ad set gets about 50 "
+            "conversions a week",
+        ).save()
+    result = run(["recommendations", "list", "--tenant", "demo-tenant-2"], cli_env)
+    assert result.returncode == 0, result.stderr
+    for entity in ("23850000001000112", "23850000001000117"):
+        assert entity in result.stdout, result.stdout  # on one line, not folded
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"daily_budget": 6000}, "is proposed: approve it first, then apply it"),
+        (
+            {},
+            "is a flag (proposed): it writes nothing to Meta, so there is nothing to apply; "
+            "act on it in Ads Manager, or reject it",
+        ),
+    ],
+    ids=["proposed change", "flag"],
+)
+def test_an_apply_that_cannot_be_tried_exits_2_naming_the_fix(
+    cli_env: dict[str, str], change: dict[str, int], expected: str
+) -> None:
+    """Before: "is proposed and only a flag: only an approved change ... is applied", which
+    named no next step (and told an approved flag that only approved changes apply)."""
+    from metasync.models import Recommendation
+
+    _tenant("demo-tenant-2", {"1001": "Shoes"})
+    found = Recommendation(
+        tenant_id="demo-tenant-2",
+        key="return_on_spend:23850000001000090",
+        account_id="1001",
+        level="adset",
+        entity_id="23850000001000090",
+        rule="return_on_spend",
+        kind="return_on_spend",
+        action="raise_budget" if change else "flag",
+        change=change,
+    ).save()
+    result = run(["recommendations", "apply", "--tenant", "demo-tenant-2", str(found.pk)], cli_env)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    [line] = result.stderr.strip().splitlines()
+    assert line == f"recommendation {found.pk} {expected}", line

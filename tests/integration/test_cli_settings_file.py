@@ -100,3 +100,15 @@ def test_help_has_no_markup_artefacts(command: list[str]) -> None:
         assert "Print a CONSOLE_USERS entry (user:argon2id-hash) for user" in text
     if not command:
         assert "--env-file" in text and "--version" in text and "tenants" in text
+
+
+def test_help_names_values_not_python_types() -> None:
+    """An option that takes a value shows the value's name (``LEVEL``), not typer's Python
+    type (``<list[str]>``, ``<int range> [x>=1]``); a number's bound is said in words."""
+    result = run(["sync-performance", "--help"], {"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    for artefact in ("<list[str]>", "<int range>", "[x>=1]", "<str>", "<float>"):
+        assert artefact not in text, (artefact, text)
+    assert "--level" in text and "LEVEL" in text and "INTERVAL" in text
+    assert "Minutes between loops (at least 1)." in text

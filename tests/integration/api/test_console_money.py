@@ -18,6 +18,7 @@ from metasync.models import (
     AlertState,
     Campaign,
     ConnectionStatus,
+    DailyInsight,
     FxRate,
     MetaConnection,
     Recommendation,
@@ -234,3 +235,49 @@ def test_budgets_on_the_recommendations_page_are_in_major_units(
     assert "daily_budget: 1,250 JPY" in figures, figures
     assert "to: (entity_id: b9, daily_budget: 500 JPY, daily_budget_after: 750 JPY)" in figures
     assert "1250" not in figures and "{" not in figures, "no minor units, no Python dict"
+
+
+def test_amounts_in_all_figures_carry_their_currency(
+    make_client: Callable[..., TestClient], acme: TenantMirror
+) -> None:
+    """Before: the card's "all figures" line said ``spend: 652.93`` with no currency."""
+    Recommendation(
+        tenant_id="acme",
+        key="pause",
+        account_id=acme.account_id,
+        level="ad",
+        entity_id="ad7",
+        rule="r",
+        kind="cost_per_result",
+        action="pause",
+        change={"status": "PAUSED"},
+        evidence={
+            "spend": 652.93,
+            "revenue": 10,
+            "conversions": 3,
+            "target": 40,
+            "cost_per_conversion": {"estimate": 217.64, "low": 120.5, "confidence": 0.9},
+        },
+    ).save()
+    client = make_client()
+    login(client, PASSWORD)
+    page = client.get("/console/recommendations?tenant=acme").text
+    details = next(f for f in page.split("<details>") if "spend:" in f)
+    figures = details.split("</details>")[0]
+    assert "spend: 652.93 USD" in figures and "revenue: 10.00 USD" in figures, figures
+    assert "target: 40.00 USD" in figures and "conversions: 3," in figures, figures
+    assert "(estimate: 217.64 USD, low: 120.50 USD, confidence: 0.9)" in figures, figures
+
+
+def test_one_result_is_said_in_the_singular(
+    make_client: Callable[..., TestClient], acme: TenantMirror
+) -> None:
+    """Before: the overview and the account page said "1 results"."""
+    DailyInsight.objects(
+        tenant_id="acme", level="account", account_id=acme.account_id, date=last_days(1)[0]
+    ).update(set__conversions=Decimal(1))
+    client = make_client()
+    login(client, PASSWORD)
+    page = client.get("/console").text
+    assert _cell(_row(page, acme.account_id), "yesterday") == "$12.34 1 result · $12.34 each"
+    assert _cell(_row(page, acme.account_id), "week").startswith("$61.70 9 results")

@@ -142,3 +142,25 @@ def test_a_daily_row_whose_spend_is_not_a_number_sets_its_own_table_row_aside_to
     own = "SELECT entity_id FROM {schema}.metasync_daily_insights ORDER BY 1"
     assert rows(postgres_url, own) == [("1",)]
     assert the_run().status == "succeeded"
+
+
+@pytest.mark.parametrize("scheme", ["duckdb", "postgresql"])
+def test_a_daily_row_whose_date_is_no_day_sets_its_one_row_aside(
+    writer: SyncContext, postgres_url: str, tmp_path: Path, scheme: str
+) -> None:
+    write(writer, items(["1", "2", "3"], "2026-11-01", "1.00"))
+    DailyInsight._get_collection().update_one({"entity_id": "2"}, {"$set": {"date": "2026-11-31"}})
+    url = postgres_url if scheme == "postgresql" else f"duckdb:///{tmp_path}/w.duckdb"
+    result = export_tenant(TENANT, url)  # set aside and named: not a failure
+    named = "; ".join(result.rejected)
+    assert "basic_ad row ad_id=2, date=text not written: date text is not a date (date)" in named
+    assert "metasync_daily_insights row" in named and "2026-11-31" not in named
+    schema = schema_for(TENANT)
+    basic = f"SELECT ad_id, date::text FROM {schema}.basic_ad ORDER BY 1"
+    if scheme == "postgresql":
+        found = rows(postgres_url, basic)
+    else:
+        with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+            found = con.execute(basic).fetchall()
+    assert found == [("1", "2026-11-01"), ("3", "2026-11-01")]
+    assert the_run().status == "succeeded"

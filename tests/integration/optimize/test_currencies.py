@@ -116,11 +116,11 @@ def test_the_backtest_totals_per_currency_and_the_cli_names_them(
     set_rules("mixed", "- kind: cost_per_conversion\n  target: {USD: 20, EUR: 15}\n", by="t")
     result = backtest("mixed", days=7, now=NOW)
     assert {a.entity_id: a.currency for a in result.actions} == {"a-usd": "USD", "a-eur": "EUR"}
-    # paused on the last replayed morning (the streams start once the tenant's day-to-day
-    # variation can be told): one day of spend after it in each currency
-    assert result.paused_spend == {"EUR": 45.0, "USD": 60.0}, "never added across currencies"
+    # paused on the first replayed morning (a new tenant's streams start on their first
+    # matured day, with the prior variation): the 7 days' spend after it in each currency
+    assert result.paused_spend == {"EUR": 315.0, "USD": 420.0}, "never added across currencies"
     cli_env = {**env, "MONGODB_URI": with_database(mongo_uri, mongo), "COLUMNS": "250"}
     printed = run(["rules", "backtest", "--tenant", "mixed", "--days", "7"], cli_env)
     assert printed.returncode == 0, printed.stderr
-    assert "from the day they would have: 45.00 EUR, 60.00 USD" in printed.stdout
+    assert "from the day they would have: 315.00 EUR, 420.00 USD" in printed.stdout
     assert "105" not in printed.stdout

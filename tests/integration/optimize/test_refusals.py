@@ -194,6 +194,7 @@ def test_a_refused_apply_fails_loudly_and_is_applied_once_the_permission_is_gran
     [line] = cli.stderr.strip().splitlines()
     assert line.startswith("apply refused by Meta: (#200) Requires ads_management permission")
     assert f"metasync recommendations apply --tenant {connection.tenant_id} {rec} again" in line
+    assert line.count("grant") == 1, f"the fix is said once: {line}"
     failed = Recommendation.objects.get(pk=rec)
     assert failed.state == "failed" and failed.failure["code"] == 200
     _, key = create_key(connection.tenant_id, scopes=["optimize"])
