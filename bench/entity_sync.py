@@ -41,7 +41,8 @@ from metasync.models import (
 from metasync.sandbox.world import WorldSize
 from metasync.sync import SyncContext
 from metasync.sync.connections import add_connection
-from metasync.sync.entities import LIBRARY_EDGES, PAGE_SIZE
+from metasync.sync.read.edges import PAGE_SIZE
+from metasync.sync.shapes.edges import LIBRARY_EDGES
 from workers.client import sender_app
 
 SIZE = WorldSize(

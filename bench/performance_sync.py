@@ -27,7 +27,7 @@ from metasync.sandbox.server import SandboxControl
 from metasync.sandbox.world import WorldSize
 from metasync.sync import Period, run_inline
 from metasync.sync.connections import add_connection
-from metasync.sync.performance import INSIGHTS_PAGE_SIZE
+from metasync.sync.read.insights import INSIGHTS_PAGE_SIZE
 
 SIZE = WorldSize(
     users=2,

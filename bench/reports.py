@@ -36,8 +36,8 @@ from metasync.reports.definitions import PREBUILT
 from metasync.reports.store import set_enabled
 from metasync.sync import Period, run_inline
 from metasync.sync.connections import add_connection
-from metasync.sync.insight_rows import INSIGHTS_PAGE_SIZE
-from metasync.sync.report_plan import report_range
+from metasync.sync.plan.report_plan import report_range
+from metasync.sync.read.insights import INSIGHTS_PAGE_SIZE
 
 DAYS = 30
 AIRBYTE_EQUIVALENTS = {

@@ -21,7 +21,7 @@ from metasync.optimize.claims import ApplyBusy, stale_applies
 from metasync.optimize.evaluate import evaluate_isolated, has_rules, tenants_with_rules
 from metasync.optimize.settings import RecommendationError, approve_for_apply_mode
 from metasync.sync import Period, Subtask, execute_subtask, start_sync
-from metasync.sync.orchestrate import MAX_COUNTDOWN_SECONDS
+from metasync.sync.pipeline import MAX_COUNTDOWN_SECONDS
 from metasync.sync.recovery import recover_stalled_runs
 from metasync.sync.scheduling import claim_schedule_slot
 from metasync.sync.token_health import check_tokens as check_connection_tokens

@@ -71,7 +71,7 @@ from metasync.optimize.settings import (
     decide_recommendation,
 )
 from metasync.sync import SyncContext
-from metasync.sync.insights_map import video_totals
+from metasync.sync.shapes.insights_map import video_totals
 
 __all__ = ["ApiProblem", "SyncRequester", "api_router"]
 

@@ -267,7 +267,7 @@ def change_text(change: dict[str, object] | None, currency: str | None) -> str:
     """A recommendation's change as a person reads it: budgets in major units with the
     account's currency (Meta's API, and so ``change``, counts minor units), ``status PAUSED``."""
     from metasync.optimize.money import format_money
-    from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
+    from metasync.sync.shapes.mapping import ZERO_DECIMAL_CURRENCIES
 
     per_major = 1 if (currency or "").upper() in ZERO_DECIMAL_CURRENCIES else 100
     parts = []

@@ -15,7 +15,7 @@ from typing import Any
 from babel.numbers import UnknownCurrencyError, format_currency
 
 from metasync.models import as_decimal
-from metasync.sync.mapping import minor_units
+from metasync.sync.shapes.mapping import minor_units
 
 __all__ = ["NOTHING", "budget", "cost_per_result", "money"]
 

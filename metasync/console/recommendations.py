@@ -30,7 +30,7 @@ from metasync.models import (
 from metasync.optimize.guarantee import plain_guarantee
 from metasync.optimize.money import format_money
 from metasync.optimize.outcome import not_restored
-from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
+from metasync.sync.shapes.mapping import ZERO_DECIMAL_CURRENCIES
 
 __all__ = [
     "BUTTONS",

@@ -18,7 +18,7 @@ from typing import Any
 
 from metasync.export.values import Unconvertible
 from metasync.models import as_decimal
-from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
+from metasync.sync.shapes.mapping import ZERO_DECIMAL_CURRENCIES
 
 __all__ = ["amount", "as_date", "as_float", "integer", "minor_units", "number", "spent", "total"]
 

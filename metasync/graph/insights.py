@@ -38,7 +38,7 @@ __all__ = [
 
 # Meta's video metrics (Ads Insights reference, "Fields"): lists of ``{"action_type":
 # "video_view", "value": "<n>"}``; the average time watched is seconds per play. Meta omits them
-# on rows without video plays. The sync's daily reads ask for them (metasync.sync.targets).
+# on rows without video plays. The sync's daily reads ask for them (metasync.sync.shapes.targets).
 VIDEO_FIELDS = (
     "video_play_actions",
     "video_thruplay_watched_actions",

@@ -38,7 +38,7 @@ from metasync.mcp.reads import KINDS, EntityId, entity_row
 from metasync.models import ActionCount, AdAccount, OptimizerSettings, Recommendation, aware
 from metasync.models import utcnow as now_utc
 from metasync.optimize.guarantee import NO_EVIDENCE, plain_guarantee
-from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
+from metasync.sync.shapes.mapping import ZERO_DECIMAL_CURRENCIES
 
 __all__ = ["PROPOSING", "propose", "register_proposals"]
 

@@ -2,7 +2,7 @@
 optimizer learns the account's reporting lag from (:mod:`metasync.optimize.maturity`).
 
 One document per account and day (account time zone), written by the sync from the account
-level daily row each time it reads that day (:mod:`metasync.sync.arrivals`): ``seen`` maps the
+level daily row each time it reads that day (:mod:`metasync.sync.write.arrivals`): ``seen`` maps the
 age of the read (local days after the day: "0" read during the day itself, "1" the next day,
 ...; reads older than ``FINAL_AGE`` are kept under it) to the conversions it saw, the highest
 when a day is read several times at one age.

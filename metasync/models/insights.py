@@ -68,7 +68,7 @@ class InsightMetrics(Document):  # type: ignore[misc]
     action_values = ListField(DictField())
     # Meta's video metrics as Meta gives them (lists of {"action_type": "video_view", "value"}):
     # plays, ThruPlays, plays reaching 25/50/75/95/100 % and the average seconds watched per
-    # play; empty for rows without video plays (metasync.sync.insights_map.VIDEO_FIELDS)
+    # play; empty for rows without video plays (metasync.sync.shapes.insights_map.VIDEO_FIELDS)
     video_play_actions = ListField(DictField())
     video_thruplay_watched_actions = ListField(DictField())
     video_p25_watched_actions = ListField(DictField())

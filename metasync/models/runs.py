@@ -1,9 +1,9 @@
 """Run bookkeeping: ``SyncRun`` (statistics of one sync) and ``ReportRun`` (an async insights job).
 
 Counters on a ``SyncRun`` are only ever changed with atomic ``$inc`` updates, added when a
-subtask finishes (once per subtask, see :mod:`metasync.sync.runs`), so a subtask that runs twice
-counts once. The document holds only the subtasks in flight: its size does not grow with the
-run's pages or finished subtasks.
+subtask finishes (once per subtask, see :mod:`metasync.sync.account.runs`), so a subtask that
+runs twice counts once. The document holds only the subtasks in flight: its size does not grow
+with the run's pages or finished subtasks.
 """
 
 from __future__ import annotations

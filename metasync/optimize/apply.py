@@ -87,7 +87,7 @@ from metasync.optimize.plans import (
 from metasync.optimize.settings import RecommendationError, find_recommendation
 from metasync.optimize.together import FollowedRaise, WaitsForRaise, followed_raises
 from metasync.sync.context import SyncContext
-from metasync.sync.mapping import parse_time
+from metasync.sync.shapes.mapping import parse_time
 
 __all__ = ["Target", "apply_recommendation", "targets_of"]
 

@@ -70,7 +70,7 @@ from metasync.optimize.stream import DEFAULT_MATURITY_DAYS, Stream, maturity_day
 from metasync.optimize.streams_store import advance_streams
 from metasync.optimize.together import plan_after_raises
 from metasync.optimize.verdicts import volume_note
-from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
+from metasync.sync.shapes.mapping import ZERO_DECIMAL_CURRENCIES
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ after the click) and after it, by processing delay (Conversions API events may b
 days after they happened, offline ones later). The sync reads each day many times (the recent
 re-reads several times a day, the long re-read once a day up to 28 days back) and records, per
 account and day, the conversions each read saw by its age (local days after the day:
-:class:`~metasync.models.ConversionArrivals`, written by :mod:`metasync.sync.arrivals`). From
+:class:`~metasync.models.ConversionArrivals`, written by :mod:`metasync.sync.write.arrivals`). From
 the days old enough to be final (read at age ``FINAL_AGE`` = 28 or later) the **arrival
 profile** is ``share[a]``: of those days' final conversions, the share already visible to a
 read at age ``a`` (conversion-weighted over the days, from the account-level rows).

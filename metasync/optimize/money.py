@@ -36,7 +36,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from metasync.sync.mapping import ZERO_DECIMAL_CURRENCIES
+from metasync.sync.shapes.mapping import ZERO_DECIMAL_CURRENCIES
 
 __all__ = [
     "MONEY_FIELDS",

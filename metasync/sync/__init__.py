@@ -1,13 +1,14 @@
-"""The sync engine: mapping Meta JSON to documents, entity and performance syncs, runs."""
+"""The sync engine: a connection's run is started (:mod:`metasync.sync.start`) and its subtasks
+each go through one pipeline (:mod:`metasync.sync.pipeline`): plan, read, write, account."""
 
 from metasync.sync.context import SyncContext
-from metasync.sync.orchestrate import (
+from metasync.sync.periods import Period
+from metasync.sync.pipeline import (
     execute_subtask,
     run_inline,
     start_entity_sync,
     start_sync,
 )
-from metasync.sync.periods import Period
 from metasync.sync.subtasks import Outcome, StartResult, Subtask
 
 __all__ = [

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from mongoengine.queryset.visitor import Q
 
 from metasync.models import RunStatus, SyncRun, utcnow
-from metasync.sync import runs, window
-from metasync.sync.closing import after_close, interrupt
+from metasync.sync.account import runs, window
+from metasync.sync.account.closing import after_close, interrupt
 from metasync.sync.context import SyncContext
 from metasync.sync.subtasks import Subtask
 

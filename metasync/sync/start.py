@@ -30,7 +30,8 @@ from metasync.models import (
     upsert_page,
     utcnow,
 )
-from metasync.sync import mapping, performance, runs, window
+from metasync.sync.account import runs, window
+from metasync.sync.account.closing import after_close, interrupt
 from metasync.sync.accounts import (
     account_states,
     accounts_to_read,
@@ -39,11 +40,12 @@ from metasync.sync.accounts import (
     mark_unreadable,
     rediscover,
 )
-from metasync.sync.closing import after_close, interrupt
 from metasync.sync.connections import mark_token_error, maybe_refresh_token
 from metasync.sync.context import SyncContext
-from metasync.sync.entities import LIBRARY_EDGES
 from metasync.sync.periods import Period
+from metasync.sync.plan import performance
+from metasync.sync.shapes import mapping
+from metasync.sync.shapes.edges import LIBRARY_EDGES
 from metasync.sync.subtasks import FULL, MAX_COUNTDOWN_SECONDS, StartResult, Subtask, error_record
 
 __all__ = ["KINDS", "start_entity_sync", "start_sync"]

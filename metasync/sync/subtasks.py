@@ -13,6 +13,8 @@ from metasync.models import SyncRun, utcnow
 __all__ = [
     "FULL",
     "MAX_COUNTDOWN_SECONDS",
+    "OLDER",
+    "RECENT",
     "IncompleteListing",
     "Outcome",
     "StartResult",
@@ -23,6 +25,7 @@ __all__ = [
 ]
 
 FULL = "full"  # ``until`` of an entity subtask that lists the whole edge (and tombstones)
+RECENT, OLDER = 0, 1  # ranks of planned reads: today and yesterday of every account first
 MAX_COUNTDOWN_SECONDS = 3000.0  # below the lock TTL (3600 s) and the visibility timeout
 
 

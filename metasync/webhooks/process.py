@@ -23,13 +23,13 @@ from metasync.models import (
     upsert_page,
     utcnow,
 )
-from metasync.sync import mapping
-from metasync.sync.changes import record_changes
 from metasync.sync.connections import mark_token_error
 from metasync.sync.context import SyncContext
-from metasync.sync.entities import CHANGE_KINDS, EDGES
-from metasync.sync.performance import refresh_entity_insights
 from metasync.sync.periods import account_today
+from metasync.sync.refresh import refresh_entity_insights
+from metasync.sync.shapes import mapping
+from metasync.sync.shapes.edges import CHANGE_KINDS, EDGES
+from metasync.sync.write.changes import record_changes
 from metasync.webhooks.payload import REFETCH_FIELDS, Change
 
 __all__ = ["LEVELS", "process_change"]

@@ -15,7 +15,7 @@ from metasync.models import MetaConnection, Reconciliation, RunPlan, RunStatus, 
 from metasync.reports.definitions import PREBUILT
 from metasync.reports.store import set_enabled
 from metasync.sandbox.world import WorldSize
-from metasync.sync.report_plan import report_range
+from metasync.sync.plan.report_plan import report_range
 from tests.support.reports import report_mismatches, served_truth
 from tests.support.sandbox import Sandbox
 from tests.support.small_world import small_world

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from metasync.sync.library_mapping import (
+from metasync.sync.shapes.library_mapping import (
     activity_key,
     map_activity,
     map_custom_audience,

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from metasync.reports.definitions import PREBUILT
-from metasync.sync.report_plan import history_start, report_range
+from metasync.sync.plan.report_plan import history_start, report_range
 
 TODAY = date(2026, 12, 9)  # a Wednesday
 

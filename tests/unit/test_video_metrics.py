@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from metasync.export.own import own_row
 from metasync.export.tables import TABLES
 from metasync.export.values import Unconvertible
-from metasync.sync.insights_map import VIDEO_FIELDS, map_insight_row, video_totals
+from metasync.sync.shapes.insights_map import VIDEO_FIELDS, map_insight_row, video_totals
 
 RAW = {
     "ad_id": "7",

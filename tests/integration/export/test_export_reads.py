@@ -14,7 +14,7 @@ from metasync import db
 from metasync.export import export_tenant
 from metasync.models import AdAccount, DailyInsight, MetaConnection, upsert_page
 from metasync.sync import SyncContext
-from metasync.sync.insight_rows import write_rows
+from metasync.sync.write.insight_rows import write_rows
 
 TENANT = "acme"
 ACCOUNT = "101"

@@ -37,7 +37,7 @@ from metasync.models import (
     utcnow,
 )
 from metasync.sync import SyncContext, insight_rows
-from metasync.sync.insight_rows import write_rows
+from metasync.sync.write.insight_rows import write_rows
 
 TENANT = "acme"
 ACCOUNT = "101"

@@ -16,7 +16,7 @@ from metasync.models import (
 )
 from metasync.optimize.evaluate import evaluate_tenant, subjects_of
 from metasync.optimize.settings import set_rules
-from metasync.sync.arrivals import record_arrivals
+from metasync.sync.write.arrivals import record_arrivals
 from tests.support.optimizer_mirror import NOW, RULES, YESTERDAY, build_mirror, rows
 
 ONE_DAY_CLICK = [{"event_type": "CLICK_THROUGH", "window_days": 1}]

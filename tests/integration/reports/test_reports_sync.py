@@ -22,7 +22,7 @@ from metasync.models import (
 from metasync.reports.definitions import PREBUILT
 from metasync.reports.store import set_enabled
 from metasync.sync import SyncContext, run_inline
-from metasync.sync.report_plan import report_range
+from metasync.sync.plan.report_plan import report_range
 from tests.support.inline import perf, short_sleep
 from tests.support.reports import report_mismatches, report_truth, served_truth
 from tests.support.sandbox import Sandbox

@@ -8,7 +8,7 @@ import pytest
 from metasync import db
 from metasync.models import MetaConnection, RunStatus, SyncRun
 from metasync.sync import SyncContext, run_inline
-from metasync.sync import entities as entity_sync
+from metasync.sync.read import edges as entity_sync
 
 
 def _size(run_id: str) -> int:

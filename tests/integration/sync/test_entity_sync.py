@@ -249,13 +249,13 @@ def test_unknown_connection_and_bad_token(ctx: SyncContext, world: Sandbox) -> N
 def test_unexpected_data_is_recorded_and_never_leaves_the_run_open(
     ctx: SyncContext, connections: list[MetaConnection], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from metasync.sync import execute
+    from metasync.sync import pipeline
 
     def hostile(*_: object, **__: object) -> None:
         raise KeyError("effective_status")  # what a malformed Graph object could cause
 
     start = start_entity_sync(ctx, str(connections[0].pk))
-    monkeypatch.setattr(execute, "read_edge_chunk", hostile)
+    monkeypatch.setattr(pipeline, "read_edge_chunk", hostile)
     for sub in start.subtasks:
         assert execute_subtask(ctx, sub).status == "failed"
     run = SyncRun.objects.get(pk=start.run_id)

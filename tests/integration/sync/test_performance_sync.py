@@ -15,7 +15,7 @@ from metasync.models import (
     SyncRun,
 )
 from metasync.sync import Period, SyncContext, execute_subtask, run_inline, start_sync
-from metasync.sync.performance import refresh_entity_insights
+from metasync.sync.refresh import refresh_entity_insights
 from tests.integration.sync.conftest import tenant_of_account
 from tests.support.inline import perf, short_sleep
 from tests.support.sandbox import Sandbox

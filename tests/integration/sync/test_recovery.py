@@ -14,7 +14,7 @@ from metasync.models import (
     utcnow,
 )
 from metasync.sync import Subtask, SyncContext, execute_subtask, run_inline, start_sync
-from metasync.sync import runs as run_book
+from metasync.sync.account import runs as run_book
 from metasync.sync.recovery import recover_stalled_runs
 from metasync.webhooks import Change
 from metasync.webhooks.recovery import recover_stalled_webhooks

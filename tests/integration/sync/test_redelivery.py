@@ -9,8 +9,8 @@ import pytest
 
 from metasync.models import MetaConnection, ReportRun, ReportStatus, SyncRun
 from metasync.sync import Period, Subtask, SyncContext, execute_subtask, start_sync
-from metasync.sync import runs as run_book
-from metasync.sync.report_jobs import report_step
+from metasync.sync.account import runs as run_book
+from metasync.sync.pipeline import report_step
 from tests.support.sandbox import Sandbox
 
 

@@ -9,8 +9,10 @@ import pytest
 
 from metasync.graph import InvalidRequestError
 from metasync.models import MetaConnection, ReportRun, ReportStatus, utcnow
-from metasync.sync import Period, Subtask, SyncContext, report_jobs, start_sync
-from metasync.sync.report_jobs import JobStep, report_step
+from metasync.sync import Period, Subtask, SyncContext, start_sync
+from metasync.sync.pipeline import report_step
+from metasync.sync.read import report_jobs
+from metasync.sync.read.report_jobs import JobStep
 from tests.support.sandbox import Sandbox
 
 

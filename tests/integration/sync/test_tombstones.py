@@ -6,9 +6,9 @@ import pytest
 
 from metasync.models import Ad, Campaign, MetaConnection, RunStatus, SyncRun
 from metasync.sync import SyncContext, run_inline
-from metasync.sync import entities as entity_sync
-from metasync.sync.entities import EDGES
-from metasync.sync.tombstones import decide, tombstone_edge
+from metasync.sync.read import edges as entity_sync
+from metasync.sync.shapes.edges import EDGES
+from metasync.sync.write.tombstones import decide, tombstone_edge
 from tests.support.sandbox import Sandbox
 
 

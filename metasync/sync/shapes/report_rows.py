@@ -14,7 +14,7 @@ from typing import Any
 
 from metasync.models import attribution_key, breakdown_key
 from metasync.reports.definitions import ReportDefinition
-from metasync.sync.insights_map import LEVEL_ID, decimal_of, pick_action
+from metasync.sync.shapes.insights_map import LEVEL_ID, decimal_of, pick_action
 
 __all__ = ["map_report_row"]
 

@@ -10,13 +10,13 @@ behind all of them) and fill the run document's outbox with thousands of keys. I
   order), once per run, and counts them in the run (``queued``, ``pending``).
 - The start releases the first window (:func:`release`). After that, a subtask that finishes
   without follow-ups releases the next queued one in the same atomic update of the run that
-  counts it out (:func:`metasync.sync.runs.finish`): the run's ``released`` counter moves on by
-  one, conditionally on its value, and the released subtask's arguments enter the outbox with
-  the finishing subtask as parent. So the window keeps its size, releasing costs one read and
-  no write of its own, and a release cannot be lost: a worker that dies before sending the
-  released subtask is covered like any hand-off (the finishing subtask, delivered again, sends
-  the outbox entries it is parent of; stalled-run recovery sends the whole outbox and tops the
-  window up with :func:`release`).
+  counts it out (:func:`metasync.sync.account.runs.finish`): the run's ``released`` counter
+  moves on by one, conditionally on its value, and the released subtask's arguments enter the
+  outbox with the finishing subtask as parent. So the window keeps its size, releasing costs one
+  read and no write of its own, and a release cannot be lost: a worker that dies before sending
+  the released subtask is covered like any hand-off (the finishing subtask, delivered again,
+  sends the outbox entries it is parent of; stalled-run recovery sends the whole outbox and tops
+  the window up with :func:`release`).
 
 Each run thus has about its window of messages on the broker, whatever its size: runs of
 different tenants interleave on the queue in turn, a few messages each, and the run document
@@ -34,12 +34,11 @@ from bson import ObjectId
 from pymongo.errors import BulkWriteError
 
 from metasync.models import QueuedSubtask, RunStatus, SyncRun, utcnow
-from metasync.sync.subtasks import Subtask, slot
+from metasync.sync.subtasks import OLDER, RECENT, Subtask, slot
 
 __all__ = ["OLDER", "RECENT", "next_queued", "plan", "release"]
 
 RELEASE_ATTEMPTS = 5  # releases racing for the same places try again this often
-RECENT, OLDER = 0, 1  # ranks: today and yesterday of every account before older ranges
 
 
 def _runs() -> Any:

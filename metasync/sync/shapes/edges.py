@@ -1,15 +1,16 @@
-"""Reading one account-level edge, a few pages per call, into MongoDB.
+"""What each account-level edge is: its Graph fields and filter, the collection it mirrors to,
+and how one of its objects maps to a document (:mod:`metasync.sync.shapes.mapping`).
 
-Each page is one unordered bulk upsert. Ads are read with their creative's fields nested
-(``creative{...}``), so creatives come with the ads at no extra call; the ``adcreatives`` edge is
-listed only by full reconciliations (to catch creatives no ad uses and to tombstone).
+Ads are read with their creative's fields nested (``creative{...}``), so creatives come with
+the ads at no extra call; the ``adcreatives`` edge is listed only by full reconciliations (to
+catch creatives no ad uses and to tombstone).
 
 The library edges (``adimages``, ``advideos``, ``customconversions``, ``customaudiences``) have
 no ``updated_time`` filter at Meta, so every sync lists them whole (a page or two per account)
 and tombstones what a complete listing no longer returns. ``activities`` is read from ``since``
-(unix seconds, Meta's parameter) and only ever appended to. Before a page of campaigns or ad
-sets is written, :func:`metasync.sync.changes.record_changes` logs their new status, budget and
-bid values.
+(unix seconds, Meta's parameter) and only ever appended to. Campaigns and ad sets
+(:data:`CHANGE_KINDS`) have their new status, budget and bid values logged before a page is
+written (:mod:`metasync.sync.write.changes`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 
 from mongoengine import Document
 
-from metasync.graph import GraphClient, iter_pages
 from metasync.graph.statuses import all_statuses_rule
 from metasync.models import (
     Ad,
@@ -33,24 +33,10 @@ from metasync.models import (
     Campaign,
     CustomAudience,
     CustomConversion,
-    upsert_page,
-    utcnow,
 )
-from metasync.sync import library_mapping, mapping
-from metasync.sync.changes import record_changes
+from metasync.sync.shapes import library_mapping, mapping
 
-__all__ = [
-    "EDGES",
-    "LIBRARY_EDGES",
-    "PAGES_PER_TASK",
-    "PAGE_SIZE",
-    "ChunkResult",
-    "EdgeSpec",
-    "read_edge_chunk",
-]
-
-PAGE_SIZE = 200  # objects per Graph page (Meta's maximum for edges is higher; 200 stays small)
-PAGES_PER_TASK = 5  # pages one task reads before handing the cursor to a follow-up task
+__all__ = ["CHANGE_KINDS", "EDGES", "LIBRARY_EDGES", "EdgeSpec", "edge_params"]
 
 CREATIVE_FIELDS = (
     "id,account_id,name,status,title,body,image_url,image_hash,video_id,"
@@ -155,15 +141,9 @@ LIBRARY_EDGES = ("adimages", "advideos", "customconversions", "customaudiences")
 CHANGE_KINDS = {"campaigns": "campaign", "adsets": "adset"}
 
 
-@dataclass(frozen=True)
-class ChunkResult:
-    next_after: str | None  # the cursor to continue from, None when the edge is finished
-    pages: int
-    counts: dict[str, int]
-    stopped_early: str | None = None  # why the listing ended before Meta's last page
-
-
 def edge_params(spec: EdgeSpec, since: datetime | None) -> dict[str, Any]:
+    """The Graph parameters of a listing of ``spec``'s edge, updated after ``since`` where
+    the edge can filter so (every status, deleted and archived included)."""
     params: dict[str, Any] = {"fields": spec.fields}
     if spec.edge == "activities" and since is not None:
         params["since"] = int(since.timestamp())
@@ -179,66 +159,3 @@ def edge_params(spec: EdgeSpec, since: datetime | None) -> dict[str, Any]:
             )
         params["filtering"] = rules
     return params
-
-
-def read_edge_chunk(
-    client: GraphClient,
-    *,
-    tenant_id: str,
-    account_id: str,
-    currency: str | None,
-    edge: str,
-    since: datetime | None,
-    after: str | None,
-    on_page: Callable[[int, dict[str, int]], object],
-    run_id: str,
-    pages_per_task: int | None = None,
-) -> ChunkResult:
-    """Read up to ``pages_per_task`` pages of ``edge`` from ``after``, upserting each page.
-
-    Every object written is marked with ``run_id`` (``last_seen_run``): what tombstones compare.
-    ``on_page(page_number, counts)`` is called after each page is written (for run statistics).
-    """
-    spec = EDGES[edge]
-    pages_per_task = pages_per_task or PAGES_PER_TASK
-    pages = 0
-    counts: dict[str, int] = {}
-    last_after: str | None = None
-    listing = iter_pages(
-        client,
-        f"act_{account_id}/{edge}",
-        edge_params(spec, since),
-        account_id=account_id,
-        limit=PAGE_SIZE,
-        after=after,
-        max_pages=pages_per_task,
-    )
-    for page in listing:
-        pages += 1
-        now = utcnow()
-        rows = [spec.mapper(raw, tenant_id, currency, account_id) for raw in page.items]
-        if edge != "activities":  # append-only: no presence to mark
-            rows = [{**row, "last_seen_run": run_id} for row in rows]
-        if edge in CHANGE_KINDS:
-            record_changes(spec.model, CHANGE_KINDS[edge], rows, run_id=run_id, now=now)
-        upsert_page(spec.model, rows, now)
-        page_counts = {edge: len(rows)}
-        if edge == "ads":
-            creatives = [
-                {
-                    **mapping.map_creative(raw["creative"], tenant_id, account_id),
-                    "last_seen_run": run_id,
-                }
-                for raw in page.items
-                if isinstance(raw.get("creative"), dict) and raw["creative"].get("id")
-            ]
-            upsert_page(AdCreative, creatives, now)
-            page_counts["adcreatives"] = len(creatives)
-        for name, value in page_counts.items():
-            counts[name] = counts.get(name, 0) + value
-        on_page(pages, page_counts)
-        last_after = page.after
-    if listing.stopped_early:
-        return ChunkResult(None, pages, counts, listing.stopped_early)
-    finished = last_after is None or pages < pages_per_task
-    return ChunkResult(None if finished else last_after, pages, counts)

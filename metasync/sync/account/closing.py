@@ -8,9 +8,9 @@ from typing import Any
 
 from metasync.health.records import keep_health
 from metasync.models import MetaConnection, RunStatus, SyncRun, utcnow
+from metasync.sync.account.reconcile import reconcile_run
 from metasync.sync.accounts import record_outcomes
 from metasync.sync.context import SyncContext
-from metasync.sync.reconcile import reconcile_run
 
 __all__ = ["after_close", "interrupt"]
 

@@ -14,7 +14,7 @@ from metasync.graph import (
     read_insights,
 )
 from metasync.models import Campaign, ReportRun
-from metasync.sync.insight_rows import INSIGHTS_PAGE_SIZE
+from metasync.sync.read.insights import INSIGHTS_PAGE_SIZE
 
 __all__ = ["campaign_filter", "campaigns_with_data"]
 

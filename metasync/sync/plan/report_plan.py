@@ -30,9 +30,9 @@ from metasync.models import MetaConnection, SyncRun
 from metasync.reports.catalogue import HISTORY_MONTHS, REACH_FIELDS, REACH_HISTORY_MONTHS
 from metasync.reports.definitions import ReportDefinition
 from metasync.sync.periods import retention_start
-from metasync.sync.report_jobs import insights_subtask
+from metasync.sync.plan.reads import insights_subtask
+from metasync.sync.shapes.targets import base_shape, spec_of
 from metasync.sync.subtasks import Subtask
-from metasync.sync.targets import base_shape, spec_of
 
 __all__ = ["history_start", "report_range", "report_reads", "shared_with_daily"]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from metasync.sync.mapping import parse_time
+from metasync.sync.shapes.mapping import parse_time
 
 __all__ = [
     "activity_key",

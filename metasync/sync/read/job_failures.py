@@ -27,7 +27,6 @@ from metasync.graph.errors import (
     error_from_response,
 )
 from metasync.models import ReportRun, ReportStatus
-from metasync.sync import runs
 
 __all__ = [
     "FailureDecision",
@@ -86,10 +85,10 @@ def decide_failure(status: ReportJobStatus) -> FailureDecision:
     return FailureDecision("retry", error)
 
 
-def record_failure(job: ReportRun, status: ReportJobStatus, run_id: str, *, give_up: bool) -> None:
+def record_failure(job: ReportRun, status: ReportJobStatus, *, give_up: bool) -> None:
     """Meta's account of a failed job (v25+) on the job, where an operator looks; a job given
-    up is marked FAILED in the same write (and counted on its run), so a worker that dies right
-    after still has the run record the error (:func:`recorded_error`)."""
+    up is marked FAILED in the same write (the caller counts it on its run), so a worker that
+    dies right after still has the run record the error (:func:`recorded_error`)."""
     extra = {"set__status": ReportStatus.FAILED} if give_up else {}
     ReportRun.objects(pk=job.pk).update(
         **extra,
@@ -99,8 +98,6 @@ def record_failure(job: ReportRun, status: ReportJobStatus, run_id: str, *, give
         set__error_user_title=status.error_user_title,
         set__error_user_msg=status.error_user_msg,
     )
-    if give_up:
-        runs.count_report_jobs(run_id, "given_up")
 
 
 def recorded_error(job: ReportRun) -> MetaAPIError:

@@ -6,7 +6,7 @@ task arguments and parent (the outbox). Nothing is kept per page, and nothing pe
 subtask but counters, so a run's document is bounded by the work in flight, not by the pages or
 subtasks it did (``bench/run_document.py`` measures it).
 
-- :mod:`metasync.sync.window` queues a run's planned subtasks and releases them into the
+- :mod:`metasync.sync.account.window` queues a run's planned subtasks and releases them into the
   outbox a window at a time.
 - :func:`finish` counts a subtask out (once: only while it is in flight), adds what it wrote,
   and in the same atomic update records the follow-ups it hands off; when ``pending`` reaches
@@ -31,8 +31,8 @@ from bson import ObjectId
 from pymongo import ReturnDocument
 
 from metasync.models import QueuedSubtask, RunStatus, SyncRun, utcnow
+from metasync.sync.account.window import next_queued
 from metasync.sync.subtasks import slot
-from metasync.sync.window import next_queued
 
 __all__ = [
     "Finished",
@@ -130,7 +130,7 @@ def finish(
     With ``release_from`` (the run's ``released`` counter as the caller last read it) a
     subtask without follow-ups also releases the next queued subtask in the same update, on
     the condition that the counter has not moved (else it reads it again): the window keeps
-    its size with no write of its own (:mod:`metasync.sync.window`).
+    its size with no write of its own (:mod:`metasync.sync.account.window`).
 
     A follow-up already in flight (another subtask handed it off) is not counted twice: it is
     dropped and the update tried again.

@@ -1,5 +1,6 @@
 """What one insights read is for: the daily rows of a level, reports sharing that read, or
-reports alone, and how its rows are written.
+reports alone, and the one request that reads it (its rows are written by
+:func:`metasync.sync.write.insight_rows.write_insight_page`).
 
 A subtask names its read in its edge after ``insights:`` (synchronous) or ``report:`` (async
 job): ``ad`` (the daily rows of a level), ``ad@video`` (the daily ad rows and the ``video``
@@ -15,21 +16,8 @@ from typing import Any
 
 from metasync.graph import insights_params
 from metasync.graph.insights import DEFAULT_INSIGHT_FIELDS, VIDEO_FIELDS
-from metasync.models import (
-    AdAccount,
-    DailyInsight,
-    MetaConnection,
-    ReportRow,
-    upsert_numbered,
-    utcnow,
-)
 from metasync.reports.definitions import ReportDefinition
 from metasync.reports.store import definitions
-from metasync.sync.arrivals import record_arrivals
-from metasync.sync.context import SyncContext
-from metasync.sync.conversions import conversion_types
-from metasync.sync.insight_rows import daily_rows
-from metasync.sync.report_rows import map_report_row
 
 __all__ = ["ReadTarget", "base_shape", "spec_of", "target_of"]
 
@@ -81,44 +69,6 @@ class ReadTarget:
             ),
             action_breakdowns=None if action_breakdowns == ("action_type",) else action_breakdowns,
         )
-
-    def write(
-        self,
-        ctx: SyncContext,
-        connection: MetaConnection,
-        account: AdAccount | None,
-        account_id: str,
-        items: list[dict[str, Any]],
-    ) -> dict[str, int]:
-        """Write one page for the daily rows and each report under one write number (one
-        reservation, a bulk write for the daily rows and one for every report's rows); rows
-        written by level or report."""
-        written: dict[str, int] = {}
-        daily: list[dict[str, Any]] = []
-        if self.base:
-            daily = daily_rows(ctx, connection, account, account_id, self.level, items)
-            written[self.level] = len(daily)
-        now = utcnow()
-        reports: list[dict[str, Any]] = []
-        for report in self.reports:
-            rows = [
-                map_report_row(
-                    raw,
-                    report,
-                    tenant_id=connection.tenant_id,
-                    account_id=account_id,
-                    currency=account.currency if account else None,
-                    conversion_types=conversion_types(ctx, connection.tenant_id),
-                    fetched_at=now,
-                )
-                for raw in items
-            ]
-            rows = [row for row in rows if row["entity_id"] and row["span"]]
-            reports += rows
-            written[report.name] = len(rows)
-        upsert_numbered([(DailyInsight, daily), (ReportRow, reports)], now)
-        record_arrivals(daily, account.timezone_name if account else None, now)
-        return written
 
 
 def target_of(spec: str, tenant_id: str) -> ReadTarget:

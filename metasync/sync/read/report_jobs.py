@@ -11,7 +11,7 @@ A job's state lives in ``ReportRun``, so any worker can take the next step:
   ``META_REPORT_INVISIBLE_SECONDS`` (it keeps answering (100, 33)), is not polled again;
 - a worker that dies during a step leaves ``step_open`` set; the next step resumes the same
   report run id and counts a resume;
-- a failed job's v25 error fields decide (:mod:`metasync.sync.job_failures`): "too much data"
+- a failed job's v25 error fields decide (:mod:`metasync.sync.read.job_failures`): "too much data"
   splits at once, an invalid or forbidden request gives up with Meta's error, the rest (and a
   skipped, stuck (100 % "Job Running" past ``META_REPORT_STUCK_SECONDS``), too old or invisible
   job) is started once more, then split: by halves of the campaigns Meta says have data in the
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -38,23 +39,16 @@ from metasync.graph import (
     report_status,
     start_report,
 )
-from metasync.models import (
-    MetaConnection,
-    ReportRun,
-    ReportStatus,
-    SyncRun,
-    utcnow,
-)
-from metasync.sync import runs
+from metasync.models import MetaConnection, ReportRun, ReportStatus, utcnow
 from metasync.sync.context import SyncContext
-from metasync.sync.insight_rows import INSIGHTS_PAGE_SIZE, PAGES_PER_TASK, account_of
-from metasync.sync.job_campaigns import campaign_filter, campaigns_with_data
-from metasync.sync.job_failures import decide_failure, record_failure, recorded_error
 from metasync.sync.opt_in import record_job_answer
+from metasync.sync.read.insights import INSIGHTS_PAGE_SIZE, PAGES_PER_TASK, InsightPageWriter
+from metasync.sync.read.job_campaigns import campaign_filter, campaigns_with_data
+from metasync.sync.read.job_failures import decide_failure, record_failure, recorded_error
+from metasync.sync.shapes.targets import ReadTarget
 from metasync.sync.subtasks import IncompleteListing, Subtask
-from metasync.sync.targets import ReadTarget, target_of
 
-__all__ = ["JobStep", "insights_subtask", "report_step", "report_subtask"]
+__all__ = ["JobCounter", "JobStep", "report_step"]
 
 log = logging.getLogger(__name__)
 
@@ -62,35 +56,9 @@ JOB_MAX_AGE = timedelta(hours=1)
 JOB_STARTS_BEFORE_SPLIT = 2
 MAX_POLL_SECONDS = 120.0
 
-
-def report_subtask(
-    run: SyncRun, connection: MetaConnection, account_id: str, spec: str, since: date, until: date
-) -> Subtask:
-    """An async job for the read ``spec`` names (see :mod:`metasync.sync.targets`)."""
-    return insights_subtask(run, connection, account_id, spec, since, until, as_job=True)
-
-
-def insights_subtask(
-    run: SyncRun,
-    connection: MetaConnection,
-    account_id: str,
-    spec: str,
-    since: date,
-    until: date,
-    *,
-    as_job: bool,
-) -> Subtask:
-    """The read ``spec`` names over since..until: an async job, or a synchronous read."""
-    key = f"{run.pk}:{account_id}:{spec}:{since.isoformat()}:{until.isoformat()}"
-    return Subtask(
-        str(run.pk),
-        str(connection.pk),
-        account_id,
-        f"{'report' if as_job else 'insights'}:{spec}",
-        since=since.isoformat(),
-        until=until.isoformat(),
-        job_key=key if as_job else None,
-    )
+JobCounter = Callable[[str], None]
+"""Counts a job event on its run (started | resumed | split | given_up | read_synchronously),
+when it happens: the bookkeeping is the account stage's, passed in by the pipeline."""
 
 
 @dataclass
@@ -113,10 +81,9 @@ class JobScope:
     connection: MetaConnection
     sub: Subtask
     job: ReportRun
-    target: ReadTarget  # what the job reads and how its rows are written (looked up once)
-
-    def unpack(self) -> tuple[SyncContext, GraphClient, MetaConnection, Subtask, ReportRun]:
-        return self.ctx, self.client, self.connection, self.sub, self.job
+    target: ReadTarget  # what the job reads (looked up once)
+    write_page: InsightPageWriter  # how a page of its rows is written
+    count: JobCounter
 
 
 def _job(sub: Subtask, connection: MetaConnection, target: ReadTarget) -> ReportRun:
@@ -142,9 +109,14 @@ def report_step(
     client: GraphClient,
     connection: MetaConnection,
     sub: Subtask,
+    *,
+    target: ReadTarget,
+    write_page: InsightPageWriter,
+    count: JobCounter,
 ) -> JobStep:
-    """Advance one report job by one step. Never sleeps: ``poll`` asks to be run again."""
-    target = target_of(sub.edge.split(":", 1)[1], connection.tenant_id)
+    """Advance the report job of ``target``'s read by one step, writing its pages with
+    ``write_page`` and counting its events with ``count``. Never sleeps: ``poll`` asks to be run
+    again."""
     job = _job(sub, connection, target)
     if job.status == ReportStatus.SPLIT:  # split by an attempt that died before handing off
         children = ReportRun.objects(job_key__in=job.children).order_by("job_key")
@@ -154,10 +126,10 @@ def report_step(
     if job.status == ReportStatus.COMPLETED:
         return _done(job)
     if job.step_open and job.report_run_id:
-        runs.count_report_jobs(sub.run_id, "resumed")
+        count("resumed")
     ReportRun.objects(pk=job.pk).update(set__step_open=1, set__updated_at=utcnow())
     try:
-        return _advance(JobScope(ctx, client, connection, sub, job, target))
+        return _advance(JobScope(ctx, client, connection, sub, job, target, write_page, count))
     finally:
         ReportRun.objects(pk=job.pk).update(set__step_open=0)
 
@@ -186,7 +158,7 @@ def _advance(step: JobScope) -> JobStep:
             set__pages=0,
             set__created_at=now,
         )
-        runs.count_report_jobs(sub.run_id, "started")
+        step.count("started")
         return poll
     if job.mode == "sync":  # reading a small job's rows synchronously, a few pages a step
         return _read_synchronously(step)
@@ -215,7 +187,9 @@ def _advance(step: JobScope) -> JobStep:
     if not (status.failed or stuck):
         return poll
     decision = decide_failure(status)
-    record_failure(job, status, sub.run_id, give_up=decision.action == "give_up")
+    record_failure(job, status, give_up=decision.action == "give_up")
+    if decision.action == "give_up":
+        step.count("given_up")
     if decision.action == "give_up" and decision.error is not None:
         raise decision.error
     if decision.action == "split":
@@ -282,10 +256,9 @@ def _write_pages(step: JobScope, listing: Listing) -> JobStep:
     """Write up to ``PAGES_PER_TASK`` pages of ``listing`` (results or a synchronous read),
     keeping the cursor and counts on the job; ``poll`` 0 continues in a fresh task, and the last
     page completes the job."""
-    ctx, _, connection, sub, job = step.unpack()
-    account = account_of(connection, sub.account_id)
+    connection, job = step.connection, step.job
     for number, page in enumerate(listing, start=1):
-        written = step.target.write(ctx, connection, account, sub.account_id, page.items)
+        written = step.write_page(page.items)
         _page_written(job, page.after, written)
         if page.after is None:
             break
@@ -360,7 +333,7 @@ def _split(step: JobScope) -> JobStep:
     ReportRun.objects(pk=job.pk).update(
         set__status=ReportStatus.SPLIT, set__children=[child.job_key for child in children]
     )
-    runs.count_report_jobs(sub.run_id, "split")
+    step.count("split")
     return JobStep("done", follow_ups=follow_ups)
 
 
@@ -387,7 +360,7 @@ def _read_synchronously(step: JobScope) -> JobStep:
     client, sub, job = step.client, step.sub, step.job
     if job.mode != "sync":
         ReportRun.objects(pk=job.pk).update(set__mode="sync", set__results_after=None)
-        runs.count_report_jobs(sub.run_id, "read_synchronously")
+        step.count("read_synchronously")
     after = job.results_after if job.mode == "sync" else None
     listing = read_insights(
         client,
