@@ -36,7 +36,8 @@ from metasync.models import (
     upsert_page,
     utcnow,
 )
-from metasync.sync import SyncContext, insight_rows
+from metasync.sync import SyncContext
+from metasync.sync.write import insight_rows
 from metasync.sync.write.insight_rows import write_rows
 
 TENANT = "acme"
