@@ -45,10 +45,11 @@ from metasync.crypto import TokenCipher
 from metasync.export.fivetran import number_id
 from metasync.export.tables import TABLES
 from metasync.models.deletions import ExportDeletion
-from metasync.models.leads import ANSWERS_SOURCE, Lead
+from metasync.models.leads import ANSWERS_SOURCE, Lead, lead_answers
 
 __all__ = [
     "LEAD_SOURCES",
+    "LeadTables",
     "answers_cipher",
     "erased_lead_keys",
     "field_data_rows",
@@ -145,3 +146,34 @@ def erased_lead_keys(deletions: Iterable[Mapping[str, Any]]) -> list[tuple[int]]
     whatever the mirror holds."""
     erased = (d["key"].get("lead_id") for d in deletions if d.get("source") == ANSWERS_SOURCE)
     return lead_parents(erased)
+
+
+class LeadTables:
+    """The warehouse rows of batches of leads: ``lead`` and ``lead_field_data`` (the answers,
+    opened here and never logged: a lead that cannot be opened raises, named by its id only).
+    The keys are read at the first lead that holds answers, once per export: leads without
+    any need no settings."""
+
+    def __init__(self) -> None:
+        self._cipher: TokenCipher | None = None
+
+    def _keys(self) -> TokenCipher:
+        if self._cipher is None:
+            self._cipher = answers_cipher()
+        return self._cipher
+
+    def of(
+        self, docs: Sequence[Mapping[str, Any]], synced: datetime
+    ) -> list[tuple[str, list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """Per table, its rows and the parents whose rows they replace (every answer of these
+        leads, replaced as a set)."""
+        answers = [
+            row
+            for doc in docs
+            if doc.get("answers_envelope")
+            for row in field_data_rows(doc, lead_answers(doc, self._keys()), synced)
+        ]
+        return [
+            ("lead", [lead_row(doc, synced) for doc in docs], []),
+            ("lead_field_data", answers, lead_parents(doc["lead_id"] for doc in docs)),
+        ]

@@ -49,7 +49,6 @@ from typing import Any
 
 from bson import ObjectId
 
-from metasync.crypto import TokenCipher
 from metasync.export import rebuild
 from metasync.export.currency import Converter, Gap, gaps
 from metasync.export.derived import basic_ad_tables, demographic_tables, windowed_ads
@@ -60,15 +59,7 @@ from metasync.export.fivetran import (
     number_id,
     url_tag_rows,
 )
-from metasync.export.leads import (
-    LEAD_SOURCES,
-    answers_cipher,
-    erased_lead_keys,
-    field_data_rows,
-    lead_form_row,
-    lead_parents,
-    lead_row,
-)
+from metasync.export.leads import LEAD_SOURCES, LeadTables, erased_lead_keys, lead_form_row
 from metasync.export.lease import ExportBusy, ExportError, Lease
 from metasync.export.ordered import distrust, next_batch
 from metasync.export.own import own_row
@@ -92,7 +83,7 @@ from metasync.models import (
     utcnow,
 )
 from metasync.models.deletions import ExportDeletion
-from metasync.models.leads import ANSWERS_SOURCE, LeadForm, lead_answers, lead_streams
+from metasync.models.leads import ANSWERS_SOURCE, LeadForm, lead_streams
 from metasync.models.numbering import Position, number_unnumbered, position, server_time
 
 __all__ = ["ExportBusy", "ExportError", "ExportResult", "export_tenant"]
@@ -188,15 +179,7 @@ def export_tenant(
             _quietly(warehouse.rollback)
         message = f"export of tenant {tenant_id} to {shown} failed: {type(exc).__name__}: {exc}"
         message = destination.redact(message)  # a driver's error may echo the URL
-        run.update(
-            set__status="failed",
-            set__finished_at=utcnow(),
-            set__error=message,
-            set__rows=dict(result.rows),
-            set__read=dict(result.read),
-            set__cleaned=_cleaned(warehouse),
-            **_rejected(warehouse),
-        )
+        run.update(set__status="failed", set__error=message, **_outcome(result, warehouse))
         log.warning(message)
         raise ExportError(message) from None
     finally:
@@ -205,12 +188,8 @@ def export_tenant(
         lease.release()
     run.update(
         set__status="succeeded",
-        set__finished_at=utcnow(),
-        set__rows=dict(result.rows),
-        set__read=dict(result.read),
-        set__cleaned=_cleaned(warehouse),
         set__unconverted=[g.record() for g in result.unconverted],
-        **_rejected(warehouse),
+        **_outcome(result, warehouse),
     )
     if warehouse is not None and warehouse.values.rejected_count:
         result.rejected = list(warehouse.values.rejected)
@@ -224,17 +203,23 @@ def export_tenant(
     return result
 
 
-def _cleaned(warehouse: Warehouse | None) -> dict[str, int]:
-    """Characters removed from text, per table (:mod:`metasync.export.values`)."""
-    return dict(warehouse.values.removed) if warehouse is not None else {}
-
-
-def _rejected(warehouse: Warehouse | None) -> dict[str, Any]:
-    """The run's rows set aside: named (the first ``MAX_REJECTED``) and counted."""
-    if warehouse is None:
-        return {}
-    values = warehouse.values
-    return {"set__rejected": list(values.rejected), "set__rejected_count": values.rejected_count}
+def _outcome(result: ExportResult, warehouse: Warehouse | None) -> dict[str, Any]:
+    """What a finished run records either way: rows written and read, characters removed from
+    text per table (:mod:`metasync.export.values`), and the rows set aside (the first
+    ``MAX_REJECTED`` named, all counted)."""
+    recorded: dict[str, Any] = {
+        "set__finished_at": utcnow(),
+        "set__rows": dict(result.rows),
+        "set__read": dict(result.read),
+    }
+    if warehouse is not None:
+        values = warehouse.values
+        recorded["set__cleaned"] = dict(values.removed)
+        recorded["set__rejected"] = list(values.rejected)
+        recorded["set__rejected_count"] = values.rejected_count
+    else:
+        recorded["set__cleaned"] = {}
+    return recorded
 
 
 def _quietly(action: Any) -> None:
@@ -258,7 +243,7 @@ class _Exporter:
         self.failures: list[str] = []
         self.fresh = False  # the rows being loaded are most likely new (see Warehouse.load)
         self.currency: dict[str, str | None] = {}
-        self.cipher: TokenCipher | None = None  # opens leads' answers, made at the first lead
+        self.lead_tables = LeadTables()  # reads the answers' keys at the first lead with some
 
     def run(self) -> None:
         """Every part in turn; a part that fails is rolled back and named, and the others go
@@ -455,20 +440,6 @@ class _Exporter:
             self.load("lead_form", [lead_form_row(d, self.synced) for d in docs])
             self.commit()
 
-    def _answers_cipher(self) -> TokenCipher:
-        if self.cipher is None:
-            self.cipher = answers_cipher()
-        return self.cipher
-
     def leads(self, docs: list[dict[str, Any]]) -> None:
-        """The leads of a batch and their answers, opened here (never logged: a lead that
-        cannot be opened fails its stream's part, named by its id only). The keys are read
-        at the first lead that holds answers: leads without any need no settings."""
-        self.load("lead", [lead_row(d, self.synced) for d in docs])
-        answers = [
-            row
-            for d in docs
-            if d.get("answers_envelope")
-            for row in field_data_rows(d, lead_answers(d, self._answers_cipher()), self.synced)
-        ]
-        self.load("lead_field_data", answers, lead_parents(d["lead_id"] for d in docs))
+        for table, rows, parents in self.lead_tables.of(docs, self.synced):
+            self.load(table, rows, parents)
